@@ -1,0 +1,306 @@
+"""The answer chain: condense -> retrieve -> draft (backend) -> verify -> Answer.
+
+:class:`Assistant` is the one entry point the CLI, the app and the evaluation use::
+
+    from rag import Assistant
+    bot = Assistant.from_config()
+    answer = bot.ask("How many hotline calls did the two border forces make in 2025?")
+    print(answer.answer, [c.quote for c in answer.citations])
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import prompts
+from .citations import Source, SupportChecker, verify
+from .config import Config
+from .errors import BackendError, ModelLoadError, RagError
+from .extractive import ExtractiveBackend, ExtractiveDraft
+from .followup import Turn, condense_heuristic, is_followup, normalize_history
+from .index import BuildReport, build_index, load_index
+from .llm import ChatLLM, make_llm
+from .pipeline import Components, load_components
+from .retrieve import Retriever, SearchResult, clean_query
+from .types import Answer, Document, Hit
+from .uploads import stage_uploads
+
+
+class Assistant:
+    """Answers questions from the indexed documents, with verified citations."""
+
+    def __init__(self, components: Components) -> None:
+        self.parts = components
+        self.config = components.config
+        self.extractive = ExtractiveBackend(components.embedder, components.config)
+        self.checker = SupportChecker(components.embedder, components.config.min_support)
+        self._llms: dict[str, ChatLLM] = {}
+        self._llm_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config | None = None,
+        *,
+        warn: Callable[[str], None] | None = None,
+        progress: bool = False,
+        **overrides: Any,
+    ) -> Assistant:
+        """Load models and the index once (building the index if missing or stale)."""
+        cfg = (
+            (config or Config.from_env()).replace(**overrides)
+            if overrides
+            else (config or Config.from_env())
+        )
+        parts = load_components(cfg, warn=warn, progress=progress)
+        parts.embedder.encode_query("warm-up")  # load the model now, not on the first question
+        return cls(parts)
+
+    # ------------------------------------------------------------------ public API
+
+    def ask(self, question: str, history: Sequence[Any] | None = None, **settings: Any) -> Answer:
+        """Answer one question (optionally in a conversation); see :class:`~rag.types.Answer`."""
+        answer = None
+        for event in self.stream(question, history, **settings):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(
+        self, question: str, history: Sequence[Any] | None = None, **settings: Any
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text as it grows (str), then the final verified :class:`Answer`.
+
+        ``settings`` may override ``backend``, ``k`` and ``hybrid`` for this call.
+        """
+        t0 = time.perf_counter()
+        cfg = self.config.replace(**settings) if settings else self.config
+        question = clean_query(question, cfg.max_question_chars)
+        turns = normalize_history(history)
+        llm = self._llm(cfg) if cfg.backend != "extractive" else None
+        standalone = self._condense(question, turns, llm)
+        t1 = time.perf_counter()
+        found = self.parts.retriever.search(standalone, cfg.k, hybrid=cfg.hybrid)
+        t2 = time.perf_counter()
+        timings = {"condense": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
+        answer = Answer(
+            question, standalone, "", False, cfg.backend, passages=found.hits, timings_ms=timings
+        )
+        avoid = frozenset(_previous_answers(turns, standalone))
+        if llm is None:
+            yield from self._extractive(answer, found, avoid, cfg)
+        else:
+            yield from self._generative(answer, found, llm, avoid, cfg)
+        answer.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+        yield answer
+
+    def search(self, query: str, k: int | None = None, **kw: Any) -> SearchResult:
+        """Ranked passages for ``query`` (no answer)."""
+        return self.parts.retriever.search(query, k, **kw)
+
+    def document(self, key: str) -> Document:
+        """An indexed document by id or source path."""
+        return self.parts.index.document(key)
+
+    @property
+    def documents(self) -> list[Document]:
+        return list(self.parts.index.docs)
+
+    def add_files(
+        self, paths: Sequence[Path], *, warn: Callable[[str], None] | None = None
+    ) -> BuildReport:
+        """Copy files into the upload folder and index them (only changed chunks embedded).
+
+        Every file is read and checked first: one bad file rejects the batch with a
+        clear error and leaves the folder and the index as they were.
+        """
+        with self._index_lock:
+            added = stage_uploads(paths, self.config)
+            try:
+                report = build_index(self.config, self.parts.embedder, progress=False, warn=warn)
+            except Exception:
+                for p in added:
+                    p.unlink(missing_ok=True)
+                raise
+            self._reload()
+            return report
+
+    def remove_document(self, source: str) -> BuildReport:
+        """Remove an uploaded document from the upload folder and the index."""
+        with self._index_lock:
+            doc = self.document(source)
+            path = self.config.path(Path(doc.source))
+            if not _inside(path, self.config.upload_path):
+                raise RagError(
+                    f"{doc.source} is part of the corpus folder, not an upload; "
+                    "remove the file from the corpus folder and run `rag index`"
+                )
+            path.unlink(missing_ok=True)
+            report = build_index(self.config, self.parts.embedder, progress=False)
+            self._reload()
+            return report
+
+    def _reload(self) -> None:
+        index = load_index(self.config)
+        self.parts = Components(
+            self.config,
+            self.parts.embedder,
+            index,
+            Retriever(index, self.parts.embedder, self.config),
+        )
+
+    # ------------------------------------------------------------------ stages
+
+    def _condense(self, question: str, turns: list[Turn], llm: ChatLLM | None) -> str:
+        if not turns or not is_followup(question):
+            return question
+        if llm is not None:
+            history = "\n".join(
+                f"User: {t.question}\nAssistant: {t.answer[:300]}" for t in turns[-3:]
+            )
+            prompt = prompts.CONDENSE_PROMPT.format(history=history, question=question)
+            try:
+                text = "".join(llm.stream_chat([("user", prompt)])).strip().splitlines()
+                rewritten = text[0].strip().strip('"') if text else ""
+                if 3 <= len(rewritten) <= self.config.max_question_chars:
+                    return rewritten
+            except BackendError:
+                pass
+        return condense_heuristic(question, turns)
+
+    def _extractive(
+        self, answer: Answer, found: SearchResult, avoid: frozenset[str], cfg: Config
+    ) -> Iterator[str]:
+        t0 = time.perf_counter()
+        draft = self.extractive.draft(
+            answer.standalone_question, found.hits, self._texts(found.hits), avoid
+        )
+        t1 = time.perf_counter()
+        answer.timings_ms["generate"] = (t1 - t0) * 1000
+        if not draft.sources or not self._confident(draft, found.hits, cfg):
+            self._abstain(answer)
+            answer.timings_ms["verify"] = 0.0
+            return
+        self._verify(answer, draft.text, draft.sources, found.hits, reattribute=False)
+        if answer.answer:
+            yield answer.answer
+
+    def _generative(
+        self, answer: Answer, found: SearchResult, llm: ChatLLM, avoid: frozenset[str], cfg: Config
+    ) -> Iterator[str]:
+        hits = found.hits
+        if not hits or max(h.dense_score for h in hits) < cfg.min_relevance:
+            answer.timings_ms.update(generate=0.0, verify=0.0)
+            self._abstain(answer)
+            return
+        sources = [Source(h.rank, h.chunk, h.score) for h in hits]
+        block = "\n\n".join(
+            prompts.SOURCE_ITEM.format(n=s.n, title=s.chunk.doc_title, text=s.chunk.text)
+            for s in sources
+        )
+        messages = [
+            ("system", prompts.SYSTEM_PROMPT),
+            (
+                "user",
+                prompts.SOURCES_BLOCK.format(sources=block, question=answer.standalone_question),
+            ),
+        ]
+        t0 = time.perf_counter()
+        text = ""
+        try:
+            for delta in llm.stream_chat(messages):
+                text += delta
+                yield text
+        except BackendError as exc:
+            answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
+            answer.notes.append(prompts.FALLBACK_NOTE.format(backend=llm.name, reason=exc))
+            answer.backend = f"extractive (fallback from {llm.name})"
+            yield from self._extractive(answer, found, avoid, cfg)
+            return
+        answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
+        if prompts.ABSTAIN_TOKEN.lower() in text.lower() and len(text) < 80:
+            answer.timings_ms["verify"] = 0.0
+            self._abstain(answer)
+            return
+        self._verify(answer, text, sources, hits, reattribute=True)
+        removed = answer.notes
+        if not answer.citations:
+            self._abstain(answer)
+        elif removed:
+            pass
+
+    def _verify(
+        self,
+        answer: Answer,
+        draft: str,
+        sources: list[Source],
+        hits: list[Hit],
+        *,
+        reattribute: bool,
+    ) -> None:
+        t0 = time.perf_counter()
+        result = verify(draft, sources, self._texts(hits), self.checker, reattribute=reattribute)
+        answer.timings_ms["verify"] = (time.perf_counter() - t0) * 1000
+        if result.removed:
+            answer.notes.append(prompts.UNSUPPORTED_REMOVED.format(n=len(result.removed)))
+        if not result.citations:
+            self._abstain(answer)
+            return
+        answer.answer = result.text
+        answer.citations = result.citations
+
+    def _confident(self, draft: ExtractiveDraft, hits: list[Hit], cfg: Config) -> bool:
+        """Is the best sentence a real answer? (Calibrated on eval/datasets/seeds_dev.jsonl.)"""
+        best = draft.best
+        if best is None or max(h.dense_score for h in hits) < cfg.min_relevance:
+            return False
+        if best.typed == 0.0:
+            return False
+        return best.score >= cfg.min_answer_score
+
+    def _abstain(self, answer: Answer) -> None:
+        answer.abstained = True
+        answer.citations = []
+        answer.answer = prompts.NOT_IN_SOURCES.format(question=answer.question.rstrip())
+
+    def _texts(self, hits: Sequence[Hit]) -> dict[str, str]:
+        index = self.parts.index
+        return {h.chunk.doc_id: index.document(h.chunk.doc_id).text for h in hits}
+
+    def _llm(self, cfg: Config) -> ChatLLM:
+        """The generative model for ``cfg.backend``, created once per process."""
+        key = cfg.backend
+        with self._llm_lock:
+            if key not in self._llms:
+                try:
+                    self._llms[key] = make_llm(cfg)
+                except ModelLoadError:
+                    raise
+                except RagError:
+                    raise
+            return self._llms[key]
+
+
+def _previous_answers(turns: Sequence[Turn], standalone: str) -> list[str]:
+    """Sentences of the previous answer, to avoid repeating them for "the other ..." questions."""
+    if not turns or "other" not in standalone.lower():
+        return []
+    from .citations import strip_markers
+    from .text import sentence_spans
+
+    prev = strip_markers(turns[-1].answer)
+    return [prev[a:b] for a, b in sentence_spans(prev)]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False

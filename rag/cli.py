@@ -1,0 +1,287 @@
+"""The ``rag`` command line: index, search, ask, chat, eval, bench.
+
+Every subcommand takes the shared settings flags (``--index-dir``, ``--corpus-dir``,
+``--model``, ``--chunk-size``, ``-k``, ``--hybrid/--no-hybrid``, ...); anything not
+given on the command line comes from ``RAG_*`` variables, then the defaults.
+Errors print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import RagError
+
+
+def _warn(msg: str) -> None:
+    print(f"rag: {msg}", file=sys.stderr)
+
+
+def _settings_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("settings (override RAG_* variables)")
+    g.add_argument("--root", type=Path, help="project root for relative paths (default: .)")
+    g.add_argument("--corpus-dir", type=Path, help="folder of documents (default: seeds)")
+    g.add_argument("--index-dir", type=Path, help="index folder (default: index)")
+    g.add_argument("--model", dest="embedding_model", help="embedding model name or folder")
+    g.add_argument("--chunk-size", type=int, help="max characters per chunk")
+    g.add_argument("--chunk-overlap", type=int, help="sentences shared by neighbouring chunks")
+    g.add_argument("--index-type", choices=["auto", "flat", "hnsw", "ivf"], help="FAISS index type")
+    g.add_argument("-k", "--top-k", dest="k", type=int, help="passages to retrieve")
+    g.add_argument(
+        "--hybrid",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fuse dense and BM25 results (default: on)",
+    )
+    g.add_argument("--backend", choices=["extractive", "llamacpp", "openai"], help="answer backend")
+    g.add_argument(
+        "--no-auto-index",
+        dest="auto_index",
+        action="store_false",
+        default=None,
+        help="do not build or update a missing/stale index automatically",
+    )
+    return p
+
+
+_SETTINGS = (
+    "root",
+    "corpus_dir",
+    "index_dir",
+    "embedding_model",
+    "chunk_size",
+    "chunk_overlap",
+    "index_type",
+    "k",
+    "hybrid",
+    "backend",
+    "auto_index",
+)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The config for a parsed command line: flags over ``RAG_*`` over defaults."""
+    return Config.from_env({name: getattr(args, name, None) for name in _SETTINGS})
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .embeddings import Embedder
+    from .index import build_index
+
+    cfg = config_from_args(args)
+    embedder = Embedder(cfg.embedding_model, batch_size=cfg.embed_batch_size)
+    report = build_index(
+        cfg,
+        embedder,
+        rebuild=args.rebuild,
+        progress=sys.stderr.isatty() or args.progress,
+        warn=_warn,
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .pipeline import load_components
+
+    cfg = config_from_args(args)
+    parts = load_components(cfg, warn=_warn)
+    result = parts.retriever.search(args.query)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    for h in result.hits:
+        c = h.chunk
+        print(
+            f"[{h.rank}] {c.source}:{c.start}-{c.end}  score={h.score:.4f} "
+            f"dense={h.dense_score:.3f} bm25={h.bm25_score:.2f}"
+        )
+        print(f"    {c.doc_title}")
+        print("    " + c.text.replace("\n", " ")[:400])
+    print(f"({result.timings_ms['total']:.1f} ms)")
+    return 0
+
+
+def _print_answer(ans: Any) -> None:
+    from . import prompts
+
+    print(ans.answer)
+    if ans.citations:
+        print()
+        for c in ans.citations:
+            print(f'[{c.n}] {c.source}:{c.start}-{c.end} "{c.quote}"')
+    elif ans.abstained and ans.passages:
+        print(f"\n{prompts.CLOSEST_PASSAGES}")
+        for h in ans.passages[:3]:
+            text = h.chunk.text.replace("\n", " ")
+            print(f'[{h.rank}] {h.chunk.source}:{h.chunk.start}-{h.chunk.end} "{text[:200]}…"')
+    for note in ans.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .answer import Assistant
+    from .retrieve import clean_query
+
+    cfg = config_from_args(args)
+    batch = args.question == "-"
+    if not batch:
+        clean_query(args.question, cfg.max_question_chars)  # fail fast, before loading models
+    bot = Assistant.from_config(cfg, warn=_warn)
+    if not batch:
+        ans = bot.ask(args.question)
+        if args.json:
+            print(json.dumps(ans.to_dict(), ensure_ascii=False))
+        else:
+            _print_answer(ans)
+        return 0
+    failed = 0
+    for line in sys.stdin:
+        question = line.rstrip("\n")
+        try:
+            out = bot.ask(question).to_dict()
+        except RagError as exc:
+            failed += 1
+            out = {"question": question, "error": str(exc)}
+        if args.json:
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        else:
+            print(f"Q: {question}\nA: {out.get('answer', 'error: ' + out.get('error', ''))}\n")
+    return 1 if failed else 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .answer import Assistant
+
+    bot = Assistant.from_config(config_from_args(args), warn=_warn)
+    history: list[dict[str, str]] = []
+    print("Ask about the documents (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            ans = bot.ask(question, history=history)
+        except RagError as exc:
+            print(f"error: {exc}")
+            continue
+        if ans.standalone_question != question:
+            print(f"(understood as: {ans.standalone_question})")
+        _print_answer(ans)
+        history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": ans.answer},
+        ]
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import run_cli
+
+    return run_cli(args, config_from_args(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_cli
+
+    return run_cli(args, config_from_args(args))
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings = _settings_parser()
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Answer questions from a document collection, with citations."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "index", parents=[settings], help="build or update the index from the corpus"
+    )
+    p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
+    p.add_argument(
+        "--progress", action="store_true", help="show a progress bar even when not a TTY"
+    )
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", parents=[settings], help="show the ranked passages for a query")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", parents=[settings], help="answer a question with citations")
+    p.add_argument("question", help='the question, or "-" to read one question per stdin line')
+    p.add_argument("--json", action="store_true", help="print the answer contract as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", parents=[settings], help="a multi-turn chat in the terminal")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", parents=[settings], help="score retrieval, answers and citations")
+    p.add_argument("--dataset", type=Path, default=Path("eval/datasets/seeds_dev.jsonl"))
+    p.add_argument(
+        "--out", type=Path, help="write report.json, report.md, per_question.jsonl, plots"
+    )
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="CONFIG",
+        help='configs to compare, e.g. "backend=extractive,hybrid=false"',
+    )
+    p.add_argument(
+        "--min",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="fail (exit 1) when a metric is below VALUE; repeatable",
+    )
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "bench", parents=[settings], help="measure ingest, retrieval and answer speed"
+    )
+    p.add_argument("--scale", help="synthetic corpus sizes, e.g. 10000,100000,1000000")
+    p.add_argument("--queries", type=int, default=100, help="queries per measurement")
+    p.add_argument("--out", type=Path, default=Path("eval/reports/bench"))
+    p.add_argument("--store", choices=["faiss", "milvus"], default=None)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rag`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        return int(args.func(args) or 0)
+    except RagError as exc:
+        print(f"rag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if getattr(args, "verbose", False):
+            _warn(f"done in {time.perf_counter() - started:.2f} s")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

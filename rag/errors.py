@@ -1,0 +1,39 @@
+"""Errors with messages a user can act on: what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: every error the CLI turns into a one-line message and exit code 2."""
+
+
+class ConfigError(RagError):
+    """A setting has an invalid value."""
+
+
+class QueryError(RagError):
+    """The question or query cannot be used (empty, too long, ...)."""
+
+
+class CorpusError(RagError):
+    """The corpus folder is missing, empty, or a file in it cannot be read."""
+
+
+class UnreadableFileError(CorpusError):
+    """One file cannot be read as text (binary, bad encoding, unsupported type)."""
+
+
+class IndexMissingError(RagError):
+    """No index has been built yet."""
+
+
+class IndexCorruptError(RagError):
+    """The index on disk is truncated, corrupt or from an incompatible format."""
+
+
+class ModelLoadError(RagError):
+    """A model (embedding or LLM) cannot be loaded offline."""
+
+
+class BackendError(RagError):
+    """A generation backend failed (server down, timeout, bad output)."""

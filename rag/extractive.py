@@ -1,0 +1,307 @@
+"""The extractive backend: answer with the source sentences that answer the question.
+
+No generative model. Candidate sentences come from the retrieved passages; each is
+scored on meaning (embedding similarity to the question), wording (share of the
+question's terms it contains) and whether it holds the kind of thing asked for (a
+number for "how many", a name for "who", a date for "when"). The answer is built
+from the best sentences, each cited, so it is grounded by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import answer_spans
+from .citations import Source, names
+from .config import Config
+from .embeddings import Embedder
+from .text import numbers, tokenize
+from .types import Chunk, Hit
+
+_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "number",
+        re.compile(
+            r"\bhow (many|much)\b|\bnumber of\b|\bhow large\b|\bwhat (?:was|is) the "
+            r"(?:total|count|figure)\b|\bhow often\b",
+            re.I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\bwhen\b|\bwhat (day|date|year|month|time)\b|\bwhich (day|year|month)\b|"
+            r"\bon what day\b",
+            re.I,
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"\bwho(m|se)?\b|\bwhich (person|official|leader|officer|colonel|man|woman)"
+            r"\b|\bname of the\b",
+            re.I,
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|\bwhich (city|place|province|country|town|region)\b|"
+            r"\bin what (city|place|province)\b",
+            re.I,
+        ),
+    ),
+]
+_WEEKDAY_MONTH = re.compile(
+    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|"
+    r"may|june|july|august|september|october|november|december|year-end|spring)\b",
+    re.I,
+)
+_TITLES = re.compile(
+    r"\b(colonel|general|chairman|chairwoman|commander|head|secretary|minister|"
+    r"director|president|deputy|mr|ms|mrs|dr)\b",
+    re.I,
+)
+_COUNT_FOCUS = re.compile(
+    r"\bhow (?:many|much)\s+(.+?)(?:\s+(?:did|do|does|were|was|are|is|have|"
+    r"has|had|will|would|could|in|at|on|by|during|for|from)\b|[?.,]|$)",
+    re.I,
+)
+
+
+def question_type(question: str) -> str:
+    """The kind of answer asked for: number, date, person, place or other."""
+    for name, pattern in _TYPES:
+        if pattern.search(question):
+            return name
+    return "other"
+
+
+def count_focus(question: str) -> list[str]:
+    """The counted thing's terms: "How many hotline calls were made?" -> ["hotline", "call"]."""
+    m = _COUNT_FOCUS.search(question)
+    return tokenize(m.group(1)) if m else []
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A candidate sentence with its score parts."""
+
+    chunk: Chunk  # the sentence as a chunk (offsets into its document)
+    score: float
+    semantic: float
+    lexical: float
+    typed: float
+    rank: int
+
+
+@dataclass
+class ExtractiveDraft:
+    """The drafted answer (with [n] markers), what the markers refer to, and confidence."""
+
+    text: str
+    sources: list[Source]
+    best: Scored | None
+    candidates: list[Scored]
+
+
+class ExtractiveBackend:
+    """Deterministic, grounded answers made of cited source sentences."""
+
+    name = "extractive"
+
+    def __init__(self, embedder: Embedder, config: Config) -> None:
+        self.embedder = embedder
+        self.config = config
+        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def draft(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        doc_texts: dict[str, str],
+        avoid: frozenset[str] = frozenset(),
+    ) -> ExtractiveDraft:
+        """Pick and cite the sentences that answer ``question`` from the ``hits``.
+
+        ``avoid`` holds sentences already given as answers earlier in the
+        conversation (a follow-up such as "the other delegation" wants another one).
+        """
+        cands = self._candidates(hits, doc_texts)
+        if not cands:
+            return ExtractiveDraft("", [], None, [])
+        scored = self._score(question, cands)
+        scored = [s for s in scored if s.chunk.text not in avoid] or scored
+        scored.sort(key=lambda s: (-s.score, s.rank, s.chunk.start))
+        chosen = self._choose(question, scored)
+        sources = [Source(n, s.chunk, s.score) for n, s in enumerate(chosen, start=1)]
+        text = " ".join(_cite(s.chunk.text, n) for n, s in enumerate(chosen, start=1))
+        return ExtractiveDraft(text, sources, scored[0], scored)
+
+    # ------------------------------------------------------------------ internals
+
+    def _candidates(
+        self, hits: Sequence[Hit], doc_texts: dict[str, str]
+    ) -> list[tuple[Chunk, int]]:
+        seen: set[tuple[str, int]] = set()
+        out = []
+        for hit in hits:
+            c = hit.chunk
+            text = doc_texts[c.doc_id]
+            for a, b in answer_spans(text, c.start, c.end):
+                if (c.doc_id, a) in seen:
+                    continue
+                seen.add((c.doc_id, a))
+                out.append(
+                    (
+                        Chunk(f"{c.doc_id}@{a}", c.doc_id, c.source, c.doc_title, a, b, text[a:b]),
+                        hit.rank,
+                    )
+                )
+        return out
+
+    def _embed_sentences(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_cache]
+        if missing:
+            for t, v in zip(missing, self.embedder.encode_many(missing), strict=True):
+                self._sentence_cache[t] = v
+            while len(self._sentence_cache) > 20_000:
+                self._sentence_cache.popitem(last=False)
+        return np.vstack([self._sentence_cache[t] for t in texts])
+
+    def _score(self, question: str, cands: list[tuple[Chunk, int]]) -> list[Scored]:
+        qvec = self.embedder.encode_query(question)
+        sims = self._embed_sentences([c.text for c, _ in cands]) @ qvec
+        qterms = set(tokenize(question))
+        qtype = question_type(question)
+        focus = count_focus(question) if qtype == "number" else []
+        weights = _term_weights(qterms, [c.text for c, _ in cands])
+        out = []
+        for (chunk, rank), sim in zip(cands, sims.tolist(), strict=True):
+            terms = set(tokenize(chunk.text))
+            lexical = sum(w for t, w in weights.items() if t in terms) / (
+                sum(weights.values()) or 1
+            )
+            typed = _type_match(qtype, question, chunk.text, focus)
+            score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (rank - 1)
+            out.append(Scored(chunk, score, sim, lexical, typed, rank))
+        return out
+
+    def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
+        """The best sentence, plus others that add asked-for terms the best one lacks."""
+        best = scored[0]
+        chosen = [best]
+        covered = set(tokenize(best.chunk.text))
+        qterms = set(tokenize(question))
+        for s in scored[1:6]:
+            if len(chosen) >= self.config.max_answer_sentences:
+                break
+            new_terms = (qterms & set(tokenize(s.chunk.text))) - covered
+            if s.score >= best.score - 0.12 and new_terms and s.typed >= best.typed - 0.5:
+                chosen.append(s)
+                covered |= set(tokenize(s.chunk.text))
+        # Keep reading order inside one document for a natural answer.
+        return (
+            sorted(chosen, key=lambda s: (s.chunk.source, s.chunk.start))
+            if len({c.chunk.source for c in chosen}) == 1
+            else chosen
+        )
+
+
+def _term_weights(qterms: set[str], texts: list[str]) -> dict[str, float]:
+    """IDF-like weights of the question terms over the candidate sentences."""
+    n = len(texts) or 1
+    sets = [set(tokenize(t)) for t in texts]
+    return {t: float(np.log(1 + n / (1 + sum(t in s for s in sets)))) for t in qterms}
+
+
+def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> float:
+    """1.0 when the sentence holds the asked-for kind of answer (a number near the counted
+    thing, a person's name, a date), 0.0 when it does not, 0.5 for open questions."""
+    if qtype == "number":
+        q_numbers = set(numbers(question))
+        found = [n for n in numbers(sentence) if n not in q_numbers]
+        if not found and not any(
+            w in _WORD_NUMBERS for w in tokenize(sentence, keep_stopwords=True)
+        ):
+            return 0.0
+        return 1.0 if not focus or _number_near(sentence, focus) else 0.4
+    if qtype == "person":
+        new_names = names(sentence) - set(tokenize(question))
+        return 1.0 if new_names and _TITLES.search(sentence) else (0.6 if new_names else 0.0)
+    if qtype == "date":
+        q_numbers = set(numbers(question))
+        has_year = any(1900 <= n <= 2100 and n not in q_numbers for n in numbers(sentence))
+        return 1.0 if _WEEKDAY_MONTH.search(sentence) or has_year else 0.2
+    if qtype == "place":
+        return 1.0 if names(sentence) - set(tokenize(question)) else 0.2
+    return 0.5
+
+
+_WORD_NUMBERS = frozenset(
+    [
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "thousand",
+        "million",
+        "dozen",
+        "dozens",
+        "hundreds",
+        "thousands",
+        "millions",
+    ]
+)
+
+
+def _is_number(word: str) -> bool:
+    return word.isdigit() or word in _WORD_NUMBERS
+
+
+def _number_near(sentence: str, focus: list[str], window: int = 4) -> bool:
+    """Is a number within ``window`` words before (or 2 after) one of the counted thing's terms?"""
+    words = tokenize(sentence, keep_stopwords=True)
+    stems = [tokenize(w)[0] if tokenize(w) else w for w in words]
+    for i, w in enumerate(words):
+        if _is_number(w) and (
+            any(t in stems[i + 1 : i + 1 + window] for t in focus)
+            or any(t in stems[max(0, i - 2) : i] for t in focus)
+        ):
+            return True
+    return False
+
+
+def _cite(sentence: str, n: int) -> str:
+    s = sentence.rstrip()
+    if s and s[-1] in ".!?":
+        return f"{s[:-1]} [{n}]{s[-1]}"
+    return f"{s} [{n}]."

@@ -1,0 +1,545 @@
+"""Build, persist, check and load the index under ``index/``.
+
+Layout (one *generation* of files per build, named by its number)::
+
+    index/manifest.json          which generation is current + settings + counts
+    index/documents-<g>.jsonl    documents with their normalised text and metadata
+    index/chunks-<g>.npy         chunk table: (document row, start, end) per chunk
+    index/vectors-<g>.faiss      the FAISS index, row i = chunk i
+    index/bm25-<g>/              the BM25 index, row i = chunk i
+
+A build writes a complete new generation, then replaces ``manifest.json`` atomically
+(temp file + rename), then deletes the older generation. A crash at any point
+leaves the previous manifest pointing at complete files, so the old index still loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .chunking import chunk_document
+from .config import Config
+from .embeddings import Embedder
+from .errors import IndexCorruptError, IndexMissingError
+from .ingest import corpus_files, load_corpus, relative_source, supported_suffixes
+from .lexical import BM25Index
+from .store import FaissStore, VectorStore, choose_index_type
+from .types import Chunk, Document
+
+FORMAT_VERSION = 1
+SPLITTER_VERSION = "rag.text.sentence_spans/1"
+MANIFEST = "manifest.json"
+_CHUNK_DTYPE = np.dtype([("doc", "<i4"), ("ordinal", "<i4"), ("start", "<i8"), ("end", "<i8")])
+
+
+class ChunkTable:
+    """Chunks addressed by row id; :class:`Chunk` objects are made only when asked for."""
+
+    def __init__(self, docs: list[Document], rows: np.ndarray) -> None:
+        self.docs = docs
+        self.rows = rows
+
+    @classmethod
+    def from_chunks(cls, docs: list[Document], chunks: list[Chunk]) -> ChunkTable:
+        pos = {d.doc_id: i for i, d in enumerate(docs)}
+        rows = np.array(
+            [(pos[c.doc_id], int(c.chunk_id.rsplit(":", 1)[1]), c.start, c.end) for c in chunks],
+            dtype=_CHUNK_DTYPE,
+        )
+        return cls(docs, rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> Chunk:
+        doc_row, ordinal, start, end = self.rows[int(i)].tolist()
+        doc = self.docs[doc_row]
+        return Chunk(
+            f"{doc.doc_id}:{ordinal}",
+            doc.doc_id,
+            doc.source,
+            doc.title,
+            start,
+            end,
+            doc.text[start:end],
+        )
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[i] for i in range(len(self)))
+
+
+@dataclass
+class Index:
+    """A loaded index: documents, chunks, dense vectors and BM25, plus the manifest."""
+
+    docs: list[Document]
+    chunks: ChunkTable
+    store: VectorStore
+    bm25: BM25Index
+    manifest: dict[str, Any]
+    path: Path
+    _by_id: dict[str, Document] = field(default_factory=dict, repr=False)
+    _by_source: dict[str, Document] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {d.doc_id: d for d in self.docs}
+        self._by_source = {d.source: d for d in self.docs}
+
+    def document(self, key: str) -> Document:
+        """A document by id or by source path."""
+        doc = self._by_id.get(key) or self._by_source.get(key)
+        if doc is None:
+            raise KeyError(f"no indexed document {key!r}")
+        return doc
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the CLI's summary line."""
+
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    removed_docs: int = 0
+    seconds: float = 0.0
+    index_type: str = "flat"
+    path: Path = Path("index")
+    up_to_date: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.up_to_date:
+            return (
+                f"index {self.path} is up to date: {self.documents} documents, {self.chunks} chunks"
+            )
+        return (
+            f"indexed {self.documents} documents into {self.chunks} chunks "
+            f"({self.embedded} embedded, {self.reused} reused) in {self.seconds:.1f} s "
+            f"-> {self.path} [{self.index_type}]"
+        )
+
+
+# ---------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class Status:
+    """``state`` is one of: missing, fresh, stale, corrupt."""
+
+    state: str
+    reason: str = ""
+
+
+def settings_fingerprint(config: Config) -> dict[str, Any]:
+    """The settings an index depends on; a change makes it stale."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedding_model": config.embedding_model,
+        "embed_title": config.embed_title,
+        "chunker": {
+            "chunk_size": config.chunk_size,
+            "chunk_overlap": config.chunk_overlap,
+            "splitter": SPLITTER_VERSION,
+        },
+        "index_type": config.index_type,
+    }
+
+
+def _file_stats(config: Config) -> dict[str, list[int]]:
+    out = {}
+    for p in (p for d in config.corpus_paths for p in corpus_files(d)):
+        if p.suffix.lower() in supported_suffixes():
+            st = p.stat()
+            out[relative_source(p, config.root)] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    """Parse ``manifest.json``; raise a clear error when missing or unreadable."""
+    path = index_dir / MANIFEST
+    if not path.exists():
+        raise IndexMissingError(f"no index at {index_dir}; build it with `rag index`")
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"{path} is unreadable ({exc}); run `rag index --rebuild`"
+        ) from None
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"{path} is index format {version!r}, this version reads format {FORMAT_VERSION}; "
+            "run `rag index --rebuild`"
+        )
+    return manifest
+
+
+def index_status(config: Config) -> Status:
+    """Whether the index is missing, fresh, stale (corpus or settings changed) or corrupt."""
+    try:
+        manifest = read_manifest(config.index_path)
+    except IndexMissingError:
+        return Status("missing", f"no index at {config.index_path}")
+    except IndexCorruptError as exc:
+        return Status("corrupt", str(exc))
+    if manifest.get("settings") != settings_fingerprint(config):
+        return Status("stale", "index settings changed (model, chunking or index type)")
+    try:
+        stats = _file_stats(config)
+    except Exception as exc:
+        return Status("stale", f"corpus cannot be listed: {exc}")
+    recorded = {k: v[:2] for k, v in manifest.get("sources", {}).items()}
+    if stats != recorded:
+        added = set(stats) - set(recorded)
+        removed = set(recorded) - set(stats)
+        changed = {k for k in set(stats) & set(recorded) if stats[k] != recorded[k]}
+        return Status(
+            "stale",
+            f"corpus changed: {len(added)} added, {len(removed)} removed, {len(changed)} modified",
+        )
+    return Status("fresh")
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def embed_text(chunk: Chunk, with_title: bool) -> str:
+    """The text that is embedded for a chunk (the title adds document context)."""
+    return f"{chunk.doc_title}\n{chunk.text}" if with_title else chunk.text
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+@contextlib.contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder (a second one waits)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build_index(
+    config: Config,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    progress: bool = True,
+    warn: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Bring ``index/`` up to date with the corpus, re-embedding only changed chunks.
+
+    The corpus is read completely before anything is written, so an unreadable file
+    stops the build with the old index intact.
+    """
+    started = time.perf_counter()
+    index_dir = config.index_path
+    report = BuildReport(path=index_dir)
+    docs = load_corpus(config.corpus_paths, config.root, warn=warn)
+    stats = _file_stats(config)
+    with _build_lock(index_dir):
+        old = None if rebuild else _load_previous(config, warn)
+        if old is not None and _same_content(old, docs, config):
+            report.documents, report.chunks, report.up_to_date = len(docs), len(old.chunks), True
+            report.index_type = old.store.kind
+            _write_manifest(index_dir, {**old.manifest, "sources": _sources(stats, docs)})
+            return report
+        chunks = [
+            c for d in docs for c in chunk_document(d, config.chunk_size, config.chunk_overlap)
+        ]
+        vectors, report.reused = _vectors_for(chunks, old, embedder, config, progress)
+        report.embedded = len(chunks) - report.reused
+        kind = choose_index_type(config.index_type, len(chunks), config.approx_threshold)
+        store = FaissStore.build(
+            vectors,
+            kind,
+            hnsw_m=config.hnsw_m,
+            hnsw_ef_search=config.hnsw_ef_search,
+            ivf_nlist=config.ivf_nlist,
+            ivf_nprobe=config.ivf_nprobe,
+        )
+        bm25 = BM25Index.build([f"{c.doc_title}\n{c.text}" for c in chunks])
+        table = ChunkTable.from_chunks(docs, chunks)
+        generation = (
+            int(old.manifest.get("generation", 0)) + 1 if old else _next_generation(index_dir)
+        )
+        report.seconds = time.perf_counter() - started
+        manifest = _write_generation(
+            index_dir,
+            generation,
+            docs,
+            table,
+            store,
+            bm25,
+            config,
+            stats,
+            report.seconds,
+            embedder.dim,
+        )
+        _remove_other_generations(index_dir, manifest["files"])
+    report.documents, report.chunks, report.index_type = len(docs), len(chunks), kind
+    report.removed_docs = len({d.doc_id for d in old.docs} - {d.doc_id for d in docs}) if old else 0
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _load_previous(config: Config, warn: Callable[[str], None] | None) -> Index | None:
+    try:
+        old = load_index(config)
+    except IndexMissingError:
+        return None
+    except IndexCorruptError as exc:
+        if warn:
+            warn(f"existing index unusable, building from scratch: {exc}")
+        return None
+    if old.manifest.get("settings", {}).get("embedding_model") != config.embedding_model:
+        return None  # vectors from another model cannot be reused
+    return old
+
+
+def _same_content(old: Index, docs: list[Document], config: Config) -> bool:
+    return (
+        old.manifest.get("settings") == settings_fingerprint(config)
+        and [d.doc_id for d in old.docs] == [d.doc_id for d in docs]
+        and [d.source for d in old.docs] == [d.source for d in docs]
+    )
+
+
+def _vectors_for(
+    chunks: list[Chunk], old: Index | None, embedder: Embedder, config: Config, progress: bool
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``chunks``: copied from the old index when the embedded text is unchanged."""
+    texts = [embed_text(c, config.embed_title) for c in chunks]
+    reuse: dict[str, int] = {}
+    if old is not None and old.manifest["settings"].get("embed_title") == config.embed_title:
+        for i, c in enumerate(old.chunks):
+            reuse.setdefault(_hash(embed_text(c, config.embed_title)), i)
+    dim = embedder.dim if old is None else old.store.dim
+    vectors = np.zeros((len(chunks), dim), dtype=np.float32)
+    old_rows = [(i, reuse.get(_hash(t))) for i, t in enumerate(texts)]
+    hits = [(i, r) for i, r in old_rows if r is not None]
+    if hits:
+        vectors[[i for i, _ in hits]] = old.store.reconstruct(np.array([r for _, r in hits]))
+    todo = [i for i, r in old_rows if r is None]
+    if todo:
+        vectors[todo] = embedder.encode_documents([texts[i] for i in todo], progress=progress)
+    return vectors, len(hits)
+
+
+def _sources(stats: dict[str, list[int]], docs: list[Document]) -> dict[str, list[Any]]:
+    ids = {d.source: d.doc_id for d in docs}
+    return {src: [*st, ids.get(src, "")] for src, st in stats.items()}
+
+
+def _next_generation(index_dir: Path) -> int:
+    gens = [
+        int(p.stem.split("-")[-1])
+        for p in index_dir.glob("vectors-*.faiss")
+        if p.stem.split("-")[-1].isdigit()
+    ]
+    return max(gens, default=0) + 1
+
+
+def _write_generation(
+    index_dir: Path,
+    gen: int,
+    docs: list[Document],
+    table: ChunkTable,
+    store: FaissStore,
+    bm25: BM25Index,
+    config: Config,
+    stats: dict[str, list[int]],
+    seconds: float,
+    dim: int,
+) -> dict[str, Any]:
+    files = {
+        "documents": f"documents-{gen}.jsonl",
+        "chunks": f"chunks-{gen}.npy",
+        "vectors": f"vectors-{gen}.faiss",
+        "bm25": f"bm25-{gen}",
+    }
+    _atomic_write(
+        index_dir / files["documents"],
+        "".join(
+            json.dumps({**d.meta(), "text": d.text}, ensure_ascii=False) + "\n" for d in docs
+        ).encode("utf-8"),
+    )
+    tmp = index_dir / f".chunks-{gen}.{os.getpid()}.tmp.npy"
+    np.save(tmp, table.rows)
+    os.replace(tmp, index_dir / files["chunks"])
+    store.save(index_dir / files["vectors"])
+    bm25.save(index_dir / files["bm25"])
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "generation": gen,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(seconds, 3),
+        "settings": settings_fingerprint(config),
+        "embedding_model": config.embedding_model,
+        "dimension": dim,
+        "index_type": store.kind,
+        "corpus_dir": relative_source(config.corpus_path, config.root),
+        "corpus_fingerprint": hashlib.sha256("".join(d.doc_id for d in docs).encode()).hexdigest(),
+        "counts": {"documents": len(docs), "chunks": len(table)},
+        "files": files,
+        "sizes": {k: _size(index_dir / v) for k, v in files.items()},
+        "sources": _sources(stats, docs),
+    }
+    _write_manifest(index_dir, manifest)
+    return manifest
+
+
+def _write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
+    _atomic_write(index_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write a file so readers see the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _remove_other_generations(index_dir: Path, keep: dict[str, str]) -> None:
+    keep_names = set(keep.values()) | {MANIFEST, ".lock"}
+    for p in index_dir.iterdir():
+        if p.name in keep_names:
+            continue
+        if p.name.startswith(("documents-", "chunks-", "vectors-", "bm25-", ".")):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+
+# ---------------------------------------------------------------------------- load
+
+
+def load_index(config: Config) -> Index:
+    """Load the current generation, checking every file against the manifest."""
+    index_dir = config.index_path
+    manifest = read_manifest(index_dir)
+    try:
+        files = manifest["files"]
+        counts = manifest["counts"]
+        sizes = manifest["sizes"]
+    except KeyError as exc:
+        raise IndexCorruptError(
+            f"{index_dir / MANIFEST} lacks {exc}; run `rag index --rebuild`"
+        ) from None
+    for key, name in files.items():
+        path = index_dir / name
+        if not path.exists():
+            raise IndexCorruptError(f"{path} is missing; run `rag index --rebuild`")
+        if _size(path) != sizes.get(key):
+            raise IndexCorruptError(
+                f"{path} is {_size(path)} bytes, the manifest says {sizes.get(key)} "
+                "(truncated or modified); run `rag index --rebuild`"
+            )
+    docs = _load_documents(index_dir / files["documents"])
+    try:
+        rows = np.load(index_dir / files["chunks"], mmap_mode="r", allow_pickle=False)
+        if rows.dtype != _CHUNK_DTYPE:
+            raise ValueError(f"unexpected dtype {rows.dtype}")
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"{index_dir / files['chunks']} is unreadable ({exc}); run `rag index --rebuild`"
+        ) from None
+    if len(docs) != counts["documents"] or len(rows) != counts["chunks"]:
+        raise IndexCorruptError(
+            f"{index_dir} counts disagree with its manifest; run `rag index --rebuild`"
+        )
+    store = FaissStore.load(
+        index_dir / files["vectors"],
+        manifest["index_type"],
+        expected=len(rows),
+        dim=manifest["dimension"],
+        ef_search=config.hnsw_ef_search,
+        nprobe=config.ivf_nprobe,
+    )
+    bm25 = BM25Index.load(index_dir / files["bm25"], expected=len(rows))
+    return Index(docs, ChunkTable(docs, rows), store, bm25, manifest, index_dir)
+
+
+def _load_documents(path: Path) -> list[Document]:
+    docs = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                d = json.loads(line)
+                docs.append(
+                    Document(
+                        d["doc_id"],
+                        d["source"],
+                        d["title"],
+                        d["text"],
+                        d["dateline"],
+                        d["byline"],
+                        tuple(tuple(p) for p in d.get("pages", [])),
+                    )
+                )
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexCorruptError(
+            f"{path} is unreadable ({exc}); run `rag index --rebuild`"
+        ) from None
+    return docs
+
+
+def open_index(
+    config: Config,
+    embedder: Embedder,
+    *,
+    progress: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> Index:
+    """Load the index, first building or updating it when missing or stale (``auto_index``).
+
+    A corrupt index is never silently replaced: that raises :class:`IndexCorruptError`.
+    """
+    status = index_status(config)
+    if status.state == "corrupt":
+        raise IndexCorruptError(status.reason)
+    if status.state in {"missing", "stale"}:
+        if not config.auto_index:
+            if status.state == "missing":
+                raise IndexMissingError(
+                    f"no index at {config.index_path}; build it with `rag index`"
+                )
+            if warn:
+                warn(f"index is stale ({status.reason}); run `rag index` to update it")
+        else:
+            if warn:
+                warn(f"{status.reason}: updating the index")
+            build_index(config, embedder, progress=progress, warn=warn)
+    return load_index(config)

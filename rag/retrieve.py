@@ -1,0 +1,142 @@
+"""Hybrid retrieval: dense (FAISS) + lexical (BM25), fused by reciprocal rank.
+
+Each :class:`~rag.types.Hit` carries the cosine similarity to the query
+(``dense_score``), the BM25 score (``bm25_score``) and the fused score (``score``),
+whichever retriever found it, so the answer step can judge relevance on both.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import Config
+from .embeddings import Embedder
+from .errors import QueryError
+from .index import Index
+from .types import Hit
+
+
+@dataclass
+class SearchResult:
+    """Ranked hits for one query, with per-stage timings in milliseconds."""
+
+    query: str
+    hits: list[Hit]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "hits": [h.to_dict() for h in self.hits],
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
+
+
+def clean_query(query: str, max_chars: int) -> str:
+    """NFC-normalise, drop control characters and check length; raise :class:`QueryError`."""
+    if not isinstance(query, str):
+        raise QueryError("the question must be text")
+    q = unicodedata.normalize("NFC", query)
+    q = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in q).strip()
+    if not q:
+        raise QueryError("the question is empty; type a question about the documents")
+    if len(q) > max_chars:
+        raise QueryError(
+            f"the question is {len(q):,} characters long; the limit is {max_chars:,} "
+            "(RAG_MAX_QUESTION_CHARS); shorten it"
+        )
+    return q
+
+
+def rrf(rankings: list[np.ndarray], k: int = 60) -> dict[int, float]:
+    """Reciprocal rank fusion: sum of 1 / (k + rank) over the rankings a row appears in."""
+    fused: dict[int, float] = {}
+    for ids in rankings:
+        for rank, i in enumerate(ids.tolist(), start=1):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+class Retriever:
+    """Searches one loaded :class:`~rag.index.Index` with one embedding model."""
+
+    def __init__(self, index: Index, embedder: Embedder, config: Config) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.config = config
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        hybrid: bool | None = None,
+        lexical_only: bool | None = None,
+    ) -> SearchResult:
+        """The top ``k`` chunks for ``query`` (settings default to the config's)."""
+        cfg = self.config
+        k = cfg.k if k is None else k
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        hybrid = cfg.hybrid if hybrid is None else hybrid
+        lexical_only = cfg.lexical_only if lexical_only is None else lexical_only
+        query = clean_query(query, cfg.max_question_chars)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        n_cand = max(cfg.candidates, k)
+
+        qvec = self.embedder.encode_query(query)
+        t1 = time.perf_counter()
+        timings["embed"] = (t1 - t0) * 1000
+        dense_scores, dense_ids = self.index.store.search(qvec[None, :], n_cand)
+        dense_scores, dense_ids = dense_scores[0], dense_ids[0]
+        keep = dense_ids >= 0
+        dense_scores, dense_ids = dense_scores[keep], dense_ids[keep]
+        t2 = time.perf_counter()
+        timings["dense"] = (t2 - t1) * 1000
+
+        bm25_all = self.index.bm25.scores(query) if (hybrid or lexical_only) else None
+        bm25_scores, bm25_ids = self.index.bm25.search(query, n_cand, scores=bm25_all)
+        t3 = time.perf_counter()
+        timings["bm25"] = (t3 - t2) * 1000
+
+        if lexical_only:
+            fused = {int(i): float(s) for i, s in zip(bm25_ids, bm25_scores, strict=True)}
+        elif hybrid:
+            fused = rrf([dense_ids, bm25_ids], cfg.rrf_k)
+        else:
+            fused = {int(i): float(s) for i, s in zip(dense_ids, dense_scores, strict=True)}
+        top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        hits = self._hits(
+            top, qvec, dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True)), bm25_all
+        )
+        t4 = time.perf_counter()
+        timings["fusion"] = (t4 - t3) * 1000
+        timings["total"] = (t4 - t0) * 1000
+        return SearchResult(query, hits, timings)
+
+    def _hits(
+        self,
+        top: list[tuple[int, float]],
+        qvec: np.ndarray,
+        dense: dict[int, float],
+        bm25_all: np.ndarray | None,
+    ) -> list[Hit]:
+        missing = [i for i, _ in top if i not in dense]
+        if missing:
+            vecs = self.index.store.reconstruct(np.array(missing, dtype=np.int64))
+            dense.update(zip(missing, (vecs @ qvec).tolist(), strict=True))
+        return [
+            Hit(
+                rank=r,
+                chunk=self.index.chunks[i],
+                dense_score=dense[i],
+                bm25_score=float(bm25_all[i]) if bm25_all is not None else 0.0,
+                score=s,
+            )
+            for r, (i, s) in enumerate(top, start=1)
+        ]

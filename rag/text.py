@@ -1,0 +1,295 @@
+"""Text utilities shared by chunking, BM25 and answer scoring.
+
+* :func:`sentence_spans` finds sentence boundaries as character offsets.
+* :func:`fold` removes diacritics so "Huu Nghi" matches "Hữu Nghị".
+* :func:`tokenize` turns text into folded, stop-word-free terms for BM25.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Abbreviations after which a full stop does not end a sentence.
+_ABBREV = {
+    "no",
+    "nos",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "col",
+    "gen",
+    "lt",
+    "maj",
+    "capt",
+    "sgt",
+    "st",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "u.s",
+    "u.k",
+    "fig",
+    "vol",
+    "p",
+}
+_BOUNDARY = re.compile(r"[.!?…]+[\"”’)\]]*(?=\s)|\n\s*\n|\n(?=\s*[-*#•])")
+_WORD_BEFORE = re.compile(r"(\S+)$")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentences of ``text[start:end]`` as (start, end) offsets, whitespace trimmed.
+
+    Boundaries: ., !, ? (not after a known abbreviation, an initial or a number
+    like "No. 7"), blank lines, and list items. The spans cover every non-space
+    character of the range exactly once, so joining them loses nothing.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for m in _BOUNDARY.finditer(text, start, end):
+        cut = m.end()
+        if m.group().strip() and _is_abbreviation(text, m.start(), cursor):
+            continue
+        _append_trimmed(text, cursor, cut, spans)
+        cursor = cut
+    _append_trimmed(text, cursor, end, spans)
+    return spans
+
+
+def _is_abbreviation(text: str, dot: int, floor: int) -> bool:
+    if text[dot] != ".":
+        return False
+    m = _WORD_BEFORE.search(text, floor, dot)
+    if not m:
+        return False
+    word = m.group(1).lstrip('("“‘').lower()
+    if word in _ABBREV or (len(word) == 1 and word.isalpha()):
+        return True
+    # "the 2025." ends a sentence, but a following lowercase word means it did not.
+    nxt = text[dot + 1 : dot + 3].strip()[:1]
+    return bool(nxt) and nxt.islower()
+
+
+def _append_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if b > a:
+        out.append((a, b))
+
+
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "about",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "done",
+        "has",
+        "have",
+        "had",
+        "having",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "their",
+        "them",
+        "they",
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "we",
+        "our",
+        "us",
+        "you",
+        "your",
+        "i",
+        "me",
+        "my",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "many",
+        "much",
+        "more",
+        "most",
+        "some",
+        "any",
+        "all",
+        "each",
+        "both",
+        "either",
+        "neither",
+        "not",
+        "no",
+        "nor",
+        "so",
+        "than",
+        "too",
+        "very",
+        "can",
+        "could",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "may",
+        "might",
+        "must",
+        "also",
+        "just",
+        "only",
+        "own",
+        "same",
+        "such",
+        "other",
+        "out",
+        "up",
+        "down",
+        "off",
+        "again",
+        "further",
+        "then",
+        "once",
+        "here",
+        "s",
+        "t",
+        "don",
+        "did",
+        "didn",
+        "isn",
+        "wasn",
+        "aren",
+        "weren",
+        "per",
+        "via",
+        "while",
+        "during",
+        "between",
+        "among",
+        "through",
+        "across",
+        "within",
+        "without",
+        "upon",
+        "toward",
+        "towards",
+    ]
+)
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Lowercase, strip diacritics (đ -> d) and drop thousands separators in numbers."""
+    t = text.replace("đ", "d").replace("Đ", "D")
+    t = unicodedata.normalize("NFKD", t)
+    t = "".join(ch for ch in t if not unicodedata.combining(ch))
+    t = re.sub(r"(?<=\d)[,.](?=\d{3}\b)", "", t)
+    return t.lower()
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
+    """Folded terms of ``text`` for lexical matching ("Hữu Nghị" -> ["huu", "nghi"])."""
+    toks = _TOKEN.findall(fold(text))
+    if keep_stopwords:
+        return toks
+    return [stem(t) for t in toks if t not in _STOPWORDS]
+
+
+def stem(token: str) -> str:
+    """A light English stemmer: plural and common verb endings, numbers untouched."""
+    if token.isdigit() or len(token) <= 3:
+        return token
+    for suffix, repl in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", "e"),
+        ("s", ""),
+    ):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            if suffix == "s" and token.endswith("ss"):
+                return token
+            return token[: -len(suffix)] + repl
+    return token
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\w)|(?<![\w.])\d+(?:\.\d+)?(?!\w)")
+
+
+def numbers(text: str) -> list[float]:
+    """Numbers written in ``text`` ("1,182" -> 1182.0), in order."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        try:
+            out.append(float(m.group().replace(",", "")))
+        except ValueError:
+            continue
+    return out

@@ -1,0 +1,54 @@
+"""Accept user files safely: checked names, sizes and contents before they reach the corpus."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Config
+from .errors import UnreadableFileError
+from .ingest import READERS, load_document, supported_suffixes
+
+
+def safe_name(name: str) -> str:
+    """A file name that cannot leave the upload folder ("../../etc/passwd" -> "etc_passwd")."""
+    base = unicodedata.normalize("NFC", name.replace("\\", "/")).split("/")[-1]
+    base = re.sub(r"[^\w.\- ]+", "_", base, flags=re.UNICODE).strip(" .")
+    base = re.sub(r"\.{2,}", ".", base)
+    return base[:120] or "upload.txt"
+
+
+def stage_uploads(paths: Sequence[Path], config: Config) -> list[Path]:
+    """Check every file, then copy them all into ``config.upload_dir``; return the new paths.
+
+    Raises :class:`UnreadableFileError` (nothing copied) when a file is too large, of an
+    unsupported type, or unreadable.
+    """
+    limit = config.max_upload_mb * 1024 * 1024
+    checked: list[tuple[Path, str]] = []
+    for p in paths:
+        p = Path(p)
+        name = safe_name(p.name)
+        if Path(name).suffix.lower() not in READERS:
+            raise UnreadableFileError(
+                f"{p.name}: unsupported file type (supported: {', '.join(supported_suffixes())})"
+            )
+        size = p.stat().st_size
+        if size > limit:
+            raise UnreadableFileError(
+                f"{p.name}: {size / 1e6:.1f} MB is over the upload limit of "
+                f"{config.max_upload_mb} MB (RAG_MAX_UPLOAD_MB)"
+            )
+        load_document(p, config.root)  # raises a clear error for binary/undecodable/empty files
+        checked.append((p, name))
+    dest_dir = config.upload_path
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    added = []
+    for p, name in checked:
+        dest = dest_dir / name
+        shutil.copyfile(p, dest)
+        added.append(dest)
+    return added
