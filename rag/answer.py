@@ -86,7 +86,9 @@ class Assistant:
         llm = self._llm(cfg) if cfg.backend != "extractive" else None
         standalone = self._condense(question, turns, llm)
         t1 = time.perf_counter()
-        found = self.parts.retriever.search(standalone, cfg.k, hybrid=cfg.hybrid)
+        found = self.parts.retriever.search(
+            standalone, cfg.k, hybrid=cfg.hybrid, lexical_only=cfg.lexical_only
+        )
         t2 = time.perf_counter()
         timings = {"condense": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         answer = Answer(
