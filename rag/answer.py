@@ -20,7 +20,7 @@ from . import prompts
 from .citations import Source, SupportChecker, verify
 from .config import Config
 from .errors import BackendError, ModelLoadError, RagError
-from .extractive import ExtractiveBackend, ExtractiveDraft
+from .extractive import STRICT_TYPES, ExtractiveBackend, ExtractiveDraft, question_type
 from .followup import Turn, condense_heuristic, is_followup, normalize_history
 from .index import BuildReport, build_index, load_index
 from .llm import ChatLLM, make_llm
@@ -160,20 +160,39 @@ class Assistant:
     # ------------------------------------------------------------------ stages
 
     def _condense(self, question: str, turns: list[Turn], llm: ChatLLM | None) -> str:
+        """The follow-up rewritten to stand alone: by the LLM when there is one and its
+        rewrite is usable (see :func:`rag.llm.usable_rewrite`), else by the heuristic."""
         if not turns or not is_followup(question):
             return question
         if llm is not None:
+            from .citations import strip_markers
+            from .llm import defuse, usable_rewrite
+
+            recent = turns[-3:]
             history = "\n".join(
-                f"User: {t.question}\nAssistant: {t.answer[:300]}" for t in turns[-3:]
+                f"User: {defuse(t.question)}\nAssistant: {defuse(strip_markers(t.answer)[:300])}"
+                for t in recent
             )
-            prompt = prompts.CONDENSE_PROMPT.format(history=history, question=question)
+            prompt = prompts.CONDENSE_PROMPT.format(history=history, question=defuse(question))
+            limit = min(self.config.max_question_chars, 300)
+            raw, stream = "", None
             try:
-                text = "".join(llm.stream_chat([("user", prompt)])).strip().splitlines()
-                rewritten = text[0].strip().strip('"') if text else ""
-                if 3 <= len(rewritten) <= self.config.max_question_chars:
-                    return rewritten
+                stream = llm.stream_chat([("user", prompt)])
+                for delta in stream:
+                    raw += delta
+                    if len(raw) > limit or (raw.strip() and "\n" in raw.lstrip()):
+                        break  # one line is all we use
             except BackendError:
-                pass
+                raw = ""
+            finally:
+                if hasattr(stream, "close"):
+                    stream.close()  # stop generating the rest
+            context = [
+                part for t in recent for part in (t.question, t.standalone, strip_markers(t.answer))
+            ]
+            rewritten = usable_rewrite(raw, question, context, self.config.max_question_chars)
+            if rewritten:
+                return rewritten
         return condense_heuristic(question, turns)
 
     def _extractive(
@@ -196,29 +215,36 @@ class Assistant:
     def _generative(
         self, answer: Answer, found: SearchResult, llm: ChatLLM, avoid: frozenset[str], cfg: Config
     ) -> Iterator[str]:
+        """Draft with the LLM over numbered sources, then keep only what they support.
+
+        Yields the draft as it grows (reasoning, markers to sources that were not given,
+        and half-written markers hidden): it is unverified, and the final
+        :class:`Answer` replaces it with the verified text (unsupported sentences
+        removed, each marker mapped to its minimal supporting span, renumbered), or
+        with an abstention. If the backend fails, the extractive backend answers,
+        marked as a fallback.
+        """
+        from .llm import clean_draft, says_not_in_sources, visible_draft
+
         hits = found.hits
         if not hits or max(h.dense_score for h in hits) < cfg.min_relevance:
             answer.timings_ms.update(generate=0.0, verify=0.0)
             self._abstain(answer)
             return
         sources = [Source(h.rank, h.chunk, h.score) for h in hits]
-        block = "\n\n".join(
-            prompts.SOURCE_ITEM.format(n=s.n, title=s.chunk.doc_title, text=s.chunk.text)
-            for s in sources
-        )
-        messages = [
-            ("system", prompts.SYSTEM_PROMPT),
-            (
-                "user",
-                prompts.SOURCES_BLOCK.format(sources=block, question=answer.standalone_question),
-            ),
-        ]
+        messages = _draft_messages(answer.standalone_question, sources)
+        given = frozenset(s.n for s in sources)
         t0 = time.perf_counter()
-        text = ""
+        text = shown = ""
         try:
             for delta in llm.stream_chat(messages):
+                if not text:
+                    answer.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000
                 text += delta
-                yield text
+                visible = visible_draft(text, given)
+                if visible and visible != shown:
+                    shown = visible
+                    yield visible
         except BackendError as exc:
             answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
             answer.notes.append(prompts.FALLBACK_NOTE.format(backend=llm.name, reason=exc))
@@ -226,16 +252,12 @@ class Assistant:
             yield from self._extractive(answer, found, avoid, cfg)
             return
         answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
-        if prompts.ABSTAIN_TOKEN.lower() in text.lower() and len(text) < 80:
+        draft = clean_draft(text, answer.standalone_question, [s.chunk.text for s in sources])
+        if not draft or says_not_in_sources(text):
             answer.timings_ms["verify"] = 0.0
             self._abstain(answer)
             return
-        self._verify(answer, text, sources, hits, reattribute=True)
-        removed = answer.notes
-        if not answer.citations:
-            self._abstain(answer)
-        elif removed:
-            pass
+        self._verify(answer, draft, sources, hits, reattribute=True)  # abstains if none kept
 
     def _verify(
         self,
@@ -260,10 +282,13 @@ class Assistant:
     def _confident(self, draft: ExtractiveDraft, hits: list[Hit], cfg: Config) -> bool:
         """Is the best sentence a real answer? (Calibrated on eval/datasets/seeds_dev.jsonl.)"""
         best = draft.best
-        if best is None or max(h.dense_score for h in hits) < cfg.min_relevance:
+        if best is None:
             return False
-        if best.typed == 0.0:
-            return False
+        if max(h.dense_score for h in hits) < cfg.min_relevance and best.lexical < 0.5:
+            return False  # neither meaning nor wording matches: off-topic question
+        qtype = question_type(draft.question)
+        if best.typed == 0.0 or (qtype in STRICT_TYPES and best.typed < 1.0):
+            return False  # no number near the counted thing, no date for "when", ...
         return best.score >= cfg.min_answer_score
 
     def _abstain(self, answer: Answer) -> None:
@@ -306,3 +331,22 @@ def _inside(path: Path, folder: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _draft_messages(question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:
+    """Chat messages asking for a cited answer from numbered sources.
+
+    Document text and the question are data: chat-template control tokens in them
+    are made inert, sentences in sources that give orders to an assistant are left
+    out (:func:`rag.llm.quarantine`), and the system prompt says sources are data.
+    """
+    from .llm import defuse, quarantine
+
+    block = "\n\n".join(
+        prompts.SOURCE_ITEM.format(
+            n=s.n, title=quarantine(s.chunk.doc_title), text=quarantine(s.chunk.text)
+        )
+        for s in sources
+    )
+    user = prompts.SOURCES_BLOCK.format(sources=block, question=defuse(question))
+    return [("system", prompts.SYSTEM_PROMPT), ("user", user)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .chunking import answer_spans, merge_fragments
+from .chunking import answer_spans
 from .embeddings import Embedder
 from .text import fold, numbers, sentence_spans, tokenize
 from .types import Chunk, Citation
@@ -81,7 +81,7 @@ def split_claims(answer: str) -> list[Claim]:
     """
     moved = _MARKER_BEFORE_PUNCT.sub(lambda m: f"{m.group(2)}{m.group(1)}", answer)
     claims = []
-    for a, b in merge_fragments(sentence_spans(moved)):
+    for a, b in sentence_spans(moved):
         piece = moved[a:b]
         text = strip_markers(piece)
         if text and re.search(r"\w", text):

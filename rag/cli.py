@@ -185,7 +185,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         _print_answer(ans)
         history += [
             {"role": "user", "content": question},
-            {"role": "assistant", "content": ans.answer},
+            {"role": "assistant", "content": ans.answer, "standalone": ans.standalone_question},
         ]
 
 

@@ -25,10 +25,15 @@ from .types import Chunk, Hit
 
 _TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
+        "measure",
+        re.compile(r"\bhow (long|far|big|large|tall|wide|high|deep|heavy|old)\b", re.I),
+    ),
+    (
         "number",
         re.compile(
-            r"\bhow (many|much)\b|\bnumber of\b|\bhow large\b|\bwhat (?:was|is) the "
-            r"(?:total|count|figure)\b|\bhow often\b",
+            r"\bhow (many|much)\b|\bnumber of\b|\bhow often\b|\bwhat (?:was|is|were|are) the "
+            r"(?:total |overall |annual )?(?:count|figure|population|number|amount|value|size|"
+            r"cost|price|budget|percentage|rate|share|volume|turnover)\b",
             re.I,
         ),
     ),
@@ -62,16 +67,28 @@ _WEEKDAY_MONTH = re.compile(
     r"may|june|july|august|september|october|november|december|year-end|spring)\b",
     re.I,
 )
+_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
 _TITLES = re.compile(
     r"\b(colonel|general|chairman|chairwoman|commander|head|secretary|minister|"
     r"director|president|deputy|mr|ms|mrs|dr)\b",
     re.I,
 )
+_UNITS = re.compile(
+    r"\b\d[\d,.]*\s*(?:km|kilomet(?:er|re)s?|miles?|met(?:er|re)s?|m|hours?|days?|weeks?|months?|"
+    r"years?|minutes?|tonnes?|tons?|kg|hectares?|ha|percent|%)",
+    re.I,
+)
+_ASKED_NOUN = re.compile(r"\bwhat (?:was|is|were|are) the (?:total |overall |annual )?(\w+)", re.I)
+_PRONOUN_START = re.compile(r"^(he|she|they|it|his|her|their|the (?:guest|host|two sides))\b", re.I)
 _COUNT_FOCUS = re.compile(
     r"\bhow (?:many|much)\s+(.+?)(?:\s+(?:did|do|does|were|was|are|is|have|"
     r"has|had|will|would|could|in|at|on|by|during|for|from)\b|[?.,]|$)",
     re.I,
 )
+
+
+STRICT_TYPES = frozenset({"number", "measure", "date"})
+"""Question types answered only by a sentence that holds that kind of value."""
 
 
 def question_type(question: str) -> str:
@@ -83,9 +100,17 @@ def question_type(question: str) -> str:
 
 
 def count_focus(question: str) -> list[str]:
-    """The counted thing's terms: "How many hotline calls were made?" -> ["hotline", "call"]."""
+    """The counted thing's terms: "How many hotline calls were made?" -> ["hotline", "call"].
+
+    For "What is the population of X?" it is the asked-for noun: ["population"].
+    """
     m = _COUNT_FOCUS.search(question)
-    return tokenize(m.group(1)) if m else []
+    if m:
+        return tokenize(m.group(1))
+    m = _ASKED_NOUN.search(question)
+    if m and m.group(1).lower() not in {"number", "count", "figure"}:
+        return tokenize(m.group(1))
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +125,31 @@ class Scored:
     rank: int
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A sentence of a retrieved passage; ``context`` holds names it refers back to."""
+
+    chunk: Chunk
+    rank: int
+    context: frozenset[str] = frozenset()
+
+
+def _context(text: str, start: int, sentence: str) -> frozenset[str]:
+    """Names from the sentence before, when this one starts with "He", "They", ..."""
+    if not _PRONOUN_START.match(sentence):
+        return frozenset()
+    before = answer_spans(text, max(0, start - 800), start)
+    if not before:
+        return frozenset()
+    a, b = before[-1]
+    return frozenset(names(text[a:b]))
+
+
 @dataclass
 class ExtractiveDraft:
     """The drafted answer (with [n] markers), what the markers refer to, and confidence."""
 
+    question: str
     text: str
     sources: list[Source]
     best: Scored | None
@@ -134,20 +180,20 @@ class ExtractiveBackend:
         """
         cands = self._candidates(hits, doc_texts)
         if not cands:
-            return ExtractiveDraft("", [], None, [])
+            return ExtractiveDraft(question, "", [], None, [])
         scored = self._score(question, cands)
         scored = [s for s in scored if s.chunk.text not in avoid] or scored
         scored.sort(key=lambda s: (-s.score, s.rank, s.chunk.start))
         chosen = self._choose(question, scored)
         sources = [Source(n, s.chunk, s.score) for n, s in enumerate(chosen, start=1)]
-        text = " ".join(_cite(s.chunk.text, n) for n, s in enumerate(chosen, start=1))
-        return ExtractiveDraft(text, sources, scored[0], scored)
+        text = " ".join(
+            _cite(shorten(s.chunk.text, question), n) for n, s in enumerate(chosen, start=1)
+        )
+        return ExtractiveDraft(question, text, sources, scored[0], scored)
 
     # ------------------------------------------------------------------ internals
 
-    def _candidates(
-        self, hits: Sequence[Hit], doc_texts: dict[str, str]
-    ) -> list[tuple[Chunk, int]]:
+    def _candidates(self, hits: Sequence[Hit], doc_texts: dict[str, str]) -> list[Candidate]:
         seen: set[tuple[str, int]] = set()
         out = []
         for hit in hits:
@@ -157,12 +203,10 @@ class ExtractiveBackend:
                 if (c.doc_id, a) in seen:
                     continue
                 seen.add((c.doc_id, a))
-                out.append(
-                    (
-                        Chunk(f"{c.doc_id}@{a}", c.doc_id, c.source, c.doc_title, a, b, text[a:b]),
-                        hit.rank,
-                    )
+                sentence = Chunk(
+                    f"{c.doc_id}@{a}", c.doc_id, c.source, c.doc_title, a, b, text[a:b]
                 )
+                out.append(Candidate(sentence, hit.rank, _context(text, a, sentence.text)))
         return out
 
     def _embed_sentences(self, texts: list[str]) -> np.ndarray:
@@ -174,22 +218,21 @@ class ExtractiveBackend:
                 self._sentence_cache.popitem(last=False)
         return np.vstack([self._sentence_cache[t] for t in texts])
 
-    def _score(self, question: str, cands: list[tuple[Chunk, int]]) -> list[Scored]:
+    def _score(self, question: str, cands: list[Candidate]) -> list[Scored]:
         qvec = self.embedder.encode_query(question)
-        sims = self._embed_sentences([c.text for c, _ in cands]) @ qvec
+        sims = self._embed_sentences([c.chunk.text for c in cands]) @ qvec
         qterms = set(tokenize(question))
         qtype = question_type(question)
         focus = count_focus(question) if qtype == "number" else []
-        weights = _term_weights(qterms, [c.text for c, _ in cands])
+        weights = _term_weights(qterms, [c.chunk.text for c in cands])
+        total = sum(weights.values()) or 1.0
         out = []
-        for (chunk, rank), sim in zip(cands, sims.tolist(), strict=True):
-            terms = set(tokenize(chunk.text))
-            lexical = sum(w for t, w in weights.items() if t in terms) / (
-                sum(weights.values()) or 1
-            )
-            typed = _type_match(qtype, question, chunk.text, focus)
-            score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (rank - 1)
-            out.append(Scored(chunk, score, sim, lexical, typed, rank))
+        for cand, sim in zip(cands, sims.tolist(), strict=True):
+            terms = set(tokenize(cand.chunk.text)) | cand.context
+            lexical = sum(w for t, w in weights.items() if t in terms) / total
+            typed = _type_match(qtype, question, cand.chunk.text, focus)
+            score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
+            out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank))
         return out
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
@@ -223,6 +266,8 @@ def _term_weights(qterms: set[str], texts: list[str]) -> dict[str, float]:
 def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> float:
     """1.0 when the sentence holds the asked-for kind of answer (a number near the counted
     thing, a person's name, a date), 0.0 when it does not, 0.5 for open questions."""
+    if qtype == "measure":
+        return 1.0 if _UNITS.search(sentence) else 0.0
     if qtype == "number":
         q_numbers = set(numbers(question))
         found = [n for n in numbers(sentence) if n not in q_numbers]
@@ -235,6 +280,8 @@ def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> f
         new_names = names(sentence) - set(tokenize(question))
         return 1.0 if new_names and _TITLES.search(sentence) else (0.6 if new_names else 0.0)
     if qtype == "date":
+        if re.search(r"\b(day|weekday)\b", question, re.I):
+            return 1.0 if _WEEKDAY.search(sentence) else 0.2
         q_numbers = set(numbers(question))
         has_year = any(1900 <= n <= 2100 and n not in q_numbers for n in numbers(sentence))
         return 1.0 if _WEEKDAY_MONTH.search(sentence) or has_year else 0.2
@@ -298,6 +345,73 @@ def _number_near(sentence: str, focus: list[str], window: int = 4) -> bool:
         ):
             return True
     return False
+
+
+_CLAUSE_CUT = re.compile(r",\s+(?:as well as\s+|while\s+|and\s+)?|;\s+")
+
+
+def _clauses(sentence: str) -> list[tuple[int, int]]:
+    """Clause spans of a sentence, cut at commas and semicolons."""
+    spans, a = [], 0
+    for m in _CLAUSE_CUT.finditer(sentence):
+        spans.append((a, m.start()))
+        a = m.end()
+    spans.append((a, len(sentence)))
+    return [(x, y) for x, y in spans if y > x]
+
+
+def shorten(sentence: str, question: str, limit: int = 180) -> str:
+    """Keep the clauses of a long sentence that answer a factoid question.
+
+    "In 2025, forces ... mechanisms, holding 20 talks, ..., making 113 hotline calls."
+    -> "In 2025, forces ... mechanisms … making 113 hotline calls." The opening clauses
+    keep who/when; the other kept clauses hold the asked-for value. Open questions
+    ("what", "why") keep the whole sentence; so does any sentence where no clause
+    stands out.
+    """
+    qtype = question_type(question)
+    if len(sentence) <= limit or qtype not in {"number", "measure", "date"}:
+        return sentence
+    spans = _clauses(sentence)
+    head = 0
+    while head < len(spans) - 1 and spans[head][1] < 60:
+        head += 1
+    focus = count_focus(question)
+    qterms = set(tokenize(question))
+
+    def answers(a: int, b: int) -> bool:
+        text = sentence[a:b]
+        return (
+            _type_match(qtype, question, text, focus) >= 1.0
+            and (not focus or _number_near(text, focus))
+            and bool(qterms & set(tokenize(text)))
+        )
+
+    overlap = {
+        i: (
+            len(set(focus) & set(tokenize(sentence[a:b]))),
+            len(qterms & set(tokenize(sentence[a:b]))),
+        )
+        for i, (a, b) in enumerate(spans)
+        if answers(a, b)
+    }
+    if not overlap:
+        return sentence
+    best = max(overlap.values())
+    multi = " and " in " ".join(focus) or re.search(
+        r"\band\b", _COUNT_FOCUS.search(question).group(1) if _COUNT_FOCUS.search(question) else ""
+    )
+    keep = [i for i, n in overlap.items() if n == best or (multi and n[0] > 0)]
+    chosen = sorted({*range(head + 1), *keep})
+    pieces: list[list[int]] = []
+    for i in chosen:
+        a, b = spans[i]
+        if pieces and i == pieces[-1][2] + 1:
+            pieces[-1][1], pieces[-1][2] = b, i
+        else:
+            pieces.append([a, b, i])
+    out = " … ".join(sentence[a:b].rstrip(" ,;.") for a, b, _ in pieces)
+    return out + "."
 
 
 def _cite(sentence: str, n: int) -> str:

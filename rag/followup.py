@@ -67,12 +67,40 @@ def is_followup(question: str) -> bool:
     return bool(_FOLLOWUP.search(question)) or len(tokenize(question)) <= 2
 
 
+_TITLED = re.compile(
+    r"\b(?:Colonel|General|Chairman|Commander|President|Minister|Mr\.?|Ms\.?|Mrs\.?|Dr\.?)\s+"
+    r"((?:[A-ZÀ-ỸĐ][\w’'-]+\s?){2,3})"
+    r"|((?:[A-ZÀ-ỸĐ][\w’'-]+\s){1,2}[A-ZÀ-ỸĐ][\w’'-]+),\s+(?:Head|Deputy|Commander|Chairman|"
+    r"Secretary|Director|Minister|President)\b"
+)
+_PERSONAL = re.compile(r"\b(he|she|him|his|her|hers)\b", re.I)
+
+
+def people(text: str) -> list[str]:
+    """Person names introduced with a title ("Colonel Zhu Xingan", "Wei Tao, Deputy ...")."""
+    found = [(m.group(1) or m.group(2)).strip() for m in _TITLED.finditer(text)]
+    return list(dict.fromkeys(found))
+
+
 def condense_heuristic(question: str, turns: Sequence[Turn]) -> str:
-    """Standalone form of a follow-up: the question plus the previous question as context."""
+    """Standalone form of a follow-up: the question plus what it refers back to.
+
+    The context is the previous standalone question (so chains of follow-ups keep
+    their topic) and, for "he"/"she", the person the previous answer was about.
+    """
     if not turns or not is_followup(question):
         return question
-    prev = turns[-1].standalone or turns[-1].question
-    prev = re.sub(r"\s*\(context: .*\)\s*$", "", prev)
+    prev = turns[-1].standalone or condense_heuristic(turns[-1].question, turns[:-1])
+    m = _CONTEXT.search(prev)
+    context = [_CONTEXT.sub("", prev).strip()]
+    if m:  # keep the topic of a chain of follow-ups
+        context += [c for c in m.group(1).split("; ") if c][:2]
+    if _PERSONAL.search(question):
+        named = [p for p in people(turns[-1].answer) if p not in prev]
+        context += named[:1]
     q = _LEADING.sub("", question).strip()
     q = q[:1].upper() + q[1:]
-    return f"{q} (context: {prev.strip()})"
+    return f"{q} (context: {'; '.join(context)})"
+
+
+_CONTEXT = re.compile(r"\s*\(context: (.*)\)\s*$")

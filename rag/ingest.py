@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from io import BytesIO
 from pathlib import Path
 
 from .errors import CorpusError, UnreadableFileError
@@ -51,7 +53,172 @@ def read_text_file(path: Path) -> Extracted:
     return Extracted(normalize(text))
 
 
-READERS: dict[str, Reader] = {".txt": read_text_file, ".md": read_text_file}
+class _MainTextParser(HTMLParser):
+    """Collect the main text of an HTML page as paragraphs (see :func:`read_html`)."""
+
+    # Dropped with everything inside them (<head> holds only these, so it needs no entry).
+    SKIP = frozenset(
+        {"script", "style", "title", "nav", "header", "footer", "aside", "form", "noscript"}
+        | {"template", "svg", "iframe", "object", "button", "select"}
+    )
+    # Each of these starts and ends a paragraph.
+    BLOCK = frozenset(
+        {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd"}
+        | {"table", "thead", "tbody", "tr", "blockquote", "pre", "section", "article", "main"}
+        | {"figure", "figcaption", "hr", "address", "details", "summary", "body", "html"}
+    )
+    MAIN = frozenset({"main", "article"})
+    VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skip = 0  # depth inside dropped elements
+        self.pre = 0  # depth inside <pre>
+        self.main = 0  # depth inside <main>/<article>
+        self.all: list[list[str]] = [[]]  # paragraphs of the whole page
+        self.main_paras: list[list[str]] = [[]]  # paragraphs inside <main>/<article>
+
+    def _break(self) -> None:
+        for paras in (self.all, self.main_paras):
+            if paras[-1]:
+                paras.append([])
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self.skip += 1
+            return
+        if self.skip:
+            return
+        if tag == "br":
+            self._data("\n")
+        elif tag in ("td", "th"):
+            self._data(" ")
+        elif tag in self.BLOCK:
+            self._break()
+        if tag == "pre":
+            self.pre += 1
+        if tag in self.MAIN:
+            self.main += 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.SKIP:
+            self.handle_starttag(tag, attrs)
+            if tag not in self.VOID:
+                self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self.skip = max(0, self.skip - 1)
+            return
+        if self.skip:
+            return
+        if tag in self.BLOCK:
+            self._break()
+        if tag == "pre":
+            self.pre = max(0, self.pre - 1)
+        if tag in self.MAIN:
+            self.main = max(0, self.main - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self._data(data if self.pre else re.sub(r"\s+", " ", data))
+
+    def _data(self, text: str) -> None:
+        self.all[-1].append(text)
+        if self.main:
+            self.main_paras[-1].append(text)
+
+    def text(self) -> str:
+        paras = self.main_paras if any(p for p in self.main_paras) else self.all
+        out = []
+        for parts in paras:
+            lines = [" ".join(line.split()) for line in "".join(parts).split("\n")]
+            para = "\n".join(line for line in lines if line)
+            if para:
+                out.append(para)
+        return "\n\n".join(out)
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:]+)""", re.I)
+
+
+def read_html(path: Path) -> Extracted:
+    """HTML: the main text only (no scripts, styles, navigation, headers, footers or forms).
+
+    Block elements (paragraphs, headings, list items, ...) become paragraph breaks
+    ("\\n\\n"), ``<br>`` a line break; character references are unescaped. When the
+    page has ``<main>`` or ``<article>`` elements, only their text is kept.
+    """
+    data = _read_bytes(path)
+    if b"\x00" in data[:8192]:
+        raise UnreadableFileError(f"{path}: looks like a binary file, not HTML")
+    try:
+        markup = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        m = _META_CHARSET.search(data[:4096])
+        try:
+            markup = data.decode(m.group(1).decode("ascii")) if m else ""
+        except (LookupError, UnicodeDecodeError):
+            markup = ""
+        if not markup:
+            raise UnreadableFileError(
+                f"{path}: not valid UTF-8 and no usable <meta charset>; re-save it as UTF-8"
+            ) from None
+    parser = _MainTextParser()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception as exc:  # html.parser is lenient; this is a safety net
+        raise UnreadableFileError(f"{path}: cannot parse the HTML ({exc})") from None
+    return Extracted(normalize(parser.text()))
+
+
+def read_pdf(path: Path) -> Extracted:
+    """PDF (text layer, via pypdf): pages joined by a blank line, page start offsets kept.
+
+    ``Extracted.pages`` holds ``(page_number, start_offset)`` for every page with text
+    (page numbers start at 1); scanned pages without a text layer contribute nothing.
+    """
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    data = _read_bytes(path)
+    if not data.startswith(b"%PDF"):
+        raise UnreadableFileError(f"{path}: not a PDF file (no %PDF header)")
+    try:
+        reader = PdfReader(BytesIO(data))
+        if reader.is_encrypted:
+            raise UnreadableFileError(f"{path}: the PDF is encrypted; decrypt it first")
+        texts = [page.extract_text() or "" for page in reader.pages]
+    except UnreadableFileError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise UnreadableFileError(f"{path}: cannot read the PDF ({exc})") from None
+    parts: list[str] = []
+    pages: list[tuple[int, int]] = []
+    offset = 0
+    for number, raw in enumerate(texts, start=1):
+        text = "\n".join(line.rstrip() for line in normalize(raw).strip().split("\n"))
+        if not text:
+            continue
+        if parts:
+            offset += 2  # the "\n\n" joining pages
+        pages.append((number, offset))
+        parts.append(text)
+        offset += len(text)
+    return Extracted("\n\n".join(parts), tuple(pages))
+
+
+READERS: dict[str, Reader] = {
+    ".txt": read_text_file,
+    ".md": read_text_file,
+    ".html": read_html,
+    ".htm": read_html,
+    ".pdf": read_pdf,
+}
 """Suffix -> reader. Add HTML/PDF/DOCX readers here; the rest of the flow is unchanged."""
 
 

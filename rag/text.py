@@ -69,12 +69,21 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     cursor = start
     for m in _BOUNDARY.finditer(text, start, end):
         cut = m.end()
-        if m.group().strip() and _is_abbreviation(text, m.start(), cursor):
+        if m.group().strip() and (
+            _is_abbreviation(text, m.start(), cursor) or _continues(text, m.group(), cut, end)
+        ):
             continue
         _append_trimmed(text, cursor, cut, spans)
         cursor = cut
     _append_trimmed(text, cursor, end, spans)
     return spans
+
+
+def _continues(text: str, mark: str, pos: int, end: int) -> bool:
+    """A lowercase word (or, after "…", a number) right after the mark continues the sentence:
+    "mechanisms … making 113 calls", "mechanisms … 65 cases"."""
+    rest = text[pos : min(end, pos + 4)].lstrip(" \t")
+    return bool(rest) and (rest[0].islower() or (mark.startswith("…") and rest[0].isdigit()))
 
 
 def _is_abbreviation(text: str, dot: int, floor: int) -> bool:
