@@ -57,6 +57,8 @@ class Embedder:
         self.batch_size = batch_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()  # sentence vectors
+        self._texts_size = 50_000
         self._lock = threading.Lock()
         self._model: SentenceTransformer | None = None
 
@@ -105,8 +107,20 @@ class Embedder:
         return vec
 
     def encode_many(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed short texts (sentences, queries) without a progress bar, uncached."""
-        return self.encode_documents(texts)
+        """Embed short texts (sentences, claims), reusing cached vectors; one batch for the rest."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._texts]
+        if missing:
+            fresh = self.encode_documents(missing)
+            with self._lock:
+                for t, v in zip(missing, fresh, strict=True):
+                    self._texts[t] = v
+                while len(self._texts) > self._texts_size:
+                    self._texts.popitem(last=False)
+        with self._lock:
+            return np.vstack([self._texts.get(t) for t in texts])
 
 
 def _load(name: str) -> SentenceTransformer:

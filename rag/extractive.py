@@ -10,7 +10,6 @@ from the best sentences, each cited, so it is grounded by construction.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -164,7 +163,6 @@ class ExtractiveBackend:
     def __init__(self, embedder: Embedder, config: Config) -> None:
         self.embedder = embedder
         self.config = config
-        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def draft(
         self,
@@ -209,18 +207,9 @@ class ExtractiveBackend:
                 out.append(Candidate(sentence, hit.rank, _context(text, a, sentence.text)))
         return out
 
-    def _embed_sentences(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_cache]
-        if missing:
-            for t, v in zip(missing, self.embedder.encode_many(missing), strict=True):
-                self._sentence_cache[t] = v
-            while len(self._sentence_cache) > 20_000:
-                self._sentence_cache.popitem(last=False)
-        return np.vstack([self._sentence_cache[t] for t in texts])
-
     def _score(self, question: str, cands: list[Candidate]) -> list[Scored]:
         qvec = self.embedder.encode_query(question)
-        sims = self._embed_sentences([c.chunk.text for c in cands]) @ qvec
+        sims = self.embedder.encode_many([c.chunk.text for c in cands]) @ qvec
         qterms = set(tokenize(question))
         qtype = question_type(question)
         focus = count_focus(question) if qtype == "number" else []
