@@ -40,7 +40,7 @@ def merge_fragments(spans: list[tuple[int, int]], min_chars: int = 20) -> list[t
     return out
 
 
-_BYLINE_TAIL = re.compile(r"\s*[—–]\s*[A-Z][A-Za-z/&.\- ]{1,40}$")
+_BYLINE_TAIL = re.compile(r"\s*[—–]\s*[A-Z][A-Z/&.\- ]{1,30}$")  # "— VNA/VNS"
 
 
 def answer_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

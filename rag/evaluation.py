@@ -392,8 +392,17 @@ class RunResult:
             "by_type": by_type(self.rows),
             "latency_ms": latency(self.rows),
             "failures": dict(Counter(r["failure"] or "ok" for r in self.rows)),
+            "failed_ids": _failed_ids(self.rows),
             "seconds": round(self.seconds, 3),
         }
+
+
+def _failed_ids(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        if r["failure"]:
+            out.setdefault(r["failure"], []).append(r["id"])
+    return out
 
 
 @dataclass
@@ -433,10 +442,11 @@ def evaluate(
             f"evidence not located for {', '.join(missing[:5])}; load with corpus_dir"
         )
     results = []
-    for spec in runs:
+    for i, spec in enumerate(runs):
         cfg = bot.config.replace(**spec.overrides)
         scorer = Scorer(cfg, bot.parts.embedder)
-        _cold_start(bot)
+        if i:  # a freshly loaded assistant starts cold; put later configurations on par
+            _cold_start(bot)
         t0 = time.perf_counter()
         rows = []
         bar = tqdm(dataset.items, desc=spec.label, unit="q", file=sys.stderr, disable=not progress)
@@ -451,14 +461,22 @@ def evaluate(
 
 def _cold_start(bot: Assistant) -> None:
     """Empty the assistant's speed-only caches (query and sentence embeddings) so that every
-    configuration is timed from the same state, not helped by the runs before it."""
+    configuration is timed from the same state, not helped by the runs before it.
+
+    Uses ``Assistant.clear_caches()`` when the answer chain offers one, else the known caches.
+    """
     clear = getattr(bot, "clear_caches", None)
     if callable(clear):
         clear()
         return
-    for owner, name in ((bot.parts.embedder, "_cache"), (bot.extractive, "_sentence_cache")):
+    embedder, extractive = bot.parts.embedder, getattr(bot, "extractive", None)
+    for owner, name in (
+        (embedder, "_cache"),
+        (embedder, "_texts"),
+        (extractive, "_sentence_cache"),
+    ):
         cache = getattr(owner, name, None)
-        if hasattr(cache, "clear"):
+        if isinstance(cache, dict):
             cache.clear()
 
 
@@ -525,6 +543,10 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _cell(value: Any) -> str:
+    return str(value) if isinstance(value, int) else _fmt(value)
+
+
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
@@ -552,16 +574,16 @@ def markdown(data: dict[str, Any]) -> str:
     rows = [[s, *(_latency_cell(r["latency_ms"].get(s)) for r in runs)] for s in stages]
     lines += _md_table(["stage", *labels], rows) + ["", "![latency](latency.png)", ""]
     lines += ["## By question type", ""]
+    cols = ["n", "answer_accuracy", "recall@5", "mrr", "abstention_rate"]
     rows = [
-        [f"{r['label']} / {t}", str(v["n"]), *(f"{k}={_fmt(x)}" for k, x in v.items() if k != "n")]
+        [r["label"], t, *(_cell(v.get(c)) for c in cols)]
         for r in runs
         for t, v in r["by_type"].items()
     ]
-    lines += [f"- {' · '.join(row)}" for row in rows] + ["", "## Outcomes", ""]
-    lines += [
-        f"- {r['label']}: " + ", ".join(f"{k} {n}" for k, n in sorted(r["failures"].items()))
-        for r in runs
-    ]
+    lines += _md_table(["config", "type", *cols], rows) + ["", "## Outcomes", ""]
+    for r in runs:
+        lines.append(f"- **{r['label']}**: ok {r['failures'].get('ok', 0)}")
+        lines += [f"  - {k} {len(ids)}: {', '.join(ids)}" for k, ids in r["failed_ids"].items()]
     if data["gates"]:
         lines += ["", "## Gates", ""]
         rows = [
@@ -579,8 +601,12 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _latency_cell(s: dict[str, float] | None) -> str:
-    return "–" if not s else f"{s['p50']:.0f} / {s['p95']:.0f} / {s['max']:.0f}"
+def _latency_cell(s: dict[str, float] | None, *, short: bool = False) -> str:
+    if not s:
+        return "–"
+    if short:
+        return f"{s['p50']:.0f} / {s['p95']:.0f}"
+    return f"{s['p50']:.0f} / {s['p95']:.0f} / {s['max']:.0f}"
 
 
 def plot_metrics(runs: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -641,19 +667,23 @@ def print_summary(report: Report, out: Path | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
     runs = [r.to_dict() for r in report.runs]
+    width = 24 + sum(max(len(r["label"]), 13) + 3 for r in runs)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # piped or in CI: do not squeeze the table into 80 columns
+        console = Console(highlight=False, width=max(width, 80))
     table = Table(
         title=f"rag eval: {report.dataset.path.name} ({len(report.dataset.items)} questions)"
     )
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True)
     for r in runs:
-        table.add_column(r["label"], justify="right")
+        table.add_column(r["label"], justify="right", no_wrap=True)
     for key in METRICS:
         table.add_row(key, *(_fmt(r["metrics"][key]) for r in runs))
     for stage in ("retrieve", "total"):
         table.add_row(
-            f"{stage} p50/p95 ms", *(_latency_cell(r["latency_ms"].get(stage)) for r in runs)
+            f"{stage} ms p50/p95",
+            *(_latency_cell(r["latency_ms"].get(stage), short=True) for r in runs),
         )
     console.print(table)
     for g in report.gates:

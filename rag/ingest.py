@@ -234,7 +234,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 _DATELINE = re.compile(r"^\s*(?P<place>[^\W\d_a-zà-ỹ][^\n—–:]{0,60}?)\s*[—–]\s+", re.UNICODE)
-_BYLINE = re.compile(r"[—–]\s*(?P<byline>[A-Z][A-Za-z/&.\- ]{1,40})\s*$")
+_BYLINE = re.compile(r"[—–]\s*(?P<byline>[A-Z][A-Z/&.\- ]{1,30})\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘(])")
 
 

@@ -219,7 +219,9 @@ class _CachedEncoder:
     def prefetch(self, texts: Sequence[str]) -> None:
         missing = [t for t in dict.fromkeys(texts) if t not in self._vecs]
         if missing:
-            self._vecs.update(zip(missing, self.embedder.encode_many(missing), strict=True))
+            # encode_documents, not encode_many: scoring must not warm the chain's own caches
+            vecs = self.embedder.encode_documents(missing)
+            self._vecs.update(zip(missing, vecs, strict=True))
 
     def encode_many(self, texts: Sequence[str]) -> np.ndarray:
         self.prefetch(texts)

@@ -110,7 +110,7 @@ class Retriever:
             fused = rrf([dense_ids, bm25_ids], cfg.rrf_k)
         else:
             fused = {int(i): float(s) for i, s in zip(dense_ids, dense_scores, strict=True)}
-        top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        top = self._diversify(sorted(fused.items(), key=lambda kv: (-kv[1], kv[0])), k)
         hits = self._hits(
             top, qvec, dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True)), bm25_all
         )
@@ -118,6 +118,20 @@ class Retriever:
         timings["fusion"] = (t4 - t3) * 1000
         timings["total"] = (t4 - t0) * 1000
         return SearchResult(query, hits, timings)
+
+    def _diversify(self, ranked: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+        """The top ``k``, but when they all come from one document and another document is
+        among the candidates, its best passage takes the last slot (questions that span
+        two articles need both)."""
+        top = ranked[:k]
+        if k < 3 or len(ranked) <= k:
+            return top
+        rows = self.index.chunks.rows
+        docs = {int(rows[i]["doc"]) for i, _ in top}
+        if len(docs) > 1:
+            return top
+        other = next((item for item in ranked[k:] if int(rows[item[0]]["doc"]) not in docs), None)
+        return top if other is None else [*top[:-1], other]
 
     def _hits(
         self,

@@ -1,0 +1,434 @@
+"""The Gradio app through its API (gradio_client), concurrency, uploads and escaping.
+
+A real server on 127.0.0.1 (free port) over a private copy of the seeds, with the
+real model and index; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import re
+import shutil
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from rag import prompts, render
+from rag.config import Config
+from rag.feedback import load as load_feedback
+from rag.types import Answer, Chunk, Citation, Document, Hit
+from rag.uploads import safe_name
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+pytestmark = [  # Gradio's queue statistics use pandas APIs that pandas 3 deprecates
+    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+ROOT = Path(__file__).resolve().parents[1]
+Q_HOTLINE = "How many hotline calls did the Vietnamese and Chinese border guards make to each other in 2025?"
+Q_SILENT = "Who is the Prime Minister of China?"
+HOSTILE_HTML = """<!doctype html><html><head><title>x</title>
+<script>window.stolen = document.cookie;</script></head><body>
+<nav>Home</nav>
+<h1>The Zanzibar &lt;script&gt; festival</h1>
+<p>The Zanzibar lantern festival drew 4,321 visitors &lt;script&gt;alert('xss')&lt;/script&gt;
+and &lt;img src=x onerror=alert(1)&gt; to the harbour in 2025.</p>
+<img src="x" onerror="alert(2)">
+<p>Organisers said the lanterns were made of recycled paper.</p>
+</body></html>
+"""
+
+
+def load_app() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("rag_app", ROOT / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rag_app"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """The app over a private project root, served in-process on a free loopback port."""
+    from rag.answer import Assistant
+
+    root = tmp_path_factory.mktemp("approot")
+    shutil.copytree(ROOT / "seeds", root / "seeds")
+    config = Config.from_env({"root": root}, environ={})
+    assistant = Assistant.from_config(config)
+    app = load_app()
+    demo = app.build(app.Engine(assistant=assistant))
+    port = free_port()
+    app.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "config": config, "assistant": assistant}
+    finally:
+        demo.close()
+
+
+@pytest.fixture()
+def client(server) -> Client:
+    return Client(server["url"], verbose=False)
+
+
+# ---------------------------------------------------------------------------- API
+
+
+def test_named_endpoints(client: Client) -> None:
+    api = client.view_api(return_format="dict", print_info=False)
+    names = set(api["named_endpoints"])
+    assert {"/ask", "/reset", "/documents", "/document", "/upload", "/remove", "/feedback"} <= names
+    ask = api["named_endpoints"]["/ask"]["parameters"]
+    assert [p["parameter_name"] for p in ask] == ["question", "backend", "top_k", "hybrid"]
+
+
+def test_ask_returns_the_answer_contract(client: Client) -> None:
+    result = client.predict(Q_HOTLINE, api_name="/ask")
+    assert set(result) >= {
+        "question",
+        "standalone_question",
+        "answer",
+        "abstained",
+        "backend",
+        "citations",
+        "passages",
+        "timings_ms",
+    }
+    assert not result["abstained"]
+    assert "113" in result["answer"]
+    assert re.search(r"\[\d+\]", result["answer"])
+    cit = result["citations"][0]
+    doc = client.predict(cit["source"], api_name="/document")
+    assert doc["text"][cit["start"] : cit["end"]] == cit["quote"]
+    for p in result["passages"]:
+        assert {"dense_score", "bm25_score", "score"} <= set(p)
+    assert result["timings_ms"]["total"] > 0
+
+
+def test_settings_per_call(client: Client) -> None:
+    result = client.predict(Q_HOTLINE, "extractive", 2, False, api_name="/ask")
+    assert len(result["passages"]) == 2
+    wide = client.predict(Q_HOTLINE, "extractive", 8, True, api_name="/ask")
+    assert len(wide["passages"]) > 2
+    with pytest.raises(AppError, match="backend"):
+        client.predict(Q_HOTLINE, "nonsense", 5, True, api_name="/ask")
+
+
+def test_not_in_sources(client: Client) -> None:
+    result = client.predict(Q_SILENT, api_name="/ask")
+    assert result["abstained"]
+    assert result["answer"] == prompts.NOT_IN_SOURCES.format(question=Q_SILENT)
+    assert result["citations"] == []
+    assert result["passages"], "the closest passages come with the abstention"
+
+
+def _history(first: dict) -> list[dict[str, str]]:
+    return [
+        {"role": "user", "content": first["question"]},
+        {
+            "role": "assistant",
+            "content": first["answer"],
+            "standalone": first["standalone_question"],
+        },
+    ]
+
+
+def test_follow_up_uses_the_session_history(server, client: Client) -> None:
+    follow_up = "And what about the official letters?"
+    first = client.predict(Q_HOTLINE, api_name="/ask")
+    follow = client.predict(follow_up, api_name="/ask")
+    expected = server["assistant"].ask(follow_up, _history(first))
+    assert follow["standalone_question"] == expected.standalone_question
+    assert follow["answer"] == expected.answer
+    client.predict(api_name="/reset")
+    fresh = client.predict(follow_up, api_name="/ask")
+    assert fresh["standalone_question"] == fresh["question"]
+    assert follow["standalone_question"] != fresh["standalone_question"]
+
+
+def test_empty_question_is_a_clear_error(client: Client) -> None:
+    with pytest.raises(AppError, match="empty"):
+        client.predict("   ", api_name="/ask")
+
+
+def test_concurrent_sessions_keep_their_own_history(server) -> None:
+    """8 gradio_client sessions at once: right answers, no history crossing sessions."""
+    questions = [
+        json.loads(line)["question"]
+        for line in (ROOT / "eval/datasets/seeds_dev.jsonl").read_text().splitlines()[:60]
+        if line.strip()
+    ]
+    questions = [q for q in questions if q != Q_SILENT][:8]
+    assert len(set(questions)) == 8
+    bot = server["assistant"]
+    follow_up = "And what about them?"
+    # The same engine, one question at a time, is the reference.
+    expected = {q: bot.ask(q).to_dict() for q in questions}
+    expected_follow = {q: bot.ask(follow_up, _history(expected[q])) for q in questions}
+    assert len({a.standalone_question for a in expected_follow.values()}) == 8
+
+    def session(q: str) -> tuple[str, dict, dict]:
+        c = Client(server["url"], verbose=False)
+        first = c.predict(q, api_name="/ask")
+        follow = c.predict(follow_up, api_name="/ask")
+        return q, first, follow
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(session, questions))
+    for q, first, follow in results:
+        assert first["question"] == q
+        assert first["answer"] == expected[q]["answer"]
+        assert first["citations"] == expected[q]["citations"]
+        # the follow-up was rewritten with this session's question, no other
+        assert follow["standalone_question"] == expected_follow[q].standalone_question
+        assert follow["answer"] == expected_follow[q].answer
+
+
+# ---------------------------------------------------------------------------- uploads
+
+
+def test_upload_hostile_html_ask_and_remove(server, client: Client, tmp_path: Path) -> None:
+    cfg: Config = server["config"]
+    path = tmp_path / "zanzibar.html"
+    path.write_text(HOSTILE_HTML, encoding="utf-8")
+    before = {d["source"] for d in client.predict(api_name="/documents")}
+
+    out = client.predict([handle_file(str(path))], api_name="/upload")
+    assert out["added"] == ["uploads/zanzibar.html"]
+    docs = {d["source"]: d for d in out["documents"]}
+    assert docs["uploads/zanzibar.html"]["uploaded"] is True
+    assert not any(d["uploaded"] for s, d in docs.items() if s in before)
+
+    doc = client.predict("uploads/zanzibar.html", api_name="/document")
+    assert "alert('xss')" in doc["text"] and "<script>" in doc["text"]  # escaped text kept
+    assert "stolen" not in doc["text"] and "Home" not in doc["text"]  # scripts, nav dropped
+
+    answer = client.predict(
+        "How many visitors did the Zanzibar lantern festival draw?", api_name="/ask"
+    )
+    assert not answer["abstained"]
+    assert "4,321" in answer["answer"]
+    cit = next(c for c in answer["citations"] if c["source"] == "uploads/zanzibar.html")
+    assert doc["text"][cit["start"] : cit["end"]] == cit["quote"]
+
+    # Rendered: the document's markup is text, never live HTML.
+    bot = server["assistant"]
+    view = render.sources_html(
+        _answer_from_dict(answer),
+        0,
+        selected=("cite", cit["n"]),
+        document=bot.document(cit["source"]),
+    )
+    assert "<script" not in view and "<img" not in view
+    assert "&lt;script&gt;" in view
+    mark = re.search(r'<mark class="rag-quote">(.*?)</mark>', view, re.S)
+    assert mark and html.unescape(mark.group(1)) == cit["quote"]
+
+    out = client.predict("uploads/zanzibar.html", api_name="/remove")
+    assert "uploads/zanzibar.html" not in {d["source"] for d in out["documents"]}
+    assert not (cfg.upload_path / "zanzibar.html").exists()
+    gone = client.predict(
+        "How many visitors did the Zanzibar lantern festival draw?", api_name="/ask"
+    )
+    assert not any(c["source"] == "uploads/zanzibar.html" for c in gone["citations"])
+
+
+def test_bad_upload_is_rejected_and_index_intact(server, client: Client, tmp_path: Path) -> None:
+    cfg: Config = server["config"]
+    good = tmp_path / "good.md"
+    good.write_text("# Fine\n\nA perfectly good note about otters.", encoding="utf-8")
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 this is not really a pdf")
+    before = client.predict(api_name="/documents")
+    with pytest.raises(AppError, match=r"broken\.pdf"):
+        client.predict([handle_file(str(good)), handle_file(str(bad))], api_name="/upload")
+    assert client.predict(api_name="/documents") == before
+    assert not (cfg.upload_path / "good.md").exists(), "a rejected batch copies nothing"
+    with pytest.raises(AppError, match="unsupported"):
+        exe = tmp_path / "tool.exe"
+        exe.write_bytes(b"MZ\x00\x00")
+        client.predict([handle_file(str(exe))], api_name="/upload")
+    with pytest.raises(AppError, match="corpus folder"):
+        client.predict(before[0]["source"], api_name="/remove")
+    assert client.predict(api_name="/documents") == before
+    assert not client.predict(Q_HOTLINE, api_name="/ask")["abstained"]
+
+
+def test_uploaded_names_stay_in_the_upload_folder(server, client: Client, tmp_path: Path) -> None:
+    cfg: Config = server["config"]
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert "/" not in safe_name("..\\..\\evil.md") and not safe_name("....md").startswith(".")
+    odd = tmp_path / "..odd name;$(rm -rf)<x>.md"
+    odd.write_text("Penguins of the Antarctic coast number in the millions.", encoding="utf-8")
+    out = client.predict([handle_file(str(odd))], api_name="/upload")
+    (source,) = out["added"]
+    target = (cfg.root / source).resolve()
+    assert target.is_relative_to(cfg.upload_path.resolve())
+    assert target.exists()
+    client.predict(source, api_name="/remove")
+    assert not target.exists()
+
+
+def test_upload_pdf_keeps_pages(client: Client, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    path = tmp_path / "ferry.pdf"
+    with PdfPages(path) as pdf:
+        for text in (
+            "Ferry timetable, page one.",
+            "The Quokka Island ferry carried 8,765 cyclists.",
+        ):
+            fig = plt.figure(figsize=(8.27, 11.69))
+            fig.text(0.08, 0.9, text)
+            pdf.savefig(fig)
+            plt.close(fig)
+    (source,) = client.predict([handle_file(str(path))], api_name="/upload")["added"]
+    doc = client.predict(source, api_name="/document")
+    assert [p[0] for p in doc["pages"]] == [1, 2]
+    answer = client.predict("How many cyclists did the Quokka Island ferry carry?", api_name="/ask")
+    cit = next(c for c in answer["citations"] if c["source"] == source)
+    assert cit["start"] >= doc["pages"][1][1]  # the quote is on page 2
+    client.predict(source, api_name="/remove")
+
+
+# ---------------------------------------------------------------------------- feedback
+
+
+def test_feedback_saved_as_jsonl(server, client: Client) -> None:
+    cfg: Config = server["config"]
+    answer = client.predict(Q_HOTLINE, api_name="/ask")
+
+    def rate(i: int) -> dict:
+        c = Client(server["url"], verbose=False)
+        return c.predict(answer, "up" if i % 2 else "down", f"comment {i}", api_name="/feedback")
+
+    with ThreadPoolExecutor(8) as pool:
+        saved = list(pool.map(rate, range(8)))
+    records = {r["id"]: r for r in load_feedback(cfg.path(cfg.feedback_path))}
+    for rec in saved:
+        line = records[rec["id"]]
+        assert line["question"] == Q_HOTLINE
+        assert line["answer"] == answer["answer"]
+        assert line["citations"][0]["quote"] == answer["citations"][0]["quote"]
+        assert line["rating"] in ("up", "down") and line["comment"].startswith("comment ")
+    with pytest.raises(AppError, match="rating"):
+        client.predict(answer, "meh", "", api_name="/feedback")
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> ${value} {{value}} & \"q\" 'a'"
+
+
+def _answer_from_dict(d: dict) -> Answer:
+    return Answer(
+        question=d["question"],
+        standalone_question=d["standalone_question"],
+        answer=d["answer"],
+        abstained=d["abstained"],
+        backend=d["backend"],
+        citations=[
+            Citation(
+                c["n"], c["source"], c["doc_title"], c["start"], c["end"], c["quote"], c["score"]
+            )
+            for c in d["citations"]
+        ],
+    )
+
+
+def _hostile_answer() -> tuple[Answer, Document]:
+    text = f"{HOSTILE}\n\nBefore {HOSTILE} after.\n\nLast paragraph."
+    doc = Document("d1", "uploads/<evil>.html", HOSTILE, text, pages=((1, 0), (2, 20)))
+    start = text.index("Before ") + len("Before ")
+    end = start + len(HOSTILE)
+    chunk = Chunk("d1:0", "d1", doc.source, HOSTILE, 0, len(text), text)
+    cit = Citation(1, doc.source, HOSTILE, start, end, text[start:end], 0.9)
+    answer = Answer(
+        question=HOSTILE,
+        standalone_question=HOSTILE + " (context: x)",
+        answer=f"{HOSTILE} [1] [7]",
+        abstained=False,
+        backend="extractive",
+        citations=[cit],
+        passages=[Hit(1, chunk, 0.5, 1.5, 0.03)],
+        timings_ms={"total": 12.0, "retrieve": 3.0},
+        notes=[HOSTILE],
+    )
+    return answer, doc
+
+
+def _assert_inert(markup: str) -> None:
+    for live in ("<script", "<img", "onerror=alert(2)>", "<evil>"):
+        assert live not in markup, f"{live!r} leaked into {markup[:200]!r}"
+
+
+def test_render_escapes_everything() -> None:
+    answer, doc = _hostile_answer()
+    pieces = [
+        render.user_html(HOSTILE),
+        render.streaming_html(HOSTILE),
+        render.error_html(HOSTILE),
+        render.answer_html(answer, 0),
+        render.sources_html(answer, 0),
+        render.sources_html(answer, 0, selected=("cite", 1), document=doc),
+        render.sources_html(answer, 0, selected=("passage", 1), document=doc),
+        render.sources_html(answer, 0, selected=("cite", 1), document=None),
+        render.details_html(answer, 0),
+        render.documents_html([doc], [doc.source]),
+    ]
+    for markup in pieces:
+        _assert_inert(markup)
+    assert "&lt;script&gt;" in pieces[0]
+
+
+def test_render_marks_the_exact_quote() -> None:
+    answer, doc = _hostile_answer()
+    view = render.sources_html(answer, 0, selected=("cite", 1), document=doc)
+    marks = re.findall(r'<mark class="rag-quote">(.*?)</mark>', view, re.S)
+    assert [html.unescape(m) for m in marks] == [answer.citations[0].quote]
+    full = re.search(r'<mark class="rag-article-quote" id="rag-article-quote">(.*?)</mark>', view)
+    assert full and html.unescape(full.group(1)) == answer.citations[0].quote
+    assert "page 2" in view  # the quote starts after page 2's offset
+    # Only known markers become links; [7] has no citation and stays text.
+    msg = render.answer_html(answer, 3)
+    assert msg.count('href="#rag-cite-3-1"') == 2  # in the text and in the sources line
+    assert "#rag-cite-3-7" not in msg and "[7]" in msg
+
+
+def test_render_abstention_lists_closest_passages() -> None:
+    answer, _ = _hostile_answer()
+    answer.abstained = True
+    answer.citations = []
+    answer.answer = prompts.NOT_IN_SOURCES.format(question="Q?")
+    msg = render.answer_html(answer, 0)
+    assert prompts.CLOSEST_PASSAGES in msg and 'href="#rag-passage-0-1"' in msg
+    assert render.parse_selection("passage-0-1|123") == ("passage", 0, 1)
+    assert render.parse_selection("cite-2-3") == ("cite", 2, 3)
+    assert render.parse_selection("<script>") is None
+
+
+def test_app_stays_thin() -> None:
+    source = (ROOT / "app.py").read_text()
+    for heavy in ("rag.retrieve", "rag.index", "rag.extractive", "faiss", "bm25", "numpy"):
+        assert heavy not in source
