@@ -21,7 +21,7 @@ from .citations import Source, SupportChecker, verify
 from .config import Config
 from .errors import BackendError, ModelLoadError, RagError
 from .extractive import STRICT_TYPES, ExtractiveBackend, ExtractiveDraft, question_type
-from .followup import Turn, condense_heuristic, is_followup, normalize_history
+from .followup import Turn, condense_heuristic, is_followup, normalize_history, split_context
 from .index import BuildReport, build_index, load_index
 from .llm import ChatLLM, make_llm
 from .pipeline import Components, load_components
@@ -105,6 +105,10 @@ class Assistant:
     def search(self, query: str, k: int | None = None, **kw: Any) -> SearchResult:
         """Ranked passages for ``query`` (no answer)."""
         return self.parts.retriever.search(query, k, **kw)
+
+    def clear_caches(self) -> None:
+        """Forget cached query and sentence vectors (for fair timing comparisons)."""
+        self.parts.embedder.clear_cache()
 
     def document(self, key: str) -> Document:
         """An indexed document by id or source path."""
@@ -286,7 +290,7 @@ class Assistant:
             return False
         if max(h.dense_score for h in hits) < cfg.min_relevance and best.lexical < 0.5:
             return False  # neither meaning nor wording matches: off-topic question
-        qtype = question_type(draft.question)
+        qtype = question_type(split_context(draft.question)[0])
         if best.typed == 0.0 or (qtype in STRICT_TYPES and best.typed < 1.0):
             return False  # no number near the counted thing, no date for "when", ...
         return best.score >= cfg.min_answer_score

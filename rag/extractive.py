@@ -19,6 +19,7 @@ from .chunking import answer_spans
 from .citations import Source, names
 from .config import Config
 from .embeddings import Embedder
+from .followup import split_context
 from .text import numbers, tokenize
 from .types import Chunk, Hit
 
@@ -182,10 +183,11 @@ class ExtractiveBackend:
         scored = self._score(question, cands)
         scored = [s for s in scored if s.chunk.text not in avoid] or scored
         scored.sort(key=lambda s: (-s.score, s.rank, s.chunk.start))
-        chosen = self._choose(question, scored)
+        chosen = self._choose(split_context(question)[0], scored)
         sources = [Source(n, s.chunk, s.score) for n, s in enumerate(chosen, start=1)]
         text = " ".join(
-            _cite(shorten(s.chunk.text, question), n) for n, s in enumerate(chosen, start=1)
+            _cite(shorten(s.chunk.text, split_context(question)[0]), n)
+            for n, s in enumerate(chosen, start=1)
         )
         return ExtractiveDraft(question, text, sources, scored[0], scored)
 
@@ -208,18 +210,28 @@ class ExtractiveBackend:
         return out
 
     def _score(self, question: str, cands: list[Candidate]) -> list[Scored]:
-        qvec = self.embedder.encode_query(question)
-        sims = self.embedder.encode_many([c.chunk.text for c in cands]) @ qvec
-        qterms = set(tokenize(question))
-        qtype = question_type(question)
-        focus = count_focus(question) if qtype == "number" else []
-        weights = _term_weights(qterms, [c.chunk.text for c in cands])
+        """Score sentences; a follow-up's own words count more than its carried context."""
+        primary, context = split_context(question)
+        sims = self.embedder.encode_many(
+            [c.chunk.text for c in cands]
+        ) @ self.embedder.encode_query(primary)
+        if context:
+            full = self.embedder.encode_many([c.chunk.text for c in cands]) @ (
+                self.embedder.encode_query(question)
+            )
+            sims = 0.7 * sims + 0.3 * full
+        qtype = question_type(primary)
+        focus = count_focus(primary) if qtype == "number" else []
+        texts = [c.chunk.text for c in cands]
+        weights = _term_weights(set(tokenize(primary)), texts)
+        for t, w in _term_weights(set(tokenize(context)), texts).items():
+            weights.setdefault(t, 0.3 * w)
         total = sum(weights.values()) or 1.0
         out = []
         for cand, sim in zip(cands, sims.tolist(), strict=True):
             terms = set(tokenize(cand.chunk.text)) | cand.context
             lexical = sum(w for t, w in weights.items() if t in terms) / total
-            typed = _type_match(qtype, question, cand.chunk.text, focus)
+            typed = _type_match(qtype, primary, cand.chunk.text, focus)
             score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
             out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank))
         return out

@@ -104,3 +104,11 @@ def condense_heuristic(question: str, turns: Sequence[Turn]) -> str:
 
 
 _CONTEXT = re.compile(r"\s*\(context: (.*)\)\s*$")
+
+
+def split_context(standalone: str) -> tuple[str, str]:
+    """("How many were prosecuted?", "How many cases ...") from a heuristic rewrite."""
+    m = _CONTEXT.search(standalone)
+    if not m:
+        return standalone, ""
+    return standalone[: m.start()].strip(), m.group(1)
