@@ -30,6 +30,7 @@ from rag import feedback, render  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.ingest import supported_suffixes  # noqa: E402
+from rag.limits import RateLimiter  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 TITLE = "Ask the articles"
@@ -103,9 +104,27 @@ def _error(exc: Exception) -> gr.Error:
     return exc if isinstance(exc, gr.Error) else gr.Error(str(exc))
 
 
-def build(engine: Engine) -> gr.Blocks:
-    """The page and its API. ``engine`` holds the (possibly still loading) assistant."""
+def _client_key(request: gr.Request | None) -> str:
+    """Who is asking, for the rate limit: the Gradio session, else the client address."""
+    if request is None:
+        return "-"
+    if request.session_hash:
+        return f"session:{request.session_hash}"
+    client = getattr(request, "client", None)
+    return f"host:{getattr(client, 'host', '-')}"
+
+
+def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
+    """The page and its API. ``engine`` holds the (possibly still loading) assistant;
+    ``limiter`` caps questions per session (default: from the config's rate limit)."""
     cfg = engine.config
+    limiter = limiter if limiter is not None else RateLimiter.from_config(cfg)
+
+    def check_rate(request: gr.Request | None) -> None:
+        try:
+            limiter.check(_client_key(request))
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
 
     def uploaded_sources(docs: Sequence[Any]) -> list[str]:
         up = cfg.upload_path.resolve()
@@ -129,7 +148,12 @@ def build(engine: Engine) -> gr.Blocks:
     # ------------------------------------------------------------------ chat
 
     def on_chat(
-        question: str, turns: list[Answer], backend: str, k: float, hybrid: bool
+        question: str,
+        turns: list[Answer],
+        backend: str,
+        k: float,
+        hybrid: bool,
+        request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
         if not question:
@@ -144,6 +168,7 @@ def build(engine: Engine) -> gr.Blocks:
         yield "", [*base, bot], gr.skip(), gr.skip(), gr.skip()
         answer: Answer | None = None
         try:
+            check_rate(request)
             stream = engine.assistant.stream(
                 question, _history(turns), **_settings(backend, k, hybrid)
             )
@@ -278,10 +303,16 @@ def build(engine: Engine) -> gr.Blocks:
     # ------------------------------------------------------------------ API only
 
     def api_ask(
-        question: str, backend: str, top_k: float, hybrid: bool, turns: list[Answer]
+        question: str,
+        backend: str,
+        top_k: float,
+        hybrid: bool,
+        turns: list[Answer],
+        request: gr.Request,
     ) -> tuple[dict[str, Any], list[Answer]]:
         if not (question or "").strip():
             raise gr.Error("The question is empty.")
+        check_rate(request)
         try:
             answer = engine.assistant.ask(
                 question, _history(turns), **_settings(backend, top_k, hybrid)
@@ -541,8 +572,13 @@ def launch(
     share: bool = False,
     prevent_thread_lock: bool = False,
     concurrency: int = 8,
+    max_upload_mb: int | None = None,
 ) -> Any:
-    """Start the server with the queue on (``concurrency`` requests at a time)."""
+    """Start the server with the queue on (``concurrency`` requests at a time).
+
+    ``max_upload_mb`` makes Gradio refuse larger files while they are being
+    received, before they reach its cache folder (the app checks again on add).
+    """
     demo.queue(default_concurrency_limit=concurrency)
     return demo.launch(
         server_name=host,
@@ -552,6 +588,7 @@ def launch(
         css=render.CSS,
         footer_links=["api"],
         show_error=True,
+        max_file_size=f"{max_upload_mb}mb" if max_upload_mb else None,
     )
 
 
@@ -578,7 +615,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = Engine(config)
     demo = build(engine)
     # Serve the page first, then load the model and index (the page says when ready).
-    launch(demo, host=args.host, port=args.port, share=args.share, prevent_thread_lock=True)
+    launch(
+        demo,
+        host=args.host,
+        port=args.port,
+        share=args.share,
+        prevent_thread_lock=True,
+        max_upload_mb=config.max_upload_mb,
+    )
     engine.start()
     demo.block_thread()  # until Ctrl+C
     return 0

@@ -67,8 +67,10 @@ def parse_markers(text: str) -> list[int]:
 
 def strip_markers(text: str) -> str:
     """``text`` without citation markers and with tidy spacing."""
-    t = _MARKER.sub("", text)
-    t = re.sub(r"\[\s*\]", "", t)
+    t, previous = text, None
+    while t != previous:  # "[[1]2]" -> "[2]" -> "": nested brackets can form new markers
+        previous = t
+        t = re.sub(r"\[\s*\]", "", _MARKER.sub("", t))
     t = re.sub(r"\s+([.,;:!?])", r"\1", t)
     return re.sub(r"[ \t]{2,}", " ", t).strip()
 

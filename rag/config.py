@@ -75,7 +75,15 @@ class Config:
     openai_model: str = "local"
     openai_api_key: str = "not-needed"
 
+    # Vector store: "faiss" (embedded, default) or "milvus" (Milvus Lite file or a cluster URI).
+    store: str = "faiss"
+    milvus_uri: str = "index/milvus.db"
+    milvus_token: str = ""
+    milvus_collection: str = "rag_chunks"
+
     # App.
+    rate_limit_per_minute: int = 30  # questions per session; 0 turns the limit off
+    rate_limit_burst: int = 10
     feedback_path: Path = Path("eval/feedback.jsonl")
     upload_dir: Path = Path("uploads")
     max_upload_mb: int = 20
@@ -119,6 +127,10 @@ class Config:
             raise ConfigError(
                 f"backend must be extractive, llamacpp or openai, not {self.backend!r}"
             )
+        if self.store not in {"faiss", "milvus"}:
+            raise ConfigError(f"store must be faiss or milvus, not {self.store!r}")
+        if self.rate_limit_per_minute < 0 or self.rate_limit_burst < 0:
+            raise ConfigError("rate_limit_per_minute and rate_limit_burst must be >= 0")
         for name in ("k", "candidates", "chunk_size", "embed_batch_size", "max_question_chars"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
@@ -156,6 +168,8 @@ class Config:
         out = {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
         if out.get("openai_api_key") not in ("", "not-needed"):
             out["openai_api_key"] = "***"
+        if out.get("milvus_token"):
+            out["milvus_token"] = "***"
         return out
 
 

@@ -209,6 +209,8 @@ def parse_line(
         rec = json.loads(line)
     except json.JSONDecodeError as exc:
         return None, [f"line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})"]
+    except RecursionError:
+        return None, [f"line {lineno}: JSON nested too deeply"]
     if not isinstance(rec, dict):
         return None, [f"line {lineno}: expected a JSON object, got {type(rec).__name__}"]
     ident = rec.get("id") if isinstance(rec.get("id"), str) else None

@@ -16,8 +16,10 @@ leaves the previous manifest pointing at complete files, so the old index still 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -33,7 +35,7 @@ import numpy as np
 from .chunking import chunk_document
 from .config import Config
 from .embeddings import Embedder
-from .errors import IndexCorruptError, IndexMissingError
+from .errors import IndexCorruptError, IndexMissingError, RagError
 from .ingest import corpus_files, load_corpus, relative_source, supported_suffixes
 from .lexical import BM25Index
 from .store import FaissStore, VectorStore, choose_index_type
@@ -42,7 +44,12 @@ from .types import Chunk, Document
 FORMAT_VERSION = 1
 SPLITTER_VERSION = "rag.text.sentence_spans/1"
 MANIFEST = "manifest.json"
+LOW_DISK_BYTES = 16_000_000  # a failed write with less free space than this: "disk full"
 _CHUNK_DTYPE = np.dtype([("doc", "<i4"), ("ordinal", "<i4"), ("start", "<i8"), ("end", "<i8")])
+
+
+class IndexWriteError(RagError):
+    """A build could not write its files (disk full, read-only, ...); the old index is intact."""
 
 
 class ChunkTable:
@@ -263,7 +270,8 @@ def build_index(
         if old is not None and _same_content(old, docs, config):
             report.documents, report.chunks, report.up_to_date = len(docs), len(old.chunks), True
             report.index_type = old.store.kind
-            _write_manifest(index_dir, {**old.manifest, "sources": _sources(stats, docs)})
+            with _writing(index_dir, None):
+                _write_manifest(index_dir, {**old.manifest, "sources": _sources(stats, docs)})
             return report
         chunks = [
             c for d in docs for c in chunk_document(d, config.chunk_size, config.chunk_overlap)
@@ -285,23 +293,77 @@ def build_index(
             int(old.manifest.get("generation", 0)) + 1 if old else _next_generation(index_dir)
         )
         report.seconds = time.perf_counter() - started
-        manifest = _write_generation(
-            index_dir,
-            generation,
-            docs,
-            table,
-            store,
-            bm25,
-            config,
-            stats,
-            report.seconds,
-            embedder.dim,
-        )
+        with _writing(index_dir, generation):
+            manifest = _write_generation(
+                index_dir,
+                generation,
+                docs,
+                table,
+                store,
+                bm25,
+                config,
+                stats,
+                report.seconds,
+                embedder.dim,
+            )
         _remove_other_generations(index_dir, manifest["files"])
     report.documents, report.chunks, report.index_type = len(docs), len(chunks), kind
     report.removed_docs = len({d.doc_id for d in old.docs} - {d.doc_id for d in docs}) if old else 0
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextlib.contextmanager
+def _writing(index_dir: Path, generation: int | None) -> Iterator[None]:
+    """Turn a failed write (disk full, read-only folder, ...) into :class:`IndexWriteError`.
+
+    The half-written files of ``generation`` are removed, so a full disk is not left
+    fuller; the manifest still names the previous generation, which still loads.
+    """
+    try:
+        yield
+    except Exception as exc:  # OSError from Python writers, RuntimeError from FAISS's C++ writer
+        try:
+            free = shutil.disk_usage(index_dir).free
+        except OSError:
+            free = -1
+        if generation is not None:
+            _remove_generation(index_dir, generation)
+        enospc = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+        full = enospc or "No space" in str(exc) or 0 <= free < LOW_DISK_BYTES
+        if isinstance(exc, OSError) and exc.strerror:
+            reason = exc.strerror
+        elif full:  # FAISS says "Error in void faiss::write_index(...) ... write error"
+            reason = os.strerror(errno.ENOSPC)
+        else:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        if full:
+            hint = "free some disk space" + (f" ({free / 1e6:.1f} MB free)" if free >= 0 else "")
+        else:
+            hint = "check that the folder is writable"
+        raise IndexWriteError(
+            f"cannot write the index to {index_dir} ({reason}); {hint} and run `rag index` "
+            "again. The previous index is unchanged."
+        ) from exc
+
+
+def _remove_generation(index_dir: Path, generation: int) -> None:
+    """Delete generation ``generation``'s files and temp files, unless the manifest uses them."""
+    try:
+        keep = set(json.loads((index_dir / MANIFEST).read_text("utf-8"))["files"].values())
+    except Exception:
+        keep = set()
+    names = {f"documents-{generation}.jsonl", f"chunks-{generation}.npy"}
+    names |= {f"vectors-{generation}.faiss", f"bm25-{generation}"}
+    for p in index_dir.iterdir():
+        own_tmp = p.name.startswith(".") and f".{os.getpid()}.tmp" in p.name
+        if p.name in keep or not (p.name in names or own_tmp):
+            continue
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
 
 
 def _load_previous(config: Config, warn: Callable[[str], None] | None) -> Index | None:
@@ -385,9 +447,9 @@ def _write_generation(
             json.dumps({**d.meta(), "text": d.text}, ensure_ascii=False) + "\n" for d in docs
         ).encode("utf-8"),
     )
-    tmp = index_dir / f".chunks-{gen}.{os.getpid()}.tmp.npy"
-    np.save(tmp, table.rows)
-    os.replace(tmp, index_dir / files["chunks"])
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(table.rows, dtype=_CHUNK_DTYPE))
+    _atomic_write(index_dir / files["chunks"], buf.getvalue())
     store.save(index_dir / files["vectors"])
     bm25.save(index_dir / files["bm25"])
     manifest = {
@@ -417,11 +479,16 @@ def _write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write a file so readers see the old or the new content, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _size(path: Path) -> int:
@@ -469,7 +536,9 @@ def load_index(config: Config) -> Index:
             )
     docs = _load_documents(index_dir / files["documents"])
     try:
-        rows = np.load(index_dir / files["chunks"], mmap_mode="r", allow_pickle=False)
+        # Read into memory, not memory-mapped: the table is small (24 bytes a chunk), and
+        # a mapped file truncated in place under a running app would kill it (SIGBUS).
+        rows = np.load(index_dir / files["chunks"], allow_pickle=False)
         if rows.dtype != _CHUNK_DTYPE:
             raise ValueError(f"unexpected dtype {rows.dtype}")
     except (OSError, ValueError) as exc:

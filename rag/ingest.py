@@ -7,6 +7,7 @@ so offsets are stable whatever form the file was saved in.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import unicodedata
@@ -173,28 +174,85 @@ def read_html(path: Path) -> Extracted:
     return Extracted(normalize(parser.text()))
 
 
+PDF_MAX_PAGE_CONTENT_BYTES = 2_000_000
+"""Most drawing instructions one PDF page may hold once decompressed (a dense text page
+holds ~50-200 kB). Text extraction costs ~2.5 s per MB, so a 7 kB file whose
+FlateDecode stream inflates to megabytes of text operators would tie up a worker."""
+PDF_MAX_CONTENT_BYTES = 16_000_000
+"""Most decompressed page content in one PDF (~1,000 pages of ordinary text)."""
+_PDF_LIMITS = {  # pypdf's own per-stream limits, tightened to match
+    "zlib_maximum_output_length": 4 * PDF_MAX_PAGE_CONTENT_BYTES,
+    "lzw_maximum_output_length": 4 * PDF_MAX_PAGE_CONTENT_BYTES,
+    "run_length_maximum_output_length": 4 * PDF_MAX_PAGE_CONTENT_BYTES,
+    "brotli_maximum_output_length": 4 * PDF_MAX_PAGE_CONTENT_BYTES,
+    "stream_parsing_work_maximum_count": 500_000,
+    "xform_maximum_invocations_per_extraction": 500,
+}
+
+
+def _pdf_limits() -> contextlib.AbstractContextManager[object]:
+    """pypdf's resource limits for one read (a context variable: other threads unaffected)."""
+    try:
+        from pypdf import Configuration, apply_configuration
+    except ImportError:  # pypdf < 7: its default limits (75 MB per stream) still apply
+        return contextlib.nullcontext()
+    known = {k: v for k, v in _PDF_LIMITS.items() if hasattr(Configuration, k)}
+    return apply_configuration(**known)
+
+
+def _check_pdf_size(path: Path, reader: object) -> None:
+    """Refuse a PDF whose pages inflate to more content than any real text document holds."""
+    total = 0
+    for number, page in enumerate(reader.pages, start=1):  # type: ignore[attr-defined]
+        contents = page.get_contents()
+        size = len(contents.get_data()) if contents is not None else 0
+        total += size
+        if size > PDF_MAX_PAGE_CONTENT_BYTES or total > PDF_MAX_CONTENT_BYTES:
+            what = f"page {number} holds" if size > PDF_MAX_PAGE_CONTENT_BYTES else "the pages hold"
+            limit = (
+                PDF_MAX_PAGE_CONTENT_BYTES
+                if size > PDF_MAX_PAGE_CONTENT_BYTES
+                else PDF_MAX_CONTENT_BYTES
+            )
+            raise UnreadableFileError(
+                f"{path}: {what} over {limit / 1e6:g} MB of drawing instructions once "
+                "decompressed (a decompression bomb, or not a text document); "
+                "split the PDF or save it as text"
+            )
+
+
 def read_pdf(path: Path) -> Extracted:
     """PDF (text layer, via pypdf): pages joined by a blank line, page start offsets kept.
 
     ``Extracted.pages`` holds ``(page_number, start_offset)`` for every page with text
     (page numbers start at 1); scanned pages without a text layer contribute nothing.
+    Decompression is bounded (:data:`PDF_MAX_PAGE_CONTENT_BYTES`,
+    :data:`PDF_MAX_CONTENT_BYTES`): a "zip bomb" PDF is refused, not inflated.
     """
     import logging
 
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     data = _read_bytes(path)
     if not data.startswith(b"%PDF"):
         raise UnreadableFileError(f"{path}: not a PDF file (no %PDF header)")
     try:
-        reader = PdfReader(BytesIO(data))
-        if reader.is_encrypted:
-            raise UnreadableFileError(f"{path}: the PDF is encrypted; decrypt it first")
-        texts = [page.extract_text() or "" for page in reader.pages]
+        with _pdf_limits():
+            reader = PdfReader(BytesIO(data))
+            if reader.is_encrypted:
+                raise UnreadableFileError(f"{path}: the PDF is encrypted; decrypt it first")
+            _check_pdf_size(path, reader)
+            texts = [page.extract_text() or "" for page in reader.pages]
     except UnreadableFileError:
         raise
+    except LimitReachedError:
+        raise UnreadableFileError(
+            f"{path}: a stream in the PDF decompresses to more than "
+            f"{_PDF_LIMITS['zlib_maximum_output_length'] / 1e6:g} MB (a decompression bomb?); "
+            "not indexed"
+        ) from None
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise UnreadableFileError(f"{path}: cannot read the PDF ({exc})") from None
     parts: list[str] = []

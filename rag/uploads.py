@@ -12,13 +12,21 @@ from .config import Config
 from .errors import UnreadableFileError
 from .ingest import READERS, load_document, supported_suffixes
 
+MAX_NAME_CHARS = 120
+
 
 def safe_name(name: str) -> str:
     """A file name that cannot leave the upload folder ("../../etc/passwd" -> "etc_passwd")."""
     base = unicodedata.normalize("NFC", name.replace("\\", "/")).split("/")[-1]
     base = re.sub(r"[^\w.\- ]+", "_", base, flags=re.UNICODE).strip(" .")
     base = re.sub(r"\.{2,}", ".", base)
-    return base[:120] or "upload.txt"
+    if len(base) > MAX_NAME_CHARS:  # shorten the stem, keep the suffix that picks the reader
+        stem, dot, suffix = base.rpartition(".")
+        if dot and stem and len(suffix) <= 10:
+            base = f"{stem[: MAX_NAME_CHARS - len(suffix) - 1].rstrip(' .')}.{suffix}"
+        else:
+            base = base[:MAX_NAME_CHARS]
+    return base or "upload.txt"
 
 
 def stage_uploads(paths: Sequence[Path], config: Config) -> list[Path]:

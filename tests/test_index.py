@@ -155,7 +155,7 @@ def test_kill_during_build_leaves_old_index_usable(fresh_config: Config, embedde
     )
     deadline = time.monotonic() + 120
     seen = ""
-    while "Batches" not in seen and time.monotonic() < deadline:  # embedding has started
+    while not any(w in seen for w in ("Batches", "embedding")) and time.monotonic() < deadline:
         seen += proc.stderr.read(1) or ""
     assert proc.poll() is None, "the build finished before it could be killed"
     time.sleep(0.5)
