@@ -79,13 +79,13 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path, expected: int) -> BM25Index:
-        """Read a saved index (memory-mapped), checking it matches the chunk count."""
+        """Read a saved index into memory, checking it matches the chunk count."""
         import bm25s
 
         try:
             meta = json.loads((folder / "vocab.json").read_text("utf-8"))
             model = (
-                bm25s.BM25.load(str(folder / "bm25"), mmap=True) if meta["n_docs"] else bm25s.BM25()
+                bm25s.BM25.load(str(folder / "bm25"), mmap=False) if meta["n_docs"] else bm25s.BM25()
             )
         except Exception as exc:
             raise IndexCorruptError(
