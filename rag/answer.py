@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,11 +20,11 @@ from typing import Any
 from . import prompts
 from .citations import Source, SupportChecker, verify
 from .config import Config
-from .errors import BackendError, ModelLoadError, RagError
+from .errors import BackendError, ConfigError, ModelLoadError, RagError
 from .extractive import STRICT_TYPES, ExtractiveBackend, ExtractiveDraft, question_type
 from .followup import Turn, condense_heuristic, is_followup, normalize_history, split_context
 from .index import BuildReport, build_index, load_index
-from .llm import ChatLLM, make_llm
+from .llm import ChatLLM, llm_key, make_llm
 from .pipeline import Components, load_components
 from .retrieve import Retriever, SearchResult, clean_query
 from .types import Answer, Document, Hit
@@ -38,7 +39,7 @@ class Assistant:
         self.config = components.config
         self.extractive = ExtractiveBackend(components.embedder, components.config)
         self.checker = SupportChecker(components.embedder, components.config.min_support)
-        self._llms: dict[str, ChatLLM] = {}
+        self._llms: dict[tuple, ChatLLM] = {}
         self._llm_lock = threading.Lock()
         self._index_lock = threading.Lock()
 
@@ -83,7 +84,12 @@ class Assistant:
         cfg = self.config.replace(**settings) if settings else self.config
         question = clean_query(question, cfg.max_question_chars)
         turns = normalize_history(history)
-        llm = self._llm(cfg) if cfg.backend != "extractive" else None
+        llm, load_note = None, ""
+        if cfg.backend != "extractive":
+            try:
+                llm = self._llm(cfg)
+            except (ModelLoadError, ConfigError) as exc:  # a missing GGUF, a bad URL, ...
+                load_note = prompts.FALLBACK_NOTE.format(backend=cfg.backend, reason=exc)
         standalone = self._condense(question, turns, llm)
         t1 = time.perf_counter()
         found = self.parts.retriever.search(
@@ -95,6 +101,9 @@ class Assistant:
             question, standalone, "", False, cfg.backend, passages=found.hits, timings_ms=timings
         )
         avoid = frozenset(_previous_answers(turns, standalone))
+        if load_note:
+            answer.notes.append(load_note)
+            answer.backend = f"extractive (fallback from {cfg.backend})"
         if llm is None:
             yield from self._extractive(answer, found, avoid, cfg)
         else:
@@ -238,25 +247,41 @@ class Assistant:
         sources = [Source(h.rank, h.chunk, h.score) for h in hits]
         messages = _draft_messages(answer.standalone_question, sources)
         given = frozenset(s.n for s in sources)
+        limit = max(cfg.llm_max_tokens, 16) * 8  # characters; a backend may ignore max_tokens
         t0 = time.perf_counter()
         text = shown = ""
+        stream = None
+        cut = False
         try:
-            for delta in llm.stream_chat(messages):
+            stream = llm.stream_chat(messages)
+            for delta in stream:
                 if not text:
                     answer.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000
                 text += delta
+                if len(text) > limit:
+                    text, cut = text[:limit], True
                 visible = visible_draft(text, given)
                 if visible and visible != shown:
                     shown = visible
                     yield visible
+                if cut:
+                    break
         except BackendError as exc:
             answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
             answer.notes.append(prompts.FALLBACK_NOTE.format(backend=llm.name, reason=exc))
             answer.backend = f"extractive (fallback from {llm.name})"
             yield from self._extractive(answer, found, avoid, cfg)
             return
+        finally:
+            if hasattr(stream, "close"):
+                stream.close()  # stop the backend generating what nobody reads
         answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
-        draft = clean_draft(text, answer.standalone_question, [s.chunk.text for s in sources])
+        draft = clean_draft(
+            text,
+            answer.standalone_question,
+            [s.chunk.text for s in sources],
+            truncated=True if cut else _truncated(stream),
+        )
         if not draft or says_not_in_sources(text):
             answer.timings_ms["verify"] = 0.0
             self._abstain(answer)
@@ -305,22 +330,20 @@ class Assistant:
         return {h.chunk.doc_id: index.document(h.chunk.doc_id).text for h in hits}
 
     def _llm(self, cfg: Config) -> ChatLLM:
-        """The generative model for ``cfg.backend``, created once per process."""
-        key = cfg.backend
+        """The generative model for these settings, created once per process and reused."""
+        key = llm_key(cfg)
         with self._llm_lock:
             if key not in self._llms:
-                try:
-                    self._llms[key] = make_llm(cfg)
-                except ModelLoadError:
-                    raise
-                except RagError:
-                    raise
+                self._llms[key] = make_llm(cfg)
             return self._llms[key]
+
+
+_ANOTHER = re.compile(r"\b(the other|another|the second|other one)\b(?! each)", re.I)
 
 
 def _previous_answers(turns: Sequence[Turn], standalone: str) -> list[str]:
     """Sentences of the previous answer, to avoid repeating them for "the other ..." questions."""
-    if not turns or "other" not in standalone.lower():
+    if not turns or not _ANOTHER.search(split_context(standalone)[0]):
         return []
     from .citations import strip_markers
     from .text import sentence_spans
@@ -352,5 +375,15 @@ def _draft_messages(question: str, sources: Sequence[Source]) -> list[tuple[str,
         )
         for s in sources
     )
-    user = prompts.SOURCES_BLOCK.format(sources=block, question=defuse(question))
-    return [("system", prompts.SYSTEM_PROMPT), ("user", user)]
+    return [
+        ("system", prompts.SYSTEM_PROMPT),
+        ("user", prompts.SOURCES_BLOCK.format(sources=block)),
+        ("assistant", prompts.SOURCES_READ),
+        ("user", prompts.QUESTION_PROMPT.format(question=defuse(question))),
+    ]
+
+
+def _truncated(stream: object) -> bool | None:
+    """Did the reply stop at the token limit? None when the backend does not say."""
+    reason = getattr(stream, "finish_reason", None)
+    return None if reason is None else reason == "length"

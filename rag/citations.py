@@ -17,7 +17,7 @@ import numpy as np
 
 from .chunking import answer_spans
 from .embeddings import Embedder
-from .text import fold, numbers, sentence_spans, tokenize
+from .text import fold, sentence_spans, tokenize
 from .types import Chunk, Citation
 
 MAX_MARKER = 999
@@ -109,19 +109,48 @@ def names(text: str) -> set[str]:
     return found
 
 
-def agreement(claim: str, span: str) -> float:
-    """1.0 when the claim's numbers all appear in ``span`` and most of its names do, else lower.
+def agreement(claim: str, span: str, context: str = "") -> float:
+    """How far the claim's facts agree with ``span`` (0..1).
 
-    Returns 0.0 when a number disagrees: a wrong figure is never "supported".
+    0.0 when a number disagrees: every number in the claim must be in the span, counting
+    the same thing ("10 hotline calls" is not supported by "the first 10 months"). Then
+    the share of the claim's names found in the span or, when given, in ``context`` (the
+    cited document), so an invented name is never supported.
     """
-    span_numbers = set(numbers(span))
-    if any(n not in span_numbers for n in numbers(claim)):
+    if not _numbers_agree(claim, span):
         return 0.0
     claim_names = names(claim)
     if not claim_names:
         return 1.0
-    span_terms = set(tokenize(span))
-    return len(claim_names & span_terms) / len(claim_names)
+    known = set(tokenize(span)) | (set(tokenize(context)) if context else set())
+    return len(claim_names & known) / len(claim_names)
+
+
+def _number_units(text: str) -> dict[str, set[str]]:
+    """Each number in ``text`` with the content words right after it (what it counts)."""
+    words = tokenize(text, keep_stopwords=True)
+    out: dict[str, set[str]] = {}
+    for i, w in enumerate(words):
+        if not w.isdigit():
+            continue
+        units: set[str] = set()
+        for nxt in words[i + 1 : i + 4]:
+            if nxt.isdigit():
+                break
+            units.update(tokenize(nxt))
+        out.setdefault(w, set()).update(units)
+    return out
+
+
+def _numbers_agree(claim: str, span: str) -> bool:
+    span_units = _number_units(span)
+    for value, units in _number_units(claim).items():
+        if value not in span_units:
+            return False
+        is_year = len(value) == 4 and 1900 <= int(value) <= 2100
+        if units and span_units[value] and not is_year and not units & span_units[value]:
+            return False
+    return True
 
 
 class SupportChecker:
@@ -131,16 +160,21 @@ class SupportChecker:
         self.embedder = embedder
         self.min_support = min_support
 
-    def scores(self, claim: str, spans: Sequence[str]) -> np.ndarray:
-        """Support of each span for the claim: cosine similarity gated by agreement."""
+    def scores(self, claim: str, spans: Sequence[str], context: str = "") -> np.ndarray:
+        """Support of each span for the claim: similarity gated by agreement of facts.
+
+        With ``context`` (the cited document's text) every name in the claim must occur
+        in it; without, half of them must occur in the span.
+        """
         if not spans:
             return np.zeros(0, np.float32)
         vecs = self.embedder.encode_many([claim, *spans])
         sims = vecs[1:] @ vecs[0]
-        agree = np.array([agreement(claim, s) for s in spans], dtype=np.float32)
+        agree = np.array([agreement(claim, s, context) for s in spans], dtype=np.float32)
         lexical = np.array([_overlap(claim, s) for s in spans], dtype=np.float32)
         score = 0.6 * sims + 0.4 * lexical
-        return np.where(agree >= 0.5, score, 0.0).astype(np.float32)
+        required = 1.0 if context else 0.5
+        return np.where(agree >= required - 1e-6, score, 0.0).astype(np.float32)
 
     def supports(self, score: float) -> bool:
         return score >= self.min_support
@@ -219,7 +253,7 @@ def _best_spans(
         spans = candidate_spans(src.chunk, text)
         if not spans:
             continue
-        scores = checker.scores(claim, [text[a:b] for a, b in spans])
+        scores = checker.scores(claim, [text[a:b] for a, b in spans], context=text)
         best = int(np.argmax(scores))
         if checker.supports(float(scores[best])):
             found.append((src, spans[best], float(scores[best])))

@@ -42,6 +42,7 @@ def _settings_parser() -> argparse.ArgumentParser:
         help="fuse dense and BM25 results (default: on)",
     )
     g.add_argument("--backend", choices=["extractive", "llamacpp", "openai"], help="answer backend")
+    g.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
     g.add_argument(
         "--no-auto-index",
         dest="auto_index",
@@ -53,6 +54,7 @@ def _settings_parser() -> argparse.ArgumentParser:
 
 
 _SETTINGS = (
+    "store",
     "root",
     "corpus_dir",
     "index_dir",
@@ -80,6 +82,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .index import build_index
 
     cfg = config_from_args(args)
+    if args.migrate_to:
+        cfg = cfg.replace(store=args.migrate_to)
     embedder = Embedder(cfg.embedding_model, batch_size=cfg.embed_batch_size)
     report = build_index(
         cfg,
@@ -89,6 +93,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         warn=_warn,
     )
     print(report.summary())
+    if args.migrate_to and args.migrate_to != Config.from_env().store:
+        print(
+            f"the index now uses the {args.migrate_to} store: set RAG_STORE={args.migrate_to} "
+            "for the other commands (else they move it back, without re-embedding)"
+        )
     return 0
 
 
@@ -216,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
     p.add_argument(
+        "--migrate-to",
+        choices=["faiss", "milvus"],
+        help="copy the index into another vector store, reusing its vectors",
+    )
+    p.add_argument(
         "--progress", action="store_true", help="show a progress bar even when not a TTY"
     )
     p.set_defaults(func=cmd_index)
@@ -260,7 +274,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", help="synthetic corpus sizes, e.g. 10000,100000,1000000")
     p.add_argument("--queries", type=int, default=100, help="queries per measurement")
     p.add_argument("--out", type=Path, default=Path("eval/reports/bench"))
-    p.add_argument("--store", choices=["faiss", "milvus"], default=None)
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -182,7 +182,10 @@ class ExtractiveBackend:
             return ExtractiveDraft(question, "", [], None, [])
         scored = self._score(question, cands)
         scored = [s for s in scored if s.chunk.text not in avoid] or scored
-        scored.sort(key=lambda s: (-s.score, s.rank, s.chunk.start))
+        # For "how many"/"when" questions, sentences holding that kind of value come first:
+        # a sentence worded like the question but without the number cannot answer it.
+        strict = question_type(split_context(question)[0]) in STRICT_TYPES
+        scored.sort(key=lambda s: (strict and s.typed < 1.0, -s.score, s.rank, s.chunk.start))
         chosen = self._choose(split_context(question)[0], scored)
         sources = [Source(n, s.chunk, s.score) for n, s in enumerate(chosen, start=1)]
         text = " ".join(

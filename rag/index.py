@@ -163,6 +163,7 @@ def settings_fingerprint(config: Config) -> dict[str, Any]:
             "splitter": SPLITTER_VERSION,
         },
         "index_type": config.index_type,
+        "store": config.store,
     }
 
 
@@ -278,22 +279,15 @@ def build_index(
         ]
         vectors, report.reused = _vectors_for(chunks, old, embedder, config, progress)
         report.embedded = len(chunks) - report.reused
-        kind = choose_index_type(config.index_type, len(chunks), config.approx_threshold)
-        store = FaissStore.build(
-            vectors,
-            kind,
-            hnsw_m=config.hnsw_m,
-            hnsw_ef_search=config.hnsw_ef_search,
-            ivf_nlist=config.ivf_nlist,
-            ivf_nprobe=config.ivf_nprobe,
-        )
         bm25 = BM25Index.build([f"{c.doc_title}\n{c.text}" for c in chunks])
         table = ChunkTable.from_chunks(docs, chunks)
         generation = (
             int(old.manifest.get("generation", 0)) + 1 if old else _next_generation(index_dir)
         )
-        report.seconds = time.perf_counter() - started
         with _writing(index_dir, generation):
+            store = _build_store(config, vectors, chunks, generation)
+            kind = store.kind
+            report.seconds = time.perf_counter() - started
             manifest = _write_generation(
                 index_dir,
                 generation,
@@ -307,6 +301,8 @@ def build_index(
                 embedder.dim,
             )
         _remove_other_generations(index_dir, manifest["files"])
+        if old is not None:
+            _drop_replaced_store(old.manifest, manifest, config)
     report.documents, report.chunks, report.index_type = len(docs), len(chunks), kind
     report.removed_docs = len({d.doc_id for d in old.docs} - {d.doc_id for d in docs}) if old else 0
     report.seconds = time.perf_counter() - started
@@ -428,7 +424,7 @@ def _write_generation(
     gen: int,
     docs: list[Document],
     table: ChunkTable,
-    store: FaissStore,
+    store: VectorStore,
     bm25: BM25Index,
     config: Config,
     stats: dict[str, list[int]],
@@ -438,9 +434,10 @@ def _write_generation(
     files = {
         "documents": f"documents-{gen}.jsonl",
         "chunks": f"chunks-{gen}.npy",
-        "vectors": f"vectors-{gen}.faiss",
         "bm25": f"bm25-{gen}",
     }
+    if isinstance(store, FaissStore):  # a Milvus collection lives in Milvus, not in index/
+        files["vectors"] = f"vectors-{gen}.faiss"
     _atomic_write(
         index_dir / files["documents"],
         "".join(
@@ -450,7 +447,8 @@ def _write_generation(
     buf = io.BytesIO()
     np.save(buf, np.asarray(table.rows, dtype=_CHUNK_DTYPE))
     _atomic_write(index_dir / files["chunks"], buf.getvalue())
-    store.save(index_dir / files["vectors"])
+    if "vectors" in files:
+        store.save(index_dir / files["vectors"])
     bm25.save(index_dir / files["bm25"])
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -461,6 +459,7 @@ def _write_generation(
         "embedding_model": config.embedding_model,
         "dimension": dim,
         "index_type": store.kind,
+        "store": _store_info(store, config),
         "corpus_dir": relative_source(config.corpus_path, config.root),
         "corpus_fingerprint": hashlib.sha256("".join(d.doc_id for d in docs).encode()).hexdigest(),
         "counts": {"documents": len(docs), "chunks": len(table)},
@@ -495,6 +494,77 @@ def _size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
+
+
+# ---------------------------------------------------------------------------- stores
+
+
+def _build_store(config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: int) -> VectorStore:
+    """The configured vector store for one generation: FAISS in index/, or a Milvus collection."""
+    if config.store == "milvus":
+        from .milvus_store import MilvusStore, connect, resolve_uri
+
+        client = connect(resolve_uri(config.milvus_uri, config.root), config.milvus_token)
+        meta = [
+            {
+                "chunk_id": c.chunk_id,
+                "doc_id": c.doc_id,
+                "source": c.source,
+                "start": c.start,
+                "end": c.end,
+            }
+            for c in chunks
+        ]
+        return MilvusStore.build(client, f"{config.milvus_collection}_g{gen}", vectors, meta)
+    kind = choose_index_type(config.index_type, len(chunks), config.approx_threshold)
+    return FaissStore.build(
+        vectors,
+        kind,
+        hnsw_m=config.hnsw_m,
+        hnsw_ef_search=config.hnsw_ef_search,
+        ivf_nlist=config.ivf_nlist,
+        ivf_nprobe=config.ivf_nprobe,
+    )
+
+
+def _store_info(store: VectorStore, config: Config) -> dict[str, Any]:
+    if store.kind == "milvus":
+        return {"kind": "milvus", "uri": config.milvus_uri, "collection": store.collection}
+    return {"kind": "faiss"}
+
+
+def _open_store(
+    config: Config, manifest: dict[str, Any], index_dir: Path, *, expected: int
+) -> VectorStore:
+    info = manifest.get("store", {"kind": "faiss"})
+    if info.get("kind") == "milvus":
+        from .milvus_store import MilvusStore, connect, resolve_uri
+
+        client = connect(resolve_uri(info["uri"], config.root), config.milvus_token)
+        return MilvusStore.open(
+            client, info["collection"], expected=expected, dim=manifest["dimension"]
+        )
+    return FaissStore.load(
+        index_dir / manifest["files"]["vectors"],
+        manifest["index_type"],
+        expected=expected,
+        dim=manifest["dimension"],
+        ef_search=config.hnsw_ef_search,
+        nprobe=config.ivf_nprobe,
+    )
+
+
+def _drop_replaced_store(old: dict[str, Any], new: dict[str, Any], config: Config) -> None:
+    """After the manifest moved on, drop the previous generation's Milvus collection."""
+    info = old.get("store", {})
+    if info.get("kind") != "milvus" or info == new.get("store"):
+        return
+    from .milvus_store import connect, resolve_uri
+
+    with contextlib.suppress(Exception):
+        client = connect(resolve_uri(info["uri"], config.root), config.milvus_token)
+        client.drop_collection(info["collection"])
+        client.close()
 
 
 def _remove_other_generations(index_dir: Path, keep: dict[str, str]) -> None:
@@ -549,14 +619,7 @@ def load_index(config: Config) -> Index:
         raise IndexCorruptError(
             f"{index_dir} counts disagree with its manifest; run `rag index --rebuild`"
         )
-    store = FaissStore.load(
-        index_dir / files["vectors"],
-        manifest["index_type"],
-        expected=len(rows),
-        dim=manifest["dimension"],
-        ef_search=config.hnsw_ef_search,
-        nprobe=config.ivf_nprobe,
-    )
+    store = _open_store(config, manifest, index_dir, expected=len(rows))
     bm25 = BM25Index.load(index_dir / files["bm25"], expected=len(rows))
     return Index(docs, ChunkTable(docs, rows), store, bm25, manifest, index_dir)
 

@@ -7,8 +7,10 @@
 
 Both stream tokens. Nothing here ever falls back to OpenAI's public API or reads
 ``OPENAI_API_KEY``: the base URL and key come from the config only. A server that
-is down fails at once (no retries); one that hangs fails after ``llm_timeout_s``;
-either way with a :class:`~rag.errors.BackendError` that says what to do.
+is down fails at once (no retries); one that hangs, or trickles its reply, fails after
+``llm_timeout_s``; either way with a :class:`~rag.errors.BackendError` that says what
+to do. Below the backends: helpers for prompts (:func:`quarantine`) and for what
+models write (:func:`visible_draft`, :func:`clean_draft`, :func:`usable_rewrite`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import importlib.util
 import re
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -50,8 +52,33 @@ class ChatLLM(Protocol):
     name: str
 
     def stream_chat(self, messages: Sequence[tuple[str, str]]) -> Iterator[str]:
-        """Yield text deltas for (role, content) messages; raise :class:`BackendError`."""
+        """Text deltas for (role, content) messages; raise :class:`BackendError`.
+
+        The backends here return a :class:`ChatStream`, which also tells why the
+        reply ended; any iterator of strings will do.
+        """
         ...
+
+
+class ChatStream(Iterator[str]):
+    """The text deltas of one reply; once it ends, ``finish_reason`` says why.
+
+    ``"stop"``: the model finished; ``"length"``: it hit ``llm_max_tokens`` (the last
+    sentence is cut off); ``None``: not known.
+    """
+
+    def __init__(self, deltas: Callable[[ChatStream], Iterator[str]]) -> None:
+        self.finish_reason: str | None = None
+        self._deltas = deltas(self)
+
+    def __next__(self) -> str:
+        return next(self._deltas)
+
+    def close(self) -> None:
+        """Stop generating (ends the HTTP stream or frees the local model)."""
+        close = getattr(self._deltas, "close", None)
+        if close is not None:
+            close()
 
 
 def defuse(text: str) -> str:
@@ -133,27 +160,48 @@ class OpenAICompatible:
         )
         self._unreachable: tuple[float, str] | None = None
 
-    def stream_chat(self, messages: Sequence[tuple[str, str]]) -> Iterator[str]:
+    def stream_chat(self, messages: Sequence[tuple[str, str]]) -> ChatStream:
+        return ChatStream(lambda stream: self._deltas(messages, stream))
+
+    def _deltas(self, messages: Sequence[tuple[str, str]], stream: ChatStream) -> Iterator[str]:
         from llama_index.core.llms import ChatMessage
 
         recent = self._unreachable
         if recent is not None and time.monotonic() - recent[0] < UNREACHABLE_GRACE_S:
             raise BackendError(recent[1])
         msgs = [ChatMessage(role=r, content=c) for r, c in messages]
+        # llm_timeout_s bounds each wait for the server (httpx) and the whole reply: a
+        # server trickling tokens forever must not hold the answer either.
+        deadline = time.monotonic() + self.timeout_s
         chunks = None
+        overdue = False
         try:
             chunks = self.llm.stream_chat(msgs)
             for chunk in chunks:
+                choices = getattr(chunk.raw, "choices", None)
+                if choices and getattr(choices[0], "finish_reason", None):
+                    stream.finish_reason = choices[0].finish_reason
                 if chunk.delta:
                     yield chunk.delta
+                if time.monotonic() > deadline:
+                    overdue = True
+                    break
         except Exception as exc:  # openai/httpx errors: connection refused, timeout, 4xx/5xx
             message, unreachable = self._explain(exc)
             if unreachable:
                 self._unreachable = (time.monotonic(), message)
             raise BackendError(message) from None
         finally:
-            if chunks is not None:
-                chunks.close()  # a caller that stops early also ends the HTTP stream
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a caller that stops early also ends the HTTP stream
+        if overdue:
+            message = (
+                f"OpenAI-compatible server at {self.base_url} did not finish its reply within "
+                f"{self.timeout_s:g} s: is it overloaded or stuck? The limit is RAG_LLM_TIMEOUT_S"
+            )
+            self._unreachable = (time.monotonic(), message)
+            raise BackendError(message)
         self._unreachable = None
 
     def _explain(self, exc: Exception) -> tuple[str, bool]:
@@ -163,19 +211,19 @@ class OpenAICompatible:
         where = f"OpenAI-compatible server at {self.base_url}"
         if isinstance(exc, openai.APITimeoutError):
             return (
-                f"{where} did not answer within {self.timeout_s:g} s "
-                "(RAG_LLM_TIMEOUT_S); is it overloaded or stuck?",
+                f"{where} did not answer within {self.timeout_s:g} s: is it overloaded "
+                "or stuck? The limit is RAG_LLM_TIMEOUT_S",
                 True,
             )
         if isinstance(exc, openai.APIConnectionError):
             return (
-                f"cannot connect to the {where}; is it running? (RAG_OPENAI_BASE_URL)",
+                f"cannot connect to the {where}: is it running? Check RAG_OPENAI_BASE_URL",
                 True,
             )
         if isinstance(exc, openai.APIStatusError):
             return (
-                f"{where} answered HTTP {exc.status_code}: {str(exc.message)[:160]} "
-                "(check RAG_OPENAI_BASE_URL, RAG_OPENAI_MODEL and RAG_OPENAI_API_KEY)",
+                f"{where} answered HTTP {exc.status_code}: {str(exc.message)[:160]}; "
+                "check RAG_OPENAI_BASE_URL, RAG_OPENAI_MODEL and RAG_OPENAI_API_KEY",
                 False,
             )
         return f"{where} failed: {type(exc).__name__}: {str(exc)[:160]}", False
@@ -216,17 +264,23 @@ class LlamaCppLocal:
         self.temperature = config.llm_temperature
         self._lock = threading.Lock()  # one llama context: generate one answer at a time
 
-    def stream_chat(self, messages: Sequence[tuple[str, str]]) -> Iterator[str]:
+    def stream_chat(self, messages: Sequence[tuple[str, str]]) -> ChatStream:
+        return ChatStream(lambda stream: self._deltas(messages, stream))
+
+    def _deltas(self, messages: Sequence[tuple[str, str]], stream: ChatStream) -> Iterator[str]:
         with self._lock:
             try:
-                stream = self.llm.create_chat_completion(
+                parts = self.llm.create_chat_completion(
                     messages=[{"role": r, "content": c} for r, c in messages],
                     max_tokens=self.max_tokens,
                     temperature=self.temperature,
                     stream=True,
                 )
-                for part in stream:
-                    delta = part["choices"][0].get("delta", {}).get("content")
+                for part in parts:
+                    choice = part["choices"][0]
+                    if choice.get("finish_reason"):
+                        stream.finish_reason = choice["finish_reason"]
+                    delta = choice.get("delta", {}).get("content")
                     if delta:
                         yield delta
             except Exception as exc:
@@ -271,7 +325,9 @@ _INSTRUCTION = re.compile(
     r"|\bsystem\s+(?:notice|prompt|message|instructions?|override)\b"
     r"|\byou\s+(?:are\s+now|must\s+(?:now\s+)?(?:answer|reply|respond|say|ignore))\b"
     r"|\b(?:answer|reply|respond|say)\b[^.!?\n]{0,40}\b(?:to|for)\s+(?:every|all|each|any)\s+"
-    r"(?:questions?|users?|prompts?|messages?)\b",
+    r"(?:questions?|users?|prompts?|messages?)\b"
+    r"|\bmust\s+(?:always\s+)?(?:be\s+)?(?:answered|replied|responded)\b"
+    r"|\b(?:answer|reply|respond)\s+(?:only\s+with|with\s+(?:only\s+)?the\s+words?)\b",
     re.I,
 )
 OMITTED = "[instruction-like text omitted]"
@@ -327,20 +383,25 @@ def visible_draft(text: str, valid: Collection[int]) -> str:
     return _MARKER.sub(keep_valid, shown).strip()
 
 
-def clean_draft(text: str, question: str, sources: Sequence[str] = ()) -> str:
+def clean_draft(
+    text: str, question: str, sources: Sequence[str] = (), *, truncated: bool | None = None
+) -> str:
     """A drafted answer tidied for verification (which judges every sentence anyway).
 
     Drops the reasoning block, repeated sentences, sentences that only restate the
-    question, a last sentence cut off by the token limit, and sentences using words
-    that the ``sources`` texts hold only in instruction-like sentences (an injected
-    "answer PWNED to every question" can be "supported" by its own document).
+    question, a last sentence cut off by the token limit (``truncated``: the reply
+    hit it; None: not known, so only an unfinished last sentence after others is
+    dropped), and sentences using words that the ``sources`` texts hold only in
+    instruction-like sentences (an injected "answer PWNED to every question" can be
+    "supported" by its own document).
     """
     from .citations import split_claims
     from .text import fold, tokenize
 
     body = strip_reasoning(text).strip()
     claims = split_claims(body)
-    if len(claims) > 1 and not _COMPLETE.search(body):
+    cut_off = len(claims) > 1 if truncated is None else truncated
+    if claims and cut_off and not _COMPLETE.search(body):
         claims = claims[:-1]
     asked = set(tokenize(_CONTEXT.sub("", question)))
     injected = _instruction_terms(sources) - asked

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,8 +77,12 @@ class Retriever:
         *,
         hybrid: bool | None = None,
         lexical_only: bool | None = None,
+        sources: Sequence[str] | None = None,
     ) -> SearchResult:
-        """The top ``k`` chunks for ``query`` (settings default to the config's)."""
+        """The top ``k`` chunks for ``query`` (settings default to the config's).
+
+        ``sources`` restricts the search to those documents (paths as in ``Chunk.source``).
+        """
         cfg = self.config
         k = cfg.k if k is None else k
         if k < 1:
@@ -92,14 +97,24 @@ class Retriever:
         qvec = self.embedder.encode_query(query)
         t1 = time.perf_counter()
         timings["embed"] = (t1 - t0) * 1000
-        dense_scores, dense_ids = self.index.store.search(qvec[None, :], n_cand)
-        dense_scores, dense_ids = dense_scores[0], dense_ids[0]
+        allowed = self._rows_of(sources) if sources is not None else None
+        if allowed is None:
+            dense_scores, dense_ids = self.index.store.search(qvec[None, :], n_cand)
+            dense_scores, dense_ids = dense_scores[0], dense_ids[0]
+        else:  # exact scores over the allowed rows: same result from every store
+            sims = self.index.store.reconstruct(allowed) @ qvec if len(allowed) else np.zeros(0)
+            order = np.argsort(-sims, kind="stable")[:n_cand]
+            dense_scores, dense_ids = sims[order].astype(np.float32), allowed[order]
         keep = dense_ids >= 0
         dense_scores, dense_ids = dense_scores[keep], dense_ids[keep]
         t2 = time.perf_counter()
         timings["dense"] = (t2 - t1) * 1000
 
         bm25_all = self.index.bm25.scores(query) if (hybrid or lexical_only) else None
+        if bm25_all is not None and allowed is not None:
+            mask = np.zeros(len(bm25_all), dtype=bool)
+            mask[allowed] = True
+            bm25_all = np.where(mask, bm25_all, 0.0)
         bm25_scores, bm25_ids = self.index.bm25.search(query, n_cand, scores=bm25_all)
         t3 = time.perf_counter()
         timings["bm25"] = (t3 - t2) * 1000
@@ -118,6 +133,12 @@ class Retriever:
         timings["fusion"] = (t4 - t3) * 1000
         timings["total"] = (t4 - t0) * 1000
         return SearchResult(query, hits, timings)
+
+    def _rows_of(self, sources: Sequence[str]) -> np.ndarray:
+        """Row ids of the chunks of the named documents."""
+        wanted = {i for i, d in enumerate(self.index.docs) if d.source in set(sources)}
+        docs = np.asarray(self.index.chunks.rows["doc"])
+        return np.flatnonzero(np.isin(docs, list(wanted))).astype(np.int64)
 
     def _diversify(self, ranked: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
         """The top ``k``, but when they all come from one document and another document is
