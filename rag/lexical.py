@@ -85,7 +85,9 @@ class BM25Index:
         try:
             meta = json.loads((folder / "vocab.json").read_text("utf-8"))
             model = (
-                bm25s.BM25.load(str(folder / "bm25"), mmap=False) if meta["n_docs"] else bm25s.BM25()
+                bm25s.BM25.load(str(folder / "bm25"), mmap=False)
+                if meta["n_docs"]
+                else bm25s.BM25()
             )
         except Exception as exc:
             raise IndexCorruptError(
