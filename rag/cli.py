@@ -84,7 +84,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if args.migrate_to:
         cfg = cfg.replace(store=args.migrate_to)
-    embedder = Embedder(cfg.embedding_model, batch_size=cfg.embed_batch_size)
+    embedder = Embedder(
+        cfg.embedding_model, batch_size=cfg.embed_batch_size, backend=cfg.embed_backend
+    )
     report = build_index(
         cfg,
         embedder,

@@ -31,6 +31,7 @@ class Config:
 
     # Embeddings: a packaged model name, a local folder, or a hub name (offline cache only).
     embedding_model: str = "all-MiniLM-L6-v2"
+    embed_backend: str = "auto"  # auto (ONNX if onnxruntime works, else torch), onnx, onnx-int8, torch
     embed_batch_size: int = 64
     embed_title: bool = True  # prefix each chunk with its document title when embedding
     query_cache_size: int = 1024

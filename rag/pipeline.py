@@ -29,6 +29,7 @@ def load_components(
         config.embedding_model,
         batch_size=config.embed_batch_size,
         cache_size=config.query_cache_size,
+        backend=config.embed_backend,
     )
     index = open_index(config, embedder, warn=warn, progress=progress)
     return Components(config, embedder, index, Retriever(index, embedder, config))
