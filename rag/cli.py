@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -284,7 +283,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rag`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    started = time.perf_counter()
     try:
         return int(args.func(args) or 0)
     except RagError as exc:
@@ -293,9 +291,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if getattr(args, "verbose", False):
-            _warn(f"done in {time.perf_counter() - started:.2f} s")
 
 
 if __name__ == "__main__":  # pragma: no cover
