@@ -226,8 +226,13 @@ def test_ask_cite_highlight_follow_up_upload(browser, app_url, tmp_path: Path) -
     k_input = page.locator('#rag-topk input[type="number"]')
     k_input.fill("2")
     k_input.press("Enter")
+    k_input.press("Tab")  # commit the number box to the slider
+    page.wait_for_function(
+        "() => document.querySelector('#rag-topk input[type=range]').value === '2'",
+        timeout=20_000,
+    )
     page.locator("#rag-hybrid input[type=checkbox]").uncheck()
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(500)
     ask(page, Q_HOTLINE)
     page.locator(BOT).nth(2).locator("a.rag-cite").first.wait_for(timeout=60_000)
     page.wait_for_function(
