@@ -179,6 +179,10 @@ class MilvusStore:
                 out[pos[int(row["id"])]] = row["vector"]
         return out
 
+    def all_vectors(self) -> np.ndarray:
+        """Every stored vector, in row order."""
+        return self.reconstruct(np.arange(len(self), dtype=np.int64))
+
     def rows(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """Stored metadata of some rows (for checks that nothing was lost in transit)."""
         return self.client.query(
