@@ -173,15 +173,56 @@ def test_bench_report_has_every_field(bench_run: tuple[dict, Path]) -> None:
         assert {"goal", "measured", "met", "note"} <= set(t)
 
 
-def test_bench_rejects_unknown_store(tmp_path: Path) -> None:
+def test_bench_scale_runs_are_faiss_only(tmp_path: Path) -> None:
     import argparse
 
     from rag.bench import run_cli
     from rag.config import Config
 
-    args = argparse.Namespace(store="milvus", scale=None, queries=1, out=tmp_path)
-    with pytest.raises(RagError, match="only the FAISS store"):
-        run_cli(args, Config.from_env({"root": tmp_path}, environ={}))
+    args = argparse.Namespace(scale="2000:random", queries=1, out=tmp_path)
+    config = Config.from_env({"root": tmp_path, "store": "milvus"}, environ={})
+    with pytest.raises(RagError, match="FAISS index types only"):
+        run_cli(args, config)
+
+
+@pytest.mark.slow
+def test_bench_seed_stages_through_milvus(tmp_path: Path) -> None:
+    pytest.importorskip("pymilvus")
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    (tmp_path / "eval" / "datasets").mkdir(parents=True)
+    shutil.copy(ROOT / "eval" / "datasets" / "seeds_dev.jsonl", tmp_path / "eval" / "datasets")
+    out = tmp_path / "report"
+    mp = pytest.MonkeyPatch()
+    for name, value in [
+        ("INGEST_CHUNKS", "30"),
+        ("STOCK", "0"),
+        ("COLD_START", "0"),
+        ("RECALL", "0"),
+    ]:
+        mp.setenv(f"RAG_BENCH_{name}", value)
+    from rag.cli import main
+
+    try:
+        code = main(
+            [
+                "bench",
+                "--root",
+                str(tmp_path),
+                "--store",
+                "milvus",
+                "--queries",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+    finally:
+        mp.undo()
+    assert code == 0
+    report = json.loads((out / "bench.json").read_text("utf-8"))
+    assert report["seeds"]["build"]["index_type"] == "milvus"
+    for stage in ("embed", "dense", "bm25", "fusion", "retrieve", "answer"):
+        assert _is_stat(report["seeds"]["stages_ms"][stage]), stage
 
 
 @pytest.mark.parametrize("backend,min_cos", [("onnx", 0.9999), ("onnx-int8", 0.98)])
