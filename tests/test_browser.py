@@ -21,6 +21,11 @@ import pytest
 
 from rag.config import Config
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+except ImportError:  # pragma: no cover - playwright is a dev dependency
+    PlaywrightTimeoutError = TimeoutError
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,14 +228,19 @@ def test_ask_cite_highlight_follow_up_upload(browser, app_url, tmp_path: Path) -
 
     # -- 5. settings without restarting: top-k 2 -> two passages
     page.get_by_text("Settings", exact=True).click()
-    k_input = page.locator('#rag-topk input[type="number"]')
-    k_input.fill("2")
-    k_input.press("Enter")
-    k_input.press("Tab")  # commit the number box to the slider
-    page.wait_for_function(
-        "() => document.querySelector('#rag-topk input[type=range]').value === '2'",
-        timeout=20_000,
-    )
+    slider = page.locator('#rag-topk input[type="range"]')
+    slider.wait_for(state="visible", timeout=20_000)  # the accordion has opened
+    for _ in range(10):  # the slider may still be mounting: set it until it shows 2
+        slider.fill("2")
+        try:
+            page.wait_for_function(
+                "() => document.querySelector('#rag-topk input[type=number]').value === '2'",
+                timeout=2_000,
+            )
+            break
+        except PlaywrightTimeoutError:
+            page.wait_for_timeout(500)
+    assert page.locator('#rag-topk input[type="number"]').input_value() == "2"
     page.locator("#rag-hybrid input[type=checkbox]").uncheck()
     page.wait_for_timeout(500)
     ask(page, Q_HOTLINE)
