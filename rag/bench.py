@@ -735,7 +735,7 @@ def bench_scale(bench: Bench, scale: Scale, embedder: Any, stock: Stock | None) 
         )
         res["build_s"] = round(time.perf_counter() - t0, 2)
         path = folder / f"vectors-{kind}.faiss"
-        store.save(path)
+        store.persist(path)
         res["bytes"] = disk_bytes(path)
         del store
         gc.collect()

@@ -31,7 +31,9 @@ class Config:
 
     # Embeddings: a packaged model name, a local folder, or a hub name (offline cache only).
     embedding_model: str = "all-MiniLM-L6-v2"
-    embed_backend: str = "auto"  # auto (ONNX if onnxruntime works, else torch), onnx, onnx-int8, torch
+    embed_backend: str = (
+        "auto"  # auto (ONNX if onnxruntime works, else torch), onnx, onnx-int8, torch
+    )
     embed_batch_size: int = 64
     embed_title: bool = True  # prefix each chunk with its document title when embedding
     query_cache_size: int = 1024
@@ -81,6 +83,7 @@ class Config:
     milvus_uri: str = "index/milvus.db"
     milvus_token: str = ""
     milvus_collection: str = "rag_chunks"
+    lexical: str = "bm25s"  # the lexical side: in-process bm25s, or "milvus" (its own BM25)
 
     # App.
     rate_limit_per_minute: int = 30  # questions per session; 0 turns the limit off
@@ -130,6 +133,10 @@ class Config:
             )
         if self.store not in {"faiss", "milvus"}:
             raise ConfigError(f"store must be faiss or milvus, not {self.store!r}")
+        if self.lexical not in {"bm25s", "milvus"}:
+            raise ConfigError(f"lexical must be bm25s or milvus, not {self.lexical!r}")
+        if self.lexical == "milvus" and self.store != "milvus":
+            raise ConfigError("lexical=milvus needs the Milvus store (RAG_STORE=milvus)")
         if self.rate_limit_per_minute < 0 or self.rate_limit_burst < 0:
             raise ConfigError("rate_limit_per_minute and rate_limit_burst must be >= 0")
         for name in ("k", "candidates", "chunk_size", "embed_batch_size", "max_question_chars"):

@@ -38,7 +38,8 @@ from .embeddings import Embedder
 from .errors import IndexCorruptError, IndexMissingError, RagError
 from .ingest import corpus_files, load_corpus, relative_source, supported_suffixes
 from .lexical import BM25Index
-from .store import FaissStore, VectorStore, choose_index_type
+from .store import FaissStore, RowMeta, VectorStore, choose_index_type
+from .text import terms
 from .types import Chunk, Document
 
 FORMAT_VERSION = 1
@@ -164,6 +165,7 @@ def settings_fingerprint(config: Config) -> dict[str, Any]:
         },
         "index_type": config.index_type,
         "store": config.store,
+        "lexical": config.lexical,
     }
 
 
@@ -227,6 +229,11 @@ def index_status(config: Config) -> Status:
 # ---------------------------------------------------------------------------- build
 
 
+def lexical_text(chunk: Chunk) -> str:
+    """The text whose words are indexed for a chunk (title included, as for embeddings)."""
+    return f"{chunk.doc_title}\n{chunk.text}"
+
+
 def embed_text(chunk: Chunk, with_title: bool) -> str:
     """The text that is embedded for a chunk (the title adds document context)."""
     return f"{chunk.doc_title}\n{chunk.text}" if with_title else chunk.text
@@ -279,7 +286,7 @@ def build_index(
         ]
         vectors, report.reused = _vectors_for(chunks, old, embedder, config, progress)
         report.embedded = len(chunks) - report.reused
-        bm25 = BM25Index.build([f"{c.doc_title}\n{c.text}" for c in chunks])
+        bm25 = BM25Index.build([lexical_text(c) for c in chunks])
         table = ChunkTable.from_chunks(docs, chunks)
         generation = (
             int(old.manifest.get("generation", 0)) + 1 if old else _next_generation(index_dir)
@@ -448,7 +455,7 @@ def _write_generation(
     np.save(buf, np.asarray(table.rows, dtype=_CHUNK_DTYPE))
     _atomic_write(index_dir / files["chunks"], buf.getvalue())
     if "vectors" in files:
-        store.save(index_dir / files["vectors"])
+        store.persist(index_dir / files["vectors"])
     bm25.save(index_dir / files["bm25"])
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -501,30 +508,35 @@ def _size(path: Path) -> int:
 
 def _build_store(config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: int) -> VectorStore:
     """The configured vector store for one generation: FAISS in index/, or a Milvus collection."""
+    kind = choose_index_type(config.index_type, len(chunks), config.approx_threshold)
     if config.store == "milvus":
         from .milvus_store import MilvusStore, connect, resolve_uri
 
         client = connect(resolve_uri(config.milvus_uri, config.root), config.milvus_token)
-        meta = [
-            {
-                "chunk_id": c.chunk_id,
-                "doc_id": c.doc_id,
-                "source": c.source,
-                "start": c.start,
-                "end": c.end,
-            }
-            for c in chunks
-        ]
-        return MilvusStore.build(client, f"{config.milvus_collection}_g{gen}", vectors, meta)
-    kind = choose_index_type(config.index_type, len(chunks), config.approx_threshold)
+        texts = [terms(lexical_text(c)) for c in chunks] if config.lexical == "milvus" else None
+        return MilvusStore.build(
+            client,
+            f"{config.milvus_collection}_g{gen}",
+            vectors,
+            RowMeta.from_chunks(chunks, texts),
+            index_type=MILVUS_INDEX[kind],
+            hnsw_m=config.hnsw_m,
+            ef_search=config.hnsw_ef_search,
+            nlist=config.ivf_nlist,
+            nprobe=config.ivf_nprobe,
+        )
     return FaissStore.build(
         vectors,
         kind,
+        meta=RowMeta.from_chunks(chunks),
         hnsw_m=config.hnsw_m,
         hnsw_ef_search=config.hnsw_ef_search,
         ivf_nlist=config.ivf_nlist,
         ivf_nprobe=config.ivf_nprobe,
     )
+
+
+MILVUS_INDEX = {"flat": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}
 
 
 def _store_info(store: VectorStore, config: Config) -> dict[str, Any]:
@@ -534,7 +546,11 @@ def _store_info(store: VectorStore, config: Config) -> dict[str, Any]:
 
 
 def _open_store(
-    config: Config, manifest: dict[str, Any], index_dir: Path, *, expected: int
+    config: Config,
+    manifest: dict[str, Any],
+    index_dir: Path,
+    docs: list[Document],
+    rows: np.ndarray,
 ) -> VectorStore:
     info = manifest.get("store", {"kind": "faiss"})
     if info.get("kind") == "milvus":
@@ -542,16 +558,30 @@ def _open_store(
 
         client = connect(resolve_uri(info["uri"], config.root), config.milvus_token)
         return MilvusStore.open(
-            client, info["collection"], expected=expected, dim=manifest["dimension"]
+            client,
+            info["collection"],
+            expected=len(rows),
+            dim=manifest["dimension"],
+            ef_search=config.hnsw_ef_search,
+            nprobe=config.ivf_nprobe,
         )
     return FaissStore.load(
         index_dir / manifest["files"]["vectors"],
         manifest["index_type"],
-        expected=expected,
+        expected=len(rows),
         dim=manifest["dimension"],
+        meta=_row_meta(docs, rows),
         ef_search=config.hnsw_ef_search,
         nprobe=config.ivf_nprobe,
     )
+
+
+def _row_meta(docs: list[Document], rows: np.ndarray) -> RowMeta:
+    """The store metadata of every row, from the chunk table (no Chunk objects made)."""
+    of_doc = rows["doc"]
+    doc_ids = np.array([d.doc_id for d in docs] or [""], dtype=object)[of_doc]
+    sources = np.array([d.source for d in docs] or [""], dtype=object)[of_doc]
+    return RowMeta([""] * len(rows), doc_ids, sources, rows["start"], rows["end"])
 
 
 def _drop_replaced_store(old: dict[str, Any], new: dict[str, Any], config: Config) -> None:
@@ -619,7 +649,7 @@ def load_index(config: Config) -> Index:
         raise IndexCorruptError(
             f"{index_dir} counts disagree with its manifest; run `rag index --rebuild`"
         )
-    store = _open_store(config, manifest, index_dir, expected=len(rows))
+    store = _open_store(config, manifest, index_dir, docs, rows)
     bm25 = BM25Index.load(index_dir / files["bm25"], expected=len(rows))
     return Index(docs, ChunkTable(docs, rows), store, bm25, manifest, index_dir)
 

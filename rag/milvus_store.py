@@ -11,14 +11,16 @@ so citations survive the round trip through Milvus exactly.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import IndexCorruptError, RagError
+from .store import RowMeta
 
 BATCH = 2000
 FIELDS = ("chunk_id", "doc_id", "source", "start", "end")
@@ -53,43 +55,90 @@ def connect(uri: str, token: str = "") -> Any:
 
 
 class MilvusStore:
-    """Vectors (row id -> vector + chunk metadata) in one Milvus collection."""
+    """Vectors (row id -> vector + chunk metadata) in one Milvus collection.
 
-    def __init__(self, client: Any, collection: str, dim: int, count: int) -> None:
+    With ``full_text=True`` the collection also holds each chunk's folded words and a
+    Milvus BM25 function over them, so :meth:`lexical_search` runs the lexical side of
+    hybrid retrieval inside Milvus too (``RAG_LEXICAL=milvus``).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        dim: int,
+        count: int,
+        *,
+        index_type: str = "FLAT",
+        ef_search: int = 128,
+        nprobe: int = 16,
+        full_text: bool = False,
+    ) -> None:
         self.client = client
         self.collection = collection
+        self.index_type = index_type
+        self.full_text = full_text
         self._dim = dim
         self._count = count
+        self._search_params = _search_params(index_type, ef_search, nprobe)
 
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
     def build(
-        cls, client: Any, collection: str, vectors: np.ndarray, meta: Sequence[dict[str, Any]]
+        cls,
+        client: Any,
+        collection: str,
+        vectors: np.ndarray,
+        meta: RowMeta,
+        *,
+        index_type: str = "FLAT",
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+        nlist: int = 0,
+        nprobe: int = 16,
     ) -> MilvusStore:
-        """Create ``collection`` (replacing one of that name) holding ``vectors`` and ``meta``."""
-        from pymilvus import DataType
-
+        """Create ``collection`` (replacing one of that name) holding ``vectors`` and ``meta``
+        as rows 0..n-1; ``meta.text``, when given, is indexed for Milvus BM25 search."""
         n, dim = vectors.shape
         if client.has_collection(collection):
             client.drop_collection(collection)
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        schema.add_field("chunk_id", DataType.VARCHAR, max_length=128)
-        schema.add_field("doc_id", DataType.VARCHAR, max_length=64)
-        schema.add_field("source", DataType.VARCHAR, max_length=2048)
-        schema.add_field("start", DataType.INT64)
-        schema.add_field("end", DataType.INT64)
+        full_text = meta.text is not None
+        schema = _schema(client, dim, full_text)
         index = client.prepare_index_params()
-        index.add_index("vector", index_type="FLAT", metric_type="IP")
+        index.add_index(
+            "vector",
+            index_type=index_type,
+            metric_type="IP",
+            params=_index_params(index_type, n, hnsw_m, nlist),
+        )
+        if full_text:
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         client.create_collection(collection, schema=schema, index_params=index)
-        store = cls(client, collection, dim, 0)
+        store = cls(
+            client,
+            collection,
+            dim,
+            0,
+            index_type=index_type,
+            ef_search=ef_search,
+            nprobe=nprobe,
+            full_text=full_text,
+        )
         store.add(np.arange(n, dtype=np.int64), vectors, meta)
         return store
 
     @classmethod
-    def open(cls, client: Any, collection: str, *, expected: int, dim: int) -> MilvusStore:
+    def open(
+        cls,
+        client: Any,
+        collection: str,
+        *,
+        expected: int,
+        dim: int,
+        ef_search: int = 128,
+        nprobe: int = 16,
+    ) -> MilvusStore:
         """Attach to an existing collection, checking it holds ``expected`` rows."""
         if not client.has_collection(collection):
             raise IndexCorruptError(
@@ -103,34 +152,66 @@ class MilvusStore:
                 f"Milvus collection {collection!r} holds {count} rows, the "
                 f"manifest expects {expected}; run `rag index --rebuild`"
             )
-        return cls(client, collection, dim, count)
+        fields = {f["name"] for f in client.describe_collection(collection)["fields"]}
+        index_type = client.describe_index(collection, "vector").get("index_type", "FLAT")
+        return cls(
+            client,
+            collection,
+            dim,
+            count,
+            index_type=index_type,
+            ef_search=ef_search,
+            nprobe=nprobe,
+            full_text="sparse" in fields,
+        )
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray, meta: Sequence[dict[str, Any]]) -> None:
-        """Insert rows in batches; ``meta`` holds chunk_id, doc_id, source, start, end."""
+    def add(self, ids: np.ndarray, vectors: np.ndarray, meta: RowMeta) -> None:
+        """Insert rows in batches (a progress bar past a few batches)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not (len(ids) == len(vectors) == len(meta)):
+            raise ValueError("ids, vectors and meta must have the same length")
+        if self.full_text and meta.text is None:
+            raise ValueError(f"collection {self.collection!r} indexes words: meta.text is needed")
         for a in range(0, len(ids), BATCH):
+            part = meta.slice(a, a + BATCH)
             rows = [
-                {"id": int(i), "vector": v.tolist(), **{f: m[f] for f in FIELDS}}
-                for i, v, m in zip(
-                    ids[a : a + BATCH], vectors[a : a + BATCH], meta[a : a + BATCH], strict=True
-                )
+                {
+                    "id": int(ids[a + j]),
+                    "vector": vectors[a + j].tolist(),
+                    "chunk_id": part.chunk_id[j],
+                    "doc_id": part.doc_id[j],
+                    "source": part.source[j],
+                    "start": int(part.start[j]),
+                    "end": int(part.end[j]),
+                    **({"lexical": part.text[j]} if self.full_text else {}),
+                }
+                for j in range(len(part))
             ]
             self.client.insert(self.collection, rows)
         with contextlib.suppress(Exception):
             self.client.flush(self.collection)
         self._count += len(ids)
 
-    def delete_document(self, doc_id: str) -> None:
-        """Remove every row of one document."""
+    def delete_document(self, doc_id: str) -> int:
+        """Remove every row of one document; returns how many rows went."""
         self.client.delete(self.collection, filter=f"doc_id == {_quote(doc_id)}")
+        with contextlib.suppress(Exception):
+            self.client.flush(self.collection)
+        before = self._count
         self._count = int(self.client.get_collection_stats(self.collection).get("row_count", 0))
+        return before - self._count
 
     def drop(self) -> None:
         self.client.drop_collection(self.collection)
 
-    def save(self, path: Path) -> None:
-        """Milvus persists on its own; nothing to write next to the index."""
+    def persist(self, path: Path | None = None) -> None:
+        """Milvus keeps the rows itself; flush so they are durable. ``path`` is unused."""
         with contextlib.suppress(Exception):
             self.client.flush(self.collection)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
 
     # ------------------------------------------------------------------ queries
 
@@ -146,54 +227,130 @@ class MilvusStore:
         return self._count
 
     def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self, queries: np.ndarray, k: int, *, sources: Collection[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        k = max(1, min(k, max(len(self), 1)))
-        kwargs: dict[str, Any] = {"search_params": {"metric_type": "IP"}}
-        if allowed is not None:
-            kwargs["filter"] = f"id in [{', '.join(str(int(i)) for i in allowed)}]"
-        res = self.client.search(self.collection, data=q.tolist(), limit=k, **kwargs)
-        scores = np.full((len(q), k), -np.inf, dtype=np.float32)
-        ids = np.full((len(q), k), -1, dtype=np.int64)
-        for r, hits in enumerate(res):
-            for j, hit in enumerate(hits[:k]):
-                scores[r, j] = hit["distance"]
-                ids[r, j] = hit["id"]
-        return scores, ids
+        res = self.client.search(
+            self.collection,
+            data=q.tolist(),
+            anns_field="vector",
+            limit=max(1, min(k, max(len(self), 1))),
+            search_params=self._search_params,
+            **_filter(sources),
+        )
+        return _ranked(res, k)
+
+    def lexical_search(
+        self, query: str, k: int, *, sources: Collection[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Milvus's own BM25 over the folded chunk words: top-``k`` (scores, ids)."""
+        if not self.full_text:
+            raise RagError(
+                f"collection {self.collection!r} has no word index; rebuild with "
+                "RAG_LEXICAL=milvus (`rag index --rebuild`)"
+            )
+        res = self.client.search(
+            self.collection,
+            data=[query],
+            anns_field="sparse",
+            limit=max(1, min(k, max(len(self), 1))),
+            search_params={"metric_type": "BM25"},
+            **_filter(sources),
+        )
+        scores, ids = _ranked(res, k)
+        keep = ids[0] >= 0
+        # Milvus Lite reports BM25 as a negated distance; a score is the larger the better
+        return np.abs(scores[0][keep]), ids[0][keep]
 
     def reconstruct(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
-        if not len(ids):
-            return np.zeros((0, self.dim), np.float32)
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         pos = {int(i): n for n, i in enumerate(ids)}
+        found = 0
         for a in range(0, len(ids), BATCH):
-            part = ids[a : a + BATCH]
-            rows = self.client.query(
+            for row in self.client.query(
                 self.collection,
-                filter=f"id in [{', '.join(map(str, part))}]",
+                filter=_ids_filter(ids[a : a + BATCH]),
                 output_fields=["id", "vector"],
-            )
-            for row in rows:
+            ):
                 out[pos[int(row["id"])]] = row["vector"]
+                found += 1
+        if found < len(pos):
+            raise KeyError(f"{len(pos) - found} requested rows are not in {self.collection!r}")
         return out
 
     def all_vectors(self) -> np.ndarray:
-        """Every stored vector, in row order."""
+        """Every stored vector, in row order (rows 0..n-1 of a fresh build)."""
         return self.reconstruct(np.arange(len(self), dtype=np.int64))
 
     def rows(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """Stored metadata of some rows (for checks that nothing was lost in transit)."""
         return self.client.query(
-            self.collection,
-            filter=f"id in [{', '.join(map(str, ids))}]",
-            output_fields=["id", *FIELDS],
+            self.collection, filter=_ids_filter(ids), output_fields=["id", *FIELDS]
         )
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.close()
+
+def _schema(client: Any, dim: int, full_text: bool) -> Any:
+    from pymilvus import DataType, Function, FunctionType
+
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("chunk_id", DataType.VARCHAR, max_length=128)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=64)
+    schema.add_field("source", DataType.VARCHAR, max_length=2048)
+    schema.add_field("start", DataType.INT64)
+    schema.add_field("end", DataType.INT64)
+    if full_text:
+        schema.add_field("lexical", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["lexical"],
+                output_field_names=["sparse"],
+            )
+        )
+    return schema
+
+
+def _index_params(index_type: str, n: int, hnsw_m: int, nlist: int) -> dict[str, Any]:
+    if index_type == "HNSW":
+        return {"M": hnsw_m, "efConstruction": max(40, 2 * hnsw_m)}
+    if index_type.startswith("IVF"):
+        return {"nlist": nlist or max(1, min(int(4 * math.sqrt(max(n, 1))), 65536))}
+    return {}
+
+
+def _search_params(index_type: str, ef_search: int, nprobe: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"metric_type": "IP"}
+    if index_type == "HNSW":
+        params["params"] = {"ef": ef_search}
+    elif index_type.startswith("IVF"):
+        params["params"] = {"nprobe": nprobe}
+    return params
+
+
+def _filter(sources: Collection[str] | None) -> dict[str, str]:
+    if sources is None:
+        return {}
+    return {"filter": f"source in [{', '.join(_quote(s) for s in sources)}]"}
+
+
+def _ids_filter(ids: Sequence[int] | np.ndarray) -> str:
+    return f"id in [{', '.join(str(int(i)) for i in ids)}]"
+
+
+def _ranked(res: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Milvus search results as FAISS-shaped (scores, ids) arrays, padded with id -1."""
+    scores = np.full((len(res), k), -np.inf, dtype=np.float32)
+    ids = np.full((len(res), k), -1, dtype=np.int64)
+    for r, hits in enumerate(res):
+        for j, hit in enumerate(list(hits)[:k]):
+            scores[r, j] = hit["distance"]
+            ids[r, j] = hit["id"]
+    return scores, ids
 
 
 def _quote(value: str) -> str:

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) + lexical (BM25), fused by reciprocal rank.
+"""Hybrid retrieval: dense (the vector store) + lexical (BM25), fused by reciprocal rank.
 
 Each :class:`~rag.types.Hit` carries the cosine similarity to the query
 (``dense_score``), the BM25 score (``bm25_score``) and the fused score (``score``),
@@ -18,6 +18,7 @@ from .config import Config
 from .embeddings import Embedder
 from .errors import QueryError
 from .index import Index
+from .text import terms
 from .types import Hit
 
 
@@ -97,25 +98,16 @@ class Retriever:
         qvec = self.embedder.encode_query(query)
         t1 = time.perf_counter()
         timings["embed"] = (t1 - t0) * 1000
-        allowed = self._rows_of(sources) if sources is not None else None
-        if allowed is None:
-            dense_scores, dense_ids = self.index.store.search(qvec[None, :], n_cand)
-            dense_scores, dense_ids = dense_scores[0], dense_ids[0]
-        else:  # exact scores over the allowed rows: same result from every store
-            sims = self.index.store.reconstruct(allowed) @ qvec if len(allowed) else np.zeros(0)
-            order = np.argsort(-sims, kind="stable")[:n_cand]
-            dense_scores, dense_ids = sims[order].astype(np.float32), allowed[order]
+        dense_scores, dense_ids = self.index.store.search(qvec[None, :], n_cand, sources=sources)
+        dense_scores, dense_ids = dense_scores[0], dense_ids[0]
         keep = dense_ids >= 0
         dense_scores, dense_ids = dense_scores[keep], dense_ids[keep]
         t2 = time.perf_counter()
         timings["dense"] = (t2 - t1) * 1000
 
-        bm25_all = self.index.bm25.scores(query) if (hybrid or lexical_only) else None
-        if bm25_all is not None and allowed is not None:
-            mask = np.zeros(len(bm25_all), dtype=bool)
-            mask[allowed] = True
-            bm25_all = np.where(mask, bm25_all, 0.0)
-        bm25_scores, bm25_ids = self.index.bm25.search(query, n_cand, scores=bm25_all)
+        bm25_scores, bm25_ids, bm25_all = self._lexical(
+            query, n_cand, sources, hybrid or lexical_only
+        )
         t3 = time.perf_counter()
         timings["bm25"] = (t3 - t2) * 1000
 
@@ -133,6 +125,27 @@ class Retriever:
         timings["fusion"] = (t4 - t3) * 1000
         timings["total"] = (t4 - t0) * 1000
         return SearchResult(query, hits, timings)
+
+    def _lexical(
+        self, query: str, k: int, sources: Sequence[str] | None, wanted: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | dict[int, float] | None]:
+        """Top-``k`` lexical (scores, ids), plus every row's BM25 score for the hits' display:
+        an array from bm25s, or the candidates' scores when Milvus ranks the words."""
+        none = np.zeros(0, np.float32), np.zeros(0, np.int64), None
+        if not wanted:
+            return none
+        if self.config.lexical == "milvus":
+            scores, ids = self.index.store.lexical_search(terms(query), k, sources=sources)
+            return scores, ids, dict(zip(ids.tolist(), scores.tolist(), strict=True))
+        bm25_all = self.index.bm25.scores(query)
+        if bm25_all is not None and sources is not None:
+            mask = np.zeros(len(bm25_all), dtype=bool)
+            mask[self._rows_of(sources)] = True
+            bm25_all = np.where(mask, bm25_all, 0.0)
+        if bm25_all is None:
+            return none
+        scores, ids = self.index.bm25.search(query, k, scores=bm25_all)
+        return scores, ids, bm25_all
 
     def _rows_of(self, sources: Sequence[str]) -> np.ndarray:
         """Row ids of the chunks of the named documents."""
@@ -159,7 +172,7 @@ class Retriever:
         top: list[tuple[int, float]],
         qvec: np.ndarray,
         dense: dict[int, float],
-        bm25_all: np.ndarray | None,
+        bm25_all: np.ndarray | dict[int, float] | None,
     ) -> list[Hit]:
         missing = [i for i, _ in top if i not in dense]
         if missing:
@@ -170,8 +183,16 @@ class Retriever:
                 rank=r,
                 chunk=self.index.chunks[i],
                 dense_score=dense[i],
-                bm25_score=float(bm25_all[i]) if bm25_all is not None else 0.0,
+                bm25_score=_bm25_of(bm25_all, i),
                 score=s,
             )
             for r, (i, s) in enumerate(top, start=1)
         ]
+
+
+def _bm25_of(scores: np.ndarray | dict[int, float] | None, row: int) -> float:
+    if scores is None:
+        return 0.0
+    if isinstance(scores, dict):
+        return float(scores.get(row, 0.0))
+    return float(scores[row])

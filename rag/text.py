@@ -271,6 +271,12 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     return [stem(t) for t in toks if t not in _STOPWORDS]
 
 
+def terms(text: str) -> str:
+    """:func:`tokenize`'s terms joined by spaces: what an external word index (Milvus
+    BM25, whose analyzer splits on spaces) is given, so it sees the same terms as bm25s."""
+    return " ".join(tokenize(text))
+
+
 def stem(token: str) -> str:
     """A light English stemmer: plural and common verb endings, numbers untouched."""
     if token.isdigit() or len(token) <= 3:

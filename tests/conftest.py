@@ -52,3 +52,44 @@ def fresh_config(tmp_path: Path) -> Config:
     """A private project root with its own copy of the seeds and no index yet."""
     shutil.copytree(SEEDS, tmp_path / "seeds")
     return Config.from_env({"root": tmp_path}, environ={})
+
+
+STORES = ["faiss", "milvus"]
+
+
+def _milvus_available() -> bool:
+    try:
+        import milvus_lite  # noqa: F401
+        import pymilvus  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def with_store(config: Config, store: str) -> Config:
+    """``config`` on ``store``; Milvus uses a Milvus Lite file in the project's root."""
+    if store == "milvus" and not _milvus_available():
+        pytest.skip("the Milvus store needs pymilvus + milvus-lite")
+    return config.replace(store=store, milvus_uri=str(config.root / "milvus.db"))
+
+
+@pytest.fixture(scope="session", params=STORES)
+def store_assistant(request: pytest.FixtureRequest, assistant, tmp_path_factory):
+    """The seed Assistant on each vector store: the shared FAISS one, and one whose index
+    lives in a real Milvus Lite database. Suites that take this run on both stores."""
+    if request.param == "faiss":
+        return assistant
+    from rag.answer import Assistant
+
+    root = tmp_path_factory.mktemp("milvus-project")
+    shutil.copytree(SEEDS, root / "seeds")
+    config = with_store(Config.from_env({"root": root}, environ={}), "milvus")
+    bot = Assistant.from_config(config)
+    assert bot.parts.index.store.kind == "milvus"
+    return bot
+
+
+@pytest.fixture(params=STORES)
+def store_config(request: pytest.FixtureRequest, fresh_config: Config) -> Config:
+    """A fresh project (no index yet) on each vector store."""
+    return with_store(fresh_config, request.param)

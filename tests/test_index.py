@@ -18,7 +18,8 @@ from rag.index import build_index, index_status, load_index, open_index
 from tests.conftest import ROOT
 
 
-def test_build_writes_manifest_and_round_trips(fresh_config: Config, embedder) -> None:
+def test_build_writes_manifest_and_round_trips(store_config: Config, embedder) -> None:
+    fresh_config = store_config
     report = build_index(fresh_config, embedder, progress=False)
     assert report.documents == 2 and report.chunks >= 10 and report.embedded == report.chunks
     manifest = json.loads((fresh_config.index_path / "manifest.json").read_text())
@@ -44,7 +45,8 @@ def test_build_writes_manifest_and_round_trips(fresh_config: Config, embedder) -
     assert index_status(fresh_config).state == "fresh"
 
 
-def test_incremental_reindex_embeds_only_changed_chunks(fresh_config: Config, embedder) -> None:
+def test_incremental_reindex_embeds_only_changed_chunks(store_config: Config, embedder) -> None:
+    fresh_config = store_config
     first = build_index(fresh_config, embedder, progress=False)
     again = build_index(fresh_config, embedder, progress=False)
     assert again.up_to_date and again.embedded == 0
@@ -64,8 +66,15 @@ def test_incremental_reindex_embeds_only_changed_chunks(fresh_config: Config, em
     assert removed.documents == 2 and removed.embedded == 0 and removed.removed_docs == 1
     index = load_index(fresh_config)
     assert all(c.source != "seeds/new.md" for c in index.chunks)
-    # only one generation of files remains
-    assert len(list(fresh_config.index_path.glob("vectors-*.faiss"))) == 1
+    assert len(index.store) == len(index.chunks)
+    hits = index.store.search(index.store.reconstruct([0]), 5, sources=["seeds/new.md"])[1]
+    assert (hits == -1).all()  # the store holds nothing of the removed document
+    # only one generation remains: one FAISS file, or one Milvus collection
+    if fresh_config.store == "faiss":
+        assert len(list(fresh_config.index_path.glob("vectors-*.faiss"))) == 1
+    else:
+        collections = index.store.client.list_collections()
+        assert collections == [index.manifest["store"]["collection"]]
 
 
 def test_settings_change_makes_index_stale(fresh_config: Config, embedder) -> None:

@@ -586,7 +586,7 @@ def test_failing_writer_leaves_the_old_index(
             path.with_name(f".{path.name}.{os.getpid()}.tmp").write_bytes(b"partial")
             raise RuntimeError("Error in faiss::FileIOWriter: write error: No space left")
 
-        monkeypatch.setattr(FaissStore, "save", faiss_fails)
+        monkeypatch.setattr(FaissStore, "persist", faiss_fails)
     if stage == "bm25":
         monkeypatch.setattr(BM25Index, "save", enospc)
 

@@ -1,4 +1,4 @@
-"""Hybrid retrieval over the real seed index: the right passage ranks in the top 3."""
+"""Hybrid retrieval over the real seed index, on both vector stores (FAISS, Milvus Lite)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ FACT_QUESTIONS = [
 
 
 @pytest.mark.parametrize(("question", "evidence"), FACT_QUESTIONS)
-def test_right_passage_in_top_3(assistant, question: str, evidence: str) -> None:
-    hits = assistant.search(question, 3).hits
+def test_right_passage_in_top_3(store_assistant, question: str, evidence: str) -> None:
+    hits = store_assistant.search(question, 3).hits
     assert any(evidence in h.chunk.text for h in hits), [h.chunk.text[:80] for h in hits]
 
 
@@ -54,31 +54,31 @@ def test_right_passage_in_top_3(assistant, question: str, evidence: str) -> None
         ("nguyen canh toan", "Nguyễn Cảnh Toàn"),
     ],
 )
-def test_queries_without_diacritics_match(assistant, query: str, evidence: str) -> None:
-    top = assistant.search(query, 3, hybrid=True).hits
+def test_queries_without_diacritics_match(store_assistant, query: str, evidence: str) -> None:
+    top = store_assistant.search(query, 3, hybrid=True).hits
     assert any(evidence in h.chunk.text for h in top)
-    lexical = assistant.search(query, 3, lexical_only=True).hits
+    lexical = store_assistant.search(query, 3, lexical_only=True).hits
     assert lexical and evidence in lexical[0].chunk.text  # BM25 alone matches the folded terms
     assert lexical[0].bm25_score > 0
 
 
-def test_hits_carry_all_scores_and_offsets(assistant) -> None:
-    result = assistant.search("smart border gates", 5)
+def test_hits_carry_all_scores_and_offsets(store_assistant) -> None:
+    result = store_assistant.search("smart border gates", 5)
     assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
     assert result.hits == sorted(result.hits, key=lambda h: -h.score)
     for h in result.hits:
-        doc = assistant.document(h.chunk.source)
+        doc = store_assistant.document(h.chunk.source)
         assert doc.text[h.chunk.start : h.chunk.end] == h.chunk.text
         assert -1.0 <= h.dense_score <= 1.0 and h.bm25_score >= 0 and h.score > 0
     for stage in ("embed", "dense", "bm25", "fusion", "total"):
         assert result.timings_ms[stage] >= 0
 
 
-def test_dense_only_and_lexical_only_differ_from_hybrid(assistant) -> None:
+def test_dense_only_and_lexical_only_differ_from_hybrid(store_assistant) -> None:
     q = "How many hotline calls did the border guards make?"
-    dense = assistant.search(q, 5, hybrid=False).hits
+    dense = store_assistant.search(q, 5, hybrid=False).hits
     assert all(h.score == pytest.approx(h.dense_score, abs=1e-6) for h in dense)
-    lexical = assistant.search(q, 5, lexical_only=True).hits
+    lexical = store_assistant.search(q, 5, lexical_only=True).hits
     assert all(h.score == pytest.approx(h.bm25_score, abs=1e-4) for h in lexical)
 
 
@@ -91,6 +91,6 @@ def test_rrf_rewards_agreement() -> None:
 
 
 @pytest.mark.parametrize("query", ["", "   \n\t ", "x" * 100_000])
-def test_bad_queries_are_rejected(assistant, query: str) -> None:
+def test_bad_queries_are_rejected(store_assistant, query: str) -> None:
     with pytest.raises(QueryError):
-        assistant.search(query, 3)
+        store_assistant.search(query, 3)

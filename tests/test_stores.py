@@ -1,6 +1,8 @@
-"""The same retrieval and answer checks against both vector stores: FAISS and Milvus Lite.
+"""The vector store interface, and what only the Milvus store does.
 
-Milvus runs for real: a Milvus Lite database file in the test's temp folder.
+One contract test runs against every store (FAISS flat/HNSW/IVF, Milvus Lite flat/HNSW);
+the retrieval, answer and index suites run on both stores through the ``store_assistant``
+and ``store_config`` fixtures. Milvus runs for real: a Milvus Lite file in a temp folder.
 """
 
 from __future__ import annotations
@@ -16,37 +18,143 @@ import pytest
 from rag.answer import Assistant
 from rag.config import Config
 from rag.index import build_index, load_index
-from tests.conftest import ROOT
+from rag.store import FaissStore, RowMeta
+from tests.conftest import ROOT, with_store
 
-pytest.importorskip("pymilvus", reason="the Milvus store needs pymilvus + milvus-lite")
-
-FACTS = [
-    ("How many hotline calls did the border guards make?", "making 113 hotline calls"),
-    ("Who was the head of the Chinese delegation?", "head of the Chinese delegation"),
-    ("Which freight route should be formally launched?", "Tân Thanh–Pò Chài freight route"),
-    ("Tan Thanh Po Chai", "Tân Thanh–Pò Chài"),
-]
+KINDS = ["faiss-flat", "faiss-hnsw", "faiss-ivf", "milvus-flat", "milvus-hnsw"]
+N, DIM, DOCS = 400, 384, 10
 
 
-@pytest.fixture(params=["faiss", "milvus"])
-def store_config(request: pytest.FixtureRequest, fresh_config: Config) -> Config:
-    return fresh_config.replace(store=request.param, milvus_uri=str(fresh_config.root / "m.db"))
+def _open(kind: str, folder: Path, vectors: np.ndarray | None, meta: RowMeta | None, **kw):
+    """Build (``vectors`` given) or reopen a store of ``kind``."""
+    store, _, index_type = kind.partition("-")
+    if store == "faiss":
+        if vectors is not None:
+            return FaissStore.build(vectors, index_type, meta=meta, hnsw_ef_search=400)
+        return FaissStore.load(folder / "v.faiss", index_type, dim=DIM, meta=meta, **kw)
+    from rag.milvus_store import MilvusStore, connect
+
+    client = connect(str(folder / "contract.db"))
+    if vectors is not None:
+        return MilvusStore.build(
+            client, "contract", vectors, meta, index_type=index_type.upper(), ef_search=400
+        )
+    return MilvusStore.open(client, "contract", dim=DIM, expected=kw["expected"])
 
 
-def test_retrieval_and_answers_on_both_stores(store_config: Config, embedder) -> None:
-    report = build_index(store_config, embedder, progress=False)
-    assert report.chunks > 0
-    index = load_index(store_config)
-    assert index.store.kind == ("milvus" if store_config.store == "milvus" else "flat")
-    assert index.manifest["store"]["kind"] == store_config.store
-    bot = Assistant.from_config(store_config)
-    for question, evidence in FACTS:
-        hits = bot.search(question, 3).hits
-        assert any(evidence in h.chunk.text for h in hits), question
+@pytest.mark.parametrize("kind", KINDS)
+def test_vector_store_contract(kind: str, tmp_path: Path) -> None:
+    """add, search (with a source filter), delete by document, count, persist, reopen."""
+    if kind.startswith("milvus"):
+        pytest.importorskip("milvus_lite")
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = [f"d{i % DOCS}" for i in range(N)]
+    meta = RowMeta(
+        [f"{d}:{i}" for i, d in enumerate(docs)],
+        docs,
+        [f"seeds/{d}.txt" for d in docs],
+        list(range(N)),
+        list(range(1, N + 1)),
+    )
+    store = _open(kind, tmp_path, vectors, meta)
+    assert len(store) == N and store.dim == DIM
+
+    scores, ids = store.search(vectors[[7, 42]], 5)
+    assert ids.shape == (2, 5) and ids[:, 0].tolist() == [7, 42]
+    assert scores[0, 0] == pytest.approx(1.0, abs=1e-4)
+    assert np.allclose(store.reconstruct(np.array([42, 7])), vectors[[42, 7]], atol=1e-6)
+
+    # a filtered search returns the exact best rows of those sources
+    wanted = ["seeds/d3.txt", "seeds/d5.txt"]
+    _, got = store.search(vectors[[11]], 4, sources=wanted)
+    rows = np.flatnonzero(np.isin(np.array(meta.source), wanted))
+    best = rows[np.argsort(-(vectors[rows] @ vectors[11]))[:4]]
+    assert got[0].tolist() == best.tolist()
+
+    assert store.delete_document("d3") == N // DOCS
+    assert len(store) == N - N // DOCS
+    _, ids = store.search(vectors[[3, 13]], 20)
+    assert ids[0, 0] != 3 and not (ids[ids >= 0] % DOCS == 3).any()
+    _, ids = store.search(vectors[[3]], 5, sources=["seeds/d3.txt"])
+    assert (ids == -1).all()
+
+    extra = rng.normal(size=(3, DIM)).astype(np.float32)
+    extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+    new_ids = np.array([1000, 1001, 1002])
+    store.add(
+        new_ids, extra, RowMeta(["n:0", "n:1", "n:2"], ["n"] * 3, ["up/n.md"] * 3, [0] * 3, [9] * 3)
+    )
+    assert len(store) == N - N // DOCS + 3
+    assert store.search(extra[[1]], 1)[1][0, 0] == 1001
+    assert np.allclose(store.reconstruct(new_ids), extra, atol=1e-6)
+    assert store.search(extra[[2]], 2, sources=["up/n.md"])[1][0].tolist()[0] == 1002
+
+    # persist, close, reopen: the same rows answer the same searches
+    expected = len(store)
+    before = store.search(vectors[[11, 200]], 5)[1]
+    store.persist(tmp_path / "v.faiss")
+    kept = store.row_ids() if isinstance(store, FaissStore) else None
+    store.close()
+    if isinstance(store, FaissStore):
+        live = np.isin(np.arange(N), kept)
+        reopened_meta = RowMeta(
+            [""] * expected,
+            [*np.array(docs)[live], "n", "n", "n"],
+            [*np.array(meta.source)[live], *["up/n.md"] * 3],
+            [0] * expected,
+            [0] * expected,
+        )
+        again = _open(kind, tmp_path, None, reopened_meta, expected=expected, row_ids=kept)
+    else:
+        again = _open(kind, tmp_path, None, None, expected=expected)
+    assert len(again) == expected
+    assert np.array_equal(again.search(vectors[[11, 200]], 5)[1], before)
+    assert again.search(extra[[0]], 1)[1][0, 0] == 1000
+    assert again.delete_document("n") == 3 and len(again) == expected - 3
+    again.close()
+
+
+def test_milvus_full_text_search_matches_bm25s(tmp_path: Path) -> None:
+    """Milvus's own BM25 over the same folded terms finds what bm25s finds."""
+    pytest.importorskip("milvus_lite")
+    from rag.lexical import BM25Index
+    from rag.milvus_store import MilvusStore, connect
+    from rag.text import terms
+
+    paragraphs = [
+        p for f in (ROOT / "seeds").glob("*.txt") for p in f.read_text("utf-8").split("\n\n")
+    ]
+    texts = [p for p in paragraphs if len(p) > 40]
+    n = len(texts)
+    blank = [""] * n
+    meta = RowMeta(blank, blank, blank, [0] * n, [0] * n, [terms(t) for t in texts])
+    vectors = np.eye(n, 8, dtype=np.float32)
+    store = MilvusStore.build(connect(str(tmp_path / "fts.db")), "fts", vectors, meta)
+    bm25 = BM25Index.build(texts)
+    for query in ("Huu Nghi smart border gate", "hotline calls", "Tan Thanh Po Chai freight"):
+        scores, ids = store.lexical_search(terms(query), 3)
+        assert len(ids) and (scores > 0).all() and list(scores) == sorted(scores, reverse=True)
+        assert ids[0] in bm25.search(query, 3)[1].tolist(), query
+    assert len(store.lexical_search(terms("zzqx unknownword"), 3)[1]) == 0
+    store.close()
+
+
+def test_hybrid_with_milvus_bm25_answers_like_bm25s(fresh_config: Config, embedder) -> None:
+    """RAG_LEXICAL=milvus: the lexical side runs in Milvus, and retrieval still works."""
+    cfg = with_store(fresh_config, "milvus").replace(lexical="milvus")
+    build_index(cfg, embedder, progress=False)
+    bot = Assistant.from_config(cfg)
+    for query, evidence in [
+        ("Tan Thanh Po Chai", "Tân Thanh–Pò Chài"),
+        ("How many hotline calls did the border guards make?", "making 113 hotline calls"),
+    ]:
+        lexical = bot.search(query, 3, lexical_only=True).hits
+        assert lexical and lexical[0].bm25_score > 0 and evidence in lexical[0].chunk.text
+        assert any(evidence in h.chunk.text for h in bot.search(query, 3).hits)
     ans = bot.ask("How many hotline calls did the two border forces make in 2025?")
-    assert "113" in ans.answer and "113 hotline calls" in ans.citations[0].quote
-    only = bot.search("border gate", 5, sources=["seeds/002_4a7f68795f813e4f.txt"]).hits
-    assert only and all(h.chunk.source == "seeds/002_4a7f68795f813e4f.txt" for h in only)
+    assert "113" in ans.answer
 
 
 def test_milvus_keeps_ids_offsets_and_metadata(fresh_config: Config, embedder) -> None:
