@@ -335,13 +335,12 @@ def _recall_at_k(retriever: Any, rows: list[dict[str, Any]], k: int, **kw: Any) 
 
 def bench_seeds(bench: Bench, stock: Stock | None) -> dict[str, Any]:
     """Stages on the configured corpus (the seeds), with the baselines interleaved."""
-    import faiss
-
     from .answer import Assistant
     from .embeddings import Embedder
     from .index import build_index, load_index
     from .pipeline import Components
     from .retrieve import Retriever
+    from .store import bare_flat_index
 
     cfg = _seed_config(bench, "seeds-index")
     out: dict[str, Any] = {}
@@ -377,8 +376,7 @@ def bench_seeds(bench: Bench, stock: Stock | None) -> dict[str, Any]:
     ]
     qs = _cycle(questions, bench.queries)
 
-    floor = faiss.IndexFlatIP(index.store.dim)
-    floor.add(np.ascontiguousarray(index.store.all_vectors()))
+    floor = bare_flat_index(index.store.all_vectors())
     if stock is not None:
         stock.build(
             [f"{c.doc_title}\n{c.text}" for c in index.chunks], [c.chunk_id for c in index.chunks]
@@ -665,11 +663,9 @@ def _recall(truth: np.ndarray, got: np.ndarray, k: int) -> float:
 
 def bench_scale(bench: Bench, scale: Scale, embedder: Any, stock: Stock | None) -> dict[str, Any]:
     """One synthetic corpus: vectors, BM25, each index kind, hybrid retrieval, stock."""
-    import faiss
-
     from .index import ChunkTable, Index
     from .lexical import BM25Index
-    from .store import FaissStore
+    from .store import FaissStore, bare_flat_index
     from .synthetic import SyntheticCorpus
 
     cfg = bench.config
@@ -708,8 +704,7 @@ def bench_scale(bench: Bench, scale: Scale, embedder: Any, stock: Stock | None) 
     _log(f"  bm25: built in {build_s:.1f} s, p50 {out['bm25']['search_ms']['p50']:.2f} ms")
 
     # Floor: a bare in-memory IndexFlatIP.
-    floor = faiss.IndexFlatIP(vectors.shape[1])
-    floor.add(vectors)
+    floor = bare_flat_index(vectors)
     fl_times, truth = _search_series(floor, qv, RECALL_K)
     out["floor_ms"] = stats(fl_times)
     del floor
@@ -783,10 +778,122 @@ def bench_scale(bench: Bench, scale: Scale, embedder: Any, stock: Stock | None) 
         del store, index
         gc.collect()
 
+    if cfg.store == "milvus":
+        sc = ScaleCorpus(docs, rows, titled, vectors, queries, qv, truth, bm25)
+        out["milvus"] = bench_milvus_scale(bench, sc, embedder, folder)
     out["stock"] = _stock_scale(stock, scale, titled, rows, docs, vectors, queries)
     out["rss_mb"] = {"start": rss0, "end": rss_mb(), "peak": peak_rss_mb()}
     shutil.rmtree(folder, ignore_errors=True)
     return out
+
+
+@dataclass
+class ScaleCorpus:
+    """One synthetic corpus and its queries, shared by the FAISS and Milvus runs."""
+
+    docs: list[Any]
+    rows: np.ndarray
+    titled: list[str]
+    vectors: np.ndarray
+    queries: Sequence[str]
+    qv: np.ndarray
+    truth: np.ndarray  # exact top-10 rows per query (the bare-FAISS floor)
+    bm25: Any
+
+
+def bench_milvus_scale(
+    bench: Bench, sc: ScaleCorpus, embedder: Any, folder: Path
+) -> dict[str, Any]:
+    """The same stages through Milvus Lite: insert, dense search (recall vs exact), hybrid
+    retrieval with bm25s, and with Milvus's own BM25 (``RAG_LEXICAL=milvus``)."""
+    from .index import ChunkTable, Index
+    from .milvus_store import MilvusStore, connect
+    from .store import RowMeta
+    from .text import terms
+
+    cfg = bench.config
+    n = len(sc.rows)
+    doc_ids = np.array([d.doc_id for d in sc.docs], dtype=object)[sc.rows["doc"]]
+    meta = RowMeta(
+        [f"{d}:{o}" for d, o in zip(doc_ids.tolist(), sc.rows["ordinal"].tolist(), strict=True)],
+        doc_ids,
+        np.array([d.source for d in sc.docs], dtype=object)[sc.rows["doc"]],
+        sc.rows["start"].tolist(),
+        sc.rows["end"].tolist(),
+        [terms(t) for t in sc.titled],
+    )
+    kinds = [
+        k.strip()
+        for k in os.environ.get("RAG_BENCH_MILVUS", "flat,hnsw").split(",")
+        if k.strip() in {"flat", "hnsw", "ivf"}
+    ]
+    server = "://" in cfg.milvus_uri  # a Milvus server or cluster; else a Milvus Lite file each
+    out: dict[str, Any] = {
+        "where": f"server {cfg.milvus_uri}" if server else "Milvus Lite file",
+        "indexes": {},
+    }
+    table = ChunkTable(sc.docs, sc.rows)
+    for kind in kinds:
+        from .index import MILVUS_INDEX
+
+        res: dict[str, Any] = {"index_type": MILVUS_INDEX[kind]}
+        db = folder / f"milvus-{kind}.db"
+        client = connect(cfg.milvus_uri, cfg.milvus_token) if server else connect(str(db))
+        store, build_ms = _timed(
+            lambda kind=kind, client=client: MilvusStore.build(
+                client,
+                f"bench_{kind}",
+                sc.vectors,
+                meta,
+                index_type=MILVUS_INDEX[kind],
+                hnsw_m=cfg.hnsw_m,
+                ef_search=cfg.hnsw_ef_search,
+                nlist=cfg.ivf_nlist,
+                nprobe=cfg.ivf_nprobe,
+            )
+        )
+        res["build_s"] = round(build_ms / 1000, 2)
+        res["insert_rows_s"] = round(n / max(build_ms / 1000, 1e-9), 1)
+        res["bytes"] = disk_bytes(db) if db.exists() else None
+        times, got = _search_series(store, sc.qv, RECALL_K)
+        res["search_ms"] = stats(times)
+        res["recall_at_10"] = _recall(sc.truth, got, RECALL_K)
+        index = Index(sc.docs, table, store, sc.bm25, {}, folder)
+        res["retrieval_ms"] = _retrieval(index, embedder, cfg, sc.queries)
+        milvus_bm25 = cfg.replace(lexical="milvus")
+        res["retrieval_ms_milvus_bm25"] = _retrieval(index, embedder, milvus_bm25, sc.queries)
+        lex = [
+            _timed(lambda q=q, st=store: st.lexical_search(terms(q), cfg.candidates))[1]
+            for q in sc.queries
+        ]
+        res["milvus_bm25_ms"] = stats(lex)
+        res["bm25_top1_agreement"] = _lexical_agreement(store, sc.bm25, sc.queries)
+        out["indexes"][kind] = res
+        _log(
+            f"  milvus {kind}: insert {res['build_s']:.1f} s ({res['insert_rows_s']:.0f} rows/s), "
+            f"search p50 {res['search_ms']['p50']:.2f} ms, recall@10 {res['recall_at_10']:.3f}, "
+            f"retrieval p50 {res['retrieval_ms']['total']['p50']:.2f} ms "
+            f"(Milvus BM25: {res['retrieval_ms_milvus_bm25']['total']['p50']:.2f} ms)"
+        )
+        if server:
+            store.drop()
+        store.close()
+        del store, index
+        gc.collect()
+    return out
+
+
+def _lexical_agreement(store: Any, bm25: Any, queries: Sequence[str]) -> float | None:
+    """Share of queries whose top lexical hit is the same row in Milvus BM25 and bm25s."""
+    from .text import terms
+
+    pairs = []
+    for q in queries:
+        ours = bm25.search(q, 1)[1]
+        theirs = store.lexical_search(terms(q), 1)[1]
+        if len(ours):
+            pairs.append(bool(len(theirs)) and int(theirs[0]) == int(ours[0]))
+    return round(sum(pairs) / len(pairs), 3) if pairs else None
 
 
 def _sweep(store: Any, kind: str, qv: np.ndarray, truth: np.ndarray) -> list[dict[str, Any]]:
@@ -1200,6 +1307,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         elif st:
             lines.append(f"- stock LlamaIndex: skipped ({st['skipped']})")
         lines += [f"- RSS MiB: {json.dumps(sc['rss_mb'])}", ""]
+        lines += _milvus_markdown(sc)
     lines += [
         "## Targets",
         "",
@@ -1213,6 +1321,36 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {t['target']} | {t['goal']} | {m} | {met} | {t['note']} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _milvus_markdown(sc: dict[str, Any]) -> list[str]:
+    """The Milvus rows of one scale, next to the FAISS flat row measured in the same run."""
+    milvus = (sc.get("milvus") or {}).get("indexes")
+    if not milvus:
+        return []
+    flat = sc["indexes"]["flat"]
+    lines = [
+        f"### Milvus at {sc['chunks']:,} chunks ({sc['milvus']['where']}; same vectors and "
+        "queries)",
+        "",
+        "| store | insert s | rows/s | dense p50 ms | recall@10 | retrieval p50 ms "
+        "(bm25s) | p95 | retrieval p50 ms (Milvus BM25) | lexical p50 ms | top-1 lexical "
+        "agreement |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| FAISS flat | {flat['build_s']:.1f} | – | {_fmt(flat['search_ms']['p50'], 3)} | "
+        f"{flat['recall_at_10']:.3f} | {_fmt(flat['retrieval_ms']['total']['p50'])} | "
+        f"{_fmt(flat['retrieval_ms']['total']['p95'])} | – | "
+        f"{_fmt(sc['bm25']['search_ms']['p50'])} (bm25s) | – |",
+    ]
+    for v in milvus.values():
+        r, rm = v["retrieval_ms"]["total"], v["retrieval_ms_milvus_bm25"]["total"]
+        lines.append(
+            f"| Milvus {v['index_type']} | {v['build_s']:.1f} | {v['insert_rows_s']:.0f} | "
+            f"{_fmt(v['search_ms']['p50'], 3)} | {v['recall_at_10']:.3f} | {_fmt(r['p50'])} | "
+            f"{_fmt(r['p95'])} | {_fmt(rm['p50'])} | {_fmt(v['milvus_bm25_ms']['p50'])} | "
+            f"{_fmt(v['bm25_top1_agreement'], 3)} |"
+        )
+    return [*lines, ""]
 
 
 def render_table(report: dict[str, Any]) -> str:
@@ -1238,6 +1376,13 @@ def render_table(report: dict[str, Any]) -> str:
                 f"{kind:<6} search p50 {v['search_ms']['p50']:8.3f} ms  recall@10 "
                 f"{v['recall_at_10']:.3f}  retrieval p50 {v['retrieval_ms']['total']['p50']:7.2f} ms"
                 f"  build {v['build_s']:.1f} s"
+            )
+        for kind, v in (sc.get("milvus") or {}).get("indexes", {}).items():
+            rows.append(
+                f"milvus {kind:<5} search p50 {v['search_ms']['p50']:8.3f} ms  recall@10 "
+                f"{v['recall_at_10']:.3f}  retrieval p50 {v['retrieval_ms']['total']['p50']:7.2f} ms"
+                f" (Milvus BM25 {v['retrieval_ms_milvus_bm25']['total']['p50']:.2f} ms)"
+                f"  insert {v['build_s']:.1f} s"
             )
         rows.append(
             f"floor  search p50 {sc['floor_ms']['p50']:8.3f} ms; bm25 p50 "
@@ -1437,11 +1582,6 @@ def _json_default(o: Any) -> Any:
 def run_cli(args: argparse.Namespace, config: Config) -> int:
     """``rag bench``: run, print the table, write the report; 0 on success."""
     scales = parse_scales(getattr(args, "scale", None))
-    if config.store != "faiss" and scales:
-        raise RagError(
-            f"--scale with --store {config.store}: the synthetic scale runs measure FAISS index "
-            "types only; run `rag bench --store milvus` for the seed stages"
-        )
     out = Path(args.out)
     report = run_bench(config, queries=args.queries, scales=scales, out=out)
     print(render_table(report))

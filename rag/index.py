@@ -325,6 +325,10 @@ def _writing(index_dir: Path, generation: int | None) -> Iterator[None]:
     """
     try:
         yield
+    except RagError:  # already says what failed (e.g. the Milvus server)
+        if generation is not None:
+            _remove_generation(index_dir, generation)
+        raise
     except Exception as exc:  # OSError from Python writers, RuntimeError from FAISS's C++ writer
         try:
             free = shutil.disk_usage(index_dir).free
@@ -514,17 +518,26 @@ def _build_store(config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: 
 
         client = connect(resolve_uri(config.milvus_uri, config.root), config.milvus_token)
         texts = [terms(lexical_text(c)) for c in chunks] if config.lexical == "milvus" else None
-        return MilvusStore.build(
-            client,
-            f"{config.milvus_collection}_g{gen}",
-            vectors,
-            RowMeta.from_chunks(chunks, texts),
-            index_type=MILVUS_INDEX[kind],
-            hnsw_m=config.hnsw_m,
-            ef_search=config.hnsw_ef_search,
-            nlist=config.ivf_nlist,
-            nprobe=config.ivf_nprobe,
-        )
+        collection = f"{config.milvus_collection}_g{gen}"
+        try:
+            return MilvusStore.build(
+                client,
+                collection,
+                vectors,
+                RowMeta.from_chunks(chunks, texts),
+                index_type=MILVUS_INDEX[kind],
+                hnsw_m=config.hnsw_m,
+                ef_search=config.hnsw_ef_search,
+                nlist=config.ivf_nlist,
+                nprobe=config.ivf_nprobe,
+            )
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                client.drop_collection(collection)
+            raise RagError(
+                f"writing collection {collection!r} to Milvus at {config.milvus_uri} failed "
+                f"({type(exc).__name__}: {str(exc)[:200]}); the previous index is unchanged"
+            ) from None
     return FaissStore.build(
         vectors,
         kind,

@@ -11,6 +11,7 @@ so citations survive the round trip through Milvus exactly.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import math
 import os
 from collections.abc import Collection, Sequence
@@ -39,6 +40,8 @@ def resolve_uri(uri: str, root: Path) -> str:
 def connect(uri: str, token: str = "") -> Any:
     """A ``MilvusClient`` for ``uri``; a clear error when pymilvus or the server is missing."""
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    if "://" not in uri:
+        _check_not_locked(Path(uri))
     try:
         from pymilvus import MilvusClient
     except ImportError:
@@ -52,6 +55,35 @@ def connect(uri: str, token: str = "") -> Any:
             f"cannot connect to Milvus at {uri} ({type(exc).__name__}: "
             f"{str(exc)[:160]}); check RAG_MILVUS_URI / RAG_MILVUS_TOKEN"
         ) from None
+
+
+def _check_not_locked(path: Path) -> None:
+    """A Milvus Lite file serves one process at a time: say so, instead of pymilvus's
+    "Open local milvus failed", when another process (the app?) has it open."""
+    lock = path / "LOCK"
+    if not lock.is_file() or _open_in_this_process(path):
+        return
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RagError(
+                f"another process has the Milvus Lite file {path} open (a running app?); a "
+                "Milvus Lite file serves one process at a time. Stop that process, or share "
+                "the index through a server: `python -m milvus_lite server --data-dir "
+                f"{path} --host 127.0.0.1 --port 19530` and "
+                "RAG_MILVUS_URI=http://127.0.0.1:19530 (or a Milvus cluster)"
+            ) from None
+        fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _open_in_this_process(path: Path) -> bool:
+    """Whether this process already serves ``path`` (pymilvus then reuses that server)."""
+    try:
+        from milvus_lite.server_manager import server_manager_instance
+    except ImportError:
+        return False
+    return os.path.abspath(path) in getattr(server_manager_instance, "_servers", {})
 
 
 class MilvusStore:

@@ -123,6 +123,16 @@ class VectorStore(Protocol):
         ...
 
 
+def bare_flat_index(vectors: np.ndarray) -> object:
+    """A bare ``faiss.IndexFlatIP`` over ``vectors``: the floor benchmarks compare with (no
+    row mapping, no filters; its ``search(queries, k)`` is FAISS's own)."""
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
 def choose_index_type(requested: str, n: int, threshold: int) -> str:
     """Resolve ``"auto"``: exact search below ``threshold`` vectors, HNSW above."""
     if requested != "auto":

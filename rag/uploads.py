@@ -29,8 +29,23 @@ def safe_name(name: str) -> str:
     return base or "upload.txt"
 
 
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``stem-2.ext``, ``stem-3.ext``, ... when already in ``taken``."""
+    stem, dot, suffix = name.rpartition(".")
+    stem, dot = (stem, dot) if dot else (name, "")
+    n, out = 1, name
+    while out.lower() in {t.lower() for t in taken}:
+        n += 1
+        out = f"{stem}-{n}{dot}{suffix if dot else ''}"
+    return out
+
+
 def stage_uploads(paths: Sequence[Path], config: Config) -> list[Path]:
     """Check every file, then copy them all into ``config.upload_dir``; return the new paths.
+
+    A file named like an earlier upload replaces it (a new version); two files of one batch
+    whose safe names collide ("a/notes.md", "b/notes.md") are kept apart as "notes.md" and
+    "notes-2.md".
 
     Raises :class:`UnreadableFileError` (nothing copied) when a file is too large, of an
     unsupported type, or unreadable.
@@ -51,7 +66,7 @@ def stage_uploads(paths: Sequence[Path], config: Config) -> list[Path]:
                 f"{config.max_upload_mb} MB (RAG_MAX_UPLOAD_MB)"
             )
         load_document(p, config.root)  # raises a clear error for binary/undecodable/empty files
-        checked.append((p, name))
+        checked.append((p, _unique(name, {n for _, n in checked})))
     dest_dir = config.upload_path
     dest_dir.mkdir(parents=True, exist_ok=True)
     added = []

@@ -6,7 +6,11 @@ an index get their own copy in a temp folder (``fresh_config``).
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,31 @@ from rag.config import Config
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 DATASET = ROOT / "eval" / "datasets" / "seeds_dev.jsonl"
+
+
+def rag_env(root: Path, **variables: str) -> dict[str, str]:
+    """The environment of a `rag` process over the project at ``root`` (plus ``RAG_*``)."""
+    return {**os.environ, "RAG_ROOT": str(root), "HF_HUB_OFFLINE": "1", **variables}
+
+
+def run_rag(
+    args: list[str],
+    root: Path,
+    *,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m rag ARGS`` as a user runs it, over the project at ``root``."""
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args],
+        capture_output=True,
+        text=True,
+        env=rag_env(root, **(env or {})),
+        cwd=ROOT,
+        timeout=timeout,
+        input=stdin,
+    )
 
 
 @pytest.fixture(scope="session")

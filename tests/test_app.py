@@ -24,6 +24,7 @@ from rag.config import Config
 from rag.feedback import load as load_feedback
 from rag.types import Answer, Chunk, Citation, Document, Hit
 from rag.uploads import safe_name
+from tests.conftest import STORES, with_store
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -63,14 +64,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """The app over a private project root, served in-process on a free loopback port."""
+@pytest.fixture(scope="module", params=STORES)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The app over a private project root, served in-process on a free loopback port;
+    once with each vector store (every test of the API runs against both)."""
     from rag.answer import Assistant
 
     root = tmp_path_factory.mktemp("approot")
     shutil.copytree(ROOT / "seeds", root / "seeds")
-    config = Config.from_env({"root": root}, environ={})
+    config = with_store(Config.from_env({"root": root}, environ={}), request.param)
     assistant = Assistant.from_config(config)
     app = load_app()
     demo = app.build(app.Engine(assistant=assistant))

@@ -92,6 +92,8 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
                 "2000:random",
                 "--queries",
                 "3",
+                "--scale",
+                "1000:random",
                 "--out",
                 str(out),
             ]
@@ -173,20 +175,10 @@ def test_bench_report_has_every_field(bench_run: tuple[dict, Path]) -> None:
         assert {"goal", "measured", "met", "note"} <= set(t)
 
 
-def test_bench_scale_runs_are_faiss_only(tmp_path: Path) -> None:
-    import argparse
-
-    from rag.bench import run_cli
-    from rag.config import Config
-
-    args = argparse.Namespace(scale="2000:random", queries=1, out=tmp_path)
-    config = Config.from_env({"root": tmp_path, "store": "milvus"}, environ={})
-    with pytest.raises(RagError, match="FAISS index types only"):
-        run_cli(args, config)
-
-
 @pytest.mark.slow
-def test_bench_seed_stages_through_milvus(tmp_path: Path) -> None:
+def test_bench_through_milvus_seeds_and_scale(tmp_path: Path) -> None:
+    """`rag bench --store milvus --scale N`: the seed stages through Milvus, and a synthetic
+    corpus measured on FAISS and Milvus side by side (Milvus BM25 included)."""
     pytest.importorskip("pymilvus")
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
     (tmp_path / "eval" / "datasets").mkdir(parents=True)
@@ -198,6 +190,8 @@ def test_bench_seed_stages_through_milvus(tmp_path: Path) -> None:
         ("STOCK", "0"),
         ("COLD_START", "0"),
         ("RECALL", "0"),
+        ("ANN", ""),
+        ("MILVUS", "flat"),
     ]:
         mp.setenv(f"RAG_BENCH_{name}", value)
     from rag.cli import main
@@ -212,6 +206,8 @@ def test_bench_seed_stages_through_milvus(tmp_path: Path) -> None:
                 "milvus",
                 "--queries",
                 "3",
+                "--scale",
+                "1000:random",
                 "--out",
                 str(out),
             ]
@@ -223,6 +219,16 @@ def test_bench_seed_stages_through_milvus(tmp_path: Path) -> None:
     assert report["seeds"]["build"]["index_type"] == "milvus"
     for stage in ("embed", "dense", "bm25", "fusion", "retrieve", "answer"):
         assert _is_stat(report["seeds"]["stages_ms"][stage]), stage
+    (scale,) = report["scales"]
+    assert set(scale["indexes"]) == {"flat"}  # FAISS, the baseline of the same run
+    milvus = scale["milvus"]["indexes"]["flat"]
+    assert milvus["index_type"] == "FLAT" and milvus["recall_at_10"] == 1.0
+    assert milvus["insert_rows_s"] > 0 and _is_stat(milvus["search_ms"])
+    assert _is_stat(milvus["retrieval_ms"]["total"])
+    assert _is_stat(milvus["retrieval_ms_milvus_bm25"]["total"])
+    assert _is_stat(milvus["milvus_bm25_ms"]) and 0 <= milvus["bm25_top1_agreement"] <= 1
+    md = (out / "bench.md").read_text("utf-8")
+    assert "Milvus at 1,000 chunks (Milvus Lite file" in md and "| Milvus FLAT |" in md
 
 
 @pytest.mark.parametrize("backend,min_cos", [("onnx", 0.9999), ("onnx-int8", 0.98)])

@@ -311,13 +311,13 @@ def eval_args(out: Path, *extra: str) -> argparse.Namespace:
 
 
 @pytest.fixture(scope="module")
-def full_run(
-    assistant, seed_config: Config, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[int, Path]:
-    """`rag eval` over the whole seeds dataset with the default config and the CI gates."""
+def full_run(store_assistant, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    """`rag eval` over the whole seeds dataset with the default config and the CI gates,
+    on each vector store."""
     out = tmp_path_factory.mktemp("eval") / "report"
     gates = [f"--min={k}={v}" for k, v in THRESHOLDS.items()]
-    code = run_cli(eval_args(out, *gates), seed_config, assistant=assistant)
+    config = store_assistant.config
+    code = run_cli(eval_args(out, *gates), config, assistant=store_assistant)
     return code, out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.index import build_index, index_status, load_index, open_index
-from tests.conftest import ROOT
+from tests.conftest import ROOT, rag_env, run_rag
 
 
 def test_build_writes_manifest_and_round_trips(store_config: Config, embedder) -> None:
@@ -131,19 +130,6 @@ def test_corrupt_index_gives_clear_error(fresh_config: Config, embedder, damage:
         load_index(fresh_config)
 
 
-def _rag(args: list[str], root: Path, **kw) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAG_ROOT": str(root), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-        **kw,
-    )
-
-
 @pytest.mark.slow
 def test_kill_during_build_leaves_old_index_usable(fresh_config: Config, embedder) -> None:
     build_index(fresh_config, embedder, progress=False)
@@ -153,7 +139,7 @@ def test_kill_during_build_leaves_old_index_usable(fresh_config: Config, embedde
         (fresh_config.corpus_path / f"extra_{i:02d}.txt").write_text(
             " ".join(f"Sentence {j} of extra article {i} about border trade." for j in range(40))
         )
-    env = {**os.environ, "RAG_ROOT": str(fresh_config.root), "HF_HUB_OFFLINE": "1"}
+    env = rag_env(fresh_config.root)
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag", "index", "--progress"],
         env=env,
@@ -173,6 +159,6 @@ def test_kill_during_build_leaves_old_index_usable(fresh_config: Config, embedde
     after = load_index(fresh_config)  # the old generation is intact
     assert len(after.chunks) == len(before.chunks)
     assert after.manifest["generation"] == before.manifest["generation"]
-    done = _rag(["index"], fresh_config.root)
+    done = run_rag(["index"], fresh_config.root)
     assert done.returncode == 0, done.stderr
     assert len(load_index(fresh_config).docs) == 62

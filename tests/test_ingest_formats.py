@@ -173,3 +173,21 @@ def test_pdf_without_text_is_rejected(tmp_path: Path) -> None:
     assert read_pdf(path).text == ""
     with pytest.raises(UnreadableFileError, match="no text"):
         load_document(path, tmp_path)
+
+
+def test_uploads_with_colliding_names_are_kept_apart(tmp_path: Path) -> None:
+    from rag.config import Config
+    from rag.uploads import stage_uploads
+
+    config = Config.from_env({"root": tmp_path}, environ={})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "notes.md", tmp_path / "b" / "Notes.md"
+    first.write_text("# A\n\nThe first file.", "utf-8")
+    second.write_text("# B\n\nThe second file.", "utf-8")
+    staged = stage_uploads([first, second], config)
+    assert [p.name for p in staged] == ["notes.md", "Notes-2.md"]
+    assert [p.read_text("utf-8") for p in staged] == [first.read_text(), second.read_text()]
+    # a later upload of the same name is a new version of that file
+    first.write_text("# A\n\nThe first file, corrected.", "utf-8")
+    assert stage_uploads([first], config)[0].read_text("utf-8").endswith("corrected.")

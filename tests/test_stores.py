@@ -7,9 +7,13 @@ and ``store_config`` fixtures. Milvus runs for real: a Milvus Lite file in a tem
 
 from __future__ import annotations
 
-import os
+import json
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +22,9 @@ import pytest
 from rag.answer import Assistant
 from rag.config import Config
 from rag.index import build_index, load_index
+from rag.milvus_store import connect
 from rag.store import FaissStore, RowMeta
-from tests.conftest import ROOT, with_store
+from tests.conftest import ROOT, run_rag, with_store
 
 KINDS = ["faiss-flat", "faiss-hnsw", "faiss-ivf", "milvus-flat", "milvus-hnsw"]
 N, DIM, DOCS = 400, 384, 10
@@ -200,30 +205,133 @@ def test_milvus_reindex_removes_old_chunks(fresh_config: Config, embedder) -> No
 def test_migrate_faiss_index_to_milvus_without_reembedding(fresh_config: Config, embedder) -> None:
     build_index(fresh_config, embedder, progress=False)
     faiss_index = load_index(fresh_config)
-    env = {
-        **os.environ,
-        "RAG_ROOT": str(fresh_config.root),
-        "HF_HUB_OFFLINE": "1",
-        "RAG_MILVUS_URI": str(fresh_config.root / "m.db"),
-    }
-    out = subprocess.run(
-        [sys.executable, "-m", "rag", "index", "--migrate-to", "milvus"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
+    uri = str(fresh_config.root / "m.db")
+    out = run_rag(
+        ["index", "--migrate-to", "milvus"], fresh_config.root, env={"RAG_MILVUS_URI": uri}
     )
     assert out.returncode == 0, out.stderr
     assert "0 embedded" in out.stdout and "RAG_STORE=milvus" in out.stdout
-    cfg = fresh_config.replace(store="milvus", milvus_uri=str(fresh_config.root / "m.db"))
-    milvus_index = load_index(cfg)
+    milvus_index = load_index(fresh_config.replace(store="milvus", milvus_uri=uri))
     assert milvus_index.store.kind == "milvus"
     ids = np.arange(len(faiss_index.chunks))
     assert np.allclose(
         milvus_index.store.reconstruct(ids), faiss_index.store.reconstruct(ids), atol=1e-6
     )
     assert [c.chunk_id for c in milvus_index.chunks] == [c.chunk_id for c in faiss_index.chunks]
+
+
+# ---------------------------------------------------------------------------- a Milvus server
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Milvus server process on a free loopback port, reached by URI as a cluster is
+    (``python -m milvus_lite server``: the same gRPC API as Milvus's proxy)."""
+    pytest.importorskip("milvus_lite")
+    port = free_port()
+    data = tmp_path_factory.mktemp("milvus-server") / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data)]
+        + ["--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not _listening(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the Milvus server did not start: {proc.stderr.read().decode()[-500:]}")
+        time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+Q_HOTLINE = "How many hotline calls did the two border forces make in 2025?"
+
+
+def test_replicas_share_one_index_through_a_milvus_server(
+    milvus_server: str, fresh_config: Config
+) -> None:
+    """An indexer and several app replicas (processes) share one index in a Milvus server;
+    the index is updated while a replica is connected, and the replicas see the update."""
+    env = {"RAG_STORE": "milvus", "RAG_MILVUS_URI": milvus_server}
+    root = fresh_config.root
+    done = run_rag(["index"], root, env=env)
+    assert done.returncode == 0, done.stderr
+    config = fresh_config.replace(store="milvus", milvus_uri=milvus_server)
+    replica = Assistant.from_config(config)  # this process keeps its connection open
+    assert replica.parts.index.store.kind == "milvus"
+    with ThreadPoolExecutor(2) as pool:  # two more replicas, at the same time
+        outs = list(
+            pool.map(lambda _: run_rag(["ask", "--json", Q_HOTLINE], root, env=env), range(2))
+        )
+    for out in outs:
+        assert out.returncode == 0, out.stderr
+        ans = json.loads(out.stdout)
+        assert "113" in ans["answer"] and "113 hotline calls" in ans["citations"][0]["quote"]
+    assert "113" in replica.ask(Q_HOTLINE).answer
+
+    (root / "seeds" / "gate.md").write_text(
+        "# Cốc Nam\n\nThe Cốc Nam gate opens at 7am every day for cargo trucks.", "utf-8"
+    )
+    done = run_rag(["index"], root, env=env)  # the indexer, while the replica is connected
+    assert done.returncode == 0, done.stderr
+    assert "1 embedded" in done.stdout
+    out = run_rag(["search", "--json", "When does the Cốc Nam gate open?"], root, env=env)
+    assert json.loads(out.stdout)["hits"][0]["source"] == "seeds/gate.md"
+    collections = connect(milvus_server).list_collections()
+    assert collections == [load_index(config).manifest["store"]["collection"]]
+
+
+def test_unreachable_milvus_server_is_a_one_line_error(fresh_config: Config) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    out = run_rag(["index"], fresh_config.root, env={"RAG_STORE": "milvus", "RAG_MILVUS_URI": uri})
+    assert out.returncode == 2
+    assert out.stderr.startswith("rag: error:") and uri in out.stderr
+    assert "RAG_MILVUS_URI" in out.stderr and out.stderr.strip().count("\n") == 0
+
+
+def test_milvus_lite_file_open_elsewhere_is_explained(fresh_config: Config) -> None:
+    """A Milvus Lite file serves one process: a second one is told how to share it."""
+    config = with_store(fresh_config, "milvus")
+    env = {"RAG_STORE": "milvus", "RAG_MILVUS_URI": config.milvus_uri}
+    assert run_rag(["index"], config.root, env=env).returncode == 0  # then the file is free
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from rag.milvus_store import connect; "
+            "connect(sys.argv[1]); print('open', flush=True); time.sleep(60)",
+            config.milvus_uri,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        out = run_rag(["search", "border"], config.root, env=env)
+        assert out.returncode == 2
+        assert "another process has the Milvus Lite file" in out.stderr
+        assert "python -m milvus_lite server" in out.stderr
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_bad_milvus_uri_is_a_clear_error(fresh_config: Config, embedder, tmp_path: Path) -> None:
