@@ -20,10 +20,10 @@ from typing import Any
 from . import prompts
 from .citations import Source, SupportChecker, verify
 from .config import Config
-from .errors import BackendError, ConfigError, ModelLoadError, RagError
+from .errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
 from .extractive import STRICT_TYPES, ExtractiveBackend, ExtractiveDraft, question_type
 from .followup import Turn, condense_heuristic, is_followup, normalize_history, split_context
-from .index import BuildReport, build_index, load_index
+from .index import MANIFEST, BuildReport, build_index, load_index, read_manifest
 from .llm import ChatLLM, llm_key, make_llm
 from .pipeline import Components, load_components
 from .retrieve import Retriever, SearchResult, clean_query
@@ -42,6 +42,8 @@ class Assistant:
         self._llms: dict[tuple, ChatLLM] = {}
         self._llm_lock = threading.Lock()
         self._index_lock = threading.Lock()
+        self._follow_lock = threading.Lock()
+        self._manifest_seen = _manifest_key(components.config)
 
     @classmethod
     def from_config(
@@ -92,9 +94,7 @@ class Assistant:
                 load_note = prompts.FALLBACK_NOTE.format(backend=cfg.backend, reason=exc)
         standalone = self._condense(question, turns, llm)
         t1 = time.perf_counter()
-        found = self.parts.retriever.search(
-            standalone, cfg.k, hybrid=cfg.hybrid, lexical_only=cfg.lexical_only
-        )
+        found = self._search(standalone, cfg.k, hybrid=cfg.hybrid, lexical_only=cfg.lexical_only)
         t2 = time.perf_counter()
         timings = {"condense": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         answer = Answer(
@@ -113,7 +113,46 @@ class Assistant:
 
     def search(self, query: str, k: int | None = None, **kw: Any) -> SearchResult:
         """Ranked passages for ``query`` (no answer)."""
-        return self.parts.retriever.search(query, k, **kw)
+        return self._search(query, k, **kw)
+
+    def _search(self, query: str, k: int | None, **kw: Any) -> SearchResult:
+        """Retrieve from the current index: one re-built by another process (`rag index`,
+        another replica sharing a Milvus server) is picked up first; a store failure caused
+        by such a rebuild (its old collection dropped) is retried once on the new index."""
+        self.follow_index()
+        try:
+            return self.parts.retriever.search(query, k, **kw)
+        except StoreError:
+            if not self.follow_index():
+                raise
+            return self.parts.retriever.search(query, k, **kw)
+
+    def follow_index(self) -> bool:
+        """Reload the index when its manifest names another generation than the loaded one
+        (one ``stat`` per call otherwise); returns whether it reloaded. A missing or broken
+        manifest keeps the loaded index answering."""
+        seen = _manifest_key(self.config)
+        if seen is None or seen == self._manifest_seen:
+            return False
+        if not self._follow_lock.acquire(blocking=False):
+            return False  # another question is reloading it right now
+        try:
+            if seen == self._manifest_seen:
+                return False
+            self._manifest_seen = seen
+            try:
+                generation = read_manifest(self.config.index_path).get("generation")
+            except RagError:
+                return False
+            if generation == self.parts.index.manifest.get("generation"):
+                return False
+            try:
+                self._reload()
+            except RagError:
+                return False
+            return True
+        finally:
+            self._follow_lock.release()
 
     def clear_caches(self) -> None:
         """Forget cached query and sentence vectors (for fair timing comparisons)."""
@@ -162,6 +201,7 @@ class Assistant:
             return report
 
     def _reload(self) -> None:
+        self._manifest_seen = _manifest_key(self.config)
         index = load_index(self.config)
         self.parts = Components(
             self.config,
@@ -387,3 +427,12 @@ def _truncated(stream: object) -> bool | None:
     """Did the reply stop at the token limit? None when the backend does not say."""
     reason = getattr(stream, "finish_reason", None)
     return None if reason is None else reason == "length"
+
+
+def _manifest_key(config: Config) -> tuple[int, int] | None:
+    """What changes when a build replaces the manifest (mtime, size); None when missing."""
+    try:
+        st = (config.index_path / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size

@@ -31,6 +31,11 @@ class IndexCorruptError(RagError):
     """The index on disk is truncated, corrupt or from an incompatible format."""
 
 
+class StoreError(RagError):
+    """The vector store failed a request (a Milvus server down, a collection dropped by a
+    re-index in another process, ...)."""
+
+
 class ModelLoadError(RagError):
     """A model (embedding or LLM) cannot be loaded offline."""
 

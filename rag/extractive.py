@@ -68,6 +68,9 @@ _WEEKDAY_MONTH = re.compile(
     re.I,
 )
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_CLOCK = re.compile(  # "7am", "7:30 p.m.", "07:00", "noon": a time of day answers "when"
+    r"\b\d{1,2}(:\d{2})?\s*[ap]\.?m\b\.?|\b\d{1,2}:\d{2}\b|\b(noon|midnight)\b", re.I
+)
 _TITLES = re.compile(
     r"\b(colonel|general|chairman|chairwoman|commander|head|secretary|minister|"
     r"director|president|deputy|mr|ms|mrs|dr)\b",
@@ -288,7 +291,8 @@ def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> f
             return 1.0 if _WEEKDAY.search(sentence) else 0.2
         q_numbers = set(numbers(question))
         has_year = any(1900 <= n <= 2100 and n not in q_numbers for n in numbers(sentence))
-        return 1.0 if _WEEKDAY_MONTH.search(sentence) or has_year else 0.2
+        dated = _WEEKDAY_MONTH.search(sentence) or has_year or _CLOCK.search(sentence)
+        return 1.0 if dated else 0.2
     if qtype == "place":
         return 1.0 if names(sentence) - set(tokenize(question)) else 0.2
     return 0.5

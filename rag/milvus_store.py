@@ -14,13 +14,13 @@ import contextlib
 import fcntl
 import math
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import IndexCorruptError, RagError
+from .errors import IndexCorruptError, RagError, StoreError
 from .store import RowMeta
 
 BATCH = 2000
@@ -55,6 +55,18 @@ def connect(uri: str, token: str = "") -> Any:
             f"cannot connect to Milvus at {uri} ({type(exc).__name__}: "
             f"{str(exc)[:160]}); check RAG_MILVUS_URI / RAG_MILVUS_TOKEN"
         ) from None
+
+
+def release_local(uri: str) -> None:
+    """Stop this process's Milvus Lite server for a local file, so that another process can
+    open the file (one process at a time); clients of it stop working. No-op for servers."""
+    if "://" in uri:
+        return
+    try:
+        from milvus_lite.server_manager import server_manager_instance
+    except ImportError:
+        return
+    server_manager_instance.release_server(uri)
 
 
 def _check_not_locked(path: Path) -> None:
@@ -262,14 +274,15 @@ class MilvusStore:
         self, queries: np.ndarray, k: int, *, sources: Collection[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        res = self.client.search(
-            self.collection,
-            data=q.tolist(),
-            anns_field="vector",
-            limit=max(1, min(k, max(len(self), 1))),
-            search_params=self._search_params,
-            **_filter(sources),
-        )
+        with self._errors("search"):
+            res = self.client.search(
+                self.collection,
+                data=q.tolist(),
+                anns_field="vector",
+                limit=max(1, min(k, max(len(self), 1))),
+                search_params=self._search_params,
+                **_filter(sources),
+            )
         return _ranked(res, k)
 
     def lexical_search(
@@ -281,14 +294,15 @@ class MilvusStore:
                 f"collection {self.collection!r} has no word index; rebuild with "
                 "RAG_LEXICAL=milvus (`rag index --rebuild`)"
             )
-        res = self.client.search(
-            self.collection,
-            data=[query],
-            anns_field="sparse",
-            limit=max(1, min(k, max(len(self), 1))),
-            search_params={"metric_type": "BM25"},
-            **_filter(sources),
-        )
+        with self._errors("BM25 search"):
+            res = self.client.search(
+                self.collection,
+                data=[query],
+                anns_field="sparse",
+                limit=max(1, min(k, max(len(self), 1))),
+                search_params={"metric_type": "BM25"},
+                **_filter(sources),
+            )
         scores, ids = _ranked(res, k)
         keep = ids[0] >= 0
         # Milvus Lite reports BM25 as a negated distance; a score is the larger the better
@@ -300,11 +314,13 @@ class MilvusStore:
         pos = {int(i): n for n, i in enumerate(ids)}
         found = 0
         for a in range(0, len(ids), BATCH):
-            for row in self.client.query(
-                self.collection,
-                filter=_ids_filter(ids[a : a + BATCH]),
-                output_fields=["id", "vector"],
-            ):
+            with self._errors("vector lookup"):
+                rows = self.client.query(
+                    self.collection,
+                    filter=_ids_filter(ids[a : a + BATCH]),
+                    output_fields=["id", "vector"],
+                )
+            for row in rows:
                 out[pos[int(row["id"])]] = row["vector"]
                 found += 1
         if found < len(pos):
@@ -314,6 +330,18 @@ class MilvusStore:
     def all_vectors(self) -> np.ndarray:
         """Every stored vector, in row order (rows 0..n-1 of a fresh build)."""
         return self.reconstruct(np.arange(len(self), dtype=np.int64))
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """pymilvus exceptions as :class:`StoreError`, naming the collection."""
+        try:
+            yield
+        except Exception as exc:
+            raise StoreError(
+                f"Milvus {what} in collection {self.collection!r} failed "
+                f"({type(exc).__name__}: {str(exc)[:200]}); the index may have been rebuilt "
+                "by another process, or the server is down"
+            ) from None
 
     def rows(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """Stored metadata of some rows (for checks that nothing was lost in transit)."""

@@ -76,6 +76,33 @@ def test_incremental_reindex_embeds_only_changed_chunks(store_config: Config, em
         assert collections == [index.manifest["store"]["collection"]]
 
 
+def test_a_running_assistant_follows_a_rebuild_by_another_process(
+    store_config: Config, embedder
+) -> None:
+    """`rag index` in another process (new files, or a new Milvus collection with the old
+    one dropped): the next question in a running assistant uses the new index."""
+    from rag.answer import Assistant
+
+    build_index(store_config, embedder, progress=False)
+    bot = Assistant.from_config(store_config)
+    question = "When does the Cốc Nam gate open for cargo trucks?"
+    assert not bot.ask(question).citations or "7am" not in bot.ask(question).answer
+    (store_config.corpus_path / "gate.md").write_text(
+        "# Cốc Nam\n\nThe Cốc Nam gate opens at 7am every day for cargo trucks.", "utf-8"
+    )
+    env = {"RAG_STORE": store_config.store, "RAG_MILVUS_URI": store_config.milvus_uri}
+    if store_config.store == "milvus":  # a Milvus Lite file opens in one process at a time
+        from rag.milvus_store import release_local
+
+        release_local(store_config.milvus_uri)
+        bot.parts.index.store.client = None  # released: only a reload may use Milvus again
+    done = run_rag(["index"], store_config.root, env=env)
+    assert done.returncode == 0, done.stderr
+    ans = bot.ask(question)
+    assert "7am" in ans.answer and ans.citations[0].source == "seeds/gate.md"
+    assert bot.follow_index() is False  # nothing new since
+
+
 def test_settings_change_makes_index_stale(fresh_config: Config, embedder) -> None:
     build_index(fresh_config, embedder, progress=False)
     changed = fresh_config.replace(chunk_size=300)

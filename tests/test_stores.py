@@ -293,6 +293,9 @@ def test_replicas_share_one_index_through_a_milvus_server(
     assert "1 embedded" in done.stdout
     out = run_rag(["search", "--json", "When does the Cốc Nam gate open?"], root, env=env)
     assert json.loads(out.stdout)["hits"][0]["source"] == "seeds/gate.md"
+    # the connected replica's collection is gone; it follows the manifest to the new one
+    ans = replica.ask("When does the Cốc Nam gate open for cargo trucks?")
+    assert "7am" in ans.answer and ans.citations[0].source == "seeds/gate.md"
     collections = connect(milvus_server).list_collections()
     assert collections == [load_index(config).manifest["store"]["collection"]]
 
