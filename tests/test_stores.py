@@ -22,7 +22,7 @@ import pytest
 from rag.answer import Assistant
 from rag.config import Config
 from rag.index import build_index, load_index
-from rag.milvus_store import connect
+from rag.milvus_store import connect, release_local
 from rag.store import FaissStore, RowMeta
 from tests.conftest import ROOT, run_rag, with_store
 
@@ -218,6 +218,18 @@ def test_migrate_faiss_index_to_milvus_without_reembedding(fresh_config: Config,
         milvus_index.store.reconstruct(ids), faiss_index.store.reconstruct(ids), atol=1e-6
     )
     assert [c.chunk_id for c in milvus_index.chunks] == [c.chunk_id for c in faiss_index.chunks]
+    # and back: Milvus -> FAISS, again without embedding anything
+    release_local(uri)  # let the `rag` process open the Milvus Lite file
+    back = run_rag(
+        ["index", "--migrate-to", "faiss"],
+        fresh_config.root,
+        env={"RAG_STORE": "milvus", "RAG_MILVUS_URI": uri},
+    )
+    assert back.returncode == 0, back.stderr
+    assert "0 embedded" in back.stdout and "RAG_STORE=faiss" in back.stdout
+    again = load_index(fresh_config)
+    assert again.store.kind == "flat" and again.manifest["store"]["kind"] == "faiss"
+    assert np.allclose(again.store.reconstruct(ids), faiss_index.store.reconstruct(ids), atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- a Milvus server
