@@ -94,7 +94,9 @@ class Assistant:
                 load_note = prompts.FALLBACK_NOTE.format(backend=cfg.backend, reason=exc)
         standalone = self._condense(question, turns, llm)
         t1 = time.perf_counter()
-        found = self._search(standalone, cfg.k, hybrid=cfg.hybrid, lexical_only=cfg.lexical_only)
+        found = self._search(
+            standalone, cfg.k, hybrid=cfg.hybrid, lexical_only=cfg.lexical_only, parts=True
+        )
         t2 = time.perf_counter()
         timings = {"condense": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         answer = Answer(
@@ -115,17 +117,19 @@ class Assistant:
         """Ranked passages for ``query`` (no answer)."""
         return self._search(query, k, **kw)
 
-    def _search(self, query: str, k: int | None, **kw: Any) -> SearchResult:
+    def _search(self, query: str, k: int | None, *, parts: bool = False, **kw: Any) -> SearchResult:
         """Retrieve from the current index: one re-built by another process (`rag index`,
         another replica sharing a Milvus server) is picked up first; a store failure caused
         by such a rebuild (its old collection dropped) is retried once on the new index."""
         self.follow_index()
         try:
-            return self.parts.retriever.search(query, k, **kw)
+            search = self.parts.retriever.search_parts if parts else self.parts.retriever.search
+            return search(query, k, **kw)
         except StoreError:
             if not self.follow_index():
                 raise
-            return self.parts.retriever.search(query, k, **kw)
+            search = self.parts.retriever.search_parts if parts else self.parts.retriever.search
+            return search(query, k, **kw)
 
     def follow_index(self) -> bool:
         """Reload the index when its manifest names another generation than the loaded one

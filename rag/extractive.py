@@ -20,6 +20,7 @@ from .citations import Source, names
 from .config import Config
 from .embeddings import Embedder
 from .followup import split_context
+from .retrieve import sub_queries
 from .text import numbers, tokenize
 from .types import Chunk, Hit
 
@@ -40,7 +41,8 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
         "date",
         re.compile(
-            r"\bwhen\b|\bwhat (day|date|year|month|time)\b|\bwhich (day|year|month)\b|"
+            r"\bwhen\b|\bwhat (days?|weekdays?|dates?|years?|months?|time)\b|"
+            r"\bwhich (days?|weekdays?|years?|months?)\b|"
             r"\bon what day\b",
             re.I,
         ),
@@ -48,8 +50,8 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
         "person",
         re.compile(
-            r"\bwho(m|se)?\b|\bwhich (person|official|leader|officer|colonel|man|woman)"
-            r"\b|\bname of the\b",
+            r"\bwho(m|se)?\b|\bwhich ([\w-]+ )?(persons?|officials?|leaders?|officers?|"
+            r"colonels?|man|men|woman|women)\b|\bname of the\b",
             re.I,
         ),
     ),
@@ -243,9 +245,24 @@ class ExtractiveBackend:
         return out
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
-        """The best sentence, plus others that add asked-for terms the best one lacks."""
+        """The best sentence, plus others that add asked-for terms the best one lacks; a
+        question about two events ("both", "at the talks and at the meeting") also gets the
+        best sentence of a second document."""
         best = scored[0]
         chosen = [best]
+        if sub_queries(question):
+            other = next(
+                (
+                    s
+                    for s in scored[1:12]
+                    if s.chunk.doc_id != best.chunk.doc_id
+                    and s.score >= best.score - 0.25
+                    and s.typed >= 1.0  # it holds the asked-for kind of value
+                ),
+                None,
+            )
+            if other is not None:
+                chosen.append(other)
         covered = set(tokenize(best.chunk.text))
         qterms = set(tokenize(question))
         for s in scored[1:6]:
@@ -287,7 +304,7 @@ def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> f
         new_names = names(sentence) - set(tokenize(question))
         return 1.0 if new_names and _TITLES.search(sentence) else (0.6 if new_names else 0.0)
     if qtype == "date":
-        if re.search(r"\b(day|weekday)\b", question, re.I):
+        if re.search(r"\b(days?|weekdays?)\b", question, re.I):
             return 1.0 if _WEEKDAY.search(sentence) else 0.2
         q_numbers = set(numbers(question))
         has_year = any(1900 <= n <= 2100 and n not in q_numbers for n in numbers(sentence))

@@ -7,10 +7,13 @@ whichever retriever found it, so the answer step can judge relevance on both.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +21,7 @@ from .config import Config
 from .embeddings import Embedder
 from .errors import QueryError
 from .index import Index
-from .text import terms
+from .text import terms, tokenize
 from .types import Hit
 
 
@@ -52,6 +55,31 @@ def clean_query(query: str, max_chars: int) -> str:
             "(RAG_MAX_QUESTION_CHARS); shorten it"
         )
     return q
+
+
+TWO_PARTS = re.compile(  # a question about two events, often reported in two articles
+    r"\bboth\b|\bthe two (meetings|talks|events|sessions|reports|articles)\b|"
+    r"\b(and|as well as) (at|in|during) the\b",
+    re.I,
+)
+_JOIN = re.compile(r"\s(?:and|as well as)\s(?:(?:at|in|during)\s)?(?=the\s)", re.I)
+
+
+def sub_queries(question: str) -> list[str]:
+    """The two halves of a question about two events ("... the border guard talks and the
+    leaders' talks?"), each searched on its own so that the second event's article is
+    among the passages; [] for other questions."""
+    joins = list(_JOIN.finditer(question))
+    if not joins:
+        return []
+    cut = joins[-1]
+    parts = [question[: cut.start()].strip(" ,;"), question[cut.end() :].strip()]
+    left = tokenize(parts[0])
+    # "the review talks and the talks between ...": the same kind of thing twice
+    repeated = bool(left) and left[-1] in tokenize(parts[1])
+    if not (TWO_PARTS.search(question) or repeated):
+        return []
+    return [p for p in parts if len(tokenize(p)) >= 2]
 
 
 def rrf(rankings: list[np.ndarray], k: int = 60) -> dict[int, float]:
@@ -125,6 +153,18 @@ class Retriever:
         timings["fusion"] = (t4 - t3) * 1000
         timings["total"] = (t4 - t0) * 1000
         return SearchResult(query, hits, timings)
+
+    def search_parts(self, query: str, k: int | None = None, **kw: Any) -> SearchResult:
+        """:meth:`search`, plus the best passages of each half of a two-event question
+        (see :func:`sub_queries`) that the whole question did not find, after its own."""
+        result = self.search(query, k, **kw)
+        seen = {h.chunk.chunk_id for h in result.hits}
+        for part in sub_queries(result.query):
+            extra = [h for h in self.search(part, 2, **kw).hits if h.chunk.chunk_id not in seen]
+            for h in extra:
+                seen.add(h.chunk.chunk_id)
+                result.hits.append(dataclasses.replace(h, rank=len(result.hits) + 1))
+        return result
 
     def _lexical(
         self, query: str, k: int, sources: Sequence[str] | None, wanted: bool

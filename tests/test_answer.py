@@ -74,6 +74,10 @@ ANSWERABLE = [
 MULTI = [
     ("How many talks and face-to-face meetings did the border guards hold?", ["20", "74"]),
     ("How many hotline calls and official letters were there?", ["113", "679"]),
+    (  # two events in two articles: each half is also searched on its own
+        "On which weekdays were the border guard talks and the talks between the chairmen held?",
+        ["Tuesday", "Thursday"],
+    ),
 ]
 
 UNANSWERABLE = [

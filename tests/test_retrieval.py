@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import QueryError
-from rag.retrieve import rrf
+from rag.retrieve import rrf, sub_queries
 
 # (question, a verbatim piece of the passage that answers it)
 FACT_QUESTIONS = [
@@ -94,3 +94,23 @@ def test_rrf_rewards_agreement() -> None:
 def test_bad_queries_are_rejected(store_assistant, query: str) -> None:
     with pytest.raises(QueryError):
         store_assistant.search(query, 3)
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "What was proposed at the border guard talks and at the leaders' talks?",
+            ["What was proposed at the border guard talks", "the leaders' talks?"],
+        ),
+        (
+            "When were the review talks and the talks between the chairmen held?",
+            ["When were the review talks", "the talks between the chairmen held?"],
+        ),
+        ("How many hotline calls and official letters were there?", []),
+        ("Who headed the Vietnamese and the Chinese delegation?", []),
+        ("How many talks did the two sides hold?", []),
+    ],
+)
+def test_two_event_questions_are_split(question: str, parts: list[str]) -> None:
+    assert sub_queries(question) == parts
