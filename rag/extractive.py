@@ -70,6 +70,26 @@ _WEEKDAY_MONTH = re.compile(
     re.I,
 )
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_ROLE = re.compile(
+    r"\b(secretary|chairman|chairwoman|chair|commander|director|minister|president|governor|"
+    r"head|chief|mayor)\b",
+    re.I,
+)
+_RANK = re.compile(r"\b(deputy|vice|former|acting|assistant|standing)[\s-]+$", re.I)
+
+
+def _other_rank(question: str, sentence: str) -> bool:
+    """The question asks for "the Party Secretary" and the sentence names that role only
+    with another rank ("Deputy Secretary"): whoever it names is not the one asked about."""
+    for m in _ROLE.finditer(question):
+        if _RANK.search(question[: m.start()]):
+            continue
+        found = list(re.finditer(rf"\b{m.group(1)}\b", sentence, re.I))
+        if found and all(_RANK.search(sentence[: f.start()]) for f in found):
+            return True
+    return False
+
+
 _CLOCK = re.compile(  # "7am", "7:30 p.m.", "07:00", "noon": a time of day answers "when"
     r"\b\d{1,2}(:\d{2})?\s*[ap]\.?m\b\.?|\b\d{1,2}:\d{2}\b|\b(noon|midnight)\b", re.I
 )
@@ -301,6 +321,8 @@ def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> f
             return 0.0
         return 1.0 if not focus or _number_near(sentence, focus) else 0.4
     if qtype == "person":
+        if _other_rank(question, sentence):
+            return 0.0
         new_names = names(sentence) - set(tokenize(question))
         return 1.0 if new_names and _TITLES.search(sentence) else (0.6 if new_names else 0.0)
     if qtype == "date":

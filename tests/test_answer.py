@@ -22,6 +22,11 @@ ANSWERABLE = [
         "making 113 hotline calls",
     ),
     ("How many rounds of talks did the two border guard forces hold?", "20", "holding 20 talks"),
+    (
+        "Who is the Deputy Secretary of the Lạng Sơn Party Committee?",
+        "Nguyễn Cảnh Toàn",
+        "Nguyễn Cảnh Toàn",
+    ),
     ("How many official letters were exchanged?", "679", "exchanging 679 official letters"),
     (
         "How many face-to-face meetings took place on the border?",
@@ -88,6 +93,7 @@ UNANSWERABLE = [
     "How many Chinese tourists visited Lạng Sơn?",
     "What is the population of Lạng Sơn province?",
     "When will the Bình Nghi – Ping Er Guan gate open?",
+    "Who is the Party Secretary of Lạng Sơn province?",  # the sources name a *Deputy* Secretary
 ]
 
 
