@@ -357,7 +357,7 @@ class Assistant:
         best = draft.best
         if best is None:
             return False
-        if max(h.dense_score for h in hits) < cfg.min_relevance and best.lexical < 0.5:
+        if max(h.dense_score for h in hits) < cfg.min_relevance and best.lexical < cfg.min_wording:
             return False  # neither meaning nor wording matches: off-topic question
         qtype = question_type(split_context(draft.question)[0])
         if best.typed == 0.0 or (qtype in STRICT_TYPES and best.typed < 1.0):

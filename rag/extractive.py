@@ -90,6 +90,18 @@ def _other_rank(question: str, sentence: str) -> bool:
     return False
 
 
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
+_ORDINAL_PLACE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b[^.;,]{0,40}?\b(?:in|at) [A-Z]", re.I)
+
+
+def _other_event_place(question: str, sentence: str) -> bool:
+    """ "Where was the 16th meeting held?" and the sentence places only the *17th* meeting
+    ("... the 17th meeting in Nanning"): the place belongs to another event."""
+    asked = set(_ORDINAL.findall(question))
+    placed = {m.group(1) for m in _ORDINAL_PLACE.finditer(sentence)}
+    return bool(asked and placed and not asked & placed)
+
+
 _CLOCK = re.compile(  # "7am", "7:30 p.m.", "07:00", "noon": a time of day answers "when"
     r"\b\d{1,2}(:\d{2})?\s*[ap]\.?m\b\.?|\b\d{1,2}:\d{2}\b|\b(noon|midnight)\b", re.I
 )
@@ -333,6 +345,8 @@ def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> f
         dated = _WEEKDAY_MONTH.search(sentence) or has_year or _CLOCK.search(sentence)
         return 1.0 if dated else 0.2
     if qtype == "place":
+        if _other_event_place(question, sentence):
+            return 0.0
         return 1.0 if names(sentence) - set(tokenize(question)) else 0.2
     return 0.5
 

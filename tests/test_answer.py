@@ -22,6 +22,7 @@ ANSWERABLE = [
         "making 113 hotline calls",
     ),
     ("How many rounds of talks did the two border guard forces hold?", "20", "holding 20 talks"),
+    ("In which city will the 17th meeting be held?", "Nanning", "the 17th meeting in Nanning"),
     (
         "Who is the Deputy Secretary of the Lạng Sơn Party Committee?",
         "Nguyễn Cảnh Toàn",
@@ -94,6 +95,7 @@ UNANSWERABLE = [
     "What is the population of Lạng Sơn province?",
     "When will the Bình Nghi – Ping Er Guan gate open?",
     "Who is the Party Secretary of Lạng Sơn province?",  # the sources name a *Deputy* Secretary
+    "In which city did the 16th meeting of the Joint Working Committee take place?",  # 17th: Nanning
 ]
 
 
