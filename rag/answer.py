@@ -21,7 +21,13 @@ from . import prompts
 from .citations import Source, SupportChecker, verify
 from .config import Config
 from .errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
-from .extractive import STRICT_TYPES, ExtractiveBackend, ExtractiveDraft, question_type
+from .extractive import (
+    STRICT_TYPES,
+    ExtractiveBackend,
+    ExtractiveDraft,
+    question_type,
+    unstated_numbers,
+)
 from .followup import Turn, condense_heuristic, is_followup, normalize_history, split_context
 from .index import MANIFEST, BuildReport, build_index, load_index, read_manifest
 from .llm import ChatLLM, llm_key, make_llm
@@ -359,9 +365,14 @@ class Assistant:
             return False
         if max(h.dense_score for h in hits) < cfg.min_relevance and best.lexical < cfg.min_wording:
             return False  # neither meaning nor wording matches: off-topic question
-        qtype = question_type(split_context(draft.question)[0])
+        question = split_context(draft.question)[0]
+        qtype = question_type(question)
         if best.typed == 0.0 or (qtype in STRICT_TYPES and best.typed < 1.0):
             return False  # no number near the counted thing, no date for "when", ...
+        texts = self._texts(hits)
+        cited = " ".join(texts[s.chunk.doc_id] for s in draft.sources) or texts[best.chunk.doc_id]
+        if unstated_numbers(question, cited):
+            return False  # "in 2024" asked, the document only speaks of 2025
         return best.score >= cfg.min_answer_score
 
     def _abstain(self, answer: Answer) -> None:

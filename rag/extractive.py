@@ -76,30 +76,53 @@ _ROLE = re.compile(
     re.I,
 )
 _RANK = re.compile(r"\b(deputy|vice|former|acting|assistant|standing)[\s-]+$", re.I)
+_SAME_RANK = {"vice": "deputy", "deputy": "deputy"}  # "Vice Chairman" = "Deputy Chairman"
+
+
+def _rank(text: str) -> str:
+    m = _RANK.search(text)
+    return _SAME_RANK.get(m.group(1).lower(), m.group(1).lower()) if m else ""
 
 
 def _other_rank(question: str, sentence: str) -> bool:
     """The question asks for "the Party Secretary" and the sentence names that role only
-    with another rank ("Deputy Secretary"): whoever it names is not the one asked about."""
+    at another rank ("Deputy Secretary"), or it asks for a "Vice Chairman" and the sentence
+    names only the Chairman: whoever it names is not the one asked about."""
     for m in _ROLE.finditer(question):
-        if _RANK.search(question[: m.start()]):
-            continue
+        asked = _rank(question[: m.start()])
         found = list(re.finditer(rf"\b{m.group(1)}\b", sentence, re.I))
-        if found and all(_RANK.search(sentence[: f.start()]) for f in found):
+        if found and all(_rank(sentence[: f.start()]) != asked for f in found):
             return True
     return False
 
 
 _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
-_ORDINAL_PLACE = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b[^.;,]{0,40}?\b(?:in|at) [A-Z]", re.I)
+_IN_PLACE = re.compile(r"\b(?:in|at) [A-Z]")
 
 
 def _other_event_place(question: str, sentence: str) -> bool:
-    """ "Where was the 16th meeting held?" and the sentence places only the *17th* meeting
-    ("... the 17th meeting in Nanning"): the place belongs to another event."""
+    """Every place the sentence gives ("in Nanning") belongs to a numbered event that the
+    question does not ask about ("... the 17th meeting in Nanning" for "Where was the 16th
+    meeting held?" or "Where was the early spring meeting held?")."""
     asked = set(_ORDINAL.findall(question))
-    placed = {m.group(1) for m in _ORDINAL_PLACE.finditer(sentence)}
-    return bool(asked and placed and not asked & placed)
+    owners = []
+    for m in _IN_PLACE.finditer(sentence):
+        before = _ORDINAL.findall(sentence[max(0, m.start() - 40) : m.start()])
+        owners.append(before[-1] if before else None)
+    return bool(owners) and all(o is not None and o not in asked for o in owners)
+
+
+_WORD_NUMBER = re.compile(r"(?:(?<=\s)|^)(\d{1,3}(?:,\d{3})+|\d+)(?=[\s?.!,;:]|$)")
+
+
+def unstated_numbers(question: str, text: str) -> list[str]:
+    """Numbers and ordinals the question states ("in 2024", "Section No. 8", "the 16th")
+    that ``text`` (the answer's document) never mentions: it answers another question."""
+    have = set(numbers(text))
+    stated = [float(m.replace(",", "")) for m in _WORD_NUMBER.findall(question)]
+    missing = [f"{n:g}" for n in stated if n not in have]
+    have_ord = set(_ORDINAL.findall(text))
+    return missing + [o for o in _ORDINAL.findall(question) if o not in have_ord]
 
 
 _CLOCK = re.compile(  # "7am", "7:30 p.m.", "07:00", "noon": a time of day answers "when"

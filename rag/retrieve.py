@@ -63,12 +63,18 @@ TWO_PARTS = re.compile(  # a question about two events, often reported in two ar
     re.I,
 )
 _JOIN = re.compile(r"\s(?:and|as well as)\s(?:(?:at|in|during)\s)?(?=the\s)", re.I)
+_WH_JOIN = re.compile(r",?\s+and\s+(?=(?:who|whom|which|what|where|when|how)\b)", re.I)
 
 
 def sub_queries(question: str) -> list[str]:
     """The two halves of a question about two events ("... the border guard talks and the
     leaders' talks?"), each searched on its own so that the second event's article is
-    among the passages; [] for other questions."""
+    among the passages; [] for other questions. Two questions in one ("Where ..., and which
+    city ...?") are split at the "and"."""
+    wh = _WH_JOIN.search(question)
+    if wh:
+        parts = [question[: wh.start()].strip(" ,;"), question[wh.end() :].strip()]
+        return [p for p in parts if len(tokenize(p)) >= 2]
     joins = list(_JOIN.finditer(question))
     if not joins:
         return []

@@ -96,6 +96,8 @@ UNANSWERABLE = [
     "When will the Bình Nghi – Ping Er Guan gate open?",
     "Who is the Party Secretary of Lạng Sơn province?",  # the sources name a *Deputy* Secretary
     "In which city did the 16th meeting of the Joint Working Committee take place?",  # 17th: Nanning
+    "How many hotline calls did the border guards make in 2024?",  # the sources give 2025
+    "Who is the Vice Chairman of the Guangxi Zhuang Autonomous Region?",  # they name the Chairman
 ]
 
 

@@ -107,6 +107,10 @@ def test_bad_queries_are_rejected(store_assistant, query: str) -> None:
             "When were the review talks and the talks between the chairmen held?",
             ["When were the review talks", "the talks between the chairmen held?"],
         ),
+        (
+            "Where were the talks held, and which city will host the 17th meeting?",
+            ["Where were the talks held", "which city will host the 17th meeting?"],
+        ),
         ("How many hotline calls and official letters were there?", []),
         ("Who headed the Vietnamese and the Chinese delegation?", []),
         ("How many talks did the two sides hold?", []),
