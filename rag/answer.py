@@ -290,7 +290,12 @@ class Assistant:
         from .llm import clean_draft, says_not_in_sources, visible_draft
 
         hits = found.hits
-        if not hits or max(h.dense_score for h in hits) < cfg.min_relevance:
+        question = split_context(answer.standalone_question)[0]
+        if (
+            not hits
+            or max(h.dense_score for h in hits) < cfg.min_relevance
+            or unstated_numbers(question, " ".join(self._texts(hits).values()))
+        ):  # off-topic, or it asks about a year/number no retrieved document mentions
             answer.timings_ms.update(generate=0.0, verify=0.0)
             self._abstain(answer)
             return

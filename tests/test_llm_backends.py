@@ -345,6 +345,15 @@ def test_irrelevant_question_abstains_without_calling_the_model(assistant, monke
     assert answer.abstained and llm.calls == []
 
 
+def test_a_year_no_source_mentions_abstains_without_calling_the_model(assistant, monkeypatch):
+    """The sources give 2025's figures; a question about 2024 is not answered with them."""
+    llm = ScriptedLLM("They made 113 hotline calls [1].")
+    bot = with_llm(assistant, llm, monkeypatch)
+    answer = bot.ask(HOTLINE_Q.replace("2025", "2024"), backend="openai")
+    assert "2024" in answer.question and answer.abstained and llm.calls == []
+    assert "113" in bot.ask(HOTLINE_Q, backend="openai").answer
+
+
 TURNS = [Turn(HOTLINE_Q, "They made 113 hotline calls [1].")]
 
 
