@@ -127,15 +127,18 @@ class Assistant:
         """Retrieve from the current index: one re-built by another process (`rag index`,
         another replica sharing a Milvus server) is picked up first; a store failure caused
         by such a rebuild (its old collection dropped) is retried once on the new index."""
+
+        def run() -> SearchResult:
+            retriever = self.parts.retriever  # the current one: a reload replaces it
+            return (retriever.search_parts if parts else retriever.search)(query, k, **kw)
+
         self.follow_index()
         try:
-            search = self.parts.retriever.search_parts if parts else self.parts.retriever.search
-            return search(query, k, **kw)
+            return run()
         except StoreError:
             if not self.follow_index():
                 raise
-            search = self.parts.retriever.search_parts if parts else self.parts.retriever.search
-            return search(query, k, **kw)
+            return run()
 
     def follow_index(self) -> bool:
         """Reload the index when its manifest names another generation than the loaded one

@@ -814,7 +814,7 @@ def bench_milvus_scale(
     """The same stages through Milvus Lite: insert, dense search (recall vs exact), hybrid
     retrieval with bm25s, and with Milvus's own BM25 (``RAG_LEXICAL=milvus``)."""
     from .index import ChunkTable, Index
-    from .milvus_store import MilvusStore, connect
+    from .milvus_store import INDEX_TYPES, MilvusStore, connect
     from .store import RowMeta
     from .text import terms
 
@@ -841,9 +841,7 @@ def bench_milvus_scale(
     }
     table = ChunkTable(sc.docs, sc.rows)
     for kind in kinds:
-        from .index import MILVUS_INDEX
-
-        res: dict[str, Any] = {"index_type": MILVUS_INDEX[kind]}
+        res: dict[str, Any] = {"index_type": INDEX_TYPES[kind]}
         db = folder / f"milvus-{kind}.db"
         client = connect(cfg.milvus_uri, cfg.milvus_token) if server else connect(str(db))
 
@@ -853,7 +851,7 @@ def bench_milvus_scale(
                 f"bench_{kind}",
                 sc.vectors,
                 meta if with_text else dataclasses.replace(meta, text=None),
-                index_type=MILVUS_INDEX[kind],
+                index_type=INDEX_TYPES[kind],
                 hnsw_m=cfg.hnsw_m,
                 ef_search=cfg.hnsw_ef_search,
                 nlist=cfg.ivf_nlist,

@@ -514,7 +514,7 @@ def _build_store(config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: 
     """The configured vector store for one generation: FAISS in index/, or a Milvus collection."""
     kind = choose_index_type(config.index_type, len(chunks), config.approx_threshold)
     if config.store == "milvus":
-        from .milvus_store import MilvusStore, connect, resolve_uri
+        from .milvus_store import INDEX_TYPES, MilvusStore, connect, resolve_uri
 
         client = connect(resolve_uri(config.milvus_uri, config.root), config.milvus_token)
         texts = [terms(lexical_text(c)) for c in chunks] if config.lexical == "milvus" else None
@@ -525,7 +525,7 @@ def _build_store(config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: 
                 collection,
                 vectors,
                 RowMeta.from_chunks(chunks, texts),
-                index_type=MILVUS_INDEX[kind],
+                index_type=INDEX_TYPES[kind],
                 hnsw_m=config.hnsw_m,
                 ef_search=config.hnsw_ef_search,
                 nlist=config.ivf_nlist,
@@ -547,9 +547,6 @@ def _build_store(config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: 
         ivf_nlist=config.ivf_nlist,
         ivf_nprobe=config.ivf_nprobe,
     )
-
-
-MILVUS_INDEX = {"flat": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}
 
 
 def _store_info(store: VectorStore, config: Config) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from .errors import IndexCorruptError, RagError, StoreError
 from .store import RowMeta
 
 BATCH = 2000
+INDEX_TYPES = {"flat": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}  # RAG_INDEX_TYPE -> Milvus
 FIELDS = ("chunk_id", "doc_id", "source", "start", "end")
 
 
@@ -210,7 +211,7 @@ class MilvusStore:
         )
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, meta: RowMeta) -> None:
-        """Insert rows in batches (a progress bar past a few batches)."""
+        """Insert rows in batches; ``ids`` must be new (Milvus would keep both copies)."""
         ids = np.asarray(ids, dtype=np.int64)
         if not (len(ids) == len(vectors) == len(meta)):
             raise ValueError("ids, vectors and meta must have the same length")

@@ -166,10 +166,12 @@ class Retriever:
         result = self.search(query, k, **kw)
         seen = {h.chunk.chunk_id for h in result.hits}
         for part in sub_queries(result.query):
-            extra = [h for h in self.search(part, 2, **kw).hits if h.chunk.chunk_id not in seen]
-            for h in extra:
-                seen.add(h.chunk.chunk_id)
-                result.hits.append(dataclasses.replace(h, rank=len(result.hits) + 1))
+            found = self.search(part, 2, **kw)
+            result.timings_ms["total"] += found.timings_ms["total"]
+            for h in found.hits:
+                if h.chunk.chunk_id not in seen:
+                    seen.add(h.chunk.chunk_id)
+                    result.hits.append(dataclasses.replace(h, rank=len(result.hits) + 1))
         return result
 
     def _lexical(

@@ -261,6 +261,9 @@ class FaissStore:
         ids = np.asarray(ids, dtype=np.int64)
         if not (len(ids) == len(vectors) == len(meta)):
             raise ValueError("ids, vectors and meta must have the same length")
+        taken = np.isin(ids, self._row_ids[self._live])
+        if taken.any() or len(np.unique(ids)) != len(ids):
+            raise ValueError(f"row ids already stored or repeated: {ids[taken][:5].tolist()}")
         if self._mapped:
             import faiss
 

@@ -95,6 +95,9 @@ def test_vector_store_contract(kind: str, tmp_path: Path) -> None:
     assert store.search(extra[[1]], 1)[1][0, 0] == 1001
     assert np.allclose(store.reconstruct(new_ids), extra, atol=1e-6)
     assert store.search(extra[[2]], 2, sources=["up/n.md"])[1][0].tolist()[0] == 1002
+    if isinstance(store, FaissStore):
+        with pytest.raises(ValueError, match="already stored"):
+            store.add(new_ids[:1], extra[:1], RowMeta(["x"], ["n"], ["up/n.md"], [0], [9]))
 
     # persist, close, reopen: the same rows answer the same searches
     expected = len(store)
