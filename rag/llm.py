@@ -175,9 +175,11 @@ class OpenAICompatible:
         deadline = time.monotonic() + self.timeout_s
         chunks = None
         overdue = False
+        received = 0
         try:
             chunks = self.llm.stream_chat(msgs)
             for chunk in chunks:
+                received += 1
                 choices = getattr(chunk.raw, "choices", None)
                 if choices and getattr(choices[0], "finish_reason", None):
                     stream.finish_reason = choices[0].finish_reason
@@ -202,14 +204,20 @@ class OpenAICompatible:
             )
             self._unreachable = (time.monotonic(), message)
             raise BackendError(message)
+        if not received:  # e.g. a proxy's HTML page with status 200: no completion events
+            raise BackendError(
+                f"OpenAI-compatible server at {self.base_url} sent no completion (is it an "
+                "OpenAI-compatible API? A proxy's error page?); check RAG_OPENAI_BASE_URL"
+            )
         self._unreachable = None
 
     def _explain(self, exc: Exception) -> tuple[str, bool]:
         """A message a user can act on, and whether the server is unreachable."""
+        import httpx
         import openai
 
         where = f"OpenAI-compatible server at {self.base_url}"
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):  # mid-stream: httpx
             return (
                 f"{where} did not answer within {self.timeout_s:g} s: is it overloaded "
                 "or stuck? The limit is RAG_LLM_TIMEOUT_S",
