@@ -34,12 +34,6 @@ from rag.limits import RateLimiter  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 TITLE = "Ask the articles"
-EXAMPLES = [
-    "How many hotline calls did the Vietnamese and Chinese border guards make to each other in 2025?",
-    "Who is the commander of the Lang Son Border Guard Command?",
-    "Which restored passenger train route has opened new channels for tourism and trade?",
-    "Who is the Prime Minister of China?",
-]
 BACKENDS = ["extractive", "llamacpp", "openai"]
 LOAD_TIMEOUT_S = 600.0
 
@@ -396,7 +390,11 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
                     elem_id="rag-question",
                 )
                 examples = gr.Examples(
-                    EXAMPLES, inputs=[question], label="Example questions", api_visibility="private"
+                    cfg.examples or [""],
+                    inputs=[question],
+                    label="Example questions",
+                    api_visibility="private",
+                    visible=bool(cfg.examples),
                 )
                 with gr.Row():
                     clear_btn = gr.Button("Clear chat", size="sm", variant="secondary")

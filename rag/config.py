@@ -87,6 +87,12 @@ class Config:
     lexical: str = "bm25s"  # the lexical side: in-process bm25s, or "milvus" (its own BM25)
 
     # App.
+    example_questions: str = (  # "|"-separated; the defaults suit the bundled seeds; "" hides them
+        "How many hotline calls did the Vietnamese and Chinese border guards make to each other "
+        "in 2025?|Who is the commander of the Lang Son Border Guard Command?|Which restored "
+        "passenger train route has opened new channels for tourism and trade?|Who is the Prime "
+        "Minister of China?"
+    )
     rate_limit_per_minute: int = 30  # questions per session; 0 turns the limit off
     rate_limit_burst: int = 10
     feedback_path: Path = Path("eval/feedback.jsonl")
@@ -166,6 +172,11 @@ class Config:
         if self.upload_path.is_dir() and self.upload_path.resolve() != self.corpus_path.resolve():
             paths.append(self.upload_path)
         return paths
+
+    @property
+    def examples(self) -> list[str]:
+        """The app's example questions (``RAG_EXAMPLE_QUESTIONS``, "|"-separated)."""
+        return [q.strip() for q in self.example_questions.split("|") if q.strip()]
 
     @property
     def index_path(self) -> Path:

@@ -434,3 +434,15 @@ def test_app_stays_thin() -> None:
     source = (ROOT / "app.py").read_text()
     for heavy in ("rag.retrieve", "rag.index", "rag.extractive", "faiss", "bm25", "numpy"):
         assert heavy not in source
+
+
+def test_example_questions_come_from_the_config(tmp_path: Path) -> None:
+    config = Config.from_env(
+        {"root": tmp_path}, environ={"RAG_EXAMPLE_QUESTIONS": "First?| Second? |"}
+    )
+    assert config.examples == ["First?", "Second?"]
+    app = load_app()
+    for cfg in (config, config.replace(example_questions="")):  # "" hides the examples
+        demo = app.build(app.Engine(cfg))
+        shown = [b for b in demo.blocks.values() if type(b).__name__ == "Dataset"]
+        assert shown and shown[0].visible == bool(cfg.examples)
