@@ -292,7 +292,7 @@ def build_index(
             int(old.manifest.get("generation", 0)) + 1 if old else _next_generation(index_dir)
         )
         with _writing(index_dir, generation):
-            store = _build_store(config, vectors, chunks, generation)
+            store = _build_store(config, vectors, chunks, generation, progress)
             kind = store.kind
             report.seconds = time.perf_counter() - started
             manifest = _write_generation(
@@ -510,7 +510,9 @@ def _size(path: Path) -> int:
 # ---------------------------------------------------------------------------- stores
 
 
-def _build_store(config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: int) -> VectorStore:
+def _build_store(
+    config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: int, progress: bool = False
+) -> VectorStore:
     """The configured vector store for one generation: FAISS in index/, or a Milvus collection."""
     kind = choose_index_type(config.index_type, len(chunks), config.approx_threshold)
     if config.store == "milvus":
@@ -530,6 +532,7 @@ def _build_store(config: Config, vectors: np.ndarray, chunks: list[Chunk], gen: 
                 ef_search=config.hnsw_ef_search,
                 nlist=config.ivf_nlist,
                 nprobe=config.ivf_nprobe,
+                progress=progress,
             )
         except Exception as exc:
             with contextlib.suppress(Exception):

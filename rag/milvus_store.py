@@ -142,6 +142,7 @@ class MilvusStore:
         ef_search: int = 128,
         nlist: int = 0,
         nprobe: int = 16,
+        progress: bool = False,
     ) -> MilvusStore:
         """Create ``collection`` (replacing one of that name) holding ``vectors`` and ``meta``
         as rows 0..n-1; ``meta.text``, when given, is indexed for Milvus BM25 search."""
@@ -170,7 +171,7 @@ class MilvusStore:
             nprobe=nprobe,
             full_text=full_text,
         )
-        store.add(np.arange(n, dtype=np.int64), vectors, meta)
+        store.add(np.arange(n, dtype=np.int64), vectors, meta, progress=progress)
         return store
 
     @classmethod
@@ -210,14 +211,22 @@ class MilvusStore:
             full_text="sparse" in fields,
         )
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray, meta: RowMeta) -> None:
-        """Insert rows in batches; ``ids`` must be new (Milvus would keep both copies)."""
+    def add(
+        self, ids: np.ndarray, vectors: np.ndarray, meta: RowMeta, *, progress: bool = False
+    ) -> None:
+        """Insert rows in batches; ``ids`` must be new (Milvus would keep both copies).
+        ``progress`` shows a bar when there are several batches."""
         ids = np.asarray(ids, dtype=np.int64)
         if not (len(ids) == len(vectors) == len(meta)):
             raise ValueError("ids, vectors and meta must have the same length")
         if self.full_text and meta.text is None:
             raise ValueError(f"collection {self.collection!r} indexes words: meta.text is needed")
-        for a in range(0, len(ids), BATCH):
+        starts = range(0, len(ids), BATCH)
+        if progress and len(starts) > 2:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=f"Milvus {self.collection}", unit="batch", leave=False)
+        for a in starts:
             part = meta.slice(a, a + BATCH)
             rows = [
                 {
