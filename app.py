@@ -144,6 +144,7 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
     def on_chat(
         question: str,
         turns: list[Answer],
+        failed: list[render.Failed],
         backend: str,
         k: float,
         hybrid: bool,
@@ -151,15 +152,15 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
     ) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
         if not question:
-            yield (gr.skip(),) * 5
+            yield (gr.skip(),) * 6
             return
         turn = len(turns)
         base = [
-            *render.chat_messages(turns),
+            *render.chat_messages(turns, failed),
             {"role": "user", "content": render.user_html(question)},
         ]
         bot = {"role": "assistant", "content": render.pending_html()}
-        yield "", [*base, bot], gr.skip(), gr.skip(), gr.skip()
+        yield "", [*base, bot], gr.skip(), gr.skip(), gr.skip(), gr.skip()
         answer: Answer | None = None
         try:
             check_rate(request)
@@ -171,20 +172,22 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
                     answer = event
                 elif event:
                     bot = {"role": "assistant", "content": render.streaming_html(event)}
-                    yield gr.skip(), [*base, bot], gr.skip(), gr.skip(), gr.skip()
-        except Exception as exc:  # shown in the conversation, not left "searching"
+                    yield gr.skip(), [*base, bot], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        except Exception as exc:  # shown in the conversation (and kept), not left "searching"
             if not isinstance(exc, RagError | gr.Error):
                 _warn(f"unexpected error answering {question!r}: {exc!r}")
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
-            bot = {"role": "assistant", "content": render.error_html(message)}
-            yield gr.skip(), [*base, bot], gr.skip(), gr.skip(), gr.skip()
+            failed = [*failed, (turn, question, message)]
+            chat = render.chat_messages(turns, failed)
+            yield gr.skip(), chat, gr.skip(), failed, gr.skip(), gr.skip()
             return
         assert answer is not None
         turns = [*turns, answer]
         yield (
             gr.skip(),
-            render.chat_messages(turns),
+            render.chat_messages(turns, failed),
             turns,
+            gr.skip(),
             render.sources_html(answer, turn),
             render.details_html(answer, turn),
         )
@@ -211,17 +214,17 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
         )
 
     def on_clear() -> tuple[Any, ...]:
-        return [], [], render.empty_sources_html(), render.empty_details_html(), None, ""
+        return [], [], [], render.empty_sources_html(), render.empty_details_html(), None, ""
 
     # ------------------------------------------------------------------ feedback
 
     def on_like(
-        data: gr.LikeData, turns: list[Answer], request: gr.Request
+        data: gr.LikeData, turns: list[Answer], failed: list[render.Failed], request: gr.Request
     ) -> tuple[str, dict[str, Any] | None]:
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-        turn = int(index) // 2
+        turn = render.message_turn(turns, failed, int(index))
         liked = {True: "up", "Like": "up", False: "down", "Dislike": "down"}.get(data.liked)
-        if liked is None or turn >= len(turns):
+        if liked is None or turn is None:
             return gr.skip(), gr.skip()
         rec = feedback.save(
             cfg.path(cfg.feedback_path),
@@ -362,6 +365,7 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
 
     with gr.Blocks(title=TITLE) as demo:
         turns = gr.State([])
+        failed = gr.State([])  # questions that got an error, kept on screen
         rated = gr.State(None)
         gr.Markdown(
             f"## {TITLE}\nAnswers come only from the indexed news articles, with a "
@@ -484,20 +488,17 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
         private: dict[str, Any] = {"api_visibility": "private"}
         chat_io = {
             "fn": on_chat,
-            "inputs": [question, turns, backend, top_k, hybrid],
-            "outputs": [question, chatbot, turns, sources, details],
+            "inputs": [question, turns, failed, backend, top_k, hybrid],
+            "outputs": [question, chatbot, turns, failed, sources, details],
             **private,
         }
         question.submit(**chat_io)
         examples.load_input_event.then(**chat_io)
         bridge.change(on_select, [bridge, turns], [sources, details], **private)
-        clear_btn.click(
-            on_clear, None, [chatbot, turns, sources, details, rated, comment_box], **private
-        )
-        chatbot.clear(
-            on_clear, None, [chatbot, turns, sources, details, rated, comment_box], **private
-        )
-        chatbot.like(on_like, [turns], [rate_status, rated], **private)
+        cleared = [chatbot, turns, failed, sources, details, rated, comment_box]
+        clear_btn.click(on_clear, None, cleared, **private)
+        chatbot.clear(on_clear, None, cleared, **private)
+        chatbot.like(on_like, [turns, failed], [rate_status, rated], **private)
         comment_btn.click(
             on_comment, [comment_box, rated, turns], [rate_status, comment_box, rated], **private
         )

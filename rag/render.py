@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from . import prompts
 from .types import Answer, Citation, Document, Hit
@@ -195,13 +195,45 @@ def _unique_sources(citations: Iterable[Citation]) -> list[Citation]:
     return out
 
 
-def chat_messages(turns: Sequence[Answer]) -> list[dict[str, str]]:
-    """The chatbot's messages (HTML content) for a conversation of finished answers."""
+Failed = tuple[int, str, str]  # (finished answers before it, question, error message)
+
+
+def chat_messages(turns: Sequence[Answer], failed: Sequence[Failed] = ()) -> list[dict[str, str]]:
+    """The chatbot's messages (HTML content): the finished answers, and the questions that
+    failed (with their error) where they were asked, so an error stays on screen."""
     messages: list[dict[str, str]] = []
-    for i, a in enumerate(turns):
-        messages.append({"role": "user", "content": user_html(a.question)})
-        messages.append({"role": "assistant", "content": answer_html(a, i)})
+    for turn, content in _conversation(turns, failed):
+        question, html = (
+            (content.question, answer_html(content, turn))
+            if isinstance(content, Answer)
+            else (content[1], error_html(content[2]))
+        )
+        messages.append({"role": "user", "content": user_html(question)})
+        messages.append({"role": "assistant", "content": html})
     return messages
+
+
+def message_turn(turns: Sequence[Answer], failed: Sequence[Failed], index: int) -> int | None:
+    """The finished answer shown at chatbot message ``index``; None for an error or a question."""
+    if index % 2 == 0:
+        return None
+    pairs = list(_conversation(turns, failed))
+    if index // 2 >= len(pairs):
+        return None
+    turn, content = pairs[index // 2]
+    return turn if isinstance(content, Answer) else None
+
+
+def _conversation(
+    turns: Sequence[Answer], failed: Sequence[Failed]
+) -> Iterator[tuple[int, Answer | Failed]]:
+    """(answer number, answer or failure) in the order they were asked."""
+    for i in range(len(turns) + 1):
+        for f in failed:
+            if f[0] == i:
+                yield i, f
+        if i < len(turns):
+            yield i, turns[i]
 
 
 # ---------------------------------------------------------------------------- sources panel

@@ -446,3 +446,17 @@ def test_example_questions_come_from_the_config(tmp_path: Path) -> None:
         demo = app.build(app.Engine(cfg))
         shown = [b for b in demo.blocks.values() if type(b).__name__ == "Dataset"]
         assert shown and shown[0].visible == bool(cfg.examples)
+
+
+def test_errors_stay_in_the_conversation_and_likes_find_their_answer() -> None:
+    answer, _ = _hostile_answer()
+    second = Answer("Second?", "Second?", "An answer [1].", False, "extractive")
+    failed = [(1, "Too fast?", "Too many questions: limit is 30 per minute")]
+    messages = render.chat_messages([answer, second], failed)
+    assert len(messages) == 6
+    assert "Too fast?" in messages[2]["content"] and "rag-error" in messages[3]["content"]
+    assert "Too many questions" in messages[3]["content"]
+    assert "Second?" in messages[4]["content"]
+    # the chatbot's message index -> the finished answer it shows (None: a question or an error)
+    turns = [render.message_turn([answer, second], failed, i) for i in range(7)]
+    assert turns == [None, 0, None, None, None, 1, None]
