@@ -147,6 +147,7 @@ _COUNT_FOCUS = re.compile(
 )
 
 
+LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
 STRICT_TYPES = frozenset({"number", "measure", "date"})
 """Question types answered only by a sentence that holds that kind of value."""
 
@@ -278,6 +279,7 @@ class ExtractiveBackend:
         sims = self.embedder.encode_many(
             [c.chunk.text for c in cands]
         ) @ self.embedder.encode_query(primary)
+        sims = np.maximum(sims, self._clause_sims(cands, primary))
         if context:
             full = self.embedder.encode_many([c.chunk.text for c in cands]) @ (
                 self.embedder.encode_query(question)
@@ -297,6 +299,26 @@ class ExtractiveBackend:
             typed = _type_match(qtype, primary, cand.chunk.text, focus)
             score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
             out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank))
+        return out
+
+    def _clause_sims(self, cands: list[Candidate], question: str) -> np.ndarray:
+        """Per sentence, the best similarity of one of its clauses when it is long: a
+        sentence listing five things matches a question about one of them weakly as a
+        whole ("Cross-border trade …, while the restored Hà Nội–Nanning passenger train …")."""
+        out = np.full(len(cands), -1.0, dtype=np.float32)
+        pieces = [
+            (i, c.chunk.text[a:b])
+            for i, c in enumerate(cands)
+            if len(c.chunk.text) > LONG_SENTENCE
+            for a, b in _clauses(c.chunk.text)
+            if b - a >= 40
+        ]
+        if pieces:
+            sims = self.embedder.encode_many([t for _, t in pieces]) @ self.embedder.encode_query(
+                question
+            )
+            for (i, _), sim in zip(pieces, sims.tolist(), strict=True):
+                out[i] = max(out[i], sim)
         return out
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
