@@ -251,6 +251,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", parents=[settings], help="score retrieval, answers and citations")
     p.add_argument("--dataset", type=Path, default=Path("eval/datasets/seeds_dev.jsonl"))
     p.add_argument(
+        "--suite",
+        type=Path,
+        nargs="?",
+        const=Path("eval/suite/suite.toml"),
+        metavar="PATH",
+        help="run the multi-domain suite (default manifest: eval/suite/suite.toml)",
+    )
+    p.add_argument(
+        "--split",
+        choices=["dev", "test", "all"],
+        default="all",
+        help="with --suite: only the dev or test domains (default: all)",
+    )
+    p.add_argument(
+        "--sweep",
+        metavar="VALUES",
+        help="with --suite: min_answer_score values for the calibration plot, "
+        "comma-separated, or 'none' (default: 0.30 to 0.70 in steps of 0.05)",
+    )
+    p.add_argument(
         "--out", type=Path, help="write report.json, report.md, per_question.jsonl, plots"
     )
     p.add_argument(
@@ -266,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METRIC=VALUE",
         help="fail (exit 1) when a metric is below VALUE; repeatable",
     )
-    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument(
+        "--limit", type=int, help="only the first N questions (with --suite: of each domain)"
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(

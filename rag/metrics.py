@@ -283,7 +283,10 @@ class Scorer:
         failure, issues = _diagnose(item, scores)
         return {
             "id": item.id,
+            "line": item.line,
             "type": item.type,
+            "qtype": item.kind,
+            "miss": item.miss or None,
             "question": item.question,
             "expected": item.answer,
             "answer": answer.answer,
@@ -367,8 +370,47 @@ def _diagnose(item: Item, s: dict[str, Any]) -> tuple[str | None, list[str]]:
 # ---------------------------------------------------------------------------- aggregation
 
 
+def error_row(item: Item, message: str) -> dict[str, Any]:
+    """The row of a question the answer chain refused (e.g. over the length limit).
+
+    It is listed with its error in the reports but left out of every metric: the
+    question was never answered, so it can neither be right nor wrong.
+    """
+    return {
+        "id": item.id,
+        "line": item.line,
+        "type": item.type,
+        "qtype": item.kind,
+        "miss": item.miss or None,
+        "question": item.question[:200],
+        "expected": item.answer,
+        "answer": "",
+        "abstained": False,
+        "citations": [],
+        "retrieved": [],
+        "metrics": {},
+        "failure": "error",
+        "issues": [message],
+        "error": message,
+        "timings_ms": {},
+    }
+
+
+def answer_words(rows: Sequence[dict[str, Any]]) -> float | None:
+    """Median length in words of the answers given (markers stripped; abstentions and
+    errors left out): how short the assistant states what was asked."""
+    counts = [
+        len(strip_markers(r["answer"]).split())
+        for r in rows
+        if not r.get("error") and not r["abstained"]
+    ]
+    return float(np.median(counts)) if counts else None
+
+
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
-    """Dataset-level metrics from per-question rows (see :data:`METRICS`)."""
+    """Dataset-level metrics from per-question rows (see :data:`METRICS`); error rows
+    (questions the chain refused) are left out."""
+    rows = [r for r in rows if not r.get("error")]
     ans = [r["metrics"] for r in rows if r["type"] != "unanswerable"]
     una = [r["metrics"] for r in rows if r["type"] == "unanswerable"]
     every = [r["metrics"] for r in rows]
@@ -383,8 +425,14 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     return {k: (None if out[k] is None else round(out[k], 4)) for k in METRICS}
 
 
-def by_type(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Headline metrics per question type."""
+def by_type(rows: Sequence[dict[str, Any]], key: str = "type") -> dict[str, dict[str, Any]]:
+    """Headline metrics per question type (``key="qtype"``: per fine type, see
+    :func:`headline`)."""
+    if key != "type":
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            groups.setdefault(r.get(key) or r["type"], []).append(r)
+        return {name: headline(groups[name]) for name in sorted(groups)}
     out = {}
     for typ in TYPES:
         sub = [r for r in rows if r["type"] == typ]
@@ -408,3 +456,47 @@ def latency(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
         if vals:
             out[stage] = latency_summary(vals)
     return out
+
+
+HEADLINE = (
+    "answer_accuracy",
+    "abstention_rate",
+    "false_abstention",
+    "citation_precision",
+    "recall@5",
+)
+
+
+def headline(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The figures the suite reports for any group of rows: counts, the headline metrics
+    and the median answer length in words."""
+    ok = [r for r in rows if not r.get("error")]
+    s = summarize(ok)
+    return {
+        "n": len(rows),
+        "answerable": sum(1 for r in ok if r["type"] != "unanswerable"),
+        "unanswerable": sum(1 for r in ok if r["type"] == "unanswerable"),
+        "errors": len(rows) - len(ok),
+        **{k: s[k] for k in HEADLINE},
+        "answer_words_p50": answer_words(ok),
+    }
+
+
+def selective(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Coverage and selective accuracy of one run, for the calibration plot.
+
+    coverage: share of questions answered (not abstained). selective_accuracy: share
+    of the answered questions answered right (an answered unanswerable is wrong).
+    answer_accuracy and abstention_rate as in :func:`summarize`.
+    """
+    ok = [r for r in rows if not r.get("error")]
+    answered = [r for r in ok if not r["abstained"]]
+    right = [r for r in answered if r["metrics"].get("answer_correct")]
+    s = summarize(ok)
+    return {
+        "coverage": round(len(answered) / len(ok), 4) if ok else None,
+        "selective_accuracy": round(len(right) / len(answered), 4) if answered else None,
+        "answer_accuracy": s["answer_accuracy"],
+        "abstention_rate": s["abstention_rate"],
+        "false_abstention": s["false_abstention"],
+    }
