@@ -174,6 +174,8 @@ def load_dataset(path: Path, corpus_dir: Path | None = None) -> Dataset:
         if item is not None and not errors:
             seen[item.id] = lineno
             items.append(item)
+    if len(problems) == 1:  # one problem: one line, as every other CLI error
+        raise DatasetError(f"{path}: {problems[0]}", problems)
     if problems:
         shown = problems[:20] + (
             [f"... and {len(problems) - 20} more"] if len(problems) > 20 else []

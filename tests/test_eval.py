@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -387,3 +388,103 @@ def test_compare_puts_configs_side_by_side_and_gate_fails(
 def test_item_golds() -> None:
     item = Item("x", "q", "a", ("b",), True, ("f",), ("e",), "single")
     assert item.golds == ["a", "b"]
+
+
+# ---------------------------------------------------------------------------- bad datasets
+# Issue 13, item 9: bad datasets give one line on stderr and exit 2, before any model
+# loads; a question the chain refuses is that item's error and the run goes on.
+
+
+def _one_error_line(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rag: error:"), err
+    return err[0]
+
+
+def test_huge_integer_in_a_dataset_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "huge.jsonl"
+    bad.write_text('{"id": ' + "9" * 5000 + "}\n", encoding="utf-8")
+    common = ["eval", "--corpus-dir", str(SEEDS), "--index-dir", str(tmp_path / "idx")]
+    assert main([*common, "--dataset", str(bad)]) == 2
+    line = _one_error_line(capsys)
+    assert "line 1: not valid JSON" in line and "digits" in line
+    assert not (tmp_path / "idx").exists()
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "folder"])
+def test_dataset_that_is_not_a_regular_file_is_refused_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture, target: str
+) -> None:
+    if target == "folder":
+        (tmp_path / "folder").mkdir()
+        target = str(tmp_path / "folder")
+    link = tmp_path / "zero.jsonl"
+    link.symlink_to(target)
+    common = ["eval", "--corpus-dir", str(SEEDS), "--index-dir", str(tmp_path / "idx")]
+    assert main([*common, "--dataset", str(link)]) == 2
+    assert "is not a regular file" in _one_error_line(capsys)
+    assert main([*common, "--suite", str(link)]) == 2  # a suite manifest likewise
+    assert "is not a regular file" in _one_error_line(capsys)
+
+
+def test_oversized_dataset_is_refused_after_a_bounded_read(tmp_path: Path) -> None:
+    from rag.eval_dataset import read_dataset_bytes
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b" " * 2000)
+    with pytest.raises(DatasetError, match="larger than"):
+        read_dataset_bytes(path, limit=1000)
+    assert read_dataset_bytes(path, limit=2000) == b" " * 2000
+
+
+def test_optional_fields_are_checked(tmp_path: Path) -> None:
+    lines = [
+        {**GOOD, "qtype": "how_many", "history": [["Who met?", "The guards."]]},
+        {**GOOD, "id": "t2", "qtype": "howmany"},
+        {**GOOD, "id": "t3", "history": [["only a question"]]},
+        {**GOOD, "id": "t4", "history": "Who met?"},
+    ]
+    problems = problems_of(write_jsonl(tmp_path / "d.jsonl", lines))
+    assert len(problems) == 3
+    assert problems[0].startswith("line 2 (id t2): field 'qtype': must be one of who, what")
+    assert problems[1] == (
+        "line 3 (id t3): field 'history'[0]: must be a [question, answer] pair of non-empty strings"
+    )
+    assert problems[2] == "line 4 (id t4): field 'history': must be list, got str"
+    ds = load_dataset(write_jsonl(tmp_path / "ok.jsonl", lines[:1]), SEEDS)
+    assert ds.items[0].history == (("Who met?", "The guards."),)
+    assert ds.items[0].kind == "how_many"
+
+
+def test_overlong_question_is_that_items_error_and_the_run_goes_on(
+    assistant, seed_config: Config, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    long_q = {**GOOD, "id": "long", "question": "How many hotline calls? " * 100}
+    follow = {
+        **GOOD,
+        "id": "follow",
+        "question": "And how many official letters?",
+        "answer": "679",
+        "aliases": [],
+        "evidence": ["exchanging 679 official letters"],
+        "qtype": "follow_up",
+        "history": [["How many hotline calls did the border guards make in 2025?", "113."]],
+    }
+    data = write_jsonl(tmp_path / "d.jsonl", [GOOD, long_q, follow])
+    out = tmp_path / "report"
+    args = eval_args(out)
+    args.dataset = data
+    assert run_cli(args, seed_config, assistant=assistant) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"rag: line 2 \(id long\): the question is 2,3\d\d characters long", err)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    (run,) = report["runs"]
+    assert [(e["id"], e["line"]) for e in run["errors"]] == [("long", 2)]
+    assert run["failures"]["error"] == 1 and run["failed_ids"]["error"] == ["long"]
+    assert run["metrics"]["answer_accuracy"] == 1.0  # the two asked questions, both right
+    assert run["by_qtype"]["follow_up"]["answer_accuracy"] == 1.0
+    rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text().splitlines()]
+    assert [r["failure"] for r in rows] == [None, "error", None]
+    assert "limit is 2,000" in rows[1]["error"] and rows[1]["metrics"] == {}
