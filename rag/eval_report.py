@@ -103,7 +103,8 @@ def markdown(data: dict[str, Any]) -> str:
         for r in runs
         for t, v in r["by_type"].items()
     ]
-    lines += _md_table(["config", "type", *cols], rows) + ["", "## Outcomes", ""]
+    lines += _md_table(["config", "type", *cols], rows) + [""]
+    lines += _qtype_md(runs) + ["## Outcomes", ""]
     for r in runs:
         lines.append(f"- **{r['label']}**: ok {r['failures'].get('ok', 0)}")
         lines += [f"  - {k} {len(ids)}: {', '.join(ids)}" for k, ids in r["failed_ids"].items()]
@@ -122,6 +123,19 @@ def markdown(data: dict[str, Any]) -> str:
         lines += _md_table(["run", "metric", "value", "min", "result"], rows)
     lines += ["", "## Definitions", ""] + [f"- **{k}**: {v}" for k, v in METRICS.items()]
     return "\n".join(lines) + "\n"
+
+
+def _qtype_md(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Per fine question type (the dataset's optional ``qtype``), when it gives any."""
+    if all(set(r.get("by_qtype", {})) <= {"single", "multi", "unanswerable"} for r in runs):
+        return []
+    cols = ["n", "answer_accuracy", "abstention_rate", "false_abstention", "answer_words_p50"]
+    rows = [
+        [r["label"], q, *(_cell(v.get(c)) for c in cols)]
+        for r in runs
+        for q, v in r.get("by_qtype", {}).items()
+    ]
+    return ["## By fine question type", "", *_md_table(["config", "qtype", *cols], rows), ""]
 
 
 def _latency_cell(s: dict[str, float] | None, *, short: bool = False) -> str:
