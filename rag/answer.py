@@ -34,7 +34,7 @@ from .llm import ChatLLM, llm_key, make_llm
 from .pipeline import Components, load_components
 from .retrieve import Retriever, SearchResult, clean_query
 from .types import Answer, Document, Hit
-from .uploads import stage_uploads
+from .uploads import set_aside, stage_uploads
 
 
 class Assistant:
@@ -184,32 +184,47 @@ class Assistant:
     ) -> BuildReport:
         """Copy files into the upload folder and index them (only changed chunks embedded).
 
-        Every file is read and checked first: one bad file rejects the batch with a
-        clear error and leaves the folder and the index as they were.
+        Every file is read and checked first: one bad file, or a file whose text is
+        already indexed under another name, rejects the batch with a clear error and
+        leaves the folder and the index as they were. If the index cannot be written,
+        the folder is put back as it was, earlier versions of replaced files included.
+        ``report.added`` lists the sources of this batch (not of a concurrent one).
         """
         with self._index_lock:
-            added = stage_uploads(paths, self.config)
+            indexed = {d.doc_id: d.source for d in self.documents}
+            staged = stage_uploads(paths, self.config, indexed)
             try:
-                report = build_index(self.config, self.parts.embedder, progress=False, warn=warn)
-            except Exception:
-                for p in added:
-                    p.unlink(missing_ok=True)
+                report = build_index(
+                    self.config,
+                    self.parts.embedder,
+                    progress=False,
+                    warn=warn,
+                    skip_unreadable=True,
+                )
+            except BaseException:
+                staged.rollback()
                 raise
+            staged.commit()
+            report.added = list(staged.sources)
             self._reload()
             return report
 
     def remove_document(self, source: str) -> BuildReport:
-        """Remove an uploaded document from the upload folder and the index."""
+        """Remove an uploaded document (or an unreadable upload that was skipped) from the
+        upload folder and the index."""
         with self._index_lock:
-            doc = self.document(source)
-            path = self.config.path(Path(doc.source))
+            if source not in self.parts.index.skipped:
+                source = self.document(source).source
+            path = self.config.path(Path(source))
             if not _inside(path, self.config.upload_path):
                 raise RagError(
-                    f"{doc.source} is part of the corpus folder, not an upload; "
+                    f"{source} is part of the corpus folder, not an upload; "
                     "remove the file from the corpus folder and run `rag index`"
                 )
-            path.unlink(missing_ok=True)
-            report = build_index(self.config, self.parts.embedder, progress=False)
+            with set_aside(path):  # put back if the index cannot be written
+                report = build_index(
+                    self.config, self.parts.embedder, progress=False, skip_unreadable=True
+                )
             self._reload()
             return report
 

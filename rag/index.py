@@ -35,7 +35,7 @@ import numpy as np
 from .chunking import chunk_document
 from .config import Config
 from .embeddings import Embedder
-from .errors import IndexCorruptError, IndexMissingError, RagError
+from .errors import CorpusError, IndexCorruptError, IndexMissingError, RagError
 from .ingest import corpus_files, load_corpus, relative_source, supported_suffixes
 from .lexical import BM25Index
 from .store import FaissStore, RowMeta, VectorStore, choose_index_type
@@ -106,6 +106,11 @@ class Index:
         self._by_id = {d.doc_id: d for d in self.docs}
         self._by_source = {d.source: d for d in self.docs}
 
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Corpus files the build left out, ``source -> reason`` (unreadable, duplicate)."""
+        return dict(self.manifest.get("skipped") or {})
+
     def document(self, key: str) -> Document:
         """A document by id or by source path."""
         doc = self._by_id.get(key) or self._by_source.get(key)
@@ -128,6 +133,8 @@ class BuildReport:
     path: Path = Path("index")
     up_to_date: bool = False
     warnings: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # source -> why it is not indexed
+    added: list[str] = field(default_factory=list)  # sources an upload batch added
 
     def summary(self) -> str:
         if self.up_to_date:
@@ -262,16 +269,25 @@ def build_index(
     rebuild: bool = False,
     progress: bool = True,
     warn: Callable[[str], None] | None = None,
+    skip_unreadable: bool = False,
 ) -> BuildReport:
     """Bring ``index/`` up to date with the corpus, re-embedding only changed chunks.
 
     The corpus is read completely before anything is written, so an unreadable file
-    stops the build with the old index intact.
+    stops the build with the old index intact -- or, with ``skip_unreadable`` (the app:
+    one truncated upload must not take the service down), is left out, reported
+    through ``warn`` and recorded in the manifest's ``skipped`` (with duplicates).
     """
     started = time.perf_counter()
     index_dir = config.index_path
     report = BuildReport(path=index_dir)
-    docs = load_corpus(config.corpus_paths, config.root, warn=warn)
+    docs = load_corpus(
+        config.corpus_paths,
+        config.root,
+        warn=warn,
+        skip_errors=skip_unreadable,
+        skipped=report.skipped,
+    )
     stats = _file_stats(config)
     with _build_lock(index_dir):
         old = None if rebuild else _load_previous(config, warn)
@@ -279,7 +295,10 @@ def build_index(
             report.documents, report.chunks, report.up_to_date = len(docs), len(old.chunks), True
             report.index_type = old.store.kind
             with _writing(index_dir, None):
-                _write_manifest(index_dir, {**old.manifest, "sources": _sources(stats, docs)})
+                _write_manifest(
+                    index_dir,
+                    {**old.manifest, "sources": _sources(stats, docs), "skipped": report.skipped},
+                )
             return report
         chunks = [
             c for d in docs for c in chunk_document(d, config.chunk_size, config.chunk_overlap)
@@ -306,6 +325,7 @@ def build_index(
                 stats,
                 report.seconds,
                 embedder.dim,
+                report.skipped,
             )
         _remove_other_generations(index_dir, manifest["files"])
         if old is not None:
@@ -441,6 +461,7 @@ def _write_generation(
     stats: dict[str, list[int]],
     seconds: float,
     dim: int,
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     files = {
         "documents": f"documents-{gen}.jsonl",
@@ -477,6 +498,7 @@ def _write_generation(
         "files": files,
         "sizes": {k: _size(index_dir / v) for k, v in files.items()},
         "sources": _sources(stats, docs),
+        "skipped": dict(skipped or {}),
     }
     _write_manifest(index_dir, manifest)
     return manifest
@@ -701,6 +723,9 @@ def open_index(
     """Load the index, first building or updating it when missing or stale (``auto_index``).
 
     A corrupt index is never silently replaced: that raises :class:`IndexCorruptError`.
+    Unreadable corpus files are skipped and reported (see :func:`build_index`); an
+    update that cannot be written (disk full, ...) leaves the previous index, which is
+    then loaded and served, with a warning.
     """
     status = index_status(config)
     if status.state == "corrupt":
@@ -716,5 +741,11 @@ def open_index(
         else:
             if warn:
                 warn(f"{status.reason}: updating the index")
-            build_index(config, embedder, progress=progress, warn=warn)
+            try:
+                build_index(config, embedder, progress=progress, warn=warn, skip_unreadable=True)
+            except (IndexWriteError, CorpusError) as exc:
+                if status.state == "missing":
+                    raise
+                if warn:
+                    warn(f"serving the previous index: the update failed: {exc}")
     return load_index(config)

@@ -7,6 +7,7 @@ so offsets are stable whatever form the file was saved in.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import re
@@ -37,9 +38,49 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
+_BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _wide_text(data: bytes) -> str | None:
+    """``data`` decoded as UTF-16/UTF-32 when it is that (a BOM, or BOM-less UTF-16 whose
+    every other byte is NUL, as Windows "Unicode" files are); None otherwise.
+
+    Text in these encodings is full of NUL bytes, which would otherwise make it look
+    binary. Decoding is strict, the result must hold no NUL character, and at least a
+    fifth of it must be ASCII/Latin-1 (spaces, digits, newlines, punctuation): random
+    bytes that happen to start with "\\xff\\xfe" are not taken for text.
+    """
+    codec = next((c for bom, c in _BOMS if data.startswith(bom)), None)
+    if codec is None and len(data) >= 2 and len(data) % 2 == 0:
+        head = data[:8192]
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) >= 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            codec = "utf-16-le"
+        elif even.count(0) >= 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            codec = "utf-16-be"
+    if codec is None:
+        return None
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text or sum(ord(c) < 0x100 for c in text) < 0.2 * len(text):
+        return None
+    return text
+
+
 def read_text_file(path: Path) -> Extracted:
-    """Plain text / Markdown: strict UTF-8 (a BOM is dropped)."""
+    """Plain text / Markdown: strict UTF-8 (a BOM is dropped), or UTF-16/UTF-32."""
     data = _read_bytes(path)
+    wide = _wide_text(data)
+    if wide is not None:
+        return Extracted(normalize(wide))
     if b"\x00" in data[:8192]:
         raise UnreadableFileError(
             f"{path}: looks like a binary file, not text; remove it or convert it"
@@ -151,10 +192,11 @@ def read_html(path: Path) -> Extracted:
     page has ``<main>`` or ``<article>`` elements, only their text is kept.
     """
     data = _read_bytes(path)
-    if b"\x00" in data[:8192]:
+    wide = _wide_text(data)
+    if wide is None and b"\x00" in data[:8192]:
         raise UnreadableFileError(f"{path}: looks like a binary file, not HTML")
     try:
-        markup = data.decode("utf-8-sig")
+        markup = wide if wide is not None else data.decode("utf-8-sig")
     except UnicodeDecodeError:
         m = _META_CHARSET.search(data[:4096])
         try:
@@ -221,6 +263,26 @@ def _check_pdf_size(path: Path, reader: object) -> None:
             )
 
 
+def _decrypt_pdf(path: Path, reader: object) -> None:
+    """Open an encrypted PDF that anyone may read (an empty user password: only editing
+    or printing is restricted); refuse one that needs a password, saying so."""
+    if not reader.is_encrypted:  # type: ignore[attr-defined]
+        return
+    from pypdf.errors import DependencyError
+
+    try:
+        opened = reader.decrypt("")  # type: ignore[attr-defined]
+    except DependencyError:
+        raise UnreadableFileError(
+            f"{path}: the PDF is encrypted with AES, which needs the `cryptography` package "
+            "on the server; save it without encryption"
+        ) from None
+    if not opened:
+        raise UnreadableFileError(
+            f"{path}: the PDF needs a password to open; save a copy without a password"
+        )
+
+
 def read_pdf(path: Path) -> Extracted:
     """PDF (text layer, via pypdf): pages joined by a blank line, page start offsets kept.
 
@@ -241,8 +303,7 @@ def read_pdf(path: Path) -> Extracted:
     try:
         with _pdf_limits():
             reader = PdfReader(BytesIO(data))
-            if reader.is_encrypted:
-                raise UnreadableFileError(f"{path}: the PDF is encrypted; decrypt it first")
+            _decrypt_pdf(path, reader)
             _check_pdf_size(path, reader)
             texts = [page.extract_text() or "" for page in reader.pages]
     except UnreadableFileError:
@@ -380,12 +441,16 @@ def load_corpus(
     *,
     skip_errors: bool = False,
     warn: Callable[[str], None] | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> list[Document]:
     """Load every supported file under ``corpus_dir`` (one folder or several).
 
     A file that cannot be read raises :class:`UnreadableFileError` naming it, unless
     ``skip_errors`` is set, in which case it is reported through ``warn`` and skipped.
     Files with unsupported suffixes are always skipped (reported through ``warn``).
+    ``skipped``, when given, receives ``source -> reason`` for every unreadable file
+    skipped and every file whose text another file already holds (the reason names
+    the file by its source, never by its absolute path).
     """
     dirs = [corpus_dir] if isinstance(corpus_dir, Path) else list(corpus_dir)
     docs: list[Document] = []
@@ -401,21 +466,32 @@ def load_corpus(
                 raise
             if warn:
                 warn(f"skipped: {exc}")
+            if skipped is not None:
+                source = relative_source(path, root)
+                reason = str(exc).replace(str(path), "").lstrip(": ") or str(exc)
+                skipped[source] = reason
     if not docs:
         raise CorpusError(
             f"no readable documents ({', '.join(supported_suffixes())}) in "
             f"{', '.join(str(d) for d in dirs)}; "
             "add some files or set RAG_CORPUS_DIR"
         )
-    return _dedupe(docs, warn)
+    return _dedupe(docs, warn, skipped)
 
 
-def _dedupe(docs: Iterable[Document], warn: Callable[[str], None] | None) -> list[Document]:
+def _dedupe(
+    docs: Iterable[Document],
+    warn: Callable[[str], None] | None,
+    skipped: dict[str, str] | None = None,
+) -> list[Document]:
+    """The documents with distinct texts (the first file of each text is kept)."""
     seen: dict[str, Document] = {}
     for d in docs:
         if d.doc_id in seen:
             if warn:
                 warn(f"skipped {d.source}: same text as {seen[d.doc_id].source}")
+            if skipped is not None:
+                skipped[d.source] = f"same text as {seen[d.doc_id].source}"
             continue
         seen[d.doc_id] = d
     return list(seen.values())

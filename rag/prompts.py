@@ -53,3 +53,38 @@ Conversation:
 
 Last question: {question}
 Standalone question:"""
+
+# ---------------------------------------------------------------------------- app, uploads
+
+DUPLICATE_UPLOAD = (
+    "{name}: same text as {existing}, {where}; nothing was added "
+    "(one text is one document: remove {existing} first to keep it under the new name)"
+)
+"""An upload whose text is already indexed under another name is refused."""
+ALREADY_INDEXED = "which is already indexed"
+IN_THIS_BATCH = "earlier in this upload"
+
+NOTHING_ADDED = "Nothing was added (the index is unchanged): {reason}"
+
+SKIPPED_FILES = "{n} file(s) could not be read and are not indexed: {files}"
+"""Status line addition when the corpus holds unreadable files (they are skipped)."""
+
+BACKEND_NOT_ENABLED = "backend {backend!r} is not enabled on this server (enabled: {enabled})"
+
+TOO_MANY = (
+    "Too many {what}{scope}: limit is {per_minute:g} per minute; wait a few seconds "
+    "(about {wait} s) and {again}."
+)
+"""A rate limit refusal; ``scope`` is "" (this session) or " from your address"."""
+
+SERVER_BUSY = "The server is busy (queue full); try again in a few seconds."
+
+UNKNOWN_ANSWER = (
+    "feedback must name an answer this server gave: pass the answer_id from /ask "
+    "(unknown or expired: {answer_id!r})"
+)
+
+COMMENT_TOO_LONG = "the comment is {n:,} characters long; the limit is {limit:,}; shorten it"
+
+SERVER_ADDRESS = "<server address>"
+"""Stands in for a configured URL in anything shown to clients."""

@@ -186,8 +186,19 @@ def test_uploads_with_colliding_names_are_kept_apart(tmp_path: Path) -> None:
     first.write_text("# A\n\nThe first file.", "utf-8")
     second.write_text("# B\n\nThe second file.", "utf-8")
     staged = stage_uploads([first, second], config)
-    assert [p.name for p in staged] == ["notes.md", "Notes-2.md"]
-    assert [p.read_text("utf-8") for p in staged] == [first.read_text(), second.read_text()]
-    # a later upload of the same name is a new version of that file
+    assert [p.name for p in staged.files] == ["notes.md", "Notes-2.md"]
+    assert staged.sources == ["uploads/notes.md", "uploads/Notes-2.md"]
+    assert [p.read_text("utf-8") for p in staged.files] == [first.read_text(), second.read_text()]
+    staged.commit()
+    # a later upload of the same name is a new version of that file; until it is
+    # committed the previous version is kept (hidden), and a rollback puts it back
     first.write_text("# A\n\nThe first file, corrected.", "utf-8")
-    assert stage_uploads([first], config)[0].read_text("utf-8").endswith("corrected.")
+    newer = stage_uploads([first], config)
+    assert newer.files[0].read_text("utf-8").endswith("corrected.")
+    assert len(newer.backups) == 1 and next(iter(newer.backups.values())).name.startswith(".")
+    newer.rollback()
+    assert (config.upload_path / "notes.md").read_text("utf-8") == "# A\n\nThe first file."
+    assert sorted(p.name for p in config.upload_path.iterdir()) == ["Notes-2.md", "notes.md"]
+    stage_uploads([first], config).commit()
+    assert (config.upload_path / "notes.md").read_text("utf-8").endswith("corrected.")
+    assert sorted(p.name for p in config.upload_path.iterdir()) == ["Notes-2.md", "notes.md"]
