@@ -15,8 +15,10 @@ Named API endpoints (for ``gradio_client``): ``/ask``, ``/reset``, ``/documents`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,16 +28,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from rag import feedback, render  # noqa: E402
+from rag import feedback, prompts, render  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.ingest import supported_suffixes  # noqa: E402
-from rag.limits import RateLimiter  # noqa: E402
+from rag.limits import RateLimiter, RequestLimits  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 TITLE = "Ask the articles"
 BACKENDS = ["extractive", "llamacpp", "openai"]
 LOAD_TIMEOUT_S = 600.0
+MAX_TOP_K = 20  # passages a client may ask for (the slider's range)
+MAX_QUEUE = 64  # requests waiting at most; more are refused at once ("queue full")
+CACHE_SWEEP = (600, 1800)  # every 10 min, delete Gradio's temp uploads older than 30 min
 
 
 class Engine:
@@ -73,7 +78,7 @@ class Engine:
         if not self._ready.wait(LOAD_TIMEOUT_S):
             raise gr.Error("The model and index are still loading; try again in a moment.")
         if self._error is not None:
-            raise gr.Error(f"The engine could not load: {self._error}")
+            raise gr.Error(f"The engine could not load: {public_text(self.config, self._error)}")
         return self._assistant
 
 
@@ -90,54 +95,145 @@ def _history(turns: Sequence[Answer]) -> list[dict[str, str]]:
     return out
 
 
-def _settings(backend: str, k: float, hybrid: bool) -> dict[str, Any]:
-    return {"backend": backend or "extractive", "k": max(1, int(k or 1)), "hybrid": bool(hybrid)}
+def enabled_backends(cfg: Config) -> list[str]:
+    """The answer backends clients may pick: ``RAG_APP_BACKENDS`` (comma-separated), by
+    default extractive plus the configured one. A client must not make the server load
+    a model or call a server that its operator did not set up."""
+    names = os.environ.get("RAG_APP_BACKENDS") or f"extractive,{cfg.backend}"
+    picked = [n.strip() for n in names.split(",") if n.strip() in BACKENDS]
+    return list(dict.fromkeys(picked or ["extractive"]))
 
 
-def _error(exc: Exception) -> gr.Error:
-    return exc if isinstance(exc, gr.Error) else gr.Error(str(exc))
+def _settings(backend: str, k: float, hybrid: bool, cfg: Config) -> dict[str, Any]:
+    """The per-call settings a client picked, bounded on the server: top-k in
+    1..MAX_TOP_K (junk, NaN or infinity: the configured k), an enabled backend."""
+    name = (backend or cfg.backend or "extractive").strip()
+    enabled = enabled_backends(cfg)
+    if name not in enabled:
+        raise gr.Error(prompts.BACKEND_NOT_ENABLED.format(backend=name, enabled=", ".join(enabled)))
+    try:
+        top_k = int(float(k))
+    except (TypeError, ValueError, OverflowError):
+        top_k = cfg.k
+    return {"backend": name, "k": min(MAX_TOP_K, max(1, top_k)), "hybrid": bool(hybrid)}
 
 
-def _client_key(request: gr.Request | None) -> str:
-    """Who is asking, for the rate limit: the Gradio session, else the client address."""
+def public_text(cfg: Config, text: object) -> str:
+    """``text`` without configuration or server paths (see :func:`rag.render.redact`)."""
+    secrets = [cfg.openai_base_url, cfg.milvus_uri, cfg.llm_model_path, str(_gradio_cache())]
+    secrets += [v for v in (cfg.openai_api_key, cfg.milvus_token) if v not in ("", "not-needed")]
+    return render.redact(text, str(cfg.root.resolve()), secrets)
+
+
+def _error(exc: Exception, cfg: Config) -> gr.Error:
+    message = exc.message if isinstance(exc, gr.Error) else str(exc)
+    return gr.Error(public_text(cfg, message))
+
+
+def _public_answer(answer: Answer, cfg: Config) -> Answer:
+    """``answer`` with its notes redacted (a fallback note names the failing server);
+    the full notes go to the server's log."""
+    shown = [public_text(cfg, n) for n in answer.notes]
+    if shown != answer.notes:
+        _warn(f"notes for {answer.question[:80]!r}: {answer.notes}")
+        answer.notes = shown
+    return answer
+
+
+def _who(request: gr.Request | None) -> tuple[str, str]:
+    """(session, client address) of a request, for the rate limits."""
     if request is None:
-        return "-"
-    if request.session_hash:
-        return f"session:{request.session_hash}"
+        return "-", "-"
     client = getattr(request, "client", None)
-    return f"host:{getattr(client, 'host', '-')}"
+    return request.session_hash or "-", str(getattr(client, "host", None) or "-")
 
 
-def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
+def _gradio_cache() -> Path:
+    """Where Gradio keeps uploaded files (GRADIO_TEMP_DIR, else <tmp>/gradio)."""
+    folder = os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio"
+    return Path(folder).resolve()
+
+
+def discard_temp_uploads(paths: Sequence[Path]) -> None:
+    """Delete Gradio's temporary copies of uploaded files (and their emptied folders),
+    whatever the upload's outcome: the upload folder holds the accepted ones, and a
+    rejected or removed file must not stay on disk or downloadable from the cache."""
+    cache = _gradio_cache()
+    for p in paths:
+        path = Path(p).resolve()
+        if not path.is_relative_to(cache) or path == cache:
+            continue  # only ever Gradio's own temp files
+        with contextlib.suppress(OSError):
+            path.unlink()
+        with contextlib.suppress(OSError):
+            if path.parent != cache:
+                path.parent.rmdir()  # only when empty
+
+
+def build(
+    engine: Engine, limiter: RateLimiter | None = None, limits: RequestLimits | None = None
+) -> gr.Blocks:
     """The page and its API. ``engine`` holds the (possibly still loading) assistant;
-    ``limiter`` caps questions per session (default: from the config's rate limit)."""
+    ``limiter`` caps questions per session (default: from the config's rate limit), and
+    ``limits`` every request per session and client address (default: derived from
+    ``limiter``, see :class:`~rag.limits.RequestLimits`)."""
     cfg = engine.config
-    limiter = limiter if limiter is not None else RateLimiter.from_config(cfg)
+    if limits is None:
+        limits = (
+            RequestLimits.around(limiter, cfg)
+            if limiter is not None
+            else RequestLimits.from_config(cfg)
+        )
+    issued = feedback.IssuedAnswers()  # what /ask answered, for /feedback to refer to
 
-    def check_rate(request: gr.Request | None) -> None:
+    def check(action: str, request: gr.Request | None) -> None:
         try:
-            limiter.check(_client_key(request))
+            limits.check(action, *_who(request))
         except RagError as exc:
             raise gr.Error(str(exc)) from None
 
-    def uploaded_sources(docs: Sequence[Any]) -> list[str]:
+    def uploaded_sources(sources: Sequence[str]) -> list[str]:
         up = cfg.upload_path.resolve()
-        return [d.source for d in docs if cfg.path(Path(d.source)).resolve().is_relative_to(up)]
+        return [s for s in sources if cfg.path(Path(s)).resolve().is_relative_to(up)]
+
+    def skipped_files() -> dict[str, str]:
+        return {s: public_text(cfg, why) for s, why in engine.assistant.parts.index.skipped.items()}
 
     def doc_views() -> tuple[str, str, Any]:
-        """The status line, the documents table and the removable-documents choice."""
+        """The status line, the documents table and the removable-documents choice
+        (files that are not indexed are listed in both, and uploaded ones removable)."""
         docs = engine.assistant.documents
-        removable = uploaded_sources(docs)
+        skipped = skipped_files()
+        removable = uploaded_sources([*(d.source for d in docs), *skipped])
+        status = f"Ready · {len(docs)} documents indexed."
+        if skipped:
+            files = "; ".join(f"{s} ({why})" for s, why in sorted(skipped.items()))
+            status += " " + prompts.SKIPPED_FILES.format(n=len(skipped), files=files)
         return (
-            f"Ready · {len(docs)} documents indexed.",
-            render.documents_html(docs, removable),
+            render.esc(status),
+            render.documents_html(docs, removable, skipped),
             gr.update(choices=removable, value=removable[0] if removable else None),
         )
 
     def doc_list() -> list[dict[str, Any]]:
         docs = engine.assistant.documents
-        up = set(uploaded_sources(docs))
-        return [{**d.meta(), "uploaded": d.source in up} for d in docs]
+        skipped = skipped_files()
+        up = set(uploaded_sources([*(d.source for d in docs), *skipped]))
+        listed = [{**d.meta(), "uploaded": d.source in up, "indexed": True} for d in docs]
+        listed += [
+            {"source": s, "uploaded": s in up, "indexed": False, "error": why}
+            for s, why in sorted(skipped.items())
+        ]
+        return listed
+
+    def add_uploads(files: Sequence[str], request: gr.Request | None) -> Any:
+        """Index uploaded files; Gradio's temp copies are deleted whatever happens."""
+        paths = [Path(f) for f in files]
+        try:
+            check("upload", request)
+            return engine.assistant.add_files(paths, warn=_warn)
+        finally:
+            discard_temp_uploads(paths)
 
     # ------------------------------------------------------------------ chat
 
@@ -163,9 +259,9 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
         yield "", [*base, bot], gr.skip(), gr.skip(), gr.skip(), gr.skip()
         answer: Answer | None = None
         try:
-            check_rate(request)
+            check("ask", request)
             stream = engine.assistant.stream(
-                question, _history(turns), **_settings(backend, k, hybrid)
+                question, _history(turns), **_settings(backend, k, hybrid, cfg)
             )
             for event in stream:
                 if isinstance(event, Answer):
@@ -176,13 +272,13 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
         except Exception as exc:  # shown in the conversation (and kept), not left "searching"
             if not isinstance(exc, RagError | gr.Error):
                 _warn(f"unexpected error answering {question!r}: {exc!r}")
-            message = exc.message if isinstance(exc, gr.Error) else str(exc)
+            message = public_text(cfg, exc.message if isinstance(exc, gr.Error) else str(exc))
             failed = [*failed, (turn, question, message)]
             chat = render.chat_messages(turns, failed)
             yield gr.skip(), chat, gr.skip(), failed, gr.skip(), gr.skip()
             return
         assert answer is not None
-        turns = [*turns, answer]
+        turns = [*turns, _public_answer(answer, cfg)]
         yield (
             gr.skip(),
             render.chat_messages(turns, failed),
@@ -226,6 +322,10 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
         liked = {True: "up", "Like": "up", False: "down", "Dislike": "down"}.get(data.liked)
         if liked is None or turn is None:
             return gr.skip(), gr.skip()
+        try:
+            check("feedback", request)
+        except gr.Error as exc:
+            return render.esc(exc.message), gr.skip()
         rec = feedback.save(
             cfg.path(cfg.feedback_path),
             turns[turn],
@@ -250,46 +350,55 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
             )
         if not (text or "").strip():
             return "Write a comment first.", gr.skip(), gr.skip()
-        rec = feedback.save(
-            cfg.path(cfg.feedback_path),
-            turns[rated["turn"]],
-            rated["rating"],
-            text,
-            session=request.session_hash or "",
-            turn=rated["turn"],
-            replaces=rated["id"],
-        )
+        try:
+            check("feedback", request)
+            rec = feedback.save(
+                cfg.path(cfg.feedback_path),
+                turns[rated["turn"]],
+                rated["rating"],
+                text,
+                session=request.session_hash or "",
+                turn=rated["turn"],
+                replaces=rated["id"],
+            )
+        except (RagError, gr.Error) as exc:
+            return render.esc(_error(exc, cfg).message), gr.skip(), gr.skip()
         return f"Comment saved for answer {rated['turn'] + 1}.", "", {**rated, "id": rec["id"]}
 
     # ------------------------------------------------------------------ documents
 
     def on_add(
         files: list[str] | None,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[Any, ...]:
         if not files:
             return ("Choose one or more files first.", *(gr.skip(),) * 4)
-        paths = [Path(f) for f in files]
-        progress(0.1, desc=f"Reading and indexing {len(paths)} file(s)")
+        progress(0.1, desc=f"Reading and indexing {len(files)} file(s)")
         try:
-            report = engine.assistant.add_files(paths, warn=_warn)
-        except RagError as exc:
-            return (
-                f"**Nothing was added** (the index is unchanged): {render.esc(exc)}",
-                *(gr.skip(),) * 4,
-            )
+            report = add_uploads(files, request)
+        except (RagError, gr.Error) as exc:  # the temp files are gone: the picker is cleared
+            reason = render.esc(_error(exc, cfg).message)
+            return (f"**{prompts.NOTHING_ADDED.format(reason=reason)}**", *(gr.skip(),) * 3, None)
         progress(1.0, desc="Done")
-        names = ", ".join(Path(p).name for p in paths)
-        return (f"Added {render.esc(names)}. {render.esc(report.summary())}", *doc_views(), None)
+        names = ", ".join(report.added)
+        return (
+            f"Added {render.esc(names)}. {render.esc(public_text(cfg, report.summary()))}",
+            *doc_views(),
+            None,
+        )
 
-    def on_remove(source: str | None) -> tuple[Any, ...]:
+    def on_remove(source: str | None, request: gr.Request) -> tuple[Any, ...]:
         if not source:
             return ("Pick an uploaded document to remove.", *(gr.skip(),) * 3)
         try:
+            check("remove", request)
             report = engine.assistant.remove_document(source)
-        except (RagError, KeyError) as exc:
-            return (f"**Not removed:** {render.esc(exc)}", *(gr.skip(),) * 3)
-        return (f"Removed {render.esc(source)}. {render.esc(report.summary())}", *doc_views())
+        except (RagError, KeyError, gr.Error) as exc:
+            message = _error(exc, cfg).message
+            return (f"**Not removed:** {render.esc(message)}", *(gr.skip(),) * 3)
+        summary = public_text(cfg, report.summary())
+        return (f"Removed {render.esc(source)}. {render.esc(summary)}", *doc_views())
 
     def on_load() -> tuple[Any, ...]:
         try:
@@ -309,14 +418,15 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
     ) -> tuple[dict[str, Any], list[Answer]]:
         if not (question or "").strip():
             raise gr.Error("The question is empty.")
-        check_rate(request)
+        check("ask", request)
         try:
             answer = engine.assistant.ask(
-                question, _history(turns), **_settings(backend, top_k, hybrid)
+                question, _history(turns), **_settings(backend, top_k, hybrid, cfg)
             )
         except (RagError, gr.Error) as exc:
-            raise _error(exc) from None
-        return answer.to_dict(), [*turns, answer]
+            raise _error(exc, cfg) from None
+        answer = _public_answer(answer, cfg)
+        return {**answer.to_dict(), "answer_id": issued.issue(answer)}, [*turns, answer]
 
     def api_reset() -> list[Answer]:
         return []
@@ -328,42 +438,47 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
             raise gr.Error(f"No indexed document {source!r}") from exc
         return {**doc.meta(), "text": doc.text}
 
-    def api_upload(files: list[str] | None) -> dict[str, Any]:
+    def api_upload(files: list[str] | None, request: gr.Request) -> dict[str, Any]:
         if not files:
             raise gr.Error("No files given.")
-        bot = engine.assistant
-        before = {d.doc_id for d in bot.documents}
         try:
-            report = bot.add_files([Path(f) for f in files], warn=_warn)
+            report = add_uploads(files, request)
         except RagError as exc:
-            raise gr.Error(f"Nothing was added: {exc}") from None
-        added = [d.source for d in bot.documents if d.doc_id not in before]
-        return {"added": added, "summary": report.summary(), "documents": doc_list()}
+            raise gr.Error(prompts.NOTHING_ADDED.format(reason=public_text(cfg, exc))) from None
+        summary = public_text(cfg, report.summary())
+        return {"added": report.added, "summary": summary, "documents": doc_list()}
 
-    def api_remove(source: str) -> dict[str, Any]:
+    def api_remove(source: str, request: gr.Request) -> dict[str, Any]:
+        check("remove", request)
         try:
             report = engine.assistant.remove_document(source)
         except (RagError, KeyError) as exc:
-            raise gr.Error(str(exc)) from None
-        return {"removed": source, "summary": report.summary(), "documents": doc_list()}
+            raise _error(exc, cfg) from None
+        summary = public_text(cfg, report.summary())
+        return {"removed": source, "summary": summary, "documents": doc_list()}
 
-    def api_feedback(
-        answer: dict[str, Any], rating: str, comment: str, request: gr.Request
-    ) -> dict[str, Any]:
+    def api_feedback(answer: Any, rating: str, comment: str, request: gr.Request) -> dict[str, Any]:
+        """Rate an answer this server gave: ``answer`` is the /ask result (its
+        ``answer_id`` is all that is read) or the id itself."""
+        check("feedback", request)
+        answer_id = answer.get("answer_id") if isinstance(answer, dict) else answer
+        given = issued.get(answer_id)
+        if given is None:
+            raise gr.Error(prompts.UNKNOWN_ANSWER.format(answer_id=str(answer_id)[:40]))
         try:
             return feedback.save(
                 cfg.path(cfg.feedback_path),
-                answer or {},
+                given,
                 rating,
                 comment or "",
                 session=request.session_hash or "",
             )
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            raise _error(exc, cfg) from None
 
     # ------------------------------------------------------------------ layout
 
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=CACHE_SWEEP) as demo:
         turns = gr.State([])
         failed = gr.State([])  # questions that got an error, kept on screen
         rated = gr.State(None)
@@ -411,8 +526,8 @@ def build(engine: Engine, limiter: RateLimiter | None = None) -> gr.Blocks:
                     comment_btn = gr.Button("Save comment", size="sm")
                 with gr.Accordion("Settings", open=False):
                     backend = gr.Radio(
-                        BACKENDS,
-                        value=cfg.backend,
+                        enabled_backends(cfg),
+                        value=next(iter({cfg.backend} & {*enabled_backends(cfg)}), "extractive"),
                         label="Answer backend",
                         info="extractive: quotes sentences; llamacpp/openai: a generative model",
                     )
@@ -572,13 +687,15 @@ def launch(
     prevent_thread_lock: bool = False,
     concurrency: int = 8,
     max_upload_mb: int | None = None,
+    max_queue: int = MAX_QUEUE,
 ) -> Any:
-    """Start the server with the queue on (``concurrency`` requests at a time).
+    """Start the server with the queue on (``concurrency`` requests at a time, at most
+    ``max_queue`` waiting: a flood beyond that is refused at once, not queued for minutes).
 
     ``max_upload_mb`` makes Gradio refuse larger files while they are being
     received, before they reach its cache folder (the app checks again on add).
     """
-    demo.queue(default_concurrency_limit=concurrency)
+    demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     return demo.launch(
         server_name=host,
         server_port=port,

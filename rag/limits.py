@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from . import prompts
 from .errors import ConfigError, RagError
 
 DEFAULT_PER_MINUTE = 30
@@ -114,15 +115,92 @@ class RateLimiter:
                 self._buckets.popitem(last=False)  # the least recently seen client
         return wait
 
-    def check(self, key: str) -> None:
-        """Take one token for ``key`` or raise :class:`RateLimitError` with a clear message."""
+    def check(self, key: str, what: str = "questions", scope: str = "") -> None:
+        """Take one token for ``key`` or raise :class:`RateLimitError` with a clear message
+        ("Too many questions: limit is 30 per minute; wait ... and ask again.")."""
         wait = self.acquire(key)
         if wait > 0:
             raise RateLimitError(
-                f"Too many questions: limit is {self.per_minute:g} per minute; wait a few "
-                f"seconds (about {math.ceil(wait)} s) and ask again.",
+                prompts.TOO_MANY.format(
+                    what=what,
+                    scope=scope,
+                    per_minute=self.per_minute,
+                    wait=math.ceil(wait),
+                    again="ask again" if what == "questions" else "try again",
+                ),
                 wait,
             )
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+ADDRESS_FACTOR = 4
+"""A client address may ask this many times a session's rate (one address can hold a few
+people behind one NAT; a new session per request must not reset anything)."""
+DEFAULT_CHANGES_PER_MINUTE = 30  # uploads + removals per address (each one re-indexes)
+DEFAULT_FEEDBACK_PER_MINUTE = 60  # ratings per address (each one writes a line to disk)
+
+
+class RequestLimits:
+    """Every limit the app applies to one request, by what it does and who sends it.
+
+    * questions: a bucket per session (``rate_limit_per_minute``/``_burst``) *and* one per
+      client address (``rate_limit_per_address``, default 4x the session rate), so a
+      client that opens a new session for every call is still held to its address's rate;
+    * uploads and removals (``rate_limit_changes_per_minute``, per address);
+    * ratings (``rate_limit_feedback_per_minute``, per address).
+
+    ``rate_limit_per_minute = 0`` turns them all off (unless set on their own). Each
+    limit is a :class:`RateLimiter`; together they are thread-safe and bounded.
+    """
+
+    def __init__(
+        self,
+        session: RateLimiter,
+        address: RateLimiter,
+        changes: RateLimiter,
+        feedback: RateLimiter,
+    ) -> None:
+        self.session = session
+        self.address = address
+        self.changes = changes
+        self.feedback = feedback
+
+    @classmethod
+    def from_config(cls, config: Any) -> RequestLimits:
+        """The limits for ``config`` (see the class docstring for the settings)."""
+        return cls.around(RateLimiter.from_config(config), config)
+
+    @classmethod
+    def around(cls, session: RateLimiter, config: Any = None) -> RequestLimits:
+        """Limits derived from a per-session question limiter (off when it is off),
+        each overridable by its own setting; they share ``session``'s clock."""
+        clock = session._clock
+        on = session.enabled
+
+        def limiter(name: str, per_minute: float, burst: int) -> RateLimiter:
+            rate = setting(config, f"rate_limit_{name}", int(per_minute) if on else 0)
+            return RateLimiter(rate, max(1, min(burst, rate or 1)), clock=clock)
+
+        return cls(
+            session,
+            limiter(
+                "per_address", session.per_minute * ADDRESS_FACTOR, session.burst * ADDRESS_FACTOR
+            ),
+            limiter("changes_per_minute", DEFAULT_CHANGES_PER_MINUTE, 10),
+            limiter("feedback_per_minute", DEFAULT_FEEDBACK_PER_MINUTE, 20),
+        )
+
+    def check(self, action: str, session: str, address: str) -> None:
+        """Let one ``action`` ("ask", "upload", "remove", "feedback") through or raise
+        :class:`RateLimitError`. A refused question costs its address nothing."""
+        if action == "ask":
+            self.session.check(f"session:{session}")
+            self.address.check(f"host:{address}", scope=" from your address")
+        elif action in ("upload", "remove"):
+            self.changes.check(f"host:{address}", "uploads and removals", " from your address")
+        elif action == "feedback":
+            self.feedback.check(f"host:{address}", "ratings", " from your address")
+        else:
+            raise ValueError(f"unknown action {action!r}")

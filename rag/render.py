@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from . import prompts
 from .types import Answer, Citation, Document, Hit
@@ -432,8 +432,14 @@ def empty_details_html() -> str:
 # ---------------------------------------------------------------------------- documents
 
 
-def documents_html(documents: Sequence[Document], uploaded: Iterable[str] = ()) -> str:
-    """The indexed documents as a table (uploaded ones flagged: those can be removed)."""
+def documents_html(
+    documents: Sequence[Document],
+    uploaded: Iterable[str] = (),
+    skipped: Mapping[str, str] | None = None,
+) -> str:
+    """The indexed documents as a table (uploaded ones flagged: those can be removed),
+    then the files that are *not* indexed (``skipped``: source -> why), so a truncated
+    or duplicate file is visible instead of silently missing."""
     up = set(uploaded)
     badge = ' <span class="rag-badge">uploaded</span>'
     rows = "".join(
@@ -442,11 +448,41 @@ def documents_html(documents: Sequence[Document], uploaded: Iterable[str] = ()) 
         f"<td>{d.length:,}</td><td>{len(d.pages) or ''}</td></tr>"
         for d in sorted(documents, key=lambda d: d.source)
     )
+    rows += "".join(
+        f'<tr class="rag-skipped"><td><b>not indexed</b>: {esc(why)}</td>'
+        f'<td><span class="rag-file">{esc(source)}</span>{badge if source in up else ""}</td>'
+        "<td></td><td></td></tr>"
+        for source, why in sorted((skipped or {}).items())
+    )
+    not_indexed = f", {len(skipped)} file(s) not indexed" if skipped else ""
     return (
-        f'<div class="rag-docs"><div class="rag-kv">{len(documents)} document(s) indexed</div>'
+        f'<div class="rag-docs"><div class="rag-kv">{len(documents)} document(s) indexed'
+        f"{not_indexed}</div>"
         "<table><thead><tr><th>Title</th><th>File</th><th>Characters</th><th>Pages</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></div>"
     )
+
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>)\]]+")
+_ABS_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"<>:;,()]+/)+([^\s/'\"<>:;,()]*)")
+
+
+def redact(text: object, root: str | None = None, secrets: Iterable[str] = ()) -> str:
+    """``text`` as a client may see it: no configured value, URL or server path.
+
+    Each of ``secrets`` (configured URLs, keys, model paths) and any URL becomes
+    :data:`~rag.prompts.SERVER_ADDRESS`; paths under ``root`` become relative to it
+    ("index/vectors-3.faiss"), any other absolute path its last part ("form.pdf").
+    Error messages and notes pass through this before they reach the page or the API.
+    """
+    out = "" if text is None else str(text)
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        out = out.replace(secret, prompts.SERVER_ADDRESS)
+    out = _URL.sub(prompts.SERVER_ADDRESS, out)
+    base = (root or "").rstrip("/")
+    if base.startswith("/"):  # an absolute root only: "." would match every dot
+        out = re.sub(re.escape(base) + r"(?:/|\b)", "", out)
+    return _ABS_PATH.sub(lambda m: m.group(1) or "<folder>", out)
 
 
 # ---------------------------------------------------------------------------- page assets
