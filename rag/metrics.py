@@ -289,6 +289,7 @@ class Scorer:
             "miss": item.miss or None,
             "question": item.question,
             "expected": item.answer,
+            "standalone_question": answer.standalone_question,
             "answer": answer.answer,
             "abstained": answer.abstained,
             "citations": [c.to_dict() for c in answer.citations],

@@ -55,6 +55,7 @@ def calibration(results: Sequence[DomainResult]) -> list[dict[str, Any]]:
 
 
 def _domain_entry(res: DomainResult) -> dict[str, Any]:
+    """One domain's part of the report: where its files are, all its figures, failures."""
     d = res.domain
     rows = res.rows
     failed: dict[str, list[str]] = {}
@@ -152,6 +153,7 @@ def write_suite_reports(
 
 
 def _row(label: Sequence[str], h: dict[str, Any]) -> list[str]:
+    """Table cells for a headline dict: the label columns, counts, then :data:`COLUMNS`."""
     counts = [str(h["n"]), str(h["unanswerable"])]
     return [
         *label,
@@ -207,6 +209,7 @@ def suite_markdown(report: dict[str, Any]) -> str:
 
 
 def _calibration_md(report: dict[str, Any]) -> list[str]:
+    """The calibration section of suite_report.md: the plot and the sweep per split."""
     lines = ["", "## Calibration: `min_answer_score` against accuracy and coverage", ""]
     if not any(s["calibration"] for s in report["splits"].values()):
         return [*lines, "No sweep was run (`--sweep none`)."]
@@ -232,6 +235,7 @@ def _calibration_md(report: dict[str, Any]) -> list[str]:
 
 
 def _failures_md(report: dict[str, Any]) -> list[str]:
+    """Failed ids per domain and reason, item errors, and the gates."""
     lines = ["", "## Outcomes per domain", ""]
     for d in report["domains"]:
         lines.append(f"- **{d['name']}** ({d['split']}): ok {d['failures'].get('ok', 0)}")

@@ -487,4 +487,5 @@ def test_overlong_question_is_that_items_error_and_the_run_goes_on(
     assert run["by_qtype"]["follow_up"]["answer_accuracy"] == 1.0
     rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text().splitlines()]
     assert [r["failure"] for r in rows] == [None, "error", None]
+    assert rows[2]["standalone_question"] != rows[2]["question"]  # the history was used
     assert "limit is 2,000" in rows[1]["error"] and rows[1]["metrics"] == {}
