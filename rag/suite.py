@@ -212,13 +212,14 @@ def run_domain(
     from .retrieve import Retriever
 
     t0 = time.perf_counter()
-    datasets = [load_dataset(q, config.corpus_path).head(limit) for q in domain.questions]
-    items = [item for ds in datasets for item in ds.items]
+    datasets = [load_dataset(q, config.corpus_path) for q in domain.questions]
+    items = [item for ds in datasets for item in ds.items][:limit]
     index = open_index(config, embedder, warn=warn, progress=sys.stderr.isatty())
     bot = Assistant(Components(config, embedder, index, Retriever(index, embedder, config)))
     scorer = Scorer(config, embedder)
 
     def ask(overrides: dict[str, Any], desc: str) -> list[dict[str, Any]]:
+        """Score every item under ``overrides``, each row tagged with domain and split."""
         rows = score_items(bot, items, overrides, scorer, desc=desc, progress=True, warn=warn)
         return [{"domain": domain.name, "split": domain.split, **r} for r in rows]
 
