@@ -27,12 +27,13 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from rag import feedback, prompts, render  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.ingest import supported_suffixes  # noqa: E402
-from rag.limits import RateLimiter, RequestLimits  # noqa: E402
+from rag.limits import FloodGuard, RateLimiter, RequestLimits  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 TITLE = "Ask the articles"
@@ -675,6 +676,7 @@ def build(
             api_name="feedback",
             api_description="Save a rating ('up'/'down') and comment for an /ask result.",
         )
+    demo.rag_limits = limits  # type: ignore[attr-defined]  # for launch()'s FloodGuard
     return demo
 
 
@@ -696,7 +698,10 @@ def launch(
     received, before they reach its cache folder (the app checks again on add).
     """
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
+    limits = getattr(demo, "rag_limits", None)
+    guard = [Middleware(FloodGuard, limiter=limits.requests)] if limits is not None else []
     return demo.launch(
+        app_kwargs={"middleware": guard},
         server_name=host,
         server_port=port,
         share=share,

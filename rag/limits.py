@@ -19,6 +19,7 @@ setting                    env                             default
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -134,6 +135,10 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._buckets)
 
+    def __bool__(self) -> bool:
+        """Always true: ``len()`` counts buckets, and a limiter with none is still one."""
+        return True
+
 
 ADDRESS_FACTOR = 4
 """A client address may ask this many times a session's rate (one address can hold a few
@@ -149,7 +154,10 @@ class RequestLimits:
       client address (``rate_limit_per_address``, default 4x the session rate), so a
       client that opens a new session for every call is still held to its address's rate;
     * uploads and removals (``rate_limit_changes_per_minute``, per address);
-    * ratings (``rate_limit_feedback_per_minute``, per address).
+    * ratings (``rate_limit_feedback_per_minute``, per address);
+    * every request that joins the queue (``rate_limit_requests_per_address``, default
+      twice the three above together), refused with HTTP 429 by :class:`FloodGuard`
+      before it is queued.
 
     ``rate_limit_per_minute = 0`` turns them all off (unless set on their own). Each
     limit is a :class:`RateLimiter`; together they are thread-safe and bounded.
@@ -161,11 +169,14 @@ class RequestLimits:
         address: RateLimiter,
         changes: RateLimiter,
         feedback: RateLimiter,
+        requests: RateLimiter | None = None,
     ) -> None:
         self.session = session
         self.address = address
         self.changes = changes
         self.feedback = feedback
+        # every request joining the queue, per address (see FloodGuard)
+        self.requests = requests if requests is not None else RateLimiter(0)
 
     @classmethod
     def from_config(cls, config: Any) -> RequestLimits:
@@ -183,14 +194,19 @@ class RequestLimits:
             rate = setting(config, f"rate_limit_{name}", int(per_minute) if on else 0)
             return RateLimiter(rate, max(1, min(burst, rate or 1)), clock=clock)
 
-        return cls(
-            session,
+        per_action = [
             limiter(
                 "per_address", session.per_minute * ADDRESS_FACTOR, session.burst * ADDRESS_FACTOR
             ),
             limiter("changes_per_minute", DEFAULT_CHANGES_PER_MINUTE, 10),
             limiter("feedback_per_minute", DEFAULT_FEEDBACK_PER_MINUTE, 20),
+        ]
+        requests = limiter(  # twice what the per-action limits allow together
+            "requests_per_address",
+            2 * sum(lim.per_minute for lim in per_action),
+            2 * sum(lim.burst for lim in per_action),
         )
+        return cls(session, *per_action, requests)
 
     def check(self, action: str, session: str, address: str) -> None:
         """Let one ``action`` ("ask", "upload", "remove", "feedback") through or raise
@@ -204,3 +220,48 @@ class RequestLimits:
             self.feedback.check(f"host:{address}", "ratings", " from your address")
         else:
             raise ValueError(f"unknown action {action!r}")
+
+
+class FloodGuard:
+    """ASGI middleware: a request that would join the queue (``POST .../queue/join`` or
+    ``.../call/<api>``) from an address over its budget (``RequestLimits.requests``:
+    twice the address's question, upload and rating limits together, for every kind of
+    event) gets HTTP 429 at once.
+
+    The per-action limits answer with a clear message from inside the event, but by
+    then a request has been queued, scheduled and run in a worker thread; a flood of
+    them delays everyone. This refuses the excess before any of that, for a fraction of
+    a millisecond each.
+    """
+
+    PATHS = ("/queue/join", "/call/")
+
+    def __init__(self, app: Any, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope.get("type") == "http"
+            and scope.get("method") == "POST"
+            and self.limiter.enabled
+            and any(p in scope.get("path", "") for p in self.PATHS)
+        ):
+            host = (scope.get("client") or ("-",))[0]
+            wait = self.limiter.acquire(f"host:{host}")
+            if wait > 0:
+                message = prompts.TOO_MANY.format(
+                    what="requests",
+                    scope=" from your address",
+                    per_minute=self.limiter.per_minute,
+                    wait=math.ceil(wait),
+                    again="try again",
+                )
+                headers = [(b"content-type", b"application/json")]
+                headers.append((b"retry-after", str(math.ceil(wait)).encode()))
+                await send({"type": "http.response.start", "status": 429, "headers": headers})
+                await send(
+                    {"type": "http.response.body", "body": json.dumps({"error": message}).encode()}
+                )
+                return
+        await self.app(scope, receive, send)

@@ -554,6 +554,34 @@ def test_new_session_per_request_is_limited_by_address(limited, tmp_path: Path) 
     assert "113" in Client(url, verbose=False).predict(Q_HOTLINE, api_name="/ask")["answer"]
 
 
+def test_a_flood_is_refused_before_the_queue(limited) -> None:
+    """Past twice its question rate, an address's requests get HTTP 429 before they are
+    queued (a refusal from inside the event still costs a worker); others are served."""
+    url = limited["url"]
+    codes = []
+    for _ in range(90):  # the guard's burst: 2 x (12 questions + 10 changes + 20 ratings)
+        request = urllib.request.Request(
+            f"{url}gradio_api/call/ask",
+            data=json.dumps({"data": [Q_HOTLINE, "extractive", 5, True]}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                codes.append(resp.status)
+        except urllib.error.HTTPError as exc:
+            codes.append(exc.code)
+            if exc.code == 429:
+                body = json.loads(exc.read())
+                assert "Too many requests from your address" in body["error"]
+                assert int(exc.headers["Retry-After"]) >= 1
+    assert codes.count(200) == 84 and codes.count(429) == 6
+    with pytest.raises(Exception, match="429"):
+        Client(url, verbose=False).predict(Q_HOTLINE, api_name="/ask")
+    limited["clock"].t += 60.0
+    assert "113" in Client(url, verbose=False).predict(Q_HOTLINE, api_name="/ask")["answer"]
+
+
 def test_uploads_removals_and_feedback_are_limited(limited, tmp_path: Path) -> None:
     url, cfg = limited["url"], limited["config"]
     client = Client(url, verbose=False)
