@@ -121,7 +121,7 @@ def _settings(backend: str, k: float, hybrid: bool, cfg: Config) -> dict[str, An
 
 def public_text(cfg: Config, text: object) -> str:
     """``text`` without configuration or server paths (see :func:`rag.render.redact`)."""
-    secrets = [cfg.openai_base_url, cfg.milvus_uri, cfg.llm_model_path, str(_gradio_cache())]
+    secrets = [cfg.openai_base_url, cfg.milvus_uri, cfg.llm_model_path]
     secrets += [v for v in (cfg.openai_api_key, cfg.milvus_token) if v not in ("", "not-needed")]
     return render.redact(text, str(cfg.root.resolve()), secrets)
 

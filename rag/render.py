@@ -463,7 +463,7 @@ def documents_html(
     )
 
 
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>)\]]+")
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>)\]]*[^\s'\"<>)\].,:;]")
 _ABS_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"<>:;,()]+/)+([^\s/'\"<>:;,()]*)")
 
 
@@ -481,7 +481,8 @@ def redact(text: object, root: str | None = None, secrets: Iterable[str] = ()) -
     out = _URL.sub(prompts.SERVER_ADDRESS, out)
     base = (root or "").rstrip("/")
     if base.startswith("/"):  # an absolute root only: "." would match every dot
-        out = re.sub(re.escape(base) + r"(?:/|\b)", "", out)
+        out = re.sub(re.escape(base) + "/", "", out)
+        out = re.sub(re.escape(base) + r"(?![\w.-])", ".", out)
     return _ABS_PATH.sub(lambda m: m.group(1) or "<folder>", out)
 
 

@@ -329,6 +329,29 @@ def test_fallback_note_does_not_show_the_server_address(
     assert any(prompts.FALLBACK_NOTE.split("{")[0] in n for n in result["notes"])
 
 
+def test_redact_hides_addresses_and_server_paths() -> None:
+    """What notes and errors become before a client sees them."""
+    from rag.render import redact
+
+    root = "/srv/rag"
+    cases = {
+        "cannot write the index to /srv/rag/index (No space left on device)": (
+            "cannot write the index to index (No space left on device)"
+        ),
+        "/tmp/gradio/2aa6/form.pdf: cannot read the PDF": "form.pdf: cannot read the PDF",
+        "cannot connect to http://10.0.0.5:8080/v1: is it running?": (
+            f"cannot connect to {prompts.SERVER_ADDRESS}: is it running?"
+        ),
+        "Milvus at milvus.example:19530 with key sk-123456 failed": (
+            f"Milvus at {prompts.SERVER_ADDRESS} with key {prompts.SERVER_ADDRESS} failed"
+        ),
+        "the project /srv/rag, not /srv/rag2/x": "the project ., not x",
+        "and/or 1/2 of 3.5 s": "and/or 1/2 of 3.5 s",
+    }
+    for text, shown in cases.items():
+        assert redact(text, root, ["milvus.example:19530", "sk-123456"]) == shown
+
+
 # ============================================================================ 4. feedback
 
 
