@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ LOAD_TIMEOUT_S = 600.0
 MAX_TOP_K = 20  # passages a client may ask for (the slider's range)
 MAX_QUEUE = 64  # requests waiting at most; more are refused at once ("queue full")
 CACHE_SWEEP = (600, 1800)  # every 10 min, delete Gradio's temp uploads older than 30 min
+UPDATING = prompts.UPDATING_INDEX
 
 
 class Engine:
@@ -54,6 +56,8 @@ class Engine:
         self._assistant = assistant
         self._error: BaseException | None = None
         self._ready = threading.Event()
+        self.updating: str = ""  # what a background update is doing ("" when none)
+        self.update_error: str = ""  # why the last background update failed
         if assistant is not None:
             self._ready.set()
 
@@ -63,16 +67,53 @@ class Engine:
         return self
 
     def _load(self) -> None:
+        """Load the model and the index on disk and serve at once; a stale index (files
+        added or changed since, e.g. an upload cut off by a crash) is brought up to date
+        afterwards, in the background, while the previous one answers. Without a usable
+        index (none yet, another embedding model), it is built first, as before."""
+        stale: list[str] = []
+
+        def note(message: str) -> None:
+            if message.startswith("index is stale"):
+                stale.append(message)
+            _warn(message)
+
         try:
             from rag.answer import Assistant  # imports torch: keep it off the startup path
 
-            self._assistant = Assistant.from_config(self.config, warn=_warn, progress=True)
-            print(f"rag: ready ({len(self._assistant.documents)} documents)", file=sys.stderr)
+            try:
+                bot = Assistant.from_config(self.config, warn=note, auto_index=False)
+                if bot.parts.index.manifest.get("embedding_model") != self.config.embedding_model:
+                    bot.add_files([], warn=_warn)  # its vectors are useless: rebuild first
+                    stale.clear()
+            except RagError:  # no index yet, or unusable: build it before serving
+                bot = Assistant.from_config(self.config, warn=_warn, progress=True)
+            self._assistant = bot
+            if stale:  # said before anyone is served, so the status line shows it
+                self.updating = UPDATING
+            print(f"rag: ready ({len(bot.documents)} documents)", file=sys.stderr)
         except Exception as exc:  # reported to every request
             self._error = exc
             _warn(f"could not load the engine: {exc}")
         finally:
             self._ready.set()
+        if stale and self._error is None:
+            self._update(stale[0])
+
+    def _update(self, why: str) -> None:
+        """Bring the served index up to date with the folders (questions keep being
+        answered from the current generation meanwhile; the new one replaces it)."""
+        self.updating = UPDATING
+        _warn(f"{why}: serving it while it is updated in the background")
+        t0 = time.perf_counter()
+        try:
+            report = self._assistant.add_files([], warn=_warn)
+            _warn(f"background update done in {time.perf_counter() - t0:.1f} s: {report.summary()}")
+        except Exception as exc:  # the previous index keeps answering
+            self.update_error = public_text(self.config, exc)
+            _warn(f"background update failed: {exc}")
+        finally:
+            self.updating = ""
 
     @property
     def assistant(self) -> Any:
@@ -207,6 +248,10 @@ def build(
         skipped = skipped_files()
         removable = uploaded_sources([*(d.source for d in docs), *skipped])
         status = f"Ready · {len(docs)} documents indexed."
+        if engine.updating:
+            status += f" {engine.updating}"
+        elif engine.update_error:
+            status += " " + prompts.UPDATE_FAILED.format(reason=engine.update_error)
         if skipped:
             files = "; ".join(f"{s} ({why})" for s, why in sorted(skipped.items()))
             status += " " + prompts.SKIPPED_FILES.format(n=len(skipped), files=files)

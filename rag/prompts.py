@@ -88,3 +88,11 @@ COMMENT_TOO_LONG = "the comment is {n:,} characters long; the limit is {limit:,}
 
 SERVER_ADDRESS = "<server address>"
 """Stands in for a configured URL in anything shown to clients."""
+
+UPDATING_INDEX = (
+    "Files changed since the index was built: updating it in the background; answers come "
+    "from the previous index meanwhile."
+)
+UPDATE_FAILED = (
+    "The background index update failed ({reason}); answers come from the previous index."
+)

@@ -274,6 +274,8 @@ def test_bad_file_in_uploads_is_skipped_at_start(
         client = Client(f"http://{HOST}:{port}/", verbose=False)
         assert "113" in client.predict(Q_HOTLINE, api_name="/ask")["answer"]
         assert "77" in client.predict(Q_OTTERS, api_name="/ask")["answer"]
+        _wait_for_update(engine)
+        assert "77" in client.predict(Q_OTTERS, api_name="/ask")["answer"]
         docs = {d["source"]: d for d in client.predict(api_name="/documents")}
         bad = docs["uploads/torn.txt"]
         assert bad["indexed"] is False and bad["uploaded"] is True
@@ -285,6 +287,59 @@ def test_bad_file_in_uploads_is_skipped_at_start(
         out = client.predict("uploads/torn.txt", api_name="/remove")  # it can be cleaned up
         assert "uploads/torn.txt" not in {d["source"] for d in out["documents"]}
         assert not (cfg.upload_path / "torn.txt").exists()
+    finally:
+        demo.close()
+
+
+def _wait_for_update(engine, timeout_s: float = 600) -> float:
+    """Wait until the engine's background index update is over; its remaining seconds."""
+    t0 = time.perf_counter()
+    while engine.updating and time.perf_counter() - t0 < timeout_s:
+        time.sleep(0.2)
+    assert not engine.updating, "the background update did not finish"
+    return time.perf_counter() - t0
+
+
+BIG_FACT = "The Quillon dam on the upper Aroha river holds 8,812 megalitres of water."
+
+
+@pytest.mark.slow
+def test_restart_serves_the_previous_index_while_updating(
+    tmp_path: Path,
+    built_seed_index: Path,  # noqa: F811
+    assistant,
+) -> None:
+    """Issue 13.7 (in part): after a crash right after a big upload, the restart embedded
+    it before answering anything (9 min 24 s for 19 MB). Now the index on disk answers
+    at once and the update runs in the background; the new text answers when it is done."""
+    cfg = _project(tmp_path / "p", built_seed_index)
+    cfg.upload_path.mkdir()
+    lines = [
+        f"Survey note {i}: the river gauge number {i} at kilometre {i * 3} read {i % 97} cm."
+        for i in range(2400)
+    ]
+    (cfg.upload_path / "big.md").write_text(
+        "# River survey\n\n" + " ".join(lines) + " " + BIG_FACT, "utf-8"
+    )
+    app = load_app()
+    t0 = time.perf_counter()
+    engine = app.Engine(cfg).start()
+    demo = app.build(engine, limiter=RateLimiter(0))
+    port = free_port()
+    app.launch(demo, host=HOST, port=port, prevent_thread_lock=True)
+    try:
+        client = Client(f"http://{HOST}:{port}/", verbose=False)
+        assert "113" in client.predict(Q_HOTLINE, api_name="/ask")["answer"]
+        answered_s = time.perf_counter() - t0
+        assert engine.updating, "the seed question was answered while the update ran"
+        status, _, _ = _views(app, engine)
+        assert "updating it in the background" in status
+        assert "uploads/big.md" not in {d["source"] for d in client.predict(api_name="/documents")}
+        updated_s = answered_s + _wait_for_update(engine)
+        result = client.predict("How much water does the Quillon dam hold?", api_name="/ask")
+        assert "8,812" in result["answer"] and _cited(result, "uploads/big.md")
+        assert not engine.update_error
+        print(f"first answer after {answered_s:.1f} s, index updated after {updated_s:.1f} s")
     finally:
         demo.close()
 
