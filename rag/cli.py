@@ -1,4 +1,4 @@
-"""The ``rag`` command line: index, search, ask, chat, eval, bench.
+"""The ``rag`` command line: index, search, ask, chat, eval, bench, serve, mcp.
 
 Every subcommand takes the shared settings flags (``--index-dir``, ``--corpus-dir``,
 ``--model``, ``--chunk-size``, ``-k``, ``--hybrid/--no-hybrid``, ...); anything not
@@ -211,6 +211,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_cli(args, config_from_args(args))
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    serve(config_from_args(args), args.host, args.port)
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """MCP over stdio: stdout carries the protocol, so messages go to stderr only."""
+    from .answer import Assistant
+    from .mcp_server import build_server
+
+    bot = Assistant.from_config(config_from_args(args), warn=_warn)
+    build_server(lambda: bot).run("stdio")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -298,6 +315,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=100, help="queries per measurement")
     p.add_argument("--out", type=Path, default=Path("eval/reports/bench"))
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "serve", parents=[settings], help="serve the OpenAI-compatible API and MCP, no UI"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", parents=[settings], help="an MCP server over stdio (search, ask)")
+    p.set_defaults(func=cmd_mcp)
     return parser
 
 
