@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .openai_api import structured
 from .types import Answer
 
 INSTRUCTIONS = (
@@ -22,14 +23,8 @@ MAX_K = 20
 
 
 def answer_dict(answer: Answer) -> dict[str, Any]:
-    """The parts of an :class:`Answer` a tool caller needs."""
-    return {
-        "answer": answer.answer,
-        "abstained": answer.abstained,
-        "standalone_question": answer.standalone_question,
-        "citations": [c.to_dict() for c in answer.citations],
-        "notes": list(answer.notes),
-    }
+    """The parts of an :class:`Answer` a tool caller needs (as the chat API's ``rag`` field)."""
+    return {"answer": answer.answer, **structured(answer)}
 
 
 def build_server(assistant: Callable[[], Any]) -> Any:
