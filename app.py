@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from rag import feedback, prompts, render  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.ingest import supported_suffixes  # noqa: E402
-from rag.limits import FloodGuard, RateLimiter, RequestLimits  # noqa: E402
+from rag.limits import FloodGuard, RateLimiter, RequestLimits, setting  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 TITLE = "Ask the articles"
@@ -44,6 +45,7 @@ MAX_TOP_K = 20  # passages a client may ask for (the slider's range)
 MAX_QUEUE = 64  # requests waiting at most; more are refused at once ("queue full")
 CACHE_SWEEP = (600, 1800)  # every 10 min, delete Gradio's temp uploads older than 30 min
 UPDATING = prompts.UPDATING_INDEX
+UPLOAD_WAIT_S = 60  # an upload request waits this long for its indexing, then returns
 
 
 class Engine:
@@ -212,13 +214,79 @@ def discard_temp_uploads(paths: Sequence[Path]) -> None:
                 path.parent.rmdir()  # only when empty
 
 
+class UploadJobs:
+    """Uploads are indexed by one background worker, one batch at a time; a request
+    waits for its own batch up to ``wait_s`` seconds and otherwise returns "still
+    indexing" (a 5 MB text takes minutes to embed on a small machine). Questions keep
+    being answered from the current index meanwhile; the status line tells the state,
+    and a failure nobody waited for is shown there. At most ``max_pending`` batches wait.
+    Gradio's temp copies are deleted when a batch is done, whatever its outcome.
+    """
+
+    def __init__(self, engine: Engine, wait_s: float, max_pending: int = 4) -> None:
+        self.engine = engine
+        self.wait_s = wait_s
+        self.max_pending = max_pending
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rag-upload")
+        self._lock = threading.Lock()
+        self._pending: dict[Future, list[str]] = {}
+        self._detached: set[Future] = set()
+
+    def add(self, paths: Sequence[Path]) -> Any:
+        """The batch's build report, or None while it is still indexing."""
+        with self._lock:
+            if len(self._pending) >= self.max_pending:
+                discard_temp_uploads(paths)
+                raise RagError(prompts.UPLOADS_BUSY.format(n=len(self._pending)))
+            job = self._pool.submit(self._run, list(paths))
+            self._pending[job] = [Path(p).name for p in paths]
+        job.add_done_callback(self._forget)
+        try:
+            return job.result(timeout=self.wait_s)
+        except TimeoutError:
+            with self._lock:
+                self._detached.add(job)
+            return None
+
+    def pending(self) -> list[str]:
+        """Names of the files waiting or being indexed."""
+        with self._lock:
+            return [name for names in self._pending.values() for name in names]
+
+    def _run(self, paths: list[Path]) -> Any:
+        names = ", ".join(p.name for p in paths)
+        self.engine.updating = prompts.INDEXING_UPLOADS.format(names=names)
+        try:
+            report = self.engine.assistant.add_files(paths, warn=_warn)
+            self.engine.update_error = ""
+            return report
+        except Exception as exc:
+            _warn(f"indexing {names} failed: {exc}")
+            raise
+        finally:
+            discard_temp_uploads(paths)
+            self.engine.updating = ""
+
+    def _forget(self, job: Future) -> None:
+        with self._lock:
+            self._pending.pop(job, None)
+            detached = job in self._detached
+            self._detached.discard(job)
+        if detached and job.exception() is not None:  # nobody got the error: show it
+            self.engine.update_error = public_text(self.engine.config, job.exception())
+
+
 def build(
-    engine: Engine, limiter: RateLimiter | None = None, limits: RequestLimits | None = None
+    engine: Engine,
+    limiter: RateLimiter | None = None,
+    limits: RequestLimits | None = None,
+    upload_wait_s: float | None = None,
 ) -> gr.Blocks:
     """The page and its API. ``engine`` holds the (possibly still loading) assistant;
     ``limiter`` caps questions per session (default: from the config's rate limit), and
     ``limits`` every request per session and client address (default: derived from
-    ``limiter``, see :class:`~rag.limits.RequestLimits`)."""
+    ``limiter``, see :class:`~rag.limits.RequestLimits`); an upload request waits for
+    its indexing ``upload_wait_s`` at most (default ``RAG_UPLOAD_WAIT_S``, 60 s)."""
     cfg = engine.config
     if limits is None:
         limits = (
@@ -227,6 +295,9 @@ def build(
             else RequestLimits.from_config(cfg)
         )
     issued = feedback.IssuedAnswers()  # what /ask answered, for /feedback to refer to
+    if upload_wait_s is None:
+        upload_wait_s = float(setting(cfg, "upload_wait_s", UPLOAD_WAIT_S))
+    jobs = UploadJobs(engine, upload_wait_s)
 
     def check(action: str, request: gr.Request | None) -> None:
         try:
@@ -273,13 +344,16 @@ def build(
         return listed
 
     def add_uploads(files: Sequence[str], request: gr.Request | None) -> Any:
-        """Index uploaded files; Gradio's temp copies are deleted whatever happens."""
+        """Index uploaded files (see :class:`UploadJobs`: None while still indexing);
+        Gradio's temp copies are deleted whatever happens."""
         paths = [Path(f) for f in files]
         try:
             check("upload", request)
-            return engine.assistant.add_files(paths, warn=_warn)
-        finally:
+            engine.assistant  # noqa: B018 - a clear error while the engine is not ready
+        except BaseException:
             discard_temp_uploads(paths)
+            raise
+        return jobs.add(paths)
 
     # ------------------------------------------------------------------ chat
 
@@ -427,6 +501,9 @@ def build(
             reason = render.esc(_error(exc, cfg).message)
             return (f"**{prompts.NOTHING_ADDED.format(reason=reason)}**", *(gr.skip(),) * 3, None)
         progress(1.0, desc="Done")
+        if report is None:
+            names = ", ".join(Path(f).name for f in files)
+            return (render.esc(prompts.STILL_INDEXING.format(names=names)), *doc_views(), None)
         names = ", ".join(report.added)
         return (
             f"Added {render.esc(names)}. {render.esc(public_text(cfg, report.summary()))}",
@@ -491,6 +568,15 @@ def build(
             report = add_uploads(files, request)
         except RagError as exc:
             raise gr.Error(prompts.NOTHING_ADDED.format(reason=public_text(cfg, exc))) from None
+        if report is None:
+            names = ", ".join(Path(f).name for f in files)
+            summary = prompts.STILL_INDEXING.format(names=names)
+            return {
+                "added": [],
+                "pending": jobs.pending(),
+                "summary": summary,
+                "documents": doc_list(),
+            }
         summary = public_text(cfg, report.summary())
         return {"added": report.added, "summary": summary, "documents": doc_list()}
 

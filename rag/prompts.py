@@ -96,3 +96,12 @@ UPDATING_INDEX = (
 UPDATE_FAILED = (
     "The background index update failed ({reason}); answers come from the previous index."
 )
+
+INDEXING_UPLOADS = (
+    "Indexing {names} in the background; answers come from the current index meanwhile."
+)
+STILL_INDEXING = (
+    "Still indexing {names} in the background (big files take minutes); the documents "
+    "list and the status line show when it is done. Questions are answered meanwhile."
+)
+UPLOADS_BUSY = "{n} uploads are already waiting to be indexed; try again when they are done."

@@ -72,11 +72,18 @@ def serve(config: Config, embedder, **build_kw) -> Iterator[dict]:
     bot = private_bot(config, embedder)
     app = load_app()
     build_kw.setdefault("limiter", RateLimiter(0))
-    demo = app.build(app.Engine(assistant=bot), **build_kw)
+    engine = app.Engine(assistant=bot)
+    demo = app.build(engine, **build_kw)
     port = free_port()
     app.launch(demo, host=HOST, port=port, prevent_thread_lock=True)
     try:
-        yield {"url": f"http://{HOST}:{port}/", "bot": bot, "config": config, "app": app}
+        yield {
+            "url": f"http://{HOST}:{port}/",
+            "bot": bot,
+            "config": config,
+            "app": app,
+            "app_engine": engine,
+        }
     finally:
         demo.close()
 
@@ -314,13 +321,7 @@ def test_restart_serves_the_previous_index_while_updating(
     at once and the update runs in the background; the new text answers when it is done."""
     cfg = _project(tmp_path / "p", built_seed_index)
     cfg.upload_path.mkdir()
-    lines = [
-        f"Survey note {i}: the river gauge number {i} at kilometre {i * 3} read {i % 97} cm."
-        for i in range(2400)
-    ]
-    (cfg.upload_path / "big.md").write_text(
-        "# River survey\n\n" + " ".join(lines) + " " + BIG_FACT, "utf-8"
-    )
+    (cfg.upload_path / "big.md").write_text(_big_text(BIG_FACT), "utf-8")
     app = load_app()
     t0 = time.perf_counter()
     engine = app.Engine(cfg).start()
@@ -342,6 +343,56 @@ def test_restart_serves_the_previous_index_while_updating(
         print(f"first answer after {answered_s:.1f} s, index updated after {updated_s:.1f} s")
     finally:
         demo.close()
+
+
+def _big_text(fact: str, n: int = 2400) -> str:
+    """A text of ``n`` short sentences (~390 chunks, ~30 s to embed here), then ``fact``."""
+    lines = [
+        f"Survey note {i}: the river gauge number {i} at kilometre {i * 3} read {i % 97} cm."
+        for i in range(n)
+    ]
+    return "# River survey\n\n" + " ".join(lines) + " " + fact
+
+
+@pytest.mark.slow
+def test_big_upload_is_indexed_in_the_background(
+    tmp_path: Path,
+    built_seed_index: Path,  # noqa: F811
+    assistant,
+) -> None:
+    """Issue 13.7 (in part): a big upload held its request (and the uploader) for the
+    whole embedding. Now the request returns after ``upload_wait_s`` saying it is still
+    indexing, questions are answered meanwhile, and the file answers when it is done."""
+    cfg = _project(tmp_path / "p", built_seed_index)
+    big = _write(tmp_path, "big-survey.md", _big_text(BIG_FACT))
+    with serve(cfg, assistant.parts.embedder, upload_wait_s=2) as srv:
+        client = Client(srv["url"], verbose=False)
+        t0 = time.perf_counter()
+        out = client.predict([handle_file(str(big))], api_name="/upload")
+        replied_s = time.perf_counter() - t0
+        assert out["added"] == [] and out["pending"] == ["big-survey.md"], out
+        assert "Still indexing big-survey.md in the background" in out["summary"]
+        assert replied_s < 15, f"the upload request took {replied_s:.1f} s"
+        t1 = time.perf_counter()
+        assert "113" in client.predict(Q_HOTLINE, api_name="/ask")["answer"]
+        asked_s = time.perf_counter() - t1
+        engine = srv["app_engine"]
+        assert engine.updating.startswith("Indexing big-survey.md in the background")
+        deadline = time.perf_counter() + 600
+        while time.perf_counter() < deadline:
+            sources = {d["source"] for d in client.predict(api_name="/documents")}
+            if "uploads/big-survey.md" in sources:
+                break
+            time.sleep(1)
+        indexed_s = time.perf_counter() - t0
+        assert "uploads/big-survey.md" in sources
+        _wait_for_update(engine)
+        result = client.predict("How much water does the Quillon dam hold?", api_name="/ask")
+        assert "8,812" in result["answer"] and _cited(result, "uploads/big-survey.md")
+        assert not list(_gradio_cache(srv["app"]).rglob("big-survey.md")), "temp copy deleted"
+        print(
+            f"reply {replied_s:.1f} s, a question meanwhile {asked_s:.2f} s, indexed {indexed_s:.1f} s"
+        )
 
 
 def _views(app, engine) -> tuple[str, str, object]:
