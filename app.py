@@ -504,7 +504,7 @@ def build(
         if report is None:
             names = ", ".join(Path(f).name for f in files)
             return (render.esc(prompts.STILL_INDEXING.format(names=names)), *doc_views(), None)
-        names = ", ".join(report.added)
+        names = ", ".join(Path(source).name for source in report.added)
         return (
             f"Added {render.esc(names)}. {render.esc(public_text(cfg, report.summary()))}",
             *doc_views(),
