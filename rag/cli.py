@@ -1,4 +1,4 @@
-"""The ``rag`` command line: index, search, ask, chat, eval, bench, serve, mcp.
+"""The ``rag`` command line: index, search, ask, chat, eval, bench, serve, mcp, users.
 
 Every subcommand takes the shared settings flags (``--index-dir``, ``--corpus-dir``,
 ``--model``, ``--chunk-size``, ``-k``, ``--hybrid/--no-hybrid``, ...); anything not
@@ -214,7 +214,47 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
-    serve(config_from_args(args), args.host, args.port)
+    serve(config_from_args(args), args.host, args.port, no_auth=args.no_auth)
+    return 0
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """The password from one stdin line (``--password-stdin``) or typed twice at a prompt."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != first:
+        raise RagError("the two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from .accounts import UserStore
+
+    store = UserStore(config_from_args(args).users_path)
+    if args.action == "list":
+        users = store.users()
+        for u in users.values():
+            print(f"{u.name}\t{u.role}\t{len(u.keys)} key(s)")
+        if not users:
+            print(f"no users in {store.path} (the app is open to anyone on 127.0.0.1)")
+    elif args.action == "add":
+        store.add(args.name, args.role, _new_password(args))
+        print(f"added {args.name} ({args.role}) to {store.path}")
+    elif args.action == "remove":
+        store.remove(args.name)
+        print(f"removed {args.name}")
+    elif args.action == "passwd":
+        store.set_password(args.name, _new_password(args))
+        print(f"changed the password of {args.name}")
+    elif args.action == "role":
+        store.set_role(args.name, args.role)
+        print(f"{args.name} is now {args.role}")
+    elif args.action == "key":
+        print(store.new_key(args.name))
+        print("(shown once: send it as `Authorization: Bearer <key>`)", file=sys.stderr)
     return 0
 
 
@@ -321,11 +361,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument(
+        "--no-auth", action="store_true", help="serve a non-loopback address with no accounts"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("mcp", parents=[settings], help="an MCP server over stdio (search, ask)")
     p.set_defaults(func=cmd_mcp)
+
+    _users_parser(sub, settings)
     return parser
+
+
+def _users_parser(sub: Any, settings: argparse.ArgumentParser) -> None:
+    from .accounts import ROLES
+
+    users = sub.add_parser("users", help="accounts and roles (RAG_USERS_FILE, default users.toml)")
+    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser("list", parents=[settings], help="list users, roles and key counts")
+    p = actions.add_parser("add", parents=[settings], help="add a user (password prompted)")
+    p.add_argument("name")
+    p.add_argument("--role", choices=ROLES, default="reader")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p = actions.add_parser("remove", parents=[settings], help="remove a user")
+    p.add_argument("name")
+    p = actions.add_parser("passwd", parents=[settings], help="change a user's password")
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p = actions.add_parser("role", parents=[settings], help="change a user's role")
+    p.add_argument("name")
+    p.add_argument("role", choices=ROLES)
+    p = actions.add_parser("key", parents=[settings], help="create an API key (shown once)")
+    p.add_argument("name")
+    users.set_defaults(func=cmd_users)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

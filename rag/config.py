@@ -16,6 +16,7 @@ from typing import Any, get_type_hints
 
 from .errors import ConfigError
 
+BACKENDS = ("extractive", "llamacpp", "openai")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -99,6 +100,9 @@ class Config:
     feedback_path: Path = Path("eval/feedback.jsonl")
     upload_dir: Path = Path("uploads")
     max_upload_mb: int = 20
+    # Who may pick which backend: comma-separated; "" = extractive plus the configured one.
+    allowed_backends: str = ""
+    users_file: Path = Path("users.toml")  # accounts (rag users ...); none = open on 127.0.0.1
 
     @classmethod
     def from_env(
@@ -135,9 +139,15 @@ class Config:
             raise ConfigError(
                 f"index_type must be auto, flat, hnsw or ivf, not {self.index_type!r}"
             )
-        if self.backend not in {"extractive", "llamacpp", "openai"}:
+        if self.backend not in BACKENDS:
             raise ConfigError(
                 f"backend must be extractive, llamacpp or openai, not {self.backend!r}"
+            )
+        bad = [n for n in self.allowed_backends.split(",") if n.strip() not in {"", *BACKENDS}]
+        if bad:
+            raise ConfigError(
+                f"allowed_backends (RAG_ALLOWED_BACKENDS) names unknown backends: {', '.join(bad)}"
+                f"; use {', '.join(BACKENDS)}"
             )
         if self.store not in {"faiss", "milvus"}:
             raise ConfigError(f"store must be faiss or milvus, not {self.store!r}")
@@ -165,6 +175,18 @@ class Config:
     @property
     def upload_path(self) -> Path:
         return self.path(self.upload_dir)
+
+    @property
+    def users_path(self) -> Path:
+        return self.path(self.users_file)
+
+    def enabled_backends(self) -> list[str]:
+        """The backends clients may pick (``allowed_backends``; default: extractive and the
+        configured one). A client must not make the server load a model or call a server
+        that its operator did not set up."""
+        names = [n.strip() for n in self.allowed_backends.split(",") if n.strip()]
+        picked = names or ["extractive", self.backend]
+        return list(dict.fromkeys(picked))
 
     @property
     def corpus_paths(self) -> list[Path]:

@@ -22,7 +22,8 @@ LibreChat) can chat with the documents, citations included::
   the final chunk, and the stream ends with ``data: [DONE]``.
 * Errors have OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``: 400
   for an empty or too long question or a malformed body, 404 for an unknown model,
-  429 over the rate limit, 503 while the engine loads.
+  401 without a valid API key when the server has users, 429 over the rate limit, 503
+  while the engine loads.
 
 :func:`router` builds the routes for any FastAPI app (the Gradio app mounts them;
 ``rag serve`` runs them alone).
@@ -40,12 +41,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from .config import BACKENDS
 from .errors import QueryError, RagError
 from .limits import RateLimitError
 from .retrieve import clean_query
 from .types import Answer
 
-BACKENDS = ("extractive", "llamacpp", "openai")
 SOURCES_HEADING = "**Sources**"
 MAX_MESSAGES = 200
 MAX_BODY_CHARS = 200_000
@@ -233,6 +234,24 @@ def answer_request(
     return model, bool(body.get("stream")), run
 
 
+def bearer_role(users: Any, authorization: str) -> str | None:
+    """The role of the API key in an ``Authorization: Bearer`` header; None when the
+    server has no users (open, as on a laptop); :class:`ApiError` 401 otherwise."""
+    if not users:
+        return None
+    scheme, _, key = (authorization or "").partition(" ")
+    user = users.by_key(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
+    if user is None:
+        raise ApiError(
+            401,
+            "a valid API key is required: send `Authorization: Bearer <key>` "
+            "(an admin creates one with `rag users key NAME`)",
+            kind="invalid_request_error",
+            code="invalid_api_key",
+        )
+    return user.role
+
+
 def router(
     assistant: Callable[[], Any],
     *,
@@ -240,30 +259,42 @@ def router(
     enabled: Sequence[str],
     max_question_chars: int,
     check_rate: Callable[[Any], None] | None = None,
+    users: Any = None,
 ) -> Any:
     """FastAPI routes ``/v1/models`` and ``/v1/chat/completions``.
 
     ``assistant()`` returns the loaded :class:`~rag.answer.Assistant` or raises
     :class:`RagError` while it loads (503); ``check_rate(request)`` raises
-    :class:`~rag.limits.RateLimitError` to refuse a request (429).
+    :class:`~rag.limits.RateLimitError` to refuse a request (429). With ``users`` (a
+    :class:`~rag.accounts.UserStore` that has users) every call needs an API key (401
+    without); an admin's key may pick any backend, other keys the ``enabled`` ones.
     """
     api = APIRouter()
 
     def error(exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
 
+    def backends_for(request: Request) -> Sequence[str]:
+        role = bearer_role(users, request.headers.get("authorization", ""))
+        return BACKENDS if role == "admin" else enabled
+
     @api.get("/v1/models")
-    def list_models() -> dict[str, Any]:
+    def list_models(request: Request) -> Any:
+        try:
+            allowed = backends_for(request)
+        except ApiError as exc:
+            return error(exc)
         created = int(time.time())
         data = [
             {"id": m, "object": "model", "created": created, "owned_by": "rag"}
-            for m in model_ids(enabled)
+            for m in model_ids(allowed)
         ]
         return {"object": "list", "data": data}
 
     @api.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
         try:
+            allowed = backends_for(request)
             if check_rate is not None:
                 check_rate(request)
             raw = await request.body()
@@ -281,7 +312,7 @@ def router(
                 bot.ask,
                 body,
                 default_backend=default_backend,
-                enabled=enabled,
+                enabled=allowed,
                 max_question_chars=max_question_chars,
             )
             if stream:

@@ -14,13 +14,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .accounts import UserStore
 from .config import Config
 from .limits import RateLimiter
-
-
-def enabled_backends(config: Config) -> list[str]:
-    """The backends clients may pick: extractive plus the configured one."""
-    return list(dict.fromkeys(["extractive", config.backend]))
+from .openai_api import ApiError, bearer_role
 
 
 def create_app(assistant: Any, config: Config) -> Any:
@@ -31,6 +28,7 @@ def create_app(assistant: Any, config: Config) -> Any:
     from .openai_api import router
 
     limiter = RateLimiter.from_config(config)
+    users = UserStore(config.users_path)
 
     def check_rate(request: Any) -> None:
         address = request.client.host if request.client else "unknown"
@@ -50,21 +48,54 @@ def create_app(assistant: Any, config: Config) -> Any:
         router(
             lambda: assistant,
             default_backend=config.backend,
-            enabled=enabled_backends(config),
+            enabled=config.enabled_backends(),
             max_question_chars=config.max_question_chars,
             check_rate=check_rate if limiter else None,
+            users=users,
         )
     )
-    app.mount("/", mcp)
+    app.mount("/", KeyRequired(mcp, users))
     return app
 
 
-def serve(config: Config, host: str, port: int) -> None:
+class KeyRequired:
+    """ASGI wrapper: with users configured, a request needs a valid API key (else 401)."""
+
+    def __init__(self, app: Any, users: UserStore) -> None:
+        self.app, self.users = app, users
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            from starlette.responses import JSONResponse
+
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            try:
+                bearer_role(self.users, headers.get("authorization", ""))
+            except ApiError as exc:
+                await JSONResponse(exc.body(), status_code=exc.status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def check_exposure(config: Config, host: str, *, no_auth: bool = False) -> None:
+    """Refuse to serve beyond this machine with no accounts, unless told ``--no-auth``."""
+    from .errors import ConfigError
+
+    loopback = host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")
+    if not loopback and not no_auth and not UserStore(config.users_path):
+        raise ConfigError(
+            f"refusing to serve on {host} with no accounts: anyone who can reach it could "
+            "use it. Add a user (`rag users add NAME --role admin`) or pass --no-auth"
+        )
+
+
+def serve(config: Config, host: str, port: int, *, no_auth: bool = False) -> None:
     """Load the assistant, then serve it until interrupted."""
     import uvicorn
 
     from .answer import Assistant
 
+    check_exposure(config, host, no_auth=no_auth)
     assistant = Assistant.from_config(config, warn=lambda m: print(f"rag: {m}"))
     print(f"rag: serving http://{host}:{port}/v1 (OpenAI-compatible) and /mcp (MCP)", flush=True)
     uvicorn.run(create_app(assistant, config), host=host, port=port, log_level="warning")
