@@ -161,3 +161,40 @@ def test_crosslingual_english_documents_are_the_seeds() -> None:
     """The corpus's English articles are byte-for-byte copies of seeds/ (they must not drift)."""
     for path in sorted((XL_DOCS / "en").glob("*.txt")):
         assert path.read_bytes() == (ROOT / "seeds" / path.name).read_bytes(), path.name
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Năm 2025, lực lượng biên phòng hai bên đã thực hiện bao nhiêu cuộc gọi?", "vi"),
+        ("Ai là Bí thư Tỉnh ủy Lạng Sơn?", "vi"),
+        ("Lạng Sơn", "vi"),
+        ("中方代表团团长是谁？", "zh"),
+        ("Who is 朱兴安?", "zh"),
+        ("東京の天気は？", "ja"),
+        ("서울은 어디에 있나요?", "ko"),
+        ("Who chairs the People's Committee of Lạng Sơn?", "en"),
+        ("Where is Hữu Nghị?", "en"),
+        ("Which freight route did Nguyễn Cảnh Toàn want launched at Tân Thanh?", "en"),
+        ("Qu'est-ce que la frontière?", "en"),
+        ("nam 2025 bien phong hai ben", "en"),  # no diacritics: left to the folded BM25
+        ("2025 ?", ""),
+    ],
+)
+def test_detect_language_by_script_and_diacritics(text: str, lang: str) -> None:
+    from rag.lang import detect_language, needs_multilingual
+
+    assert detect_language(text) == lang
+    assert needs_multilingual(text) == (lang not in ("en", ""))
+
+
+def test_detect_language_on_every_dataset_question() -> None:
+    """Each cross-lingual question is told by its asking language; the English sets stay English."""
+    from rag.lang import detect_language
+
+    for line in XL_DATASET.read_text("utf-8").splitlines():
+        rec = json.loads(line)
+        assert detect_language(rec["question"]) == rec["lang"].split("->")[0], rec["id"]
+    for name in ("seeds_dev.jsonl", "seeds_heldout.jsonl"):
+        for line in (ROOT / "eval" / "datasets" / name).read_text("utf-8").splitlines():
+            assert detect_language(json.loads(line)["question"]) == "en", line[:80]

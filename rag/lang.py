@@ -1,0 +1,143 @@
+"""Cheap language detection for routing questions: script and Vietnamese diacritics.
+
+A question is routed to the multilingual index when it is not English (issue 16).
+That decision must cost microseconds, not a model: Chinese (and Japanese, Korean) is
+told by its script, Vietnamese by letters no other Latin-script language in this
+corpus uses (ă â đ ê ô ơ ư, and vowels with a dot below or a hook above) or by
+stacked tone marks, and anything else in Latin script counts as English. Names with
+Vietnamese diacritics inside an English question ("Who chairs Lạng Sơn?") must not
+make it Vietnamese, so Vietnamese needs a share of such words, not one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Letters that only Vietnamese writes (among the languages this project meets):
+# the breve/circumflex/horn vowels and đ, with or without a tone mark.
+_VI_BASES = frozenset("ăâđêôơư")
+# Tone marks: grave, acute, tilde, hook above, dot below (combining forms after NFD).
+_VI_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+# Tones that mark Vietnamese on their own: hook above and dot below (French, Spanish,
+# Portuguese use grave/acute/tilde, none of them these two).
+_VI_ONLY_TONES = frozenset("\u0309\u0323")
+VI_WORD_SHARE = 0.4  # share of Latin words with Vietnamese marks that makes a text Vietnamese
+# English function words: a question that has more of these than Vietnamese-marked
+# words is English with Vietnamese names in it ("Where is Hữu Nghị?").
+_EN_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "do",
+        "does",
+        "did",
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "many",
+        "much",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "not",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+    ]
+)
+
+
+def _script(ch: str) -> str | None:
+    """ "han", "kana", "hangul", "latin" or None (digits, punctuation, other scripts)."""
+    cp = ord(ch)
+    if 0x3040 <= cp <= 0x30FF or 0x31F0 <= cp <= 0x31FF:
+        return "kana"
+    if 0xAC00 <= cp <= 0xD7AF or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F:
+        return "hangul"
+    if 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0xF900 <= cp <= 0xFAFF:
+        return "han"
+    if 0x20000 <= cp <= 0x2FA1F:
+        return "han"
+    if ch.isalpha() and "LATIN" in unicodedata.name(ch, ""):
+        return "latin"
+    return None
+
+
+def is_vietnamese_word(word: str) -> bool:
+    """Whether a Latin word carries a mark only Vietnamese uses (ơ, ư, đ, ạ, ả, ế, ...)."""
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    bases = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _VI_TONES))
+    if any(c in _VI_BASES for c in bases):
+        return True
+    if any(c in _VI_ONLY_TONES for c in decomposed):
+        return True
+    return sum(1 for c in decomposed if c in _VI_TONES) >= 2  # two tones in one syllable: rare
+
+
+def detect_language(text: str) -> str:
+    """The language of ``text``: "zh", "ja", "ko", "vi", "en", or "" when it has no letters.
+
+    Han characters make a text Chinese unless kana (Japanese) appear; Hangul makes it
+    Korean; a Latin text is Vietnamese when at least :data:`VI_WORD_SHARE` of its words
+    (and at least two, or the only one) carry Vietnamese-only marks and they outnumber
+    its English function words, else English. Vietnamese typed without diacritics
+    counts as English (the English index's BM25 folds diacritics, so it still matches).
+    """
+    counts: dict[str, int] = {}
+    for ch in text:
+        script = _script(ch)
+        if script:
+            counts[script] = counts.get(script, 0) + 1
+    if counts.get("kana"):
+        return "ja"
+    if counts.get("hangul", 0) > counts.get("han", 0):
+        return "ko"
+    if counts.get("han", 0) and counts["han"] * 8 >= counts.get("latin", 0):
+        return "zh"  # a Chinese question may carry a Latin name or two
+    if not counts.get("latin"):
+        return ""
+    words = ["".join(c for c in w if c.isalpha()) for w in text.split()]
+    words = [w for w in words if w and _script(w[0]) == "latin"]
+    marked = sum(1 for w in words if is_vietnamese_word(w))
+    english = sum(1 for w in words if w.lower() in _EN_WORDS)
+    enough = marked >= 2 or len(words) == 1
+    if enough and marked >= VI_WORD_SHARE * len(words) and marked > english:
+        return "vi"
+    return "en"
+
+
+def needs_multilingual(text: str) -> bool:
+    """Whether a question should go through the multilingual index (not English)."""
+    return detect_language(text) not in ("en", "")
