@@ -140,12 +140,9 @@ def _history(turns: Sequence[Answer]) -> list[dict[str, str]]:
 
 
 def enabled_backends(cfg: Config) -> list[str]:
-    """The answer backends clients may pick: ``RAG_APP_BACKENDS`` (comma-separated), by
-    default extractive plus the configured one. A client must not make the server load
-    a model or call a server that its operator did not set up."""
-    names = os.environ.get("RAG_APP_BACKENDS") or f"extractive,{cfg.backend}"
-    picked = [n.strip() for n in names.split(",") if n.strip() in BACKENDS]
-    return list(dict.fromkeys(picked or ["extractive"]))
+    """The answer backends clients may pick (``RAG_ALLOWED_BACKENDS``; default: extractive
+    and the configured one, see :meth:`rag.config.Config.enabled_backends`)."""
+    return [b for b in cfg.enabled_backends() if b in BACKENDS] or ["extractive"]
 
 
 def _settings(backend: str, k: float, hybrid: bool, cfg: Config) -> dict[str, Any]:
@@ -212,6 +209,54 @@ def discard_temp_uploads(paths: Sequence[Path]) -> None:
         with contextlib.suppress(OSError):
             if path.parent != cache:
                 path.parent.rmdir()  # only when empty
+
+
+def _uploaded(cfg: Config, sources: Sequence[str]) -> list[str]:
+    """The sources that live in the upload folder (those can be removed)."""
+    up = cfg.upload_path.resolve()
+    return [s for s in sources if cfg.path(Path(s)).resolve().is_relative_to(up)]
+
+
+def _not_indexed(engine: Engine) -> dict[str, str]:
+    """Files the index left out (unreadable, duplicate), with a client-safe reason."""
+    skipped = engine.assistant.parts.index.skipped
+    return {s: public_text(engine.config, why) for s, why in skipped.items()}
+
+
+def document_views(engine: Engine) -> tuple[str, str, Any]:
+    """The status line, the documents table and the removable-documents choice (files
+    that are not indexed are listed in both, uploaded ones removable; a background
+    update or its failure is in the status line)."""
+    docs = engine.assistant.documents
+    skipped = _not_indexed(engine)
+    removable = _uploaded(engine.config, [*(d.source for d in docs), *skipped])
+    status = f"Ready · {len(docs)} documents indexed."
+    if engine.updating:
+        status += f" {engine.updating}"
+    elif engine.update_error:
+        status += " " + prompts.UPDATE_FAILED.format(reason=engine.update_error)
+    if skipped:
+        files = "; ".join(f"{s} ({why})" for s, why in sorted(skipped.items()))
+        status += " " + prompts.SKIPPED_FILES.format(n=len(skipped), files=files)
+    return (
+        render.esc(status),
+        render.documents_html(docs, removable, skipped),
+        gr.update(choices=removable, value=removable[0] if removable else None),
+    )
+
+
+def document_list(engine: Engine) -> list[dict[str, Any]]:
+    """``/documents``: every indexed document's metadata, then the files not indexed
+    (``"indexed": false`` and the ``"error"`` that kept them out)."""
+    docs = engine.assistant.documents
+    skipped = _not_indexed(engine)
+    up = set(_uploaded(engine.config, [*(d.source for d in docs), *skipped]))
+    listed = [{**d.meta(), "uploaded": d.source in up, "indexed": True} for d in docs]
+    listed += [
+        {"source": s, "uploaded": s in up, "indexed": False, "error": why}
+        for s, why in sorted(skipped.items())
+    ]
+    return listed
 
 
 class UploadJobs:
@@ -305,43 +350,11 @@ def build(
         except RagError as exc:
             raise gr.Error(str(exc)) from None
 
-    def uploaded_sources(sources: Sequence[str]) -> list[str]:
-        up = cfg.upload_path.resolve()
-        return [s for s in sources if cfg.path(Path(s)).resolve().is_relative_to(up)]
-
-    def skipped_files() -> dict[str, str]:
-        return {s: public_text(cfg, why) for s, why in engine.assistant.parts.index.skipped.items()}
-
     def doc_views() -> tuple[str, str, Any]:
-        """The status line, the documents table and the removable-documents choice
-        (files that are not indexed are listed in both, and uploaded ones removable)."""
-        docs = engine.assistant.documents
-        skipped = skipped_files()
-        removable = uploaded_sources([*(d.source for d in docs), *skipped])
-        status = f"Ready · {len(docs)} documents indexed."
-        if engine.updating:
-            status += f" {engine.updating}"
-        elif engine.update_error:
-            status += " " + prompts.UPDATE_FAILED.format(reason=engine.update_error)
-        if skipped:
-            files = "; ".join(f"{s} ({why})" for s, why in sorted(skipped.items()))
-            status += " " + prompts.SKIPPED_FILES.format(n=len(skipped), files=files)
-        return (
-            render.esc(status),
-            render.documents_html(docs, removable, skipped),
-            gr.update(choices=removable, value=removable[0] if removable else None),
-        )
+        return document_views(engine)
 
     def doc_list() -> list[dict[str, Any]]:
-        docs = engine.assistant.documents
-        skipped = skipped_files()
-        up = set(uploaded_sources([*(d.source for d in docs), *skipped]))
-        listed = [{**d.meta(), "uploaded": d.source in up, "indexed": True} for d in docs]
-        listed += [
-            {"source": s, "uploaded": s in up, "indexed": False, "error": why}
-            for s, why in sorted(skipped.items())
-        ]
-        return listed
+        return document_list(engine)
 
     def add_uploads(files: Sequence[str], request: gr.Request | None) -> Any:
         """Index uploaded files (see :class:`UploadJobs`: None while still indexing);

@@ -415,16 +415,15 @@ def test_api_parameters_are_bounded_on_the_server(client: Client) -> None:
         client.predict(Q_HOTLINE, "openai", 5, True, api_name="/ask")
 
 
-def test_fallback_note_does_not_show_the_server_address(
-    server, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fallback_note_does_not_show_the_server_address(server) -> None:
     """A failing generative backend's note said which URL it called; clients see a
     placeholder (the server's log keeps the address)."""
     pytest.importorskip("llama_index.llms.openai_like")
     port = free_port()  # nothing listens there
     url = f"http://{HOST}:{port}/v1"
-    cfg = server["config"].replace(openai_base_url=url, llm_timeout_s=5)
-    monkeypatch.setenv("RAG_APP_BACKENDS", "extractive,openai")
+    cfg = server["config"].replace(
+        openai_base_url=url, llm_timeout_s=5, allowed_backends="extractive,openai"
+    )
     with serve(cfg, server["bot"].parts.embedder) as srv:
         result = Client(srv["url"], verbose=False).predict(
             Q_HOTLINE, "openai", 5, True, api_name="/ask"
