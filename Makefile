@@ -34,13 +34,16 @@ install: $(STAMP)
 
 llama-wheel: $(LLAMA_WHEEL_STAMP)
 
-$(LLAMA_WHEEL_STAMP): constraints.txt
+# No prerequisites: the folder's name holds the version and the flags, so a fresh clone
+# (newer file times) reuses the wheel and never recompiles it.
+$(LLAMA_WHEEL_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) for AVX2 (portable; ~5 min on 2 cores, once)"
-	rm -rf $(LLAMA_WHEELS) && mkdir -p $(LLAMA_WHEELS)
+	rm -rf $(LLAMA_WHEELS).part && mkdir -p $(LLAMA_WHEELS).part
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-cache-dir --no-deps \
-	  --no-binary llama-cpp-python -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	  --no-binary llama-cpp-python -w $(LLAMA_WHEELS).part llama-cpp-python==$(LLAMA_CPP_VERSION)
+	rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).part $(LLAMA_WHEELS)
 	touch $@
 
 $(STAMP): pyproject.toml constraints.txt Makefile $(LLAMA_WHEEL_STAMP)
