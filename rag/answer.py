@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import abstain, prompts
+from . import prompts
 from .citations import Source, SupportChecker, verify
 from .config import Config
 from .errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
@@ -29,12 +29,12 @@ from .extractive import (
     unstated_numbers,
 )
 from .followup import Turn, condense_heuristic, is_followup, normalize_history, split_context
-from .index import MANIFEST, BuildReport, build_index, load_index, read_manifest
+from .index import MANIFEST, BuildReport, build_index, chunk_vectors, load_index, read_manifest
 from .llm import ChatLLM, llm_key, make_llm
 from .pipeline import Components, load_components
 from .retrieve import Retriever, SearchResult, clean_query
 from .types import Answer, Document, Hit
-from .uploads import Staged, set_aside, stage_uploads
+from .uploads import Staged, readable_uploads, set_aside, stage_uploads
 
 
 class Assistant:
@@ -50,8 +50,6 @@ class Assistant:
         self._index_lock = threading.Lock()
         self._follow_lock = threading.Lock()
         self._manifest_seen = _manifest_key(components.config)
-        self._stats: tuple[tuple[int, int], abstain.CorpusStats] | None = None
-        self.trace: list[dict[str, Any]] | None = None  # set to a list to record gate features
 
     @classmethod
     def from_config(
@@ -192,7 +190,13 @@ class Assistant:
         the folder is put back as it was, earlier versions of replaced files included.
         ``report.added`` lists the sources of this batch (not of a concurrent one). An
         empty batch brings the index up to date with the folders as they are.
+
+        The new text is embedded before the index lock is taken (the slow part: minutes
+        for megabytes), so a removal or a question meanwhile does not wait for it.
         """
+        indexed = {d.doc_id: d.source for d in self.documents}
+        docs = readable_uploads(paths, self.config, indexed)
+        precomputed = chunk_vectors(docs, self.config, self.parts.embedder)
         with self._index_lock:
             indexed = {d.doc_id: d.source for d in self.documents}
             staged = stage_uploads(paths, self.config, indexed) if paths else Staged()
@@ -203,6 +207,7 @@ class Assistant:
                     progress=False,
                     warn=warn,
                     skip_unreadable=True,
+                    precomputed=precomputed,
                 )
             except BaseException:
                 staged.rollback()
@@ -385,38 +390,21 @@ class Assistant:
         answer.citations = result.citations
 
     def _confident(self, draft: ExtractiveDraft, hits: list[Hit], cfg: Config) -> bool:
-        """Is the best sentence a real answer? The abstention model (:mod:`rag.abstain`,
-        fitted on the suite's dev split) gives the probability that answering is right;
-        ``min_answer_score`` is the probability needed."""
+        """Is the best sentence a real answer? (Calibrated on eval/datasets/seeds_dev.jsonl.)"""
         best = draft.best
         if best is None:
             return False
+        if max(h.dense_score for h in hits) < cfg.min_relevance and best.lexical < cfg.min_wording:
+            return False  # neither meaning nor wording matches: off-topic question
         question = split_context(draft.question)[0]
+        qtype = question_type(question)
+        if best.typed == 0.0 or (qtype in STRICT_TYPES and best.typed < 1.0):
+            return False  # no number near the counted thing, no date for "when", ...
         texts = self._texts(hits)
-        doc = texts[best.chunk.doc_id]
-        strict_untyped = question_type(question) in STRICT_TYPES and best.typed < 1.0
-        x = abstain.features(
-            question,
-            best.chunk.text,
-            abstain.context_terms(doc, best.chunk.start, best.chunk.end, best.chunk.doc_title),
-            doc,
-            (best.semantic, best.lexical, best.typed),
-            strict_untyped,
-            hits,
-            self._corpus_stats(),
-        )
-        p = abstain.load_model().probability(x) if abstain.MODEL_PATH.exists() else 1.0
-        if self.trace is not None:
-            self.trace.append({"question": draft.question, "features": x, "p": p})
-        return p >= cfg.min_answer_score
-
-    def _corpus_stats(self) -> abstain.CorpusStats:
-        """Term rarity over the loaded index's documents, computed once per index."""
-        index = self.parts.index
-        key = (id(index), len(index.docs))
-        if self._stats is None or self._stats[0] != key:
-            self._stats = (key, abstain.CorpusStats(index.docs))
-        return self._stats[1]
+        cited = " ".join(texts[s.chunk.doc_id] for s in draft.sources) or texts[best.chunk.doc_id]
+        if unstated_numbers(question, cited):
+            return False  # "in 2024" asked, the document only speaks of 2025
+        return best.score >= cfg.min_answer_score
 
     def _abstain(self, answer: Answer) -> None:
         answer.abstained = True

@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,6 +270,7 @@ def build_index(
     progress: bool = True,
     warn: Callable[[str], None] | None = None,
     skip_unreadable: bool = False,
+    precomputed: Mapping[str, np.ndarray] | None = None,
 ) -> BuildReport:
     """Bring ``index/`` up to date with the corpus, re-embedding only changed chunks.
 
@@ -277,6 +278,7 @@ def build_index(
     stops the build with the old index intact -- or, with ``skip_unreadable`` (the app:
     one truncated upload must not take the service down), is left out, reported
     through ``warn`` and recorded in the manifest's ``skipped`` (with duplicates).
+    ``precomputed`` holds vectors already embedded for this build (:func:`chunk_vectors`).
     """
     started = time.perf_counter()
     index_dir = config.index_path
@@ -303,7 +305,7 @@ def build_index(
         chunks = [
             c for d in docs for c in chunk_document(d, config.chunk_size, config.chunk_overlap)
         ]
-        vectors, report.reused = _vectors_for(chunks, old, embedder, config, progress)
+        vectors, report.reused = _vectors_for(chunks, old, embedder, config, progress, precomputed)
         report.embedded = len(chunks) - report.reused
         bm25 = BM25Index.build([lexical_text(c) for c in chunks])
         table = ChunkTable.from_chunks(docs, chunks)
@@ -416,9 +418,16 @@ def _same_content(old: Index, docs: list[Document], config: Config) -> bool:
 
 
 def _vectors_for(
-    chunks: list[Chunk], old: Index | None, embedder: Embedder, config: Config, progress: bool
+    chunks: list[Chunk],
+    old: Index | None,
+    embedder: Embedder,
+    config: Config,
+    progress: bool,
+    precomputed: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for ``chunks``: copied from the old index when the embedded text is unchanged."""
+    """Vectors for ``chunks``: copied from the old index when the embedded text is
+    unchanged, taken from ``precomputed`` (text hash -> vector, see :func:`chunk_vectors`)
+    when there, embedded otherwise. Returns them and how many came from the old index."""
     texts = [embed_text(c, config.embed_title) for c in chunks]
     reuse: dict[str, int] = {}
     if old is not None and old.manifest["settings"].get("embed_title") == config.embed_title:
@@ -430,10 +439,34 @@ def _vectors_for(
     hits = [(i, r) for i, r in old_rows if r is not None]
     if hits:
         vectors[[i for i, _ in hits]] = old.store.reconstruct(np.array([r for _, r in hits]))
-    todo = [i for i, r in old_rows if r is None]
+    todo = []
+    for i, r in old_rows:
+        if r is None:
+            ready = (precomputed or {}).get(_hash(texts[i]))
+            if ready is None:
+                todo.append(i)
+            else:
+                vectors[i] = ready
     if todo:
         vectors[todo] = embedder.encode_documents([texts[i] for i in todo], progress=progress)
     return vectors, len(hits)
+
+
+def chunk_vectors(
+    docs: list[Document], config: Config, embedder: Embedder
+) -> dict[str, np.ndarray]:
+    """The vectors of ``docs``' chunks, by embedded-text hash, for a later
+    :func:`build_index` (``precomputed``): an upload is embedded before the index lock
+    is taken, so a removal meanwhile does not wait for it."""
+    texts = [
+        embed_text(c, config.embed_title)
+        for d in docs
+        for c in chunk_document(d, config.chunk_size, config.chunk_overlap)
+    ]
+    if not texts:
+        return {}
+    vectors = embedder.encode_documents(texts, progress=False)
+    return {_hash(t): np.asarray(v, dtype=np.float32) for t, v in zip(texts, vectors, strict=True)}
 
 
 def _sources(stats: dict[str, list[int]], docs: list[Document]) -> dict[str, list[Any]]:

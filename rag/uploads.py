@@ -25,6 +25,7 @@ from . import prompts
 from .config import Config
 from .errors import CorpusError, UnreadableFileError
 from .ingest import READERS, load_document, relative_source, supported_suffixes
+from .types import Document
 
 MAX_NAME_CHARS = 120
 
@@ -214,3 +215,23 @@ def set_aside(path: Path) -> Iterator[None]:
     if aside is not None:
         with contextlib.suppress(OSError):
             aside.unlink()
+
+
+def readable_uploads(
+    paths: Sequence[Path], config: Config, indexed: Mapping[str, str] | None = None
+) -> list[Document]:
+    """The documents of the files of a batch that will probably be indexed (readable,
+    under the size limit, not already indexed), for embedding ahead of the build; the
+    others are left for :func:`stage_uploads` to refuse with its clear errors."""
+    limit = config.max_upload_mb * 1024 * 1024
+    docs = []
+    for p in map(Path, paths):
+        try:
+            if p.stat().st_size > limit or Path(safe_name(p.name)).suffix.lower() not in READERS:
+                continue
+            doc = load_document(p, config.root)
+        except (OSError, CorpusError):
+            continue
+        if doc.doc_id not in (indexed or {}):
+            docs.append(doc)
+    return docs

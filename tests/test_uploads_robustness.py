@@ -362,11 +362,15 @@ def test_big_upload_is_indexed_in_the_background(
 ) -> None:
     """Issue 13.7 (in part): a big upload held its request (and the uploader) for the
     whole embedding. Now the request returns after ``upload_wait_s`` saying it is still
-    indexing, questions are answered meanwhile, and the file answers when it is done."""
+    indexing, questions are answered meanwhile, a removal does not wait for the embedding,
+    and the file answers when it is done."""
     cfg = _project(tmp_path / "p", built_seed_index)
     big = _write(tmp_path, "big-survey.md", _big_text(BIG_FACT))
     with serve(cfg, assistant.parts.embedder, upload_wait_s=2) as srv:
         client = Client(srv["url"], verbose=False)
+        client.predict(
+            [handle_file(str(_write(tmp_path, "otters.md", OTTERS)))], api_name="/upload"
+        )
         t0 = time.perf_counter()
         out = client.predict([handle_file(str(big))], api_name="/upload")
         replied_s = time.perf_counter() - t0
@@ -378,6 +382,11 @@ def test_big_upload_is_indexed_in_the_background(
         asked_s = time.perf_counter() - t1
         engine = srv["app_engine"]
         assert engine.updating.startswith("Indexing big-survey.md in the background")
+        t2 = time.perf_counter()
+        out = client.predict("uploads/otters.md", api_name="/remove")
+        removed_s = time.perf_counter() - t2
+        assert "uploads/otters.md" not in {d["source"] for d in out["documents"]}
+        assert engine.updating, "the removal was done while the upload was still embedding"
         deadline = time.perf_counter() + 600
         while time.perf_counter() < deadline:
             sources = {d["source"] for d in client.predict(api_name="/documents")}
@@ -390,8 +399,11 @@ def test_big_upload_is_indexed_in_the_background(
         result = client.predict("How much water does the Quillon dam hold?", api_name="/ask")
         assert "8,812" in result["answer"] and _cited(result, "uploads/big-survey.md")
         assert not list(_gradio_cache(srv["app"]).rglob("big-survey.md")), "temp copy deleted"
+        assert not (cfg.upload_path / "otters.md").exists()
+        assert "uploads/otters.md" not in {d.source for d in srv["bot"].documents}
         print(
-            f"reply {replied_s:.1f} s, a question meanwhile {asked_s:.2f} s, indexed {indexed_s:.1f} s"
+            f"reply {replied_s:.1f} s, a question meanwhile {asked_s:.2f} s, "
+            f"a removal meanwhile {removed_s:.2f} s, indexed {indexed_s:.1f} s"
         )
 
 
