@@ -843,7 +843,11 @@ def launch(
     """
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     limits = getattr(demo, "rag_limits", None)
-    guard = [Middleware(FloodGuard, limiter=limits.requests)] if limits is not None else []
+    guard = (
+        [Middleware(FloodGuard, limiter=limits.requests, files=limits.files)]
+        if limits is not None
+        else []
+    )
     return demo.launch(
         app_kwargs={"middleware": guard},
         server_name=host,

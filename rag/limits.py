@@ -157,7 +157,9 @@ class RequestLimits:
     * ratings (``rate_limit_feedback_per_minute``, per address);
     * every request that joins the queue (``rate_limit_requests_per_address``, default
       twice the three above together), refused with HTTP 429 by :class:`FloodGuard`
-      before it is queued.
+      before it is queued;
+    * files posted to Gradio's upload route (``rate_limit_file_posts_per_address``,
+      default twice the uploads rate), refused with HTTP 429 before they are received.
 
     ``rate_limit_per_minute = 0`` turns them all off (unless set on their own). Each
     limit is a :class:`RateLimiter`; together they are thread-safe and bounded.
@@ -170,6 +172,7 @@ class RequestLimits:
         changes: RateLimiter,
         feedback: RateLimiter,
         requests: RateLimiter | None = None,
+        files: RateLimiter | None = None,
     ) -> None:
         self.session = session
         self.address = address
@@ -177,6 +180,8 @@ class RequestLimits:
         self.feedback = feedback
         # every request joining the queue, per address (see FloodGuard)
         self.requests = requests if requests is not None else RateLimiter(0)
+        # files posted to Gradio's upload route, per address (see FloodGuard)
+        self.files = files if files is not None else RateLimiter(0)
 
     @classmethod
     def from_config(cls, config: Any) -> RequestLimits:
@@ -206,7 +211,10 @@ class RequestLimits:
             2 * sum(lim.per_minute for lim in per_action),
             2 * sum(lim.burst for lim in per_action),
         )
-        return cls(session, *per_action, requests)
+        files = limiter(  # twice the uploads allowed: a batch posts one file at a time
+            "file_posts_per_address", 2 * per_action[1].per_minute, 2 * per_action[1].burst
+        )
+        return cls(session, *per_action, requests, files)
 
     def check(self, action: str, session: str, address: str) -> None:
         """Let one ``action`` ("ask", "upload", "remove", "feedback") through or raise
@@ -231,29 +239,39 @@ class FloodGuard:
     The per-action limits answer with a clear message from inside the event, but by
     then a request has been queued, scheduled and run in a worker thread; a flood of
     them delays everyone. This refuses the excess before any of that, for a fraction of
-    a millisecond each.
+    a millisecond each. ``POST .../upload`` (Gradio's file route, which stores the file
+    in its cache before any event sees it) is counted by ``files`` the same way.
     """
 
     PATHS = ("/queue/join", "/call/")
 
-    def __init__(self, app: Any, limiter: RateLimiter) -> None:
+    def __init__(self, app: Any, limiter: RateLimiter, files: RateLimiter | None = None) -> None:
         self.app = app
         self.limiter = limiter
+        self.files = files if files is not None else RateLimiter(0)
+
+    def _budget(self, scope: dict[str, Any]) -> tuple[RateLimiter, str] | None:
+        """The limiter that counts this request, and what it counts; None: not counted."""
+        if scope.get("type") != "http" or scope.get("method") != "POST":
+            return None
+        path = scope.get("path", "")
+        if any(p in path for p in self.PATHS):  # (before: /call/upload is an event)
+            return self.limiter, "requests"
+        if path.rstrip("/").endswith("/upload"):
+            return self.files, "file uploads"
+        return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if (
-            scope.get("type") == "http"
-            and scope.get("method") == "POST"
-            and self.limiter.enabled
-            and any(p in scope.get("path", "") for p in self.PATHS)
-        ):
+        budget = self._budget(scope)
+        if budget is not None and budget[0].enabled:
+            limiter, what = budget
             host = (scope.get("client") or ("-",))[0]
-            wait = self.limiter.acquire(f"host:{host}")
+            wait = limiter.acquire(f"host:{host}")
             if wait > 0:
                 message = prompts.TOO_MANY.format(
-                    what="requests",
+                    what=what,
                     scope=" from your address",
-                    per_minute=self.limiter.per_minute,
+                    per_minute=limiter.per_minute,
                     wait=math.ceil(wait),
                     again="try again",
                 )

@@ -722,6 +722,21 @@ def test_a_flood_is_refused_before_the_queue(limited) -> None:
     assert "113" in Client(url, verbose=False).predict(Q_HOTLINE, api_name="/ask")["answer"]
 
 
+def test_file_posts_are_limited_before_they_are_received(limited, tmp_path: Path) -> None:
+    """Files posted straight to Gradio's upload route used to be stored without limit
+    (five 19 MB files in 1 s); past twice the uploads' burst they get HTTP 429."""
+    path = _write(tmp_path, "note-post.md", "# Note\n\nA short note.")
+    codes = []
+    for _ in range(24):  # the burst: 2 x 10
+        try:
+            _raw_upload(limited["url"], path)
+            codes.append(200)
+        except urllib.error.HTTPError as exc:
+            codes.append(exc.code)
+            assert "Too many file uploads from your address" in json.loads(exc.read())["error"]
+    assert codes.count(200) == 20 and codes.count(429) == 4
+
+
 def test_uploads_removals_and_feedback_are_limited(limited, tmp_path: Path) -> None:
     url, cfg = limited["url"], limited["config"]
     client = Client(url, verbose=False)
