@@ -267,13 +267,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_folder(e5: E5File, target: Path, source: Path) -> None:
-    """Write the sentence-transformers folder (BERT + tokenizer + mean pooling + normalize)."""
-    from safetensors.numpy import save_file
-
-    h = e5.header
-    target.mkdir(parents=True, exist_ok=True)
-    config = {
+def bert_config(h: dict[str, Any]) -> dict[str, Any]:
+    """The transformers ``config.json`` of a BERT encoder with the file's dimensions."""
+    return {
         "architectures": ["BertModel"],
         "model_type": "bert",
         "vocab_size": h["vocab"],
@@ -292,6 +288,15 @@ def write_folder(e5: E5File, target: Path, source: Path) -> None:
         "position_embedding_type": "absolute",
         "torch_dtype": "float32",
     }
+
+
+def write_folder(e5: E5File, target: Path, source: Path) -> None:
+    """Write the sentence-transformers folder (BERT + tokenizer + mean pooling + normalize)."""
+    from safetensors.numpy import save_file
+
+    h = e5.header
+    target.mkdir(parents=True, exist_ok=True)
+    config = bert_config(h)
     save_file(bert_state_dict(e5), str(target / "model.safetensors"))
     build_tokenizer(e5).save(str(target / "tokenizer.json"))
     p = e5.pieces
