@@ -17,14 +17,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import prompts
+from . import abstain, prompts
 from .citations import Source, SupportChecker, verify
 from .config import Config
 from .errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
 from .extractive import (
-    STRICT_TYPES,
+    VALUE_TYPES,
     ExtractiveBackend,
     ExtractiveDraft,
+    Scored,
     question_type,
     unstated_numbers,
 )
@@ -33,6 +34,7 @@ from .index import MANIFEST, BuildReport, build_index, chunk_vectors, load_index
 from .llm import ChatLLM, llm_key, make_llm
 from .pipeline import Components, load_components
 from .retrieve import Retriever, SearchResult, clean_query
+from .spans import qualifier_mismatch
 from .types import Answer, Document, Hit
 from .uploads import Staged, readable_uploads, set_aside, stage_uploads
 
@@ -50,6 +52,8 @@ class Assistant:
         self._index_lock = threading.Lock()
         self._follow_lock = threading.Lock()
         self._manifest_seen = _manifest_key(components.config)
+        self._stats: tuple[tuple[int, int], abstain.CorpusStats] | None = None
+        self.trace: list[dict[str, Any]] | None = None  # set to a list to record gate features
 
     @classmethod
     def from_config(
@@ -293,7 +297,8 @@ class Assistant:
         )
         t1 = time.perf_counter()
         answer.timings_ms["generate"] = (t1 - t0) * 1000
-        if not draft.sources or not self._confident(draft, found.hits, cfg):
+        draft = self._confident(draft, found.hits, cfg) if draft.sources else None
+        if draft is None:
             self._abstain(answer)
             answer.timings_ms["verify"] = 0.0
             return
@@ -389,22 +394,57 @@ class Assistant:
         answer.answer = result.text
         answer.citations = result.citations
 
-    def _confident(self, draft: ExtractiveDraft, hits: list[Hit], cfg: Config) -> bool:
-        """Is the best sentence a real answer? (Calibrated on eval/datasets/seeds_dev.jsonl.)"""
-        best = draft.best
-        if best is None:
-            return False
-        if max(h.dense_score for h in hits) < cfg.min_relevance and best.lexical < cfg.min_wording:
-            return False  # neither meaning nor wording matches: off-topic question
+    def _confident(
+        self, draft: ExtractiveDraft, hits: list[Hit], cfg: Config
+    ) -> ExtractiveDraft | None:
+        """The draft if its best sentence is a real answer, else None. The abstention model
+        (:mod:`rag.abstain`, fitted on the suite's dev split) gives the probability that
+        answering is right; ``min_answer_score`` is the probability needed. A two-part
+        question is gated on the mean probability of its parts' sentences."""
+        if draft.best is None:
+            return None
+        if draft.parts:  # answered when the parts are confident on average
+            ps = [self._probability(q, s, hits) for q, s in draft.parts]
+            return draft if sum(ps) / len(ps) >= cfg.min_answer_score else None
         question = split_context(draft.question)[0]
-        qtype = question_type(question)
-        if best.typed == 0.0 or (qtype in STRICT_TYPES and best.typed < 1.0):
-            return False  # no number near the counted thing, no date for "when", ...
-        texts = self._texts(hits)
-        cited = " ".join(texts[s.chunk.doc_id] for s in draft.sources) or texts[best.chunk.doc_id]
-        if unstated_numbers(question, cited):
-            return False  # "in 2024" asked, the document only speaks of 2025
-        return best.score >= cfg.min_answer_score
+        return (
+            draft if self._probability(question, draft.best, hits) >= cfg.min_answer_score else None
+        )
+
+    def _probability(self, question: str, best: Scored, hits: list[Hit]) -> float:
+        """The abstention model's probability that ``best`` answers ``question``."""
+        doc = self._texts(hits)[best.chunk.doc_id]
+        untyped = 0.0  # 1: no value of the asked kind; 0..1: one away from the counted thing
+        if question_type(question) in VALUE_TYPES:
+            untyped = 1.0 if best.typed <= 0.2 else 1.0 - best.typed
+        near, labels = abstain.context_terms(
+            doc, best.chunk.start, best.chunk.end, best.chunk.doc_title
+        )
+        x = abstain.features(
+            question,
+            best.chunk.text,
+            (near, labels | best.context),
+            doc,
+            (best.semantic, best.lexical, best.typed),
+            untyped,
+            hits,
+            self._corpus_stats(),
+        )
+        if qualifier_mismatch(question, best.chunk.text):
+            p = 0.0  # a hard constraint: it names someone at another rank ("Deputy Secretary")
+        else:
+            p = abstain.load_model().probability(x)
+        if self.trace is not None:
+            self.trace.append({"question": question, "features": x, "p": p})
+        return p
+
+    def _corpus_stats(self) -> abstain.CorpusStats:
+        """Term rarity over the loaded index's documents, computed once per index."""
+        index = self.parts.index
+        key = (id(index), len(index.docs))
+        if self._stats is None or self._stats[0] != key:
+            self._stats = (key, abstain.CorpusStats(index.docs))
+        return self._stats[1]
 
     def _abstain(self, answer: Answer) -> None:
         answer.abstained = True

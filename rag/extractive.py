@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,13 +21,19 @@ from .config import Config
 from .embeddings import Embedder
 from .followup import split_context
 from .retrieve import sub_queries
+from .spans import ANSWER_KINDS, WEEKDAYS, WORD_NUMBERS, answer_values, content_span, is_label
 from .text import numbers, tokenize
 from .types import Chunk, Hit
 
 _TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
         "measure",
-        re.compile(r"\bhow (long|far|big|large|tall|wide|high|deep|heavy|old)\b", re.I),
+        re.compile(
+            r"\bhow (long|far|big|large|tall|wide|high|deep|heavy|old|fast|hot|cold|loud)\b|"
+            r"\b(?:what|which|to what) (?:\w+ )?(pressure|temperature|size|weight|length|"
+            r"distance|height|depth|speed|voltage|capacity|power|output|level)\b",
+            re.I,
+        ),
     ),
     (
         "number",
@@ -50,8 +56,16 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
         "person",
         re.compile(
-            r"\bwho(m|se)?\b|\bwhich ([\w-]+ )?(persons?|officials?|leaders?|officers?|"
-            r"colonels?|man|men|woman|women)\b|\bname of the\b",
+            r"\bwho(m|se)?\b|\bwhich ([\w-]+ )?(persons?|people|officials?|leaders?|officers?|"
+            r"man|men|woman|women)\b|\bname of the\b",
+            re.I,
+        ),
+    ),
+    (
+        "org",
+        re.compile(
+            r"\b(?:which|what) (company|firm|contractor|organi[sz]ation|operator|supplier|body|"
+            r"agency|department|group|bank|business|manufacturer|builder|institution)\b",
             re.I,
         ),
     ),
@@ -64,54 +78,7 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
-_WEEKDAY_MONTH = re.compile(
-    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|"
-    r"may|june|july|august|september|october|november|december|year-end|spring)\b",
-    re.I,
-)
-_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
-_ROLE = re.compile(
-    r"\b(secretary|chairman|chairwoman|chair|commander|director|minister|president|governor|"
-    r"head|chief|mayor)\b",
-    re.I,
-)
-_RANK = re.compile(r"\b(deputy|vice|former|acting|assistant|standing)[\s-]+$", re.I)
-_SAME_RANK = {"vice": "deputy", "deputy": "deputy"}  # "Vice Chairman" = "Deputy Chairman"
-
-
-def _rank(text: str) -> str:
-    m = _RANK.search(text)
-    return _SAME_RANK.get(m.group(1).lower(), m.group(1).lower()) if m else ""
-
-
-def _other_rank(question: str, sentence: str) -> bool:
-    """The question asks for "the Party Secretary" and the sentence names that role only
-    at another rank ("Deputy Secretary"), or it asks for a "Vice Chairman" and the sentence
-    names only the Chairman: whoever it names is not the one asked about."""
-    for m in _ROLE.finditer(question):
-        asked = _rank(question[: m.start()])
-        found = list(re.finditer(rf"\b{m.group(1)}\b", sentence, re.I))
-        if found and all(_rank(sentence[: f.start()]) != asked for f in found):
-            return True
-    return False
-
-
 _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
-_IN_PLACE = re.compile(r"\b(?:in|at) [A-Z]")
-
-
-def _other_event_place(question: str, sentence: str) -> bool:
-    """Every place the sentence gives ("in Nanning") belongs to a numbered event that the
-    question does not ask about ("... the 17th meeting in Nanning" for "Where was the 16th
-    meeting held?" or "Where was the early spring meeting held?")."""
-    asked = set(_ORDINAL.findall(question))
-    owners = []
-    for m in _IN_PLACE.finditer(sentence):
-        before = _ORDINAL.findall(sentence[max(0, m.start() - 40) : m.start()])
-        owners.append(before[-1] if before else None)
-    return bool(owners) and all(o is not None and o not in asked for o in owners)
-
-
 _WORD_NUMBER = re.compile(r"(?:(?<=\s)|^)(\d{1,3}(?:,\d{3})+|\d+)(?=[\s?.!,;:]|$)")
 
 
@@ -125,21 +92,8 @@ def unstated_numbers(question: str, text: str) -> list[str]:
     return missing + [o for o in _ORDINAL.findall(question) if o not in have_ord]
 
 
-_CLOCK = re.compile(  # "7am", "7:30 p.m.", "07:00", "noon": a time of day answers "when"
-    r"\b\d{1,2}(:\d{2})?\s*[ap]\.?m\b\.?|\b\d{1,2}:\d{2}\b|\b(noon|midnight)\b", re.I
-)
-_TITLES = re.compile(
-    r"\b(colonel|general|chairman|chairwoman|commander|head|secretary|minister|"
-    r"director|president|deputy|mr|ms|mrs|dr)\b",
-    re.I,
-)
-_UNITS = re.compile(
-    r"\b\d[\d,.]*\s*(?:km|kilomet(?:er|re)s?|miles?|met(?:er|re)s?|m|hours?|days?|weeks?|months?|"
-    r"years?|minutes?|tonnes?|tons?|kg|hectares?|ha|percent|%)",
-    re.I,
-)
 _ASKED_NOUN = re.compile(r"\bwhat (?:was|is|were|are) the (?:total |overall |annual )?(\w+)", re.I)
-_PRONOUN_START = re.compile(r"^(he|she|they|it|his|her|their|the (?:guest|host|two sides))\b", re.I)
+_PRONOUN_START = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
 _COUNT_FOCUS = re.compile(
     r"\bhow (?:many|much)\s+(.+?)(?:\s+(?:did|do|does|were|was|are|is|have|"
     r"has|had|will|would|could|in|at|on|by|during|for|from)\b|[?.,]|$)",
@@ -148,8 +102,10 @@ _COUNT_FOCUS = re.compile(
 
 
 LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
-STRICT_TYPES = frozenset({"number", "measure", "date"})
-"""Question types answered only by a sentence that holds that kind of value."""
+VALUE_TYPES = frozenset({"number", "measure", "date"})
+"""Question types that only a sentence holding that kind of value can answer."""
+STRICT_TYPES = VALUE_TYPES | {"person", "org"}
+"""Question types whose candidates holding that kind of value are ranked first."""
 
 
 def question_type(question: str) -> str:
@@ -184,6 +140,7 @@ class Scored:
     lexical: float
     typed: float
     rank: int
+    context: frozenset[str] = frozenset()  # names it refers back to, its heading's words
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,13 +165,28 @@ def _context(text: str, start: int, sentence: str) -> frozenset[str]:
 
 @dataclass
 class ExtractiveDraft:
-    """The drafted answer (with [n] markers), what the markers refer to, and confidence."""
+    """The drafted answer (with [n] markers), what the markers refer to, and confidence.
+
+    ``parts`` holds, for a two-part question, each part and the sentence picked for it
+    (gated one by one); for other questions it is empty.
+    """
 
     question: str
     text: str
     sources: list[Source]
     best: Scored | None
     candidates: list[Scored]
+    parts: list[tuple[str, Scored]] = field(default_factory=list)
+
+
+def _compose(
+    question: str, picks: list[tuple[str, Scored]], scored: list[Scored], parts: object
+) -> ExtractiveDraft:
+    """A draft citing each picked sentence, shortened for the (part) question it answers."""
+    sources = [Source(n, s.chunk, s.score) for n, (_, s) in enumerate(picks, start=1)]
+    text = " ".join(_cite(shorten(s.chunk.text, p), n) for n, (p, s) in enumerate(picks, start=1))
+    best = picks[0][1] if parts and picks else (scored[0] if scored else None)
+    return ExtractiveDraft(question, text, sources, best, scored, picks if parts else [])
 
 
 class ExtractiveBackend:
@@ -241,23 +213,39 @@ class ExtractiveBackend:
         cands = self._candidates(hits, doc_texts)
         if not cands:
             return ExtractiveDraft(question, "", [], None, [])
+        primary = split_context(question)[0]
+        scored = self._ranked(question, cands, avoid)
+        parts = sub_queries(primary)
+        if parts:  # two questions in one: each part answered by its own best sentence
+            # each part keeps the whole question as context: "..., and what did it want?"
+            parts = _with_question_word(parts)
+            picks: list[tuple[str, Scored]] = []
+            for p in parts:  # each part gets its best sentence that no earlier part took
+                taken = {s.chunk.chunk_id for _, s in picks}
+                ranked = self._ranked(f"{p} (context: {primary})", cands, avoid)
+                pick = next((s for s in ranked if s.chunk.chunk_id not in taken), None)
+                if pick is not None:
+                    picks.append((p, pick))
+        else:
+            picks = [(primary, s) for s in self._choose(primary, scored)]
+        return _compose(question, picks, scored, bool(parts))
+
+    def _ranked(self, question: str, cands: list[Candidate], avoid: frozenset[str]) -> list[Scored]:
+        """Candidates best first. For "how many"/"when" questions, sentences holding that
+        kind of value come first: one worded like the question without the number cannot
+        answer it."""
         scored = self._score(question, cands)
         scored = [s for s in scored if s.chunk.text not in avoid] or scored
-        # For "how many"/"when" questions, sentences holding that kind of value come first:
-        # a sentence worded like the question but without the number cannot answer it.
         strict = question_type(split_context(question)[0]) in STRICT_TYPES
-        scored.sort(key=lambda s: (strict and s.typed < 1.0, -s.score, s.rank, s.chunk.start))
-        chosen = self._choose(split_context(question)[0], scored)
-        sources = [Source(n, s.chunk, s.score) for n, s in enumerate(chosen, start=1)]
-        text = " ".join(
-            _cite(shorten(s.chunk.text, split_context(question)[0]), n)
-            for n, s in enumerate(chosen, start=1)
-        )
-        return ExtractiveDraft(question, text, sources, scored[0], scored)
+        scored.sort(key=lambda s: (strict and s.typed < 0.6, -s.score, s.rank, s.chunk.start))
+        return scored
 
     # ------------------------------------------------------------------ internals
 
     def _candidates(self, hits: Sequence[Hit], doc_texts: dict[str, str]) -> list[Candidate]:
+        """The quotable sentences of the hits, without headings, section labels, datelines
+        or the document title (they name a topic, they do not answer); a heading's words
+        become the context of the sentence under it."""
         seen: set[tuple[str, int]] = set()
         out = []
         for hit in hits:
@@ -267,10 +255,15 @@ class ExtractiveBackend:
                 if (c.doc_id, a) in seen:
                     continue
                 seen.add((c.doc_id, a))
+                x, y, labels = content_span(text[a:b])
+                a, b = a + x, a + y
+                if is_label(text[a:b], c.doc_title):
+                    continue
                 sentence = Chunk(
                     f"{c.doc_id}@{a}", c.doc_id, c.source, c.doc_title, a, b, text[a:b]
                 )
-                out.append(Candidate(sentence, hit.rank, _context(text, a, sentence.text)))
+                context = _context(text, a, sentence.text) | frozenset(tokenize(labels))
+                out.append(Candidate(sentence, hit.rank, context))
         return out
 
     def _score(self, question: str, cands: list[Candidate]) -> list[Scored]:
@@ -298,7 +291,7 @@ class ExtractiveBackend:
             lexical = sum(w for t, w in weights.items() if t in terms) / total
             typed = _type_match(qtype, primary, cand.chunk.text, focus)
             score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
-            out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank))
+            out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank, cand.context))
         return out
 
     def _clause_sims(self, cands: list[Candidate], question: str) -> np.ndarray:
@@ -322,24 +315,9 @@ class ExtractiveBackend:
         return out
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
-        """The best sentence, plus others that add asked-for terms the best one lacks; a
-        question about two events ("both", "at the talks and at the meeting") also gets the
-        best sentence of a second document."""
+        """The best sentence, plus others that add asked-for terms the best one lacks."""
         best = scored[0]
         chosen = [best]
-        if sub_queries(question):
-            other = next(
-                (
-                    s
-                    for s in scored[1:12]
-                    if s.chunk.doc_id != best.chunk.doc_id
-                    and s.score >= best.score - 0.25
-                    and s.typed >= 1.0  # it holds the asked-for kind of value
-                ),
-                None,
-            )
-            if other is not None:
-                chosen.append(other)
         covered = set(tokenize(best.chunk.text))
         qterms = set(tokenize(question))
         for s in scored[1:6]:
@@ -357,6 +335,24 @@ class ExtractiveBackend:
         )
 
 
+_WH_LEAD = re.compile(
+    r"^\s*(?:(?:on|in|at|by|for|from|to|until)\s+)?(?:what|which|who|whom|when|where|how)\b"
+    r"(?:\s+(?:many|much|long|often|old|far|days?|weekdays?|years?|months?|dates?))?",
+    re.I,
+)
+
+
+def _with_question_word(parts: list[str]) -> list[str]:
+    """Parts after the first that lack a question word borrow the first one's ("On which
+    weekdays were the talks and [on which weekdays were] the meeting held?")."""
+    lead = _WH_LEAD.match(parts[0]) if parts else None
+    if lead is None:
+        return parts
+    return [parts[0]] + [
+        p if _WH_LEAD.match(p) else f"{lead.group().strip()} {p}" for p in parts[1:]
+    ]
+
+
 def _term_weights(qterms: set[str], texts: list[str]) -> dict[str, float]:
     """IDF-like weights of the question terms over the candidate sentences."""
     n = len(texts) or 1
@@ -365,79 +361,36 @@ def _term_weights(qterms: set[str], texts: list[str]) -> dict[str, float]:
 
 
 def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> float:
-    """1.0 when the sentence holds the asked-for kind of answer (a number near the counted
-    thing, a person's name, a date), 0.0 when it does not, 0.5 for open questions."""
-    if qtype == "measure":
-        return 1.0 if _UNITS.search(sentence) else 0.0
+    """1.0 when the sentence holds the asked-for kind of value (see :mod:`rag.spans`: a
+    number near the counted thing, a person's name, a date, a place), 0.0 when it holds
+    none, 0.5 for open questions; values the question itself states do not count."""
+    if qtype not in ANSWER_KINDS:
+        return 0.5
+    values = answer_values(qtype, sentence, question)
     if qtype == "number":
-        q_numbers = set(numbers(question))
-        found = [n for n in numbers(sentence) if n not in q_numbers]
-        if not found and not any(
-            w in _WORD_NUMBERS for w in tokenize(sentence, keep_stopwords=True)
-        ):
+        if not values:
             return 0.0
         return 1.0 if not focus or _number_near(sentence, focus) else 0.4
-    if qtype == "person":
-        if _other_rank(question, sentence):
-            return 0.0
-        new_names = names(sentence) - set(tokenize(question))
-        return 1.0 if new_names and _TITLES.search(sentence) else (0.6 if new_names else 0.0)
-    if qtype == "date":
-        if re.search(r"\b(days?|weekdays?)\b", question, re.I):
-            return 1.0 if _WEEKDAY.search(sentence) else 0.2
-        q_numbers = set(numbers(question))
-        has_year = any(1900 <= n <= 2100 and n not in q_numbers for n in numbers(sentence))
-        dated = _WEEKDAY_MONTH.search(sentence) or has_year or _CLOCK.search(sentence)
-        return 1.0 if dated else 0.2
-    if qtype == "place":
-        if _other_event_place(question, sentence):
-            return 0.0
-        return 1.0 if names(sentence) - set(tokenize(question)) else 0.2
-    return 0.5
+    if qtype == "measure":
+        return 1.0 if values else 0.0
+    kinds = {v.kind for v in values}
+    if qtype in {"person", "org"}:
+        return 1.0 if kinds & {"person", "org"} else (0.6 if kinds else 0.0)
+    if qtype == "date" and _YEAR_ASKED.search(question):
+        return 1.0 if any(_YEAR.search(v.text) for v in values) else 0.0
+    if qtype == "date" and _DAY_ASKED.search(question):  # a day, not just a year or month
+        return 1.0 if any(_DAY.search(v.text) for v in values) else 0.2
+    return 1.0 if values else 0.2
 
 
-_WORD_NUMBERS = frozenset(
-    [
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-        "thousand",
-        "million",
-        "dozen",
-        "dozens",
-        "hundreds",
-        "thousands",
-        "millions",
-    ]
-)
+_YEAR_ASKED = re.compile(r"\b(?:what|which|in what|the) year\b", re.I)
+_YEAR = re.compile(r"\b\d{4}\b")
+_DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the week\b", re.I)
+_DAY = re.compile(rf"\b(?:{WEEKDAYS})|\b\d{{1,2}}(?:st|nd|rd|th)?\b(?!\d)", re.I)
 
 
 def _is_number(word: str) -> bool:
-    return word.isdigit() or word in _WORD_NUMBERS
+    return word.isdigit() or word in WORD_NUMBERS
 
 
 def _number_near(sentence: str, focus: list[str], window: int = 4) -> bool:

@@ -74,7 +74,7 @@ def sub_queries(question: str) -> list[str]:
     wh = _WH_JOIN.search(question)
     if wh:
         parts = [question[: wh.start()].strip(" ,;"), question[wh.end() :].strip()]
-        return [p for p in parts if len(tokenize(p)) >= 2]
+        return [p for p in parts if tokenize(p)]
     joins = list(_JOIN.finditer(question))
     if not joins:
         return []

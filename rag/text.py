@@ -250,6 +250,9 @@ _STOPWORDS = frozenset(
 )
 
 
+STOPWORDS = _STOPWORDS  # the words :func:`tokenize` drops
+
+
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lowercase, strip diacritics (đ -> d) and drop thousands separators in numbers."""
