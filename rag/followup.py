@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .citations import strip_markers
+from .spans import value_spans
 from .text import tokenize
 
 _FOLLOWUP = re.compile(
@@ -67,18 +69,14 @@ def is_followup(question: str) -> bool:
     return bool(_FOLLOWUP.search(question)) or len(tokenize(question)) <= 2
 
 
-_TITLED = re.compile(
-    r"\b(?:Colonel|General|Chairman|Commander|President|Minister|Mr\.?|Ms\.?|Mrs\.?|Dr\.?)\s+"
-    r"((?:[A-ZÀ-ỸĐ][\w’'-]+\s?){2,3})"
-    r"|((?:[A-ZÀ-ỸĐ][\w’'-]+\s){1,2}[A-ZÀ-ỸĐ][\w’'-]+),\s+(?:Head|Deputy|Commander|Chairman|"
-    r"Secretary|Director|Minister|President)\b"
-)
 _PERSONAL = re.compile(r"\b(he|she|him|his|her|hers)\b", re.I)
 
 
 def people(text: str) -> list[str]:
-    """Person names introduced with a title ("Colonel Zhu Xingan", "Wei Tao, Deputy ...")."""
-    found = [(m.group(1) or m.group(2)).strip() for m in _TITLED.finditer(text)]
+    """Person names in ``text`` ("Mayor Helen Ostrander", "Zhu Xingan"), from the general
+    span typing of :mod:`rag.spans` (runs of capitalised words that are not an
+    organisation or a place), in order of appearance."""
+    found = [s.text for s in value_spans(strip_markers(text)) if s.kind == "person"]
     return list(dict.fromkeys(found))
 
 
