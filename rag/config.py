@@ -97,6 +97,13 @@ class Config:
     )
     rate_limit_per_minute: int = 30  # questions per session; 0 turns the limit off
     rate_limit_burst: int = 10
+    # Per client address and per action (rag/limits.py); None: derived from the above.
+    rate_limit_per_address: int | None = None  # questions per minute (default 4x per session)
+    rate_limit_changes_per_minute: int | None = None  # uploads + removals (default 30)
+    rate_limit_feedback_per_minute: int | None = None  # ratings (default 60)
+    rate_limit_requests_per_address: int | None = None  # every queued request (FloodGuard)
+    rate_limit_file_posts_per_address: int | None = None  # files posted to Gradio's upload route
+    upload_wait_s: float = 60.0  # how long /upload waits for its indexing before "pending"
     feedback_path: Path = Path("eval/feedback.jsonl")
     upload_dir: Path = Path("uploads")
     max_upload_mb: int = 20
@@ -232,6 +239,8 @@ def _coerce(name: str, value: Any, typ: Any) -> Any:
             return Path(value)
         if typ in (int, float, str):
             return typ(value)
+        if typ == int | None:  # "" or None: not set (a default derived elsewhere)
+            return None if value is None or str(value).strip() == "" else int(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name} (RAG_{name.upper()}): {exc}") from None
     return value
