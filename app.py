@@ -31,11 +31,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from rag import feedback, prompts, render  # noqa: E402
+from rag import app_auth, audit, feedback, prompts, render  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.ingest import supported_suffixes  # noqa: E402
 from rag.limits import FloodGuard, RateLimiter, RequestLimits, setting  # noqa: E402
+from rag.serve import check_exposure  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 TITLE = "Ask the articles"
@@ -90,6 +91,7 @@ class Engine:
                     stale.clear()
             except RagError:  # no index yet, or unusable: build it before serving
                 bot = Assistant.from_config(self.config, warn=_warn, progress=True)
+                self._audit("ok", "index built at startup")
             self._assistant = bot
             if stale:  # said before anyone is served, so the status line shows it
                 self.updating = UPDATING
@@ -111,11 +113,22 @@ class Engine:
         try:
             report = self._assistant.add_files([], warn=_warn)
             _warn(f"background update done in {time.perf_counter() - t0:.1f} s: {report.summary()}")
+            self._audit("ok", report.summary())
         except Exception as exc:  # the previous index keeps answering
             self.update_error = public_text(self.config, exc)
+            self._audit("failed", str(exc))
             _warn(f"background update failed: {exc}")
         finally:
             self.updating = ""
+
+    def _audit(self, result: str, detail: str) -> None:
+        """An audit entry for a rebuild the server did on its own (user ``system``)."""
+        try:
+            audit.record(
+                audit.audit_path(self.config.index_path), "system", "rebuild", result, "", detail
+            )
+        except OSError as exc:
+            _warn(f"could not write the audit log: {exc}")
 
     @property
     def assistant(self) -> Any:
@@ -145,11 +158,14 @@ def enabled_backends(cfg: Config) -> list[str]:
     return [b for b in cfg.enabled_backends() if b in BACKENDS] or ["extractive"]
 
 
-def _settings(backend: str, k: float, hybrid: bool, cfg: Config) -> dict[str, Any]:
+def _settings(
+    backend: str, k: float, hybrid: bool, cfg: Config, enabled: list[str] | None = None
+) -> dict[str, Any]:
     """The per-call settings a client picked, bounded on the server: top-k in
-    1..MAX_TOP_K (junk, NaN or infinity: the configured k), an enabled backend."""
+    1..MAX_TOP_K (junk, NaN or infinity: the configured k), a backend in ``enabled``
+    (default: :func:`enabled_backends`; an admin may pick any)."""
     name = (backend or cfg.backend or "extractive").strip()
-    enabled = enabled_backends(cfg)
+    enabled = enabled if enabled is not None else enabled_backends(cfg)
     if name not in enabled:
         raise gr.Error(prompts.BACKEND_NOT_ENABLED.format(backend=name, enabled=", ".join(enabled)))
     try:
@@ -277,8 +293,9 @@ class UploadJobs:
         self._pending: dict[Future, list[str]] = {}
         self._detached: set[Future] = set()
 
-    def add(self, paths: Sequence[Path]) -> Any:
-        """The batch's build report, or None while it is still indexing."""
+    def add(self, paths: Sequence[Path], on_done: Any = None) -> Any:
+        """The batch's build report, or None while it is still indexing; ``on_done``
+        is called with the finished job (for the audit log), waited for or not."""
         with self._lock:
             if len(self._pending) >= self.max_pending:
                 discard_temp_uploads(paths)
@@ -286,6 +303,8 @@ class UploadJobs:
             job = self._pool.submit(self._run, list(paths))
             self._pending[job] = [Path(p).name for p in paths]
         job.add_done_callback(self._forget)
+        if on_done is not None:
+            job.add_done_callback(on_done)
         try:
             return job.result(timeout=self.wait_s)
         except TimeoutError:
@@ -326,13 +345,17 @@ def build(
     limiter: RateLimiter | None = None,
     limits: RequestLimits | None = None,
     upload_wait_s: float | None = None,
+    access: app_auth.Access | None = None,
 ) -> gr.Blocks:
     """The page and its API. ``engine`` holds the (possibly still loading) assistant;
     ``limiter`` caps questions per session (default: from the config's rate limit), and
     ``limits`` every request per session and client address (default: derived from
     ``limiter``, see :class:`~rag.limits.RequestLimits`); an upload request waits for
-    its indexing ``upload_wait_s`` at most (default ``RAG_UPLOAD_WAIT_S``, 60 s)."""
+    its indexing ``upload_wait_s`` at most (default ``RAG_UPLOAD_WAIT_S``, 60 s).
+    ``access`` decides who may do what (default: from the config's users file; see
+    :mod:`rag.app_auth`): every event below checks the caller's role on the server."""
     cfg = engine.config
+    access = access if access is not None else app_auth.Access(cfg)
     if limits is None:
         limits = (
             RequestLimits.around(limiter, cfg)
@@ -344,11 +367,19 @@ def build(
         upload_wait_s = float(setting(cfg, "upload_wait_s", UPLOAD_WAIT_S))
     jobs = UploadJobs(engine, upload_wait_s)
 
-    def check(action: str, request: gr.Request | None) -> None:
+    def check(action: str, request: gr.Request | None, file: str = "") -> None:
+        """The caller's role allows ``action``, and their rate limits too (else gr.Error;
+        a refused upload or removal is in the audit log)."""
+        access.require(action, request, file)
         try:
             limits.check(action, *_who(request))
         except RagError as exc:
+            if action in app_auth.CORPUS_ACTIONS:
+                access.record(access.name(request), action, "refused", file, str(exc))
             raise gr.Error(str(exc)) from None
+
+    def backends(request: gr.Request | None) -> list[str]:
+        return access.backends(request, enabled_backends(cfg))
 
     def doc_views() -> tuple[str, str, Any]:
         return document_views(engine)
@@ -360,13 +391,37 @@ def build(
         """Index uploaded files (see :class:`UploadJobs`: None while still indexing);
         Gradio's temp copies are deleted whatever happens."""
         paths = [Path(f) for f in files]
+        label = app_auth.files_label(files)
         try:
-            check("upload", request)
+            check("upload", request, label)
             engine.assistant  # noqa: B018 - a clear error while the engine is not ready
         except BaseException:
             discard_temp_uploads(paths)
             raise
-        return jobs.add(paths)
+        user = access.name(request)
+
+        def audited(job: Future) -> None:
+            if job.exception() is not None:
+                access.record(user, "upload", "failed", label, public_text(cfg, job.exception()))
+            else:
+                access.record(user, "upload", "ok", label, job.result().summary())
+
+        try:
+            return jobs.add(paths, on_done=audited)
+        except RagError as exc:  # too many waiting
+            access.record(user, "upload", "refused", label, str(exc))
+            raise
+
+    def remove(source: str, request: gr.Request | None) -> Any:
+        """Remove an uploaded document (role and rate checked, audited either way)."""
+        check("remove", request, source)
+        try:
+            report = engine.assistant.remove_document(source)
+        except (RagError, KeyError) as exc:
+            access.record(access.name(request), "remove", "failed", source, str(exc))
+            raise
+        access.record(access.name(request), "remove", "ok", source, report.summary())
+        return report
 
     # ------------------------------------------------------------------ chat
 
@@ -394,7 +449,7 @@ def build(
         try:
             check("ask", request)
             stream = engine.assistant.stream(
-                question, _history(turns), **_settings(backend, k, hybrid, cfg)
+                question, _history(turns), **_settings(backend, k, hybrid, cfg, backends(request))
             )
             for event in stream:
                 if isinstance(event, Answer):
@@ -421,7 +476,8 @@ def build(
             render.details_html(answer, turn),
         )
 
-    def on_select(value: str, turns: list[Answer]) -> tuple[Any, Any]:
+    def on_select(value: str, turns: list[Answer], request: gr.Request) -> tuple[Any, Any]:
+        access.require("read", request)
         sel = render.parse_selection(value)
         if sel is None or sel[1] >= len(turns):
             return gr.skip(), gr.skip()
@@ -442,7 +498,8 @@ def build(
             render.details_html(answer, turn),
         )
 
-    def on_clear() -> tuple[Any, ...]:
+    def on_clear(request: gr.Request) -> tuple[Any, ...]:
+        access.require("ask", request)
         return [], [], [], render.empty_sources_html(), render.empty_details_html(), None, ""
 
     # ------------------------------------------------------------------ feedback
@@ -528,16 +585,16 @@ def build(
         if not source:
             return ("Pick an uploaded document to remove.", *(gr.skip(),) * 3)
         try:
-            check("remove", request)
-            report = engine.assistant.remove_document(source)
+            report = remove(source, request)
         except (RagError, KeyError, gr.Error) as exc:
             message = _error(exc, cfg).message
             return (f"**Not removed:** {render.esc(message)}", *(gr.skip(),) * 3)
         summary = public_text(cfg, report.summary())
         return (f"Removed {render.esc(source)}. {render.esc(summary)}", *doc_views())
 
-    def on_load() -> tuple[Any, ...]:
+    def on_load(request: gr.Request) -> tuple[Any, ...]:
         try:
+            access.require("read", request)
             return doc_views()
         except gr.Error as exc:
             return (f"**{render.esc(exc.message)}**", gr.skip(), gr.skip())
@@ -557,17 +614,25 @@ def build(
         check("ask", request)
         try:
             answer = engine.assistant.ask(
-                question, _history(turns), **_settings(backend, top_k, hybrid, cfg)
+                question,
+                _history(turns),
+                **_settings(backend, top_k, hybrid, cfg, backends(request)),
             )
         except (RagError, gr.Error) as exc:
             raise _error(exc, cfg) from None
         answer = _public_answer(answer, cfg)
         return {**answer.to_dict(), "answer_id": issued.issue(answer)}, [*turns, answer]
 
-    def api_reset() -> list[Answer]:
+    def api_reset(request: gr.Request) -> list[Answer]:
+        access.require("ask", request)
         return []
 
-    def api_document(source: str) -> dict[str, Any]:
+    def api_documents(request: gr.Request) -> list[dict[str, Any]]:
+        access.require("read", request)
+        return doc_list()
+
+    def api_document(source: str, request: gr.Request) -> dict[str, Any]:
+        access.require("read", request)
         try:
             doc = engine.assistant.document(source)
         except (KeyError, RagError) as exc:
@@ -594,9 +659,8 @@ def build(
         return {"added": report.added, "summary": summary, "documents": doc_list()}
 
     def api_remove(source: str, request: gr.Request) -> dict[str, Any]:
-        check("remove", request)
         try:
-            report = engine.assistant.remove_document(source)
+            report = remove(source, request)
         except (RagError, KeyError) as exc:
             raise _error(exc, cfg) from None
         summary = public_text(cfg, report.summary())
@@ -705,6 +769,7 @@ def build(
                             [], label="Uploaded document", scale=4, allow_custom_value=False
                         )
                         remove_btn = gr.Button("Remove", variant="stop", size="sm", scale=1)
+                app_auth.admin_panel(demo, access, backend, enabled_backends(cfg))
             with gr.Column(scale=2, min_width=340):
                 sources = gr.HTML(
                     render.empty_sources_html(),
@@ -786,7 +851,7 @@ def build(
             api_description="Forget this session's conversation.",
         )
         b["documents"].click(
-            doc_list,
+            api_documents,
             None,
             [api_out],
             api_name="documents",
@@ -821,6 +886,7 @@ def build(
             api_description="Save a rating ('up'/'down') and comment for an /ask result.",
         )
     demo.rag_limits = limits  # type: ignore[attr-defined]  # for launch()'s FloodGuard
+    demo.rag_access = access  # type: ignore[attr-defined]  # for launch()'s login
     return demo
 
 
@@ -840,6 +906,8 @@ def launch(
 
     ``max_upload_mb`` makes Gradio refuse larger files while they are being
     received, before they reach its cache folder (the app checks again on add).
+    With users configured (``build``'s ``access``), a login is required and failed logins
+    are throttled per address (:class:`rag.app_auth.LoginGuard`).
     """
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     limits = getattr(demo, "rag_limits", None)
@@ -848,8 +916,14 @@ def launch(
         if limits is not None
         else []
     )
+    access = getattr(demo, "rag_access", None)
+    accounts = access is not None and access.accounts
+    if accounts:
+        guard.append(Middleware(app_auth.LoginGuard, access=access))
     return demo.launch(
         app_kwargs={"middleware": guard},
+        auth=access.login if accounts else None,
+        auth_message=prompts.LOGIN_MESSAGE if accounts else None,
         server_name=host,
         server_port=port,
         share=share,
@@ -875,9 +949,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="port (default 7860)",
     )
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve beyond 127.0.0.1 (or --share) with no accounts: anyone may use it",
+    )
     args = parser.parse_args(argv)
     try:
         config = Config.from_env()
+        # before anything loads: no open app on a network by accident
+        check_exposure(
+            config, "a public --share link" if args.share else args.host, no_auth=args.no_auth
+        )
     except RagError as exc:
         _warn(str(exc))
         return 2

@@ -105,3 +105,10 @@ STILL_INDEXING = (
     "list and the status line show when it is done. Questions are answered meanwhile."
 )
 UPLOADS_BUSY = "{n} uploads are already waiting to be indexed; try again when they are done."
+
+LOGIN_LOCKED = (
+    "Too many failed logins from your address: logins are refused for a while; try again "
+    "in a few minutes."
+)
+LOGIN_MESSAGE = "Sign in with the account an admin made for you (`rag users add NAME --role ...`)."
+NOT_SIGNED_IN = "not signed in"
