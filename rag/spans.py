@@ -391,6 +391,13 @@ def qualifier_mismatch(question: str, sentence: str) -> bool:
             continue
         if not quals & allowed:
             return True
+    s_words = {_key(w) for w in re.findall(r"[\w’'-]+", sentence)}
+    lower_s = {_key(w) for w in re.findall(r"[\w’'-]+", sentence) if w.islower()}
+    for word in q_quals:  # "Vice Chair" asked, only "the board's chair" (no vice) found
+        if _ORG_WORD.fullmatch(word.title()):
+            continue  # "Housing Office" asked, "the office" found: the same organisation
+        if _ranked_title(word, q_quals) and word in lower_s and not q_quals[word] & s_words:
+            return True
     return False
 
 
