@@ -340,6 +340,50 @@ class UploadJobs:
             self.engine.update_error = public_text(self.engine.config, job.exception())
 
 
+def authorize(
+    access: app_auth.Access,
+    limits: RequestLimits,
+    action: str,
+    request: gr.Request | None,
+    file: str = "",
+) -> None:
+    """Let ``action`` through when the caller's role allows it and their rate limits
+    too, else raise ``gr.Error``; a refused upload or removal goes to the audit log."""
+    access.require(action, request, file)
+    try:
+        limits.check(action, *_who(request))
+    except RagError as exc:
+        if action in app_auth.CORPUS_ACTIONS:
+            access.record(access.name(request), action, "refused", file, str(exc))
+        raise gr.Error(str(exc)) from None
+
+
+def upload_audit(access: app_auth.Access, cfg: Config, user: str, label: str) -> Any:
+    """A done-callback for an upload job that writes its outcome to the audit log
+    (a batch may finish after its request has returned "still indexing")."""
+
+    def audited(job: Future) -> None:
+        if job.exception() is not None:
+            access.record(user, "upload", "failed", label, public_text(cfg, job.exception()))
+        else:
+            access.record(user, "upload", "ok", label, job.result().summary())
+
+    return audited
+
+
+def remove_audited(
+    engine: Engine, access: app_auth.Access, source: str, request: gr.Request | None
+) -> Any:
+    """Remove an uploaded document (already authorised) and audit the outcome."""
+    try:
+        report = engine.assistant.remove_document(source)
+    except (RagError, KeyError) as exc:
+        access.record(access.name(request), "remove", "failed", source, str(exc))
+        raise
+    access.record(access.name(request), "remove", "ok", source, report.summary())
+    return report
+
+
 def build(
     engine: Engine,
     limiter: RateLimiter | None = None,
@@ -368,15 +412,7 @@ def build(
     jobs = UploadJobs(engine, upload_wait_s)
 
     def check(action: str, request: gr.Request | None, file: str = "") -> None:
-        """The caller's role allows ``action``, and their rate limits too (else gr.Error;
-        a refused upload or removal is in the audit log)."""
-        access.require(action, request, file)
-        try:
-            limits.check(action, *_who(request))
-        except RagError as exc:
-            if action in app_auth.CORPUS_ACTIONS:
-                access.record(access.name(request), action, "refused", file, str(exc))
-            raise gr.Error(str(exc)) from None
+        authorize(access, limits, action, request, file)
 
     def backends(request: gr.Request | None) -> list[str]:
         return access.backends(request, enabled_backends(cfg))
@@ -399,29 +435,15 @@ def build(
             discard_temp_uploads(paths)
             raise
         user = access.name(request)
-
-        def audited(job: Future) -> None:
-            if job.exception() is not None:
-                access.record(user, "upload", "failed", label, public_text(cfg, job.exception()))
-            else:
-                access.record(user, "upload", "ok", label, job.result().summary())
-
         try:
-            return jobs.add(paths, on_done=audited)
+            return jobs.add(paths, on_done=upload_audit(access, cfg, user, label))
         except RagError as exc:  # too many waiting
             access.record(user, "upload", "refused", label, str(exc))
             raise
 
     def remove(source: str, request: gr.Request | None) -> Any:
-        """Remove an uploaded document (role and rate checked, audited either way)."""
         check("remove", request, source)
-        try:
-            report = engine.assistant.remove_document(source)
-        except (RagError, KeyError) as exc:
-            access.record(access.name(request), "remove", "failed", source, str(exc))
-            raise
-        access.record(access.name(request), "remove", "ok", source, report.summary())
-        return report
+        return remove_audited(engine, access, source, request)
 
     # ------------------------------------------------------------------ chat
 

@@ -110,5 +110,5 @@ LOGIN_LOCKED = (
     "Too many failed logins from your address: logins are refused for a while; try again "
     "in a few minutes."
 )
-LOGIN_MESSAGE = "Sign in with the account an admin made for you (`rag users add NAME --role ...`)."
+LOGIN_MESSAGE = "Sign in with the account an admin made for you (rag users add NAME --role ...)."
 NOT_SIGNED_IN = "not signed in"

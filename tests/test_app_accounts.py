@@ -12,6 +12,7 @@ subprocess for the refusal to start on 0.0.0.0 without users. See RELIABILITY.md
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -48,6 +49,7 @@ pytestmark = [  # Gradio's queue statistics use pandas APIs that pandas 3 deprec
 ]
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts"
 PASSWORDS = {"rita": "reader-pass-1", "eddie": "editor-pass-1", "ada": "admin-pass-1"}
 ROLES = {"rita": "reader", "eddie": "editor", "ada": "admin"}
 OTTERS = "# Otters\n\nThe otter colony at Marrow Lake counted 77 pups in 2025."
@@ -273,26 +275,107 @@ def test_refuses_to_start_exposed_without_users(tmp_path: Path, args: list[str])
 
 @pytest.mark.browser
 def test_browser_login(server) -> None:
-    """In Chromium: the login page, a wrong password refused, the reader signed in sees
-    the chat and no admin panel."""
+    """In Chromium: Gradio's login page refuses a wrong password, signs the reader in
+    (the page loads its documents: "Ready"), with no admin panel; an admin sees it."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed (`make test` installs it)")
     from playwright.sync_api import sync_playwright
 
     from tests.test_browser import CHROMIUM_ARGS
 
+    def sign_in(page, name: str) -> None:
+        page.goto(server["url"])
+        page.fill('input[type="text"]', name)
+        page.fill('input[type="password"]', PASSWORDS[name])
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#rag-status >> text=Ready", timeout=30_000)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(server["url"])
-            page.fill('input[type="text"], input[name="username"]', "rita")
+            page.fill('input[type="text"]', "rita")
             page.fill('input[type="password"]', "wrong-password")
             page.keyboard.press("Enter")
             page.wait_for_selector("text=Incorrect", timeout=15_000)
-            page.fill('input[type="password"]', PASSWORDS["rita"])
-            page.keyboard.press("Enter")
-            page.wait_for_selector("#rag-question", timeout=30_000)
-            assert page.locator("#rag-audit").count() == 0 or not page.is_visible("#rag-audit")
+            sign_in(page, "rita")  # the form is cleared after a failure
+            assert page.is_visible("#rag-question")
+            assert page.get_by_text("Admin: audit log and feedback").count() == 0
+            page.screenshot(path=str(ARTIFACTS / "login-reader.png"))
+            admin = browser.new_page()
+            sign_in(admin, "ada")
+            admin.get_by_text("Admin: audit log and feedback").wait_for(timeout=15_000)
+            admin.screenshot(path=str(ARTIFACTS / "login-admin.png"))
         finally:
             browser.close()
+
+
+# ============================================================================ page events
+
+
+def page_event(server: dict, name: str, label: str, data: list) -> dict:
+    """Run the page's own (private) click event of the button labelled ``label`` the
+    way a hostile client would: raw ``queue/join`` with the login cookie, bypassing
+    what the page shows or hides (after the page-load events of the same session, as a
+    browser would). The ``process_completed`` message."""
+    import httpx
+
+    c = login(server, name)
+    deps = c.config["dependencies"]
+    button = next(
+        x["id"] for x in c.config["components"] if x.get("props", {}).get("value") == label
+    )
+    loads = [d for d in deps if any(list(t)[1:] == ["load"] for t in d.get("targets", []))]
+    click = next(d for d in deps if [button, "click"] in [list(t) for t in d.get("targets", [])])
+    session = f"raw-{name}-{time.monotonic_ns()}"
+    api = server["url"] + "gradio_api/"
+    with httpx.Client(cookies=c.cookies, timeout=60) as http:
+        for dep, args in [*((d, [None] * len(d["inputs"])) for d in loads), (click, data)]:
+            body = {"data": args, "fn_index": dep["id"], "session_hash": session}
+            http.post(api + "queue/join", json=body).raise_for_status()
+            with http.stream("GET", api + "queue/data", params={"session_hash": session}) as r:
+                for line in r.iter_lines():
+                    msg = json.loads(line[5:]) if line.startswith("data:") else {}
+                    if msg.get("msg") == "process_completed":
+                        break
+    return msg
+
+
+def test_page_events_check_the_role_too(server, tmp_path: Path) -> None:
+    """Hiding a button is not a check: a reader who sends the page's Remove and admin
+    Refresh events by hand is refused on the server, and nothing changes."""
+    cfg = server["config"]
+    path = tmp_path / "herons.md"
+    path.write_text("# Herons\n\nThe heronry at Sallow Marsh held 31 nests in 2025.", "utf-8")
+    login(server, "eddie").predict([handle_file(str(path))], api_name="/upload")
+    before = corpus(cfg)
+    removed = page_event(server, "rita", "Remove", ["uploads/herons.md"])
+    assert "may not remove" in json.dumps(removed)
+    refresh = page_event(server, "rita", "Refresh", [])
+    assert refresh.get("success") is False and "may not audit" in json.dumps(refresh)
+    assert corpus(cfg) == before
+    done = page_event(server, "eddie", "Remove", ["uploads/herons.md"])
+    assert "Removed uploads/herons.md" in json.dumps(done)
+
+
+def test_without_users_the_app_is_open_as_before_and_still_audited(
+    tmp_path: Path,
+    built_seed_index: Path,  # noqa: F811
+    assistant,
+) -> None:
+    """No users file: no login, uploads and removals allowed (audited as ``local``), the
+    admin endpoints refused, only the allowed backends."""
+    config = _project(tmp_path, built_seed_index)
+    with serve(config, assistant.parts.embedder, LoginThrottle()) as srv:
+        assert not srv["access"].accounts
+        c = Client(srv["url"], verbose=False)
+        path = tmp_path / "otters.md"
+        path.write_text(OTTERS, "utf-8")
+        assert c.predict([handle_file(str(path))], api_name="/upload")["added"]
+        assert c.predict("uploads/otters.md", api_name="/remove")["removed"]
+        assert "may not audit" in refused(c, 10, api_name="/audit")
+        assert "not enabled" in refused(c, Q_HOTLINE, "openai", 5, False, api_name="/ask")
+    done = [(e["user"], e["action"], e["result"]) for e in entries(config)]
+    assert done == [("local", "upload", "ok"), ("local", "remove", "ok")]
