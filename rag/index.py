@@ -737,6 +737,7 @@ def _load_documents(path: Path) -> list[Document]:
                         d["dateline"],
                         d["byline"],
                         tuple(tuple(p) for p in d.get("pages", [])),
+                        d.get("date", ""),
                     )
                 )
     except (OSError, ValueError, KeyError) as exc:

@@ -18,16 +18,19 @@ from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
 
+from .dates import document_date, html_date, pdf_date
 from .errors import CorpusError, UnreadableFileError
 from .types import Document
 
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
-    """What a reader returns: the text and optional page start offsets."""
+    """What a reader returns: the text, optional page start offsets, and the date the
+    format's metadata gives (ISO, "" when it has none)."""
 
     text: str
     pages: tuple[tuple[int, int], ...] = ()
+    date: str = ""
 
 
 Reader = Callable[[Path], Extracted]
@@ -213,7 +216,7 @@ def read_html(path: Path) -> Extracted:
         parser.close()
     except Exception as exc:  # html.parser is lenient; this is a safety net
         raise UnreadableFileError(f"{path}: cannot parse the HTML ({exc})") from None
-    return Extracted(normalize(parser.text()))
+    return Extracted(normalize(parser.text()), date=html_date(markup))
 
 
 PDF_MAX_PAGE_CONTENT_BYTES = 2_000_000
@@ -306,6 +309,7 @@ def read_pdf(path: Path) -> Extracted:
             _decrypt_pdf(path, reader)
             _check_pdf_size(path, reader)
             texts = [page.extract_text() or "" for page in reader.pages]
+            created = pdf_date((reader.metadata or {}).get("/CreationDate"))
     except UnreadableFileError:
         raise
     except LimitReachedError:
@@ -328,7 +332,7 @@ def read_pdf(path: Path) -> Extracted:
         pages.append((number, offset))
         parts.append(text)
         offset += len(text)
-    return Extracted("\n\n".join(parts), tuple(pages))
+    return Extracted("\n\n".join(parts), tuple(pages), created)
 
 
 READERS: dict[str, Reader] = {
@@ -410,6 +414,7 @@ def load_document(path: Path, root: Path) -> Document:
         dateline=dateline,
         byline=byline,
         pages=extracted.pages,
+        date=document_date(extracted.text, extracted.date),
     )
 
 

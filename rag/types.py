@@ -23,6 +23,7 @@ class Document:
     dateline: str = ""  # e.g. "LẠNG SƠN"
     byline: str = ""  # e.g. "VNA/VNS"
     pages: tuple[tuple[int, int], ...] = ()  # (page number, start offset), for paged formats
+    date: str = ""  # publication date, ISO (YYYY-MM-DD or YYYY-MM); "" = unknown (rag.dates)
 
     @property
     def length(self) -> int:
@@ -38,6 +39,7 @@ class Document:
             "byline": self.byline,
             "length": self.length,
             "pages": [list(p) for p in self.pages],
+            "date": self.date,
         }
 
 
