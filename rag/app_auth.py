@@ -146,7 +146,7 @@ class LoginGuard:
                     self.access.record(name, "login", "failed", detail=detail)
             await send(message)
 
-        await self.app(scope, _replay(body), watch)
+        await self.app(scope, _replay(body, receive), watch)
 
 
 async def _read_body(receive: Any) -> bytes | None:
@@ -161,19 +161,19 @@ async def _read_body(receive: Any) -> bytes | None:
             return body
 
 
-def _replay(body: bytes) -> Callable[[], Any]:
-    """An ASGI ``receive`` that gives ``body`` once, then waits (for a disconnect)."""
+def _replay(body: bytes, receive: Any) -> Callable[[], Any]:
+    """An ASGI ``receive`` that gives the already read ``body`` once, then passes on
+    the client's own messages (a disconnect)."""
     sent = False
 
-    async def receive() -> dict[str, Any]:
+    async def replay() -> dict[str, Any]:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # never set: the route does not read further
-        return {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replay
 
 
 async def _json(send: Any, status: int, body: dict[str, Any]) -> None:
