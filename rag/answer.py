@@ -29,6 +29,7 @@ from .extractive import (
     question_type,
     unstated_numbers,
 )
+from .filters import SourceFilter, allowed_sources
 from .followup import Turn, condense_heuristic, is_followup, normalize_history, split_context
 from .index import MANIFEST, BuildReport, build_index, chunk_vectors, load_index, read_manifest
 from .llm import ChatLLM, llm_key, make_llm
@@ -86,11 +87,17 @@ class Assistant:
         return answer
 
     def stream(
-        self, question: str, history: Sequence[Any] | None = None, **settings: Any
+        self,
+        question: str,
+        history: Sequence[Any] | None = None,
+        *,
+        narrow: SourceFilter | None = None,
+        **settings: Any,
     ) -> Iterator[str | Answer]:
         """Yield the answer text as it grows (str), then the final verified :class:`Answer`.
 
-        ``settings`` may override ``backend``, ``k`` and ``hybrid`` for this call.
+        ``settings`` may override ``backend``, ``k`` and ``hybrid`` for this call;
+        ``narrow`` restricts it to some documents (:class:`~rag.filters.SourceFilter`).
         """
         t0 = time.perf_counter()
         cfg = self.config.replace(**settings) if settings else self.config
@@ -104,8 +111,14 @@ class Assistant:
                 load_note = prompts.FALLBACK_NOTE.format(backend=cfg.backend, reason=exc)
         standalone = self._condense(question, turns, llm)
         t1 = time.perf_counter()
+        allowed = self.allowed_sources(narrow)
         found = self._search(
-            standalone, cfg.k, hybrid=cfg.hybrid, lexical_only=cfg.lexical_only, parts=True
+            standalone,
+            cfg.k,
+            hybrid=cfg.hybrid,
+            lexical_only=cfg.lexical_only,
+            parts=True,
+            sources=allowed,
         )
         t2 = time.perf_counter()
         timings = {"condense": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
@@ -116,6 +129,12 @@ class Assistant:
         if load_note:
             answer.notes.append(load_note)
             answer.backend = f"extractive (fallback from {cfg.backend})"
+        if allowed is not None and narrow is not None:
+            answer.notes.append(
+                prompts.NARROWED.format(n=len(allowed), what=narrow.describe())
+                if allowed
+                else prompts.NOTHING_MATCHES.format(what=narrow.describe())
+            )
         if llm is None:
             yield from self._extractive(answer, found, avoid, cfg)
         else:
@@ -123,9 +142,15 @@ class Assistant:
         answer.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         yield answer
 
-    def search(self, query: str, k: int | None = None, **kw: Any) -> SearchResult:
-        """Ranked passages for ``query`` (no answer)."""
-        return self._search(query, k, **kw)
+    def search(
+        self, query: str, k: int | None = None, *, narrow: SourceFilter | None = None, **kw: Any
+    ) -> SearchResult:
+        """Ranked passages for ``query`` (no answer), optionally from some documents only."""
+        return self._search(query, k, sources=self.allowed_sources(narrow), **kw)
+
+    def allowed_sources(self, narrow: SourceFilter | None) -> list[str] | None:
+        """The documents ``narrow`` allows (None: all of them)."""
+        return allowed_sources(narrow, self.parts.index.docs, self.config)
 
     def _search(self, query: str, k: int | None, *, parts: bool = False, **kw: Any) -> SearchResult:
         """Retrieve from the current index: one re-built by another process (`rag index`,

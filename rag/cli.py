@@ -102,12 +102,22 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _narrow(args: argparse.Namespace) -> Any:
+    """The ``--source/--since/--until/--scope`` filter of a command line."""
+    from .filters import SourceFilter
+
+    return SourceFilter.parse(args.source, args.since, args.until, args.scope)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    from .filters import allowed_sources
     from .pipeline import load_components
 
     cfg = config_from_args(args)
+    narrow = _narrow(args)
     parts = load_components(cfg, warn=_warn)
-    result = parts.retriever.search(args.query)
+    allowed = allowed_sources(narrow, parts.index.docs, cfg)
+    result = parts.retriever.search(args.query, sources=allowed)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
@@ -146,11 +156,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     batch = args.question == "-"
+    narrow = _narrow(args)
     if not batch:
         clean_query(args.question, cfg.max_question_chars)  # fail fast, before loading models
     bot = Assistant.from_config(cfg, warn=_warn)
     if not batch:
-        ans = bot.ask(args.question)
+        ans = bot.ask(args.question, narrow=narrow)
         if args.json:
             print(json.dumps(ans.to_dict(), ensure_ascii=False))
         else:
@@ -160,7 +171,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for line in sys.stdin:
         question = line.rstrip("\n")
         try:
-            out = bot.ask(question).to_dict()
+            out = bot.ask(question, narrow=narrow).to_dict()
         except RagError as exc:
             failed += 1
             out = {"question": question, "error": str(exc)}
@@ -292,12 +303,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", parents=[settings], help="show the ranked passages for a query")
+    narrowing = argparse.ArgumentParser(add_help=False)
+    g = narrowing.add_argument_group("narrowing the sources")
+    g.add_argument(
+        "--source", action="append", metavar="PATH", help="only this document (repeatable)"
+    )
+    g.add_argument(
+        "--since", metavar="DATE", help="only documents dated on or after (2025, 2025-03, ...)"
+    )
+    g.add_argument("--until", metavar="DATE", help="only documents dated on or before")
+    g.add_argument(
+        "--scope", choices=["all", "uploaded", "bundled"], help="uploaded or bundled only"
+    )
+
+    p = sub.add_parser(
+        "search", parents=[settings, narrowing], help="show the ranked passages for a query"
+    )
     p.add_argument("query")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ask", parents=[settings], help="answer a question with citations")
+    p = sub.add_parser(
+        "ask", parents=[settings, narrowing], help="answer a question with citations"
+    )
     p.add_argument("question", help='the question, or "-" to read one question per stdin line')
     p.add_argument("--json", action="store_true", help="print the answer contract as JSON")
     p.set_defaults(func=cmd_ask)

@@ -20,6 +20,9 @@ LibreChat) can chat with the documents, citations included::
   ``stream=true`` the answer is verified first, then sent as SSE chunks (unverified
   drafts are never sent: a client cannot take text back), the ``rag`` field rides on
   the final chunk, and the stream ends with ``data: [DONE]``.
+* An optional ``rag`` object in the request narrows the sources: ``{"sources": [paths],
+  "since": "2025-03", "until": "2025-12", "scope": "uploaded"}`` (``extra_body`` in the
+  ``openai`` SDK).
 * Errors have OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``: 400
   for an empty or too long question or a malformed body, 404 for an unknown model,
   401 without a valid API key when the server has users, 429 over the rate limit, 503
@@ -43,6 +46,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from .config import BACKENDS
 from .errors import QueryError, RagError
+from .filters import SourceFilter
 from .limits import RateLimitError
 from .retrieve import clean_query
 from .types import Answer
@@ -201,6 +205,24 @@ def stream_chunks(answer: Callable[[], Answer], model: str) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
+def parse_narrowing(extra: Any) -> SourceFilter:
+    """The optional ``rag`` request field: ``{"sources": [...], "since": "2025-03",
+    "until": ..., "scope": "all"|"uploaded"|"bundled"}`` (``extra_body`` in the SDK)."""
+    if extra is None:
+        return SourceFilter()
+    if not isinstance(extra, dict):
+        raise QueryError('\'rag\' must be an object such as {"sources": ["seeds/a.txt"]}')
+    sources = extra.get("sources")
+    if sources is not None and (
+        not isinstance(sources, list) or not all(isinstance(x, str) for x in sources)
+    ):
+        raise QueryError("'rag.sources' must be a list of document paths")
+    bounds = [extra.get(k) for k in ("since", "until", "scope")]
+    if any(b is not None and not isinstance(b, str) for b in bounds):
+        raise QueryError("'rag.since', 'rag.until' and 'rag.scope' must be strings")
+    return SourceFilter.parse(sources, *bounds)
+
+
 def answer_request(
     ask: Callable[..., Answer],
     body: Any,
@@ -218,14 +240,15 @@ def answer_request(
         raise ApiError(400, "'model' is required (e.g. \"rag\")")
     backend = backend_for(model, default_backend, enabled)
     question, history = parse_messages(body.get("messages"))
-    try:  # the chain's own check, up front: a stream cannot turn into a 400 later
+    try:  # the chain's own checks, up front: a stream cannot turn into a 400 later
         clean_query(question, max_question_chars)
+        narrow = parse_narrowing(body.get("rag"))
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None
 
     def run() -> Answer:
         try:
-            return ask(question, history, backend=backend)
+            return ask(question, history, backend=backend, narrow=narrow)
         except QueryError as exc:
             raise ApiError(400, str(exc)) from None
         except RagError as exc:

@@ -112,3 +112,6 @@ LOGIN_LOCKED = (
 )
 LOGIN_MESSAGE = "Sign in with the account an admin made for you (rag users add NAME --role ...)."
 NOT_SIGNED_IN = "not signed in"
+
+NARROWED = "Searched {n} document(s) only ({what})."
+NOTHING_MATCHES = "No document matches the filter ({what}); nothing was searched."
