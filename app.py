@@ -1,6 +1,6 @@
 """The chat app: ask the indexed articles, check every citation.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--share]
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--no-auth]
 
 Settings come from ``RAG_*`` variables (``RAG_ROOT`` picks the project root; see
 ``rag/config.py``). The model and index load once, in the background, while the page
@@ -9,7 +9,11 @@ is already served; a missing or stale index is built then (``Assistant.from_conf
 This file only builds the page and wires events: answers come from
 :mod:`rag.answer`, HTML from :mod:`rag.render`, ratings go to :mod:`rag.feedback`.
 Named API endpoints (for ``gradio_client``): ``/ask``, ``/reset``, ``/documents``,
-``/document``, ``/upload``, ``/remove``, ``/feedback`` -- see the README.
+``/document``, ``/upload``, ``/remove``, ``/feedback``, and for admins ``/audit`` and
+``/feedback_log`` -- see the README. With users in the users file (``rag users add``) a
+login is required and every event checks the caller's role (:mod:`rag.app_auth`); on a
+non-loopback host or with ``--share`` and no users it refuses to start unless
+``--no-auth``.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class Engine:
                 bot = Assistant.from_config(self.config, warn=note, auto_index=False)
                 if bot.parts.index.manifest.get("embedding_model") != self.config.embedding_model:
                     bot.add_files([], warn=_warn)  # its vectors are useless: rebuild first
+                    self._audit("ok", "index rebuilt for another embedding model")
                     stale.clear()
             except RagError:  # no index yet, or unusable: build it before serving
                 bot = Assistant.from_config(self.config, warn=_warn, progress=True)
