@@ -149,6 +149,18 @@ class CorpusStats:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5)) / math.log(2 * self.n + 2)
 
 
+@lru_cache(maxsize=64)
+def _doc_terms(doc_text: str) -> frozenset[str]:
+    """A document's terms (cached: the same documents answer many questions)."""
+    return frozenset(tokenize(doc_text))
+
+
+@lru_cache(maxsize=64)
+def _doc_numbers(doc_text: str) -> frozenset[str]:
+    """A document's numbers, as :func:`rag.spans.stated_numbers` writes them (cached)."""
+    return frozenset(stated_numbers(doc_text))
+
+
 def context_terms(text: str, start: int, end: int, title: str = "") -> tuple[set[str], set[str]]:
     """Terms of a sentence's immediate context: (the sentences before and after it in the
     same paragraph, the document title and the heading or dateline it sits under)."""
@@ -203,7 +215,7 @@ def features(
     missing = [t for t in qterms if t not in near]
     known = [weights[t] for t in qterms if t not in own and stats.df.get(t)]
     names = asked_names(question)
-    doc_terms = set(tokenize(doc_text)) if names else set()
+    doc_terms = _doc_terms(doc_text) if names else frozenset()
     nums = stated_numbers(question)
     own_nums = stated_numbers(sentence) | {t for t in labels if t.isdigit()}
     return [
@@ -220,7 +232,7 @@ def features(
         len(names - sent - labels) / len(names) if names else 0.0,
         len(names - doc_terms) / len(names) if names else 0.0,
         float(bool(nums - own_nums)),
-        float(bool(nums - stated_numbers(doc_text))),
+        float(bool(nums - _doc_numbers(doc_text))) if nums else 0.0,
         _modifier_missing(question, sentence, sent, own, stats),
         max((h.dense_score for h in hits), default=0.0),
     ]

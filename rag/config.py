@@ -65,7 +65,7 @@ class Config:
     max_answer_sentences: int = 3
     min_relevance: float = 0.30  # dense cosine below which a passage counts as irrelevant
     min_wording: float = 0.40  # ...unless the best sentence shares this much of the wording
-    min_answer_score: float = 0.45  # extractive: best sentence score needed to answer
+    min_answer_score: float = 0.45  # extractive: abstention-model probability needed to answer
     min_support: float = 0.50  # claim/span support needed to keep a citation
 
     # Generative backends.

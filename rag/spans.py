@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .text import STOPWORDS, fold, stem, tokenize
 
@@ -124,6 +125,12 @@ class Span:
 
 
 def value_spans(sentence: str) -> list[Span]:
+    """Typed values of ``sentence``, in order (a copy of the cached :func:`_value_spans`)."""
+    return list(_value_spans(sentence))
+
+
+@lru_cache(maxsize=16384)
+def _value_spans(sentence: str) -> tuple[Span, ...]:
     """Typed values of ``sentence``, longest first where they overlap.
 
     Money, percentages and dates are found before bare numbers, so "38.6 million euros"
@@ -152,7 +159,7 @@ def value_spans(sentence: str) -> list[Span]:
         if not any(m.start() < y and x < m.end() for x, y in taken):
             found.append(Span(m.start(), m.end(), "number", m.group()))
     found += _name_spans(sentence, taken)
-    return sorted(found, key=lambda s: s.start)
+    return tuple(sorted(found, key=lambda s: s.start))
 
 
 def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:

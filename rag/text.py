@@ -280,6 +280,7 @@ def terms(text: str) -> str:
     return " ".join(tokenize(text))
 
 
+@lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """A light English stemmer: plural and common verb endings, numbers untouched."""
     if token.isdigit() or len(token) <= 3:
