@@ -11,7 +11,7 @@ otherwise; per-client rate limits are the app's (``RAG_RATE_LIMIT_PER_MINUTE``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from .accounts import UserStore
@@ -20,9 +20,11 @@ from .limits import RateLimiter
 from .openai_api import ApiError, bearer_role
 
 
-def create_app(assistant: Any, config: Config) -> Any:
-    """A FastAPI app serving ``/v1`` (OpenAI-compatible) and ``/mcp`` for ``assistant``."""
-    from fastapi import FastAPI
+def service_routes(assistant: Callable[[], Any], config: Config) -> tuple[list[Any], Any]:
+    """The ``/v1`` (OpenAI-compatible) and ``/mcp`` routes over ``assistant()``, and the
+    lifespan the MCP part needs, for any Starlette app: ``rag serve``'s own and the Gradio
+    app's (``app.py`` passes them to Gradio as ``app_kwargs``)."""
+    from starlette.routing import Route
 
     from .mcp_server import build_server
     from .openai_api import router
@@ -34,28 +36,34 @@ def create_app(assistant: Any, config: Config) -> Any:
         address = request.client.host if request.client else "unknown"
         limiter.check(f"api:{address}")
 
-    mcp = build_server(lambda: assistant).streamable_http_app(
+    api = router(
+        assistant,
+        default_backend=config.backend,
+        enabled=config.enabled_backends(),
+        max_question_chars=config.max_question_chars,
+        check_rate=check_rate if limiter else None,
+        users=users,
+    )
+    mcp = build_server(assistant).streamable_http_app(
         streamable_http_path="/mcp", stateless_http=True, json_response=True
     )
+    routes = [*api.routes]
+    routes += [Route(r.path, endpoint=KeyRequired(r.endpoint, users)) for r in mcp.routes]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         async with mcp.router.lifespan_context(mcp):  # the MCP session manager
             yield
 
-    app = FastAPI(title="rag", lifespan=lifespan)
-    app.include_router(
-        router(
-            lambda: assistant,
-            default_backend=config.backend,
-            enabled=config.enabled_backends(),
-            max_question_chars=config.max_question_chars,
-            check_rate=check_rate if limiter else None,
-            users=users,
-        )
-    )
-    app.mount("/", KeyRequired(mcp, users))
-    return app
+    return routes, lifespan
+
+
+def create_app(assistant: Any, config: Config) -> Any:
+    """A FastAPI app serving ``/v1`` (OpenAI-compatible) and ``/mcp`` for ``assistant``."""
+    from fastapi import FastAPI
+
+    routes, lifespan = service_routes(lambda: assistant, config)
+    return FastAPI(title="rag", routes=routes, lifespan=lifespan)
 
 
 class KeyRequired:
