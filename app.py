@@ -40,7 +40,7 @@ from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.ingest import supported_suffixes  # noqa: E402
 from rag.limits import FloodGuard, RateLimiter, RequestLimits, setting  # noqa: E402
-from rag.serve import check_exposure  # noqa: E402
+from rag.serve import check_exposure, service_routes  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 TITLE = "Ask the articles"
@@ -134,6 +134,13 @@ class Engine:
             )
         except OSError as exc:
             _warn(f"could not write the audit log: {exc}")
+
+    def loaded(self) -> Any:
+        """The assistant, for the HTTP services: :class:`RagError` while it loads (503)."""
+        try:
+            return self.assistant
+        except gr.Error as exc:
+            raise RagError(str(exc.message)) from None
 
     @property
     def assistant(self) -> Any:
@@ -914,6 +921,7 @@ def build(
         )
     demo.rag_limits = limits  # type: ignore[attr-defined]  # for launch()'s FloodGuard
     demo.rag_access = access  # type: ignore[attr-defined]  # for launch()'s login
+    demo.rag_services = service_routes(engine.loaded, cfg)  # type: ignore[attr-defined]
     return demo
 
 
@@ -947,8 +955,12 @@ def launch(
     accounts = access is not None and access.accounts
     if accounts:
         guard.append(Middleware(app_auth.LoginGuard, access=access))
+    app_kwargs: dict[str, Any] = {"middleware": guard}
+    services = getattr(demo, "rag_services", None)
+    if services is not None:  # /v1 (OpenAI-compatible) and /mcp beside the page
+        app_kwargs["routes"], app_kwargs["lifespan"] = services
     return demo.launch(
-        app_kwargs={"middleware": guard},
+        app_kwargs=app_kwargs,
         auth=access.login if accounts else None,
         auth_message=prompts.LOGIN_MESSAGE if accounts else None,
         server_name=host,

@@ -245,3 +245,37 @@ def test_rag_mcp_over_stdio(seed_config, assistant: Assistant) -> None:
     answered = asyncio.run(run())
     assert "113" in answered["answer"]
     assert_exact(answered["citations"], assistant)
+
+
+# ------------------------------------------------------------------ in the app process
+
+
+@pytest.mark.slow
+def test_the_gradio_app_serves_the_api_and_mcp_beside_the_page(assistant: Assistant) -> None:
+    """``python app.py`` serves /v1 and /mcp from the same process and port as the page."""
+    from mcp import Client
+
+    from tests.test_app import load_app
+
+    app = load_app()
+    demo = app.build(app.Engine(assistant=assistant))
+    port = free_port()
+    app.launch(demo, host="127.0.0.1", port=port, prevent_thread_lock=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        reply = ask(client, [{"role": "user", "content": HOTLINE_Q}])
+        assert "113" in reply.choices[0].message.content
+        assert_exact(reply.model_extra["rag"]["citations"], assistant)
+
+        async def tools() -> set[str]:
+            async with Client(f"{url}/mcp") as mcp:
+                return {t.name for t in (await mcp.list_tools()).tools}
+
+        assert asyncio.run(tools()) == {"search", "ask"}
+        import urllib.request
+
+        with urllib.request.urlopen(f"{url}/", timeout=30) as page:  # the page still serves
+            assert page.status == 200
+    finally:
+        demo.close()
