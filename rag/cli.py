@@ -86,13 +86,18 @@ def cmd_index(args: argparse.Namespace) -> int:
     embedder = Embedder(
         cfg.embedding_model, batch_size=cfg.embed_batch_size, backend=cfg.embed_backend
     )
-    report = build_index(
-        cfg,
-        embedder,
-        rebuild=args.rebuild,
-        progress=sys.stderr.isatty() or args.progress,
-        warn=_warn,
-    )
+    try:
+        report = build_index(
+            cfg,
+            embedder,
+            rebuild=args.rebuild,
+            progress=sys.stderr.isatty() or args.progress,
+            warn=_warn,
+        )
+    except RagError as exc:
+        _audit_index(cfg, "failed", str(exc))
+        raise
+    _audit_index(cfg, "ok", report.summary())
     print(report.summary())
     if args.migrate_to and args.migrate_to != Config.from_env().store:
         print(
@@ -100,6 +105,24 @@ def cmd_index(args: argparse.Namespace) -> int:
             "for the other commands (else they move it back, without re-embedding)"
         )
     return 0
+
+
+def _audit_index(cfg: Config, result: str, detail: str) -> None:
+    """An audit entry for a `rag index` run (user: the OS account that ran it). Nothing is
+    written where no index folder exists; a failed run's own error is the one line shown."""
+    import getpass
+
+    from .audit import audit_path, record
+
+    if not cfg.index_path.is_dir():
+        return
+    try:
+        record(
+            audit_path(cfg.index_path), f"cli:{getpass.getuser()}", "rebuild", result, "", detail
+        )
+    except OSError as exc:
+        if result == "ok":
+            _warn(f"could not write the audit log: {exc}")
 
 
 def _narrow(args: argparse.Namespace) -> Any:

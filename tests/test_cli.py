@@ -97,3 +97,6 @@ def test_missing_corpus_and_corrupt_index(tmp_path: Path) -> None:
     assert out.returncode == 2 and "manifest.json" in out.stderr and "--rebuild" in out.stderr
     assert rag(["index", "--rebuild"], tmp_path).returncode == 0
     assert rag(["search", "border"], tmp_path).returncode == 0
+    entries = [json.loads(x) for x in (tmp_path / "index" / "audit.jsonl").read_text().splitlines()]
+    assert [(e["action"], e["result"]) for e in entries] == [("rebuild", "ok")]
+    assert entries[0]["user"].startswith("cli:")  # rag index runs are audited
