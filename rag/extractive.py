@@ -222,7 +222,7 @@ class ExtractiveBackend:
             picks: list[tuple[str, Scored]] = []
             for p in parts:  # each part gets its best sentence that no earlier part took
                 taken = {s.chunk.chunk_id for _, s in picks}
-                ranked = self._ranked(f"{p} (context: {primary})", cands, avoid)
+                ranked = self._ranked(f"{p} (context: {primary})", cands, avoid, blend=False)
                 pick = next((s for s in ranked if s.chunk.chunk_id not in taken), None)
                 if pick is not None:
                     picks.append((p, pick))
@@ -230,11 +230,13 @@ class ExtractiveBackend:
             picks = [(primary, s) for s in self._choose(primary, scored)]
         return _compose(question, picks, scored, bool(parts))
 
-    def _ranked(self, question: str, cands: list[Candidate], avoid: frozenset[str]) -> list[Scored]:
+    def _ranked(
+        self, question: str, cands: list[Candidate], avoid: frozenset[str], *, blend: bool = True
+    ) -> list[Scored]:
         """Candidates best first. For "how many"/"when" questions, sentences holding that
         kind of value come first: one worded like the question without the number cannot
         answer it."""
-        scored = self._score(question, cands)
+        scored = self._score(question, cands, blend=blend)
         scored = [s for s in scored if s.chunk.text not in avoid] or scored
         strict = question_type(split_context(question)[0]) in STRICT_TYPES
         scored.sort(key=lambda s: (strict and s.typed < 0.6, -s.score, s.rank, s.chunk.start))
@@ -266,14 +268,17 @@ class ExtractiveBackend:
                 out.append(Candidate(sentence, hit.rank, context))
         return out
 
-    def _score(self, question: str, cands: list[Candidate]) -> list[Scored]:
-        """Score sentences; a follow-up's own words count more than its carried context."""
+    def _score(self, question: str, cands: list[Candidate], *, blend: bool = True) -> list[Scored]:
+        """Score sentences; a follow-up's own words count more than its carried context.
+
+        ``blend=False`` (a part of a two-part question): the context weighs in the wording
+        only, not through another embedding of the whole question."""
         primary, context = split_context(question)
         sims = self.embedder.encode_many(
             [c.chunk.text for c in cands]
         ) @ self.embedder.encode_query(primary)
         sims = np.maximum(sims, self._clause_sims(cands, primary))
-        if context:
+        if context and blend:
             full = self.embedder.encode_many([c.chunk.text for c in cands]) @ (
                 self.embedder.encode_query(question)
             )

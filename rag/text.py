@@ -268,10 +268,16 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Folded terms of ``text`` for lexical matching ("Hữu Nghị" -> ["huu", "nghi"])."""
+    return list(_tokens(text, keep_stopwords))
+
+
+@lru_cache(maxsize=32768)
+def _tokens(text: str, keep_stopwords: bool) -> tuple[str, ...]:
+    """:func:`tokenize`, cached: the same sentences are scored for many questions."""
     toks = _TOKEN.findall(fold(text))
     if keep_stopwords:
-        return toks
-    return [stem(t) for t in toks if t not in _STOPWORDS]
+        return tuple(toks)
+    return tuple(stem(t) for t in toks if t not in _STOPWORDS)
 
 
 def terms(text: str) -> str:
