@@ -36,6 +36,7 @@ from .llm import ChatLLM, llm_key, make_llm
 from .pipeline import Components, load_components
 from .retrieve import Retriever, SearchResult, clean_query
 from .spans import qualifier_mismatch
+from .text import strip_markup
 from .types import Answer, Document, Hit
 from .uploads import Staged, readable_uploads, set_aside, stage_uploads
 
@@ -109,7 +110,8 @@ class Assistant:
                 llm = self._llm(cfg)
             except (ModelLoadError, ConfigError) as exc:  # a missing GGUF, a bad URL, ...
                 load_note = prompts.FALLBACK_NOTE.format(backend=cfg.backend, reason=exc)
-        standalone = self._condense(question, turns, llm)
+        asked = strip_markup(question) or question  # markup is not what is asked
+        standalone = self._condense(asked, turns, llm)
         t1 = time.perf_counter()
         allowed = self.allowed_sources(narrow)
         found = self._search(

@@ -318,3 +318,18 @@ def numbers(text: str) -> list[float]:
         except ValueError:
             continue
     return out
+
+
+_CODE_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.I | re.S)
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,300}>")
+
+
+def strip_markup(text: str) -> str:
+    """``text`` without HTML/XML tags and script/style blocks, spaces collapsed.
+
+    Markup pasted into a question ("<b>How many ...</b>", an injection attempt) is not
+    what the user asks about: its words must neither steer retrieval nor count as
+    question terms the sources fail to cover. Text that merely uses "<" and ">" (such
+    as "a < b") is kept.
+    """
+    return " ".join(_TAG.sub(" ", _CODE_BLOCK.sub(" ", text)).split())

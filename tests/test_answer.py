@@ -251,3 +251,19 @@ def test_hostile_question_text_is_just_a_question(store_assistant) -> None:
     check_contract(ans, store_assistant)
     assert "PWNED" not in ans.answer.replace(ans.question, "")
     assert not re.search(r"<script>", ans.answer.replace(ans.question, ""))
+
+
+def test_markup_in_a_question_is_not_what_is_asked(assistant) -> None:
+    """Tags and script blocks pasted into a question neither steer retrieval nor count as
+    terms the sources fail to cover; the question is echoed as typed."""
+    from rag.text import strip_markup
+
+    assert strip_markup("<b>How</b> many?<script>x=1</script>") == "How many?"
+    assert strip_markup("Is a < b and c > d?") == "Is a < b and c > d?"
+    hostile = (
+        "<img src=x onerror=window.qpwned=1> <script>window.qpwned=2</script> "
+        "How many hotline calls did the Vietnamese and Chinese border guards make in 2025?"
+    )
+    answer = assistant.ask(hostile)
+    assert answer.question == hostile and "qpwned" not in answer.standalone_question
+    assert not answer.abstained and "113" in answer.answer
