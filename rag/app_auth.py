@@ -224,7 +224,7 @@ def admin_panel(
     def on_refresh(request: gr.Request) -> tuple[Any, Any]:
         return audit_log(access, ADMIN_LIMIT, request), feedback_log(access, ADMIN_LIMIT, request)
 
-    def on_load(request: gr.Request) -> tuple[Any, Any]:
+    def on_admin_load(request: gr.Request) -> tuple[Any, Any]:
         admin = access.allows("audit", request)
         return gr.update(visible=admin), gr.update(choices=access.backends(request, enabled))
 
@@ -250,5 +250,5 @@ def admin_panel(
         api_name="feedback_log",
         api_description="Admins: the last `limit` ratings saved by /feedback and the page.",
     )
-    demo.load(on_load, None, [panel, backend], **private)
+    demo.load(on_admin_load, None, [panel, backend], **private)
     return panel

@@ -33,6 +33,7 @@ import pytest
 
 from rag import prompts
 from rag.answer import Assistant
+from rag.audit import AUDIT_FILE
 from rag.citations import parse_markers
 from rag.config import Config
 from rag.errors import IndexCorruptError, RagError, UnreadableFileError
@@ -472,7 +473,8 @@ def _copy_project(src: Path, dst: Path, index_dir: Path | None = None) -> Config
 
 
 def _index_names(config: Config) -> set[str]:
-    return {p.name for p in config.index_path.iterdir()}
+    """The index folder's files, less the audit log (which records the failed attempt)."""
+    return {p.name for p in config.index_path.iterdir()} - {AUDIT_FILE}
 
 
 @pytest.fixture()

@@ -411,7 +411,7 @@ def _views(app, engine) -> tuple[str, str, object]:
     """The page's status line and documents table, as the page load computes them."""
     demo = app.build(engine, limiter=RateLimiter(0))
     fn = next(d.fn for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "on_load")
-    return fn()
+    return fn(None)  # no accounts here: a request without a user may read
 
 
 # ============================================================================ 8. parameters
