@@ -309,11 +309,12 @@ class LlamaCppLocal:
     def _connect(self) -> OpenAICompatible:
         """A client for the running child (a new child, and client, after a death)."""
         url = self.process.ensure_running()
-        if self._client is None or self._client[0] != url:
+        child = f"{url}#{self.process.pid}"  # a new child may get the old port: new client
+        if self._client is None or self._client[0] != child:
             cfg = self._config.replace(
                 backend="openai", openai_base_url=url, openai_model="local", openai_api_key=""
             )
-            self._client = (url, OpenAICompatible(cfg))
+            self._client = (child, OpenAICompatible(cfg))
         return self._client[1]
 
     def _failure(self, exc: BackendError) -> BackendError:
