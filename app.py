@@ -7,11 +7,11 @@ Settings come from ``RAG_*`` variables (``RAG_ROOT`` picks the project root; see
 is already served; a missing or stale index is built then (``Assistant.from_config``).
 
 This file only builds the page and wires events: answers come from
-:mod:`rag.answer`, HTML from :mod:`rag.render`, ratings go to :mod:`rag.feedback`.
+:mod:`rag.answer.assistant`, HTML from :mod:`rag.app.render`, ratings go to :mod:`rag.app.feedback`.
 Named API endpoints (for ``gradio_client``): ``/ask``, ``/reset``, ``/documents``,
 ``/document``, ``/upload``, ``/remove``, ``/feedback``, and for admins ``/audit`` and
 ``/feedback_log`` -- see the README. With users in the users file (``rag users add``) a
-login is required and every event checks the caller's role (:mod:`rag.app_auth`); on a
+login is required and every event checks the caller's role (:mod:`rag.app.auth`); on a
 non-loopback host or with ``--share`` and no users it refuses to start unless
 ``--no-auth``.
 """
@@ -35,12 +35,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from rag import app_auth, audit, feedback, prompts, render  # noqa: E402
+from rag import prompts
+from rag.app import auth as app_auth
+from rag.app import (
+    feedback,
+    render,  # noqa: E402
+)
 from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.ingest import supported_suffixes  # noqa: E402
-from rag.limits import FloodGuard, RateLimiter, RequestLimits, setting  # noqa: E402
-from rag.serve import check_exposure, service_routes  # noqa: E402
+from rag.ingest.readers import supported_suffixes  # noqa: E402
+from rag.server import audit
+from rag.server.limits import FloodGuard, RateLimiter, RequestLimits, setting  # noqa: E402
+from rag.server.routes import check_exposure, service_routes  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
 TITLE = "Ask the articles"
@@ -54,7 +60,7 @@ UPLOAD_WAIT_S = 60  # an upload request waits this long for its indexing, then r
 
 
 class Engine:
-    """The process's one :class:`~rag.answer.Assistant`, loaded once in the background."""
+    """The process's one :class:`~rag.answer.assistant.Assistant`, loaded once in the background."""
 
     def __init__(self, config: Config | None = None, assistant: Any = None) -> None:
         self.config: Config = (
@@ -86,7 +92,9 @@ class Engine:
             _warn(message)
 
         try:
-            from rag.answer import Assistant  # imports torch: keep it off the startup path
+            from rag.answer.assistant import (
+                Assistant,  # imports torch: keep it off the startup path
+            )
 
             try:
                 bot = Assistant.from_config(self.config, warn=note, auto_index=False)
@@ -188,7 +196,7 @@ def _settings(
 
 
 def public_text(cfg: Config, text: object) -> str:
-    """``text`` without configuration or server paths (see :func:`rag.render.redact`)."""
+    """``text`` without configuration or server paths (see :func:`rag.app.render.redact`)."""
     secrets = [cfg.openai_base_url, cfg.milvus_uri, cfg.llm_model_path]
     secrets += [v for v in (cfg.openai_api_key, cfg.milvus_token) if v not in ("", "not-needed")]
     return render.redact(text, str(cfg.root.resolve()), secrets)
@@ -406,10 +414,10 @@ def build(
     """The page and its API. ``engine`` holds the (possibly still loading) assistant;
     ``limiter`` caps questions per session (default: from the config's rate limit), and
     ``limits`` every request per session and client address (default: derived from
-    ``limiter``, see :class:`~rag.limits.RequestLimits`); an upload request waits for
+    ``limiter``, see :class:`~rag.server.limits.RequestLimits`); an upload request waits for
     its indexing ``upload_wait_s`` at most (default ``RAG_UPLOAD_WAIT_S``, 60 s).
     ``access`` decides who may do what (default: from the config's users file; see
-    :mod:`rag.app_auth`): every event below checks the caller's role on the server."""
+    :mod:`rag.app.auth`): every event below checks the caller's role on the server."""
     cfg = engine.config
     access = access if access is not None else app_auth.Access(cfg)
     if limits is None:
@@ -942,7 +950,7 @@ def launch(
     ``max_upload_mb`` makes Gradio refuse larger files while they are being
     received, before they reach its cache folder (the app checks again on add).
     With users configured (``build``'s ``access``), a login is required and failed logins
-    are throttled per address (:class:`rag.app_auth.LoginGuard`).
+    are throttled per address (:class:`rag.app.auth.LoginGuard`).
     """
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     limits = getattr(demo, "rag_limits", None)

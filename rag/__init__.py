@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import Config
-from .errors import RagError
-from .types import Answer, Chunk, Citation, Document, Hit
+from rag.config import Config
+from rag.errors import RagError
+from rag.types import Answer, Chunk, Citation, Document, Hit
 
 if TYPE_CHECKING:
-    from .answer import Assistant
+    from rag.answer.assistant import Assistant
 
 __all__ = ["Answer", "Assistant", "Chunk", "Citation", "Config", "Document", "Hit", "RagError"]
 __version__ = "0.1.0"
@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> Any:
     # Import the answer chain lazily: `rag --help` should not load torch.
     if name == "Assistant":
-        from .answer import Assistant
+        from rag.answer.assistant import Assistant
 
         return Assistant
     raise AttributeError(name)

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Config
-from .errors import RagError
+from rag.config import Config
+from rag.errors import RagError
 
 
 def _warn(msg: str) -> None:
@@ -77,8 +77,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .embeddings import Embedder
-    from .index import build_index
+    from rag.embed.encoder import Embedder
+    from rag.store.index import build_index
 
     cfg = config_from_args(args)
     if args.migrate_to:
@@ -112,7 +112,7 @@ def _audit_index(cfg: Config, result: str, detail: str) -> None:
     written where no index folder exists; a failed run's own error is the one line shown."""
     import getpass
 
-    from .audit import audit_path, record
+    from rag.server.audit import audit_path, record
 
     if not cfg.index_path.is_dir():
         return
@@ -127,14 +127,14 @@ def _audit_index(cfg: Config, result: str, detail: str) -> None:
 
 def _narrow(args: argparse.Namespace) -> Any:
     """The ``--source/--since/--until/--scope`` filter of a command line."""
-    from .filters import SourceFilter
+    from rag.retrieve.filters import SourceFilter
 
     return SourceFilter.parse(args.source, args.since, args.until, args.scope)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .filters import allowed_sources
-    from .pipeline import load_components
+    from rag.retrieve.components import load_components
+    from rag.retrieve.filters import allowed_sources
 
     cfg = config_from_args(args)
     narrow = _narrow(args)
@@ -157,7 +157,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _print_answer(ans: Any) -> None:
-    from . import prompts
+    from rag import prompts
 
     print(ans.answer)
     if ans.citations:
@@ -174,8 +174,8 @@ def _print_answer(ans: Any) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .answer import Assistant
-    from .retrieve import clean_query
+    from rag.answer.assistant import Assistant
+    from rag.retrieve.retriever import clean_query
 
     cfg = config_from_args(args)
     batch = args.question == "-"
@@ -206,7 +206,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .answer import Assistant
+    from rag.answer.assistant import Assistant
 
     bot = Assistant.from_config(config_from_args(args), warn=_warn)
     history: list[dict[str, str]] = []
@@ -234,19 +234,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import run_cli
+    from rag.evaluation.runner import run_cli
 
     return run_cli(args, config_from_args(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_cli
+    from rag.bench.core import run_cli
 
     return run_cli(args, config_from_args(args))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import serve
+    from rag.server.routes import serve
 
     serve(config_from_args(args), args.host, args.port, no_auth=args.no_auth)
     return 0
@@ -265,7 +265,7 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from .accounts import UserStore
+    from rag.server.accounts import UserStore
 
     store = UserStore(config_from_args(args).users_path)
     if args.action == "list":
@@ -294,8 +294,8 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     """MCP over stdio: stdout carries the protocol, so messages go to stderr only."""
-    from .answer import Assistant
-    from .mcp_server import build_server
+    from rag.answer.assistant import Assistant
+    from rag.server.mcp import build_server
 
     bot = Assistant.from_config(config_from_args(args), warn=_warn)
     build_server(lambda: bot).run("stdio")
@@ -425,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _users_parser(sub: Any, settings: argparse.ArgumentParser) -> None:
-    from .accounts import ROLES
+    from rag.server.accounts import ROLES
 
     users = sub.add_parser("users", help="accounts and roles (RAG_USERS_FILE, default users.toml)")
     actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from .errors import ConfigError
+from rag.errors import ConfigError
 
 BACKENDS = ("extractive", "llamacpp", "openai")
 _TRUE = {"1", "true", "yes", "on"}

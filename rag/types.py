@@ -23,7 +23,7 @@ class Document:
     dateline: str = ""  # e.g. "LẠNG SƠN"
     byline: str = ""  # e.g. "VNA/VNS"
     pages: tuple[tuple[int, int], ...] = ()  # (page number, start offset), for paged formats
-    date: str = ""  # publication date, ISO (YYYY-MM-DD or YYYY-MM); "" = unknown (rag.dates)
+    date: str = ""  # publication date, ISO (YYYY-MM-DD or YYYY-MM); "" = unknown (rag.ingest.dates)
 
     @property
     def length(self) -> int:

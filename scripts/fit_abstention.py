@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from rag import abstain
-from rag.answer import Assistant
+from rag.answer import abstain
+from rag.answer.assistant import Assistant
 from rag.config import Config
-from rag.eval_dataset import load_dataset
-from rag.index import open_index
-from rag.metrics import Scorer
-from rag.pipeline import Components, load_components
-from rag.retrieve import Retriever
-from rag.suite import DEFAULT_SUITE, DEFAULT_SUITE_OUT, domain_config, load_suite
+from rag.evaluation.dataset import load_dataset
+from rag.evaluation.metrics import Scorer
+from rag.evaluation.suite import DEFAULT_SUITE, DEFAULT_SUITE_OUT, domain_config, load_suite
+from rag.retrieve.components import Components, load_components
+from rag.retrieve.retriever import Retriever
+from rag.store.index import open_index
 
 ROWS = Path("eval/reports/abstain-fit.jsonl")  # what was fitted on, for inspection
 

@@ -63,7 +63,7 @@ def seed_config(session_dir: Path) -> Config:
 
 @pytest.fixture(scope="session")
 def embedder(seed_config: Config):
-    from rag.embeddings import Embedder
+    from rag.embed.encoder import Embedder
 
     return Embedder(seed_config.embedding_model)
 
@@ -71,7 +71,7 @@ def embedder(seed_config: Config):
 @pytest.fixture(scope="session")
 def assistant(seed_config: Config):
     """One Assistant over the seeds for the whole session (models load once)."""
-    from rag.answer import Assistant
+    from rag.answer.assistant import Assistant
 
     return Assistant.from_config(seed_config)
 
@@ -108,7 +108,7 @@ def store_assistant(request: pytest.FixtureRequest, assistant, tmp_path_factory)
     lives in a real Milvus Lite database. Suites that take this run on both stores."""
     if request.param == "faiss":
         return assistant
-    from rag.answer import Assistant
+    from rag.answer.assistant import Assistant
 
     root = tmp_path_factory.mktemp("milvus-project")
     shutil.copytree(SEEDS, root / "seeds")

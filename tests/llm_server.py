@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.llm_process import HOST, ChildSpec, ModelProcess, free_port
+from rag.answer.llm.process import HOST, ChildSpec, ModelProcess, free_port
 
 
 def closed_port() -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.accounts import (
+from rag.server.accounts import (
     AccountError,
     LoginThrottle,
     PermissionDenied,
@@ -25,8 +25,8 @@ from rag.accounts import (
     require,
     role_allows,
 )
-from rag.audit import read as read_audit
-from rag.audit import record
+from rag.server.audit import read as read_audit
+from rag.server.audit import record
 from tests.conftest import run_rag
 from tests.test_integrations import HOTLINE_Q, ThreadServer
 
@@ -135,7 +135,7 @@ def test_audit_log_appends_whole_lines_from_many_threads(tmp_path: Path) -> None
 @pytest.fixture(scope="module")
 def keyed_server(assistant, tmp_path_factory):
     """``rag serve``'s app over the seeds with a users file: a reader and an admin."""
-    from rag.serve import create_app
+    from rag.server.routes import create_app
 
     users = UserStore(tmp_path_factory.mktemp("users") / "users.toml")
     users.add("rita", "reader", PASSWORD)

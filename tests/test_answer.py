@@ -11,7 +11,7 @@ import re
 import pytest
 
 from rag import prompts
-from rag.citations import Source, SupportChecker, parse_markers, split_claims, verify
+from rag.answer.citations import Source, SupportChecker, parse_markers, split_claims, verify
 from rag.types import Answer
 
 # (question, fact that must be in the answer, verbatim evidence that a citation must quote)

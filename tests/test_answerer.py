@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Config
-from rag.spans import (
+from rag.answer.spans import (
     content_span,
     is_label,
     qualifier_mismatch,
     stated_numbers,
     value_spans,
 )
+from rag.config import Config
 
 DOCS = {
     "history.txt": (
@@ -53,7 +53,7 @@ DOCS = {
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
     """An assistant over the three documents above (its own index)."""
-    from rag.answer import Assistant
+    from rag.answer.assistant import Assistant
 
     root: Path = tmp_path_factory.mktemp("answerer")
     (root / "seeds").mkdir()

@@ -1,7 +1,7 @@
 """Accounts, roles and the audit trail in the chat app (issue 18), on a real server.
 
 A real Gradio server on 127.0.0.1 over a private copy of the seeds and a built index,
-with a real users file (``rag.accounts.UserStore``: scrypt hashes, mode 0600), driven
+with a real users file (``rag.server.accounts.UserStore``: scrypt hashes, mode 0600), driven
 with ``gradio_client`` logging in as each role, with wrong credentials and with none.
 Every named endpoint is called by every role; refused calls are checked to change
 nothing (documents, upload folder, feedback file). ``python app.py`` is run as a
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from rag import audit
-from rag.accounts import LoginThrottle, UserStore
-from rag.app_auth import Access
+from rag.app.auth import Access
 from rag.config import Config
-from rag.limits import RateLimiter
+from rag.server import audit
+from rag.server.accounts import LoginThrottle, UserStore
+from rag.server.limits import RateLimiter
 from tests.test_reliability import (  # noqa: F401
     HOST,
     Q_HOTLINE,

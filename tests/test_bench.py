@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.bench import SEED_STAGES, Scale, parse_scales, stats
+from rag.bench.core import SEED_STAGES, Scale, parse_scales, stats
+from rag.bench.synthetic import SyntheticCorpus, derived_vectors, random_unit_vectors
 from rag.errors import RagError
-from rag.synthetic import SyntheticCorpus, derived_vectors, random_unit_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -233,7 +233,7 @@ def test_bench_through_milvus_seeds_and_scale(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("backend,min_cos", [("onnx", 0.9999), ("onnx-int8", 0.98)])
 def test_onnx_encoders_match_torch_without_loading_it(backend: str, min_cos: float) -> None:
-    from rag.embeddings import Embedder
+    from rag.embed.encoder import Embedder
 
     texts = [
         "How many hotline calls did the border guards make in 2025?",

@@ -7,8 +7,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import answer_spans, chunk_document, chunk_spans
-from rag.ingest import load_corpus, normalize
+from rag.ingest.chunking import answer_spans, chunk_document, chunk_spans
+from rag.ingest.readers import load_corpus, normalize
 from rag.text import fold, numbers, sentence_spans, tokenize
 from tests.conftest import ROOT, SEEDS
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from rag.config import Config
-from rag.dates import find_date, front_matter_date, html_date, pdf_date, text_date
-from rag.ingest import load_document
+from rag.ingest.dates import find_date, front_matter_date, html_date, pdf_date, text_date
+from rag.ingest.readers import load_document
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def _write_pdf(path: Path, text: str, created: datetime) -> None:
 
 
 def test_every_format_carries_its_date_into_the_index(tmp_path: Path, embedder) -> None:
-    from rag.index import build_index, load_index
+    from rag.store.index import build_index, load_index
 
     docs = tmp_path / "docs"
     docs.mkdir()

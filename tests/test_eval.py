@@ -21,15 +21,7 @@ import pytest
 from rag.cli import main
 from rag.config import Config
 from rag.errors import ConfigError
-from rag.evaluation import (
-    DatasetError,
-    Item,
-    load_dataset,
-    parse_compare,
-    parse_gates,
-    run_cli,
-)
-from rag.metrics import (
+from rag.evaluation.metrics import (
     METRICS,
     Scorer,
     answer_correct,
@@ -40,6 +32,14 @@ from rag.metrics import (
     recall_at_k,
     reciprocal_rank,
     token_f1,
+)
+from rag.evaluation.runner import (
+    DatasetError,
+    Item,
+    load_dataset,
+    parse_compare,
+    parse_gates,
+    run_cli,
 )
 from rag.types import Answer, Citation
 from tests.conftest import DATASET, SEEDS
@@ -430,7 +430,7 @@ def test_dataset_that_is_not_a_regular_file_is_refused_unread(
 
 
 def test_oversized_dataset_is_refused_after_a_bounded_read(tmp_path: Path) -> None:
-    from rag.eval_dataset import read_dataset_bytes
+    from rag.evaluation.dataset import read_dataset_bytes
 
     path = tmp_path / "big.jsonl"
     path.write_bytes(b" " * 2000)

@@ -12,7 +12,7 @@ import pytest
 
 from rag import prompts
 from rag.errors import QueryError
-from rag.filters import SourceFilter
+from rag.retrieve.filters import SourceFilter
 from rag.types import Document
 from tests.conftest import run_rag
 
@@ -73,7 +73,7 @@ def test_cli_narrowing(seed_config, assistant) -> None:
 
 def test_openai_endpoint_narrowing(assistant) -> None:
     openai = pytest.importorskip("openai")
-    from rag.serve import create_app
+    from rag.server.routes import create_app
     from tests.test_integrations import ThreadServer
 
     config = assistant.config.replace(rate_limit_per_minute=0)

@@ -20,14 +20,21 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag import render
-from rag.citations import MAX_MARKER, Source, parse_markers, split_claims, strip_markers, verify
+from rag.answer.citations import (
+    MAX_MARKER,
+    Source,
+    parse_markers,
+    split_claims,
+    strip_markers,
+    verify,
+)
+from rag.app import render
 from rag.errors import QueryError
-from rag.evaluation import DatasetError, Item, load_dataset, parse_line
-from rag.retrieve import clean_query
+from rag.evaluation.runner import DatasetError, Item, load_dataset, parse_line
+from rag.ingest.uploads import safe_name
+from rag.retrieve.retriever import clean_query
 from rag.text import fold, numbers, tokenize
 from rag.types import Answer, Citation
-from rag.uploads import safe_name
 from tests.conftest import SEEDS
 
 UNICODE = st.characters(blacklist_categories=("Cs",))

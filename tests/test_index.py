@@ -13,7 +13,7 @@ import pytest
 
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMissingError
-from rag.index import build_index, index_status, load_index, open_index
+from rag.store.index import build_index, index_status, load_index, open_index
 from tests.conftest import ROOT, rag_env, run_rag
 
 
@@ -81,7 +81,7 @@ def test_a_running_assistant_follows_a_rebuild_by_another_process(
 ) -> None:
     """`rag index` in another process (new files, or a new Milvus collection with the old
     one dropped): the next question in a running assistant uses the new index."""
-    from rag.answer import Assistant
+    from rag.answer.assistant import Assistant
 
     build_index(store_config, embedder, progress=False)
     bot = Assistant.from_config(store_config)
@@ -92,7 +92,7 @@ def test_a_running_assistant_follows_a_rebuild_by_another_process(
     )
     env = {"RAG_STORE": store_config.store, "RAG_MILVUS_URI": store_config.milvus_uri}
     if store_config.store == "milvus":  # a Milvus Lite file opens in one process at a time
-        from rag.milvus_store import release_local
+        from rag.store.milvus_store import release_local
 
         release_local(store_config.milvus_uri)
         bot.parts.index.store.client = None  # released: only a reload may use Milvus again

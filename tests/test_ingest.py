@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import CorpusError, UnreadableFileError
-from rag.ingest import load_corpus
+from rag.ingest.readers import load_corpus
 from tests.conftest import ROOT, SEEDS
 
 

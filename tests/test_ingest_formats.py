@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_document
+from rag.app.render import page_of
 from rag.errors import UnreadableFileError
-from rag.ingest import READERS, load_document, read_html, read_pdf, supported_suffixes
-from rag.render import page_of
+from rag.ingest.chunking import chunk_document
+from rag.ingest.readers import READERS, load_document, read_html, read_pdf, supported_suffixes
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Site title — do not index</title>
@@ -177,7 +177,7 @@ def test_pdf_without_text_is_rejected(tmp_path: Path) -> None:
 
 def test_uploads_with_colliding_names_are_kept_apart(tmp_path: Path) -> None:
     from rag.config import Config
-    from rag.uploads import stage_uploads
+    from rag.ingest.uploads import stage_uploads
 
     config = Config.from_env({"root": tmp_path}, environ={})
     (tmp_path / "a").mkdir()

@@ -1,7 +1,7 @@
 """The assistant through the clients people already use: the ``openai`` SDK, LlamaIndex's
 ``OpenAILike``, the ``mcp`` client library, and LlamaIndex components.
 
-A real HTTP server (``rag.serve.create_app`` under uvicorn on a free loopback port, or
+A real HTTP server (``rag.server.routes.create_app`` under uvicorn on a free loopback port, or
 ``rag serve`` / ``rag mcp`` as subprocesses) over the session's seed index; nothing is
 mocked. Every citation is checked against the document text.
 """
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from rag import prompts
-from rag.answer import Assistant
+from rag.answer.assistant import Assistant
 from tests.conftest import rag_env
 from tests.llm_server import free_port
 
@@ -59,7 +59,7 @@ class ThreadServer:
 
 @pytest.fixture(scope="module")
 def base_url(assistant: Assistant) -> Iterator[str]:
-    from rag.serve import create_app
+    from rag.server.routes import create_app
 
     config = assistant.config.replace(rate_limit_per_minute=0)
     with ThreadServer(create_app(assistant, config)) as url:
@@ -146,7 +146,7 @@ def test_errors_have_openai_shape_and_status(client, assistant) -> None:
 
 
 def test_rate_limit_is_429(assistant) -> None:
-    from rag.serve import create_app
+    from rag.server.routes import create_app
 
     config = assistant.config.replace(rate_limit_per_minute=1, rate_limit_burst=1)
     with ThreadServer(create_app(assistant, config)) as url:

@@ -17,12 +17,10 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from rag import prompts
-from rag.answer import Assistant
-from rag.citations import Source, parse_markers, verify
-from rag.config import Config
-from rag.errors import BackendError, ConfigError
-from rag.followup import Turn, condense_heuristic
-from rag.llm import (
+from rag.answer.assistant import Assistant
+from rag.answer.citations import Source, parse_markers, verify
+from rag.answer.followup import Turn, condense_heuristic
+from rag.answer.llm.backends import (
     OMITTED,
     LlamaCppLocal,
     OpenAICompatible,
@@ -35,7 +33,9 @@ from rag.llm import (
     usable_rewrite,
     visible_draft,
 )
-from rag.pipeline import Components
+from rag.config import Config
+from rag.errors import BackendError, ConfigError
+from rag.retrieve.components import Components
 from rag.types import Answer
 from tests.llm_server import LlamaServer, closed_port, silent_server
 
@@ -468,8 +468,8 @@ def test_prompt_helpers_neutralise_document_instructions() -> None:
 @pytest.fixture()
 def hostile_bot(fresh_config: Config, assistant: Assistant) -> Assistant:
     """An index over the seeds plus a document that tries to give orders."""
-    from rag.index import open_index
-    from rag.retrieve import Retriever
+    from rag.retrieve.retriever import Retriever
+    from rag.store.index import open_index
 
     (fresh_config.corpus_path / "zz_injection.txt").write_text(INJECTION, encoding="utf-8")
     embedder = assistant.parts.embedder

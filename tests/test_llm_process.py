@@ -1,7 +1,7 @@
 """The local model behind a process boundary: crashes, hangs and queues end in the child.
 
 Real processes throughout: the SmolLM2 GGUF in a real ``llama_cpp.server`` child
-supervised by :class:`rag.llm_process.ModelProcess`, killed with real signals while it
+supervised by :class:`rag.answer.llm.process.ModelProcess`, killed with real signals while it
 answers, and a real Gradio server whose other sessions keep being answered.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from rag import prompts
-from rag.answer import Assistant
+from rag.answer.assistant import Assistant
+from rag.answer.llm.backends import LlamaCppLocal, smollm2_path
+from rag.answer.llm.process import ModelProcess, describe_exit
 from rag.errors import ModelLoadError
-from rag.llm import LlamaCppLocal, smollm2_path
-from rag.llm_process import ModelProcess, describe_exit
-from rag.pipeline import Components
+from rag.retrieve.components import Components
 
 pytestmark = [
     pytest.mark.llm,
@@ -155,7 +155,7 @@ def test_a_memory_cap_the_model_cannot_load_under_is_a_clear_error(bot: Assistan
 def test_the_child_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
     script = (
         "import time\nfrom pathlib import Path\n"
-        "from rag.llm_process import ChildSpec, ModelProcess\n"
+        "from rag.answer.llm.process import ChildSpec, ModelProcess\n"
         f"p = ModelProcess(ChildSpec(model=Path({str(smollm2_path())!r}), n_ctx=512, threads=1))\n"
         "p.ensure_running()\nprint(p.pid, flush=True)\ntime.sleep(300)\n"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Config
-from rag.limits import RateLimiter
+from rag.server.limits import RateLimiter
 from tests.load import run_load
 from tests.test_reliability import built_seed_index, free_port, load_app, private_bot  # noqa: F401
 

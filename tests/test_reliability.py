@@ -32,15 +32,15 @@ from types import ModuleType
 import pytest
 
 from rag import prompts
-from rag.answer import Assistant
-from rag.audit import AUDIT_FILE
-from rag.citations import parse_markers
+from rag.answer.assistant import Assistant
+from rag.answer.citations import parse_markers
 from rag.config import Config
 from rag.errors import IndexCorruptError, RagError, UnreadableFileError
-from rag.index import IndexWriteError, build_index, load_index, open_index
-from rag.limits import RateLimiter, RateLimitError
-from rag.pipeline import Components
-from rag.retrieve import Retriever
+from rag.retrieve.components import Components
+from rag.retrieve.retriever import Retriever
+from rag.server.audit import AUDIT_FILE
+from rag.server.limits import RateLimiter, RateLimitError
+from rag.store.index import IndexWriteError, build_index, load_index, open_index
 from rag.types import Answer
 from tests.conftest import ROOT, SEEDS
 
@@ -561,9 +561,9 @@ def test_failing_writer_leaves_the_old_index(
     tmp_path: Path, built_seed_index: Path, assistant, monkeypatch, stage: str
 ) -> None:
     """A write that fails at any stage (disk full, I/O error) keeps the old generation."""
-    import rag.index as index_mod
-    from rag.lexical import BM25Index
-    from rag.store import FaissStore
+    import rag.store.index as index_mod
+    from rag.store.faiss_store import FaissStore
+    from rag.store.lexical import BM25Index
 
     embedder = assistant.parts.embedder
     config = _copy_project(built_seed_index, tmp_path)
@@ -707,7 +707,7 @@ def test_pdf_decompression_bomb_is_refused(
 
 def test_small_real_pdf_still_reads(tmp_path: Path) -> None:
     """The bomb limits leave ordinary PDFs alone (a 3-page text PDF)."""
-    from rag.ingest import read_pdf
+    from rag.ingest.readers import read_pdf
 
     page = b"BT /F1 12 Tf 72 720 Td (The ferry carried 8,765 cyclists.) Tj ET\n" * 40
     path = tmp_path / "ok.pdf"
@@ -761,7 +761,7 @@ def test_rate_limiter_is_thread_safe_and_bounded() -> None:
 
 
 def test_rate_limit_settings(monkeypatch) -> None:
-    from rag import limits
+    from rag.server import limits
 
     cfg = Config.from_env(environ={})
     limiter = RateLimiter.from_config(cfg)

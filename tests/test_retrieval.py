@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import QueryError
-from rag.retrieve import rrf, sub_queries
+from rag.retrieve.retriever import rrf, sub_queries
 
 # (question, a verbatim piece of the passage that answers it)
 FACT_QUESTIONS = [

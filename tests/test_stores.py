@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer import Assistant
+from rag.answer.assistant import Assistant
 from rag.config import Config
-from rag.index import build_index, load_index
-from rag.milvus_store import connect, release_local
-from rag.store import FaissStore, RowMeta
+from rag.store.faiss_store import FaissStore, RowMeta
+from rag.store.index import build_index, load_index
+from rag.store.milvus_store import connect, release_local
 from tests.conftest import ROOT, run_rag, with_store
 
 KINDS = ["faiss-flat", "faiss-hnsw", "faiss-ivf", "milvus-flat", "milvus-hnsw"]
@@ -37,7 +37,7 @@ def _open(kind: str, folder: Path, vectors: np.ndarray | None, meta: RowMeta | N
         if vectors is not None:
             return FaissStore.build(vectors, index_type, meta=meta, hnsw_ef_search=400)
         return FaissStore.load(folder / "v.faiss", index_type, dim=DIM, meta=meta, **kw)
-    from rag.milvus_store import MilvusStore, connect
+    from rag.store.milvus_store import MilvusStore, connect
 
     client = connect(str(folder / "contract.db"))
     if vectors is not None:
@@ -127,8 +127,8 @@ def test_vector_store_contract(kind: str, tmp_path: Path) -> None:
 def test_milvus_full_text_search_matches_bm25s(tmp_path: Path) -> None:
     """Milvus's own BM25 over the same folded terms finds what bm25s finds."""
     pytest.importorskip("milvus_lite")
-    from rag.lexical import BM25Index
-    from rag.milvus_store import MilvusStore, connect
+    from rag.store.lexical import BM25Index
+    from rag.store.milvus_store import MilvusStore, connect
     from rag.text import terms
 
     paragraphs = [
@@ -332,7 +332,7 @@ def test_milvus_lite_file_open_elsewhere_is_explained(fresh_config: Config) -> N
         [
             sys.executable,
             "-c",
-            "import sys, time; from rag.milvus_store import connect; "
+            "import sys, time; from rag.store.milvus_store import connect; "
             "connect(sys.argv[1]); print('open', flush=True); time.sleep(60)",
             config.milvus_uri,
         ],

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
-from rag.eval_dataset import QTYPES, DatasetError, load_dataset
-from rag.suite import DEFAULT_SUITE, SPLITS, load_suite, parse_sweep
+from rag.evaluation.dataset import QTYPES, DatasetError, load_dataset
+from rag.evaluation.suite import DEFAULT_SUITE, SPLITS, load_suite, parse_sweep
 from tests.conftest import ROOT
 
 MANIFEST = ROOT / DEFAULT_SUITE

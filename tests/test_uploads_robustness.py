@@ -24,13 +24,14 @@ from pathlib import Path
 
 import pytest
 
-from rag import feedback, prompts
+from rag import prompts
+from rag.app import feedback
 from rag.config import Config
 from rag.errors import UnreadableFileError
-from rag.index import IndexWriteError, index_status, load_index
-from rag.ingest import load_document, read_pdf, read_text_file
-from rag.limits import RateLimiter, RequestLimits
-from rag.uploads import DuplicateUploadError
+from rag.ingest.readers import load_document, read_pdf, read_text_file
+from rag.ingest.uploads import DuplicateUploadError
+from rag.server.limits import RateLimiter, RequestLimits
+from rag.store.index import IndexWriteError, index_status, load_index
 from tests.test_reliability import (  # noqa: F401
     HOST,
     Q_HOTLINE,
@@ -448,7 +449,7 @@ def test_fallback_note_does_not_show_the_server_address(server) -> None:
 
 def test_redact_hides_addresses_and_server_paths() -> None:
     """What notes and errors become before a client sees them."""
-    from rag.render import redact
+    from rag.app.render import redact
 
     root = "/srv/rag"
     cases = {

@@ -23,7 +23,7 @@ from llama_index.core.base.response.schema import Response
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from ..types import Answer, Citation, Hit
+from rag.types import Answer, Citation, Hit
 
 
 def hit_node(hit: Hit) -> NodeWithScore:

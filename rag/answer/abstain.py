@@ -1,0 +1,247 @@
+"""Should the extractive answer be given, or should the assistant abstain?
+
+One small logistic-regression model decides, over a handful of interpretable features
+of the best sentence: does it (or its immediate context: the sentences around it and
+its section heading) hold what the question asks about, weighted by how rare each term
+is in the corpus; does it hold the names, codes and numbers the question pins its answer
+to; does it hold the asked-for kind of value; how close is it in meaning. The weights
+live in ``abstain_model.json`` next to this module and are refitted from the dev split
+of the evaluation suite by ``scripts/fit_abstention.py``; no threshold is set by hand
+per rule. ``Config.min_answer_score`` is the probability needed to answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer.spans import (
+    asked_names,
+    content_span,
+    modifier_pairs,
+    stated_numbers,
+)
+from rag.ingest.chunking import answer_spans
+from rag.text import tokenize
+from rag.types import Document, Hit
+
+MODEL_PATH = Path(__file__).with_name("abstain_model.json")
+FEATURES = (
+    "semantic",  # embedding similarity of the sentence (or its best clause) to the question
+    "lexical",  # share of the question's terms in the sentence, weighted over the candidates
+    "typed",  # 1 when it holds the asked-for kind of value, 0.5 open question, 0 none
+    "strict_untyped",  # a how-many/how-much/when question, and no such value in the sentence
+    "unfocused",  # ... a number, but not next to the counted thing ("how many tourists")
+    "cover",  # corpus-IDF-weighted share of the question's terms in sentence + context
+    "cover_sentence",  # the same, in the sentence and its heading/title alone
+    "missing_rare",  # the rarest question term absent from sentence + context (IDF, 0..1)
+    "missing_known",  # the rarest term missing from sentence + heading that the corpus uses
+    "missing_unknown",  # IDF share of question terms the corpus never uses (a paraphrase?)
+    "names_missing",  # share of the question's names/codes absent from sentence + heading
+    "names_missing_doc",  # ... absent from the whole document
+    "numbers_missing",  # a number the question states is absent from sentence + heading
+    "numbers_missing_doc",  # ... absent from the whole document
+    "modifier_missing",  # the asked noun is there without the question's modifier (IDF):
+    # "deputy head" asked, "its head" found; "Class B" asked, "Class C" found
+    "dense_max",  # best dense similarity of any retrieved passage
+)
+
+
+SIGNS = (1, 1, 1, -1, -1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, 1)
+"""The direction each feature may push the probability: more coverage never counts
+against an answer, a missing name never counts for it. A fitted weight of the other sign
+(collinear features) is set to 0 and the rest refitted, so every weight reads as evidence."""
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """Standardised logistic regression: p = sigmoid(w · (x - mean) / std + b)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def probability(self, x: Sequence[float]) -> float:
+        """The probability that answering is right."""
+        z = float(((np.asarray(x) - self.mean) / self.std) @ self.weights + self.bias)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "features": list(FEATURES),
+            "mean": self.mean.round(6).tolist(),
+            "std": self.std.round(6).tolist(),
+            "weights": self.weights.round(6).tolist(),
+            "bias": round(self.bias, 6),
+        }
+
+
+@lru_cache(maxsize=1)
+def load_model(path: Path = MODEL_PATH) -> Model:
+    """The fitted model; its feature list must match :data:`FEATURES`."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(raw["features"]) != FEATURES:
+        raise ValueError(f"{path}: features {raw['features']} do not match {FEATURES}")
+    return Model(
+        np.asarray(raw["mean"], float),
+        np.asarray(raw["std"], float),
+        np.asarray(raw["weights"], float),
+        float(raw["bias"]),
+    )
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 3000) -> Model:
+    """Fit the logistic regression with numpy (gradient descent, L2 on the weights,
+    classes balanced); a feature whose weight comes out against its :data:`SIGNS` is
+    dropped (weight 0) and the rest refitted."""
+    mean = x.mean(axis=0)
+    std = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+    z = (x - mean) / std
+    signs = np.asarray(SIGNS, float)
+    use = np.ones(z.shape[1], bool)
+    while True:
+        w, b = _gradient_descent(z * use, y, l2, steps)
+        wrong = use & (w * signs < 0)
+        if not wrong.any():
+            return Model(mean, std, w * use, b)
+        use &= ~wrong
+
+
+def _gradient_descent(
+    z: np.ndarray, y: np.ndarray, l2: float, steps: int
+) -> tuple[np.ndarray, float]:
+    """Weights and bias minimising the class-balanced log loss plus L2: an unanswered
+    unanswerable counts as much as an answered answerable one."""
+    w, b = np.zeros(z.shape[1]), 0.0
+    n = len(y)
+    cw = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
+        g = cw * (p - y)
+        w -= 0.5 * ((z.T @ g) / n + l2 * w / n)
+        b -= 0.5 * float(np.mean(g))
+    return w, b
+
+
+class CorpusStats:
+    """Paragraph document frequencies of terms, for IDF weights over the whole corpus."""
+
+    def __init__(self, docs: Sequence[Document]) -> None:
+        self.df: dict[str, int] = {}
+        n = 0
+        for d in docs:
+            for para in d.text.split("\n\n"):
+                if para.strip():
+                    n += 1
+                    for t in set(tokenize(para)):
+                        self.df[t] = self.df.get(t, 0) + 1
+        self.n = max(n, 1)
+
+    def idf(self, term: str) -> float:
+        """Normalised IDF in 0..1: 1 for a term in no paragraph, ~0 for one in all."""
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5)) / math.log(2 * self.n + 2)
+
+
+@lru_cache(maxsize=64)
+def _doc_terms(doc_text: str) -> frozenset[str]:
+    """A document's terms (cached: the same documents answer many questions)."""
+    return frozenset(tokenize(doc_text))
+
+
+@lru_cache(maxsize=64)
+def _doc_numbers(doc_text: str) -> frozenset[str]:
+    """A document's numbers, as :func:`rag.answer.spans.stated_numbers` writes them (cached)."""
+    return frozenset(stated_numbers(doc_text))
+
+
+def context_terms(text: str, start: int, end: int, title: str = "") -> tuple[set[str], set[str]]:
+    """Terms of a sentence's immediate context: (the sentences before and after it in the
+    same paragraph, the document title and the heading or dateline it sits under)."""
+    para_a = text.rfind("\n\n", 0, start)
+    para_a = 0 if para_a < 0 else para_a
+    para_b = text.find("\n\n", end)
+    para_b = len(text) if para_b < 0 else para_b
+    near: set[str] = set()
+    spans = answer_spans(text, max(para_a, start - 600), min(para_b, end + 600))
+    for i, (a, b) in enumerate(spans):
+        if a <= start < b or (a >= start and b <= end):
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(spans) and spans[j] != (a, b):
+                    near.update(tokenize(text[spans[j][0] : spans[j][1]]))
+    labels = set(tokenize(_heading_before(text, para_a))) | set(tokenize(title))
+    labels.update(tokenize(content_span(text[start:end])[2]))
+    return near, labels
+
+
+def _heading_before(text: str, pos: int) -> str:
+    """The short line (a heading) that opens the paragraph at ``pos`` or the one before."""
+    seg = text[max(0, pos - 300) : pos + 200].strip("\n")
+    for line in seg.split("\n")[::-1]:
+        s = line.strip()
+        if s and (s.startswith("#") or (len(s.split()) < 8 and not s.endswith("."))):
+            return s
+    return ""
+
+
+def features(
+    question: str,
+    sentence: str,
+    context: tuple[set[str], set[str]],
+    doc_text: str,
+    scores: tuple[float, float, float],
+    strict_untyped: bool | float,
+    hits: Sequence[Hit],
+    stats: CorpusStats,
+) -> list[float]:
+    """The feature vector of :data:`FEATURES` for one candidate answer sentence.
+
+    ``strict_untyped`` is 1 when a value question's sentence holds no value of the asked
+    kind, between 0 and 1 when it holds one away from the counted thing, else 0."""
+    semantic, lexical, typed = scores
+    neighbours, labels = context
+    qterms = set(tokenize(question))
+    sent = set(tokenize(sentence))
+    own = sent | labels
+    near = own | neighbours
+    weights = {t: stats.idf(t) for t in qterms}
+    total = sum(weights.values()) or 1.0
+    missing = [t for t in qterms if t not in near]
+    known = [weights[t] for t in qterms if t not in own and stats.df.get(t)]
+    names = asked_names(question)
+    doc_terms = _doc_terms(doc_text) if names else frozenset()
+    nums = stated_numbers(question)
+    own_nums = stated_numbers(sentence) | {t for t in labels if t.isdigit()}
+    return [
+        semantic,
+        lexical,
+        typed,
+        float(strict_untyped >= 1.0),
+        float(0.0 < strict_untyped < 1.0),
+        sum(w for t, w in weights.items() if t in near) / total,
+        sum(w for t, w in weights.items() if t in own) / total,
+        max((weights[t] for t in missing), default=0.0),
+        max(known, default=0.0),
+        sum(weights[t] for t in missing if not stats.df.get(t)) / total,
+        len(names - sent - labels) / len(names) if names else 0.0,
+        len(names - doc_terms) / len(names) if names else 0.0,
+        float(bool(nums - own_nums)),
+        float(bool(nums - _doc_numbers(doc_text))) if nums else 0.0,
+        _modifier_missing(question, sentence, sent, own, stats),
+        max((h.dense_score for h in hits), default=0.0),
+    ]
+
+
+def _modifier_missing(
+    question: str, sentence: str, sent: set[str], own: set[str], stats: CorpusStats
+) -> float:
+    """The IDF of the rarest modifier the question puts on a noun that the sentence has
+    without it (0 when none)."""
+    pairs = modifier_pairs(question)
+    return min(1.0, max((stats.idf(m) for m, h in pairs if h in sent and m not in own), default=0))

@@ -1,0 +1,565 @@
+"""The answer chain: condense -> retrieve -> draft (backend) -> verify -> Answer.
+
+:class:`Assistant` is the one entry point the CLI, the app and the evaluation use::
+
+    from rag import Assistant
+    bot = Assistant.from_config()
+    answer = bot.ask("How many hotline calls did the two border forces make in 2025?")
+    print(answer.answer, [c.quote for c in answer.citations])
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag import prompts
+from rag.answer import abstain
+from rag.answer.citations import Source, SupportChecker, verify
+from rag.answer.extractive import (
+    VALUE_TYPES,
+    ExtractiveBackend,
+    ExtractiveDraft,
+    Scored,
+    question_type,
+    unstated_numbers,
+)
+from rag.answer.followup import (
+    Turn,
+    condense_heuristic,
+    is_followup,
+    normalize_history,
+    split_context,
+)
+from rag.answer.llm.backends import ChatLLM, llm_key, make_llm
+from rag.answer.spans import qualifier_mismatch
+from rag.config import Config
+from rag.errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
+from rag.ingest.uploads import Staged, readable_uploads, set_aside, stage_uploads
+from rag.retrieve.components import Components, load_components
+from rag.retrieve.filters import SourceFilter, allowed_sources
+from rag.retrieve.retriever import Retriever, SearchResult, clean_query
+from rag.store.index import (
+    MANIFEST,
+    BuildReport,
+    build_index,
+    chunk_vectors,
+    load_index,
+    read_manifest,
+)
+from rag.text import strip_markup
+from rag.types import Answer, Document, Hit
+
+
+class Assistant:
+    """Answers questions from the indexed documents, with verified citations."""
+
+    def __init__(self, components: Components) -> None:
+        self.parts = components
+        self.config = components.config
+        self.extractive = ExtractiveBackend(components.embedder, components.config)
+        self.checker = SupportChecker(components.embedder, components.config.min_support)
+        self._llms: dict[tuple, ChatLLM] = {}
+        self._llm_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._follow_lock = threading.Lock()
+        self._manifest_seen = _manifest_key(components.config)
+        self._stats: tuple[tuple[int, int], abstain.CorpusStats] | None = None
+        self.trace: list[dict[str, Any]] | None = None  # set to a list to record gate features
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config | None = None,
+        *,
+        warn: Callable[[str], None] | None = None,
+        progress: bool = False,
+        **overrides: Any,
+    ) -> Assistant:
+        """Load models and the index once (building the index if missing or stale)."""
+        cfg = (
+            (config or Config.from_env()).replace(**overrides)
+            if overrides
+            else (config or Config.from_env())
+        )
+        parts = load_components(cfg, warn=warn, progress=progress)
+        parts.embedder.encode_query("warm-up")  # load the model now, not on the first question
+        return cls(parts)
+
+    # ------------------------------------------------------------------ public API
+
+    def ask(self, question: str, history: Sequence[Any] | None = None, **settings: Any) -> Answer:
+        """Answer one question (optionally in a conversation); see :class:`~rag.types.Answer`."""
+        answer = None
+        for event in self.stream(question, history, **settings):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Any] | None = None,
+        *,
+        narrow: SourceFilter | None = None,
+        **settings: Any,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text as it grows (str), then the final verified :class:`Answer`.
+
+        ``settings`` may override ``backend``, ``k`` and ``hybrid`` for this call;
+        ``narrow`` restricts it to some documents (:class:`~rag.retrieve.filters.SourceFilter`).
+        """
+        t0 = time.perf_counter()
+        cfg = self.config.replace(**settings) if settings else self.config
+        question = clean_query(question, cfg.max_question_chars)
+        turns = normalize_history(history)
+        llm, load_note = None, ""
+        if cfg.backend != "extractive":
+            try:
+                llm = self._llm(cfg)
+            except (ModelLoadError, ConfigError) as exc:  # a missing GGUF, a bad URL, ...
+                load_note = prompts.FALLBACK_NOTE.format(backend=cfg.backend, reason=exc)
+        asked = strip_markup(question) or question  # markup is not what is asked
+        standalone = self._condense(asked, turns, llm)
+        t1 = time.perf_counter()
+        allowed = self.allowed_sources(narrow)
+        found = self._search(
+            standalone,
+            cfg.k,
+            hybrid=cfg.hybrid,
+            lexical_only=cfg.lexical_only,
+            parts=True,
+            sources=allowed,
+        )
+        t2 = time.perf_counter()
+        timings = {"condense": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
+        answer = Answer(
+            question, standalone, "", False, cfg.backend, passages=found.hits, timings_ms=timings
+        )
+        avoid = frozenset(_previous_answers(turns, standalone))
+        if load_note:
+            answer.notes.append(load_note)
+            answer.backend = f"extractive (fallback from {cfg.backend})"
+        if allowed is not None and narrow is not None:
+            answer.notes.append(
+                prompts.NARROWED.format(n=len(allowed), what=narrow.describe())
+                if allowed
+                else prompts.NOTHING_MATCHES.format(what=narrow.describe())
+            )
+        if llm is None:
+            yield from self._extractive(answer, found, avoid, cfg)
+        else:
+            yield from self._generative(answer, found, llm, avoid, cfg)
+        answer.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+        yield answer
+
+    def search(
+        self, query: str, k: int | None = None, *, narrow: SourceFilter | None = None, **kw: Any
+    ) -> SearchResult:
+        """Ranked passages for ``query`` (no answer), optionally from some documents only."""
+        return self._search(query, k, sources=self.allowed_sources(narrow), **kw)
+
+    def allowed_sources(self, narrow: SourceFilter | None) -> list[str] | None:
+        """The documents ``narrow`` allows (None: all of them)."""
+        return allowed_sources(narrow, self.parts.index.docs, self.config)
+
+    def _search(self, query: str, k: int | None, *, parts: bool = False, **kw: Any) -> SearchResult:
+        """Retrieve from the current index: one re-built by another process (`rag index`,
+        another replica sharing a Milvus server) is picked up first; a store failure caused
+        by such a rebuild (its old collection dropped) is retried once on the new index."""
+
+        def run() -> SearchResult:
+            retriever = self.parts.retriever  # the current one: a reload replaces it
+            return (retriever.search_parts if parts else retriever.search)(query, k, **kw)
+
+        self.follow_index()
+        try:
+            return run()
+        except StoreError:
+            if not self.follow_index():
+                raise
+            return run()
+
+    def follow_index(self) -> bool:
+        """Reload the index when its manifest names another generation than the loaded one
+        (one ``stat`` per call otherwise); returns whether it reloaded. A missing or broken
+        manifest keeps the loaded index answering."""
+        seen = _manifest_key(self.config)
+        if seen is None or seen == self._manifest_seen:
+            return False
+        if not self._follow_lock.acquire(blocking=False):
+            return False  # another question is reloading it right now
+        try:
+            if seen == self._manifest_seen:
+                return False
+            self._manifest_seen = seen
+            try:
+                generation = read_manifest(self.config.index_path).get("generation")
+            except RagError:
+                return False
+            if generation == self.parts.index.manifest.get("generation"):
+                return False
+            try:
+                self._reload()
+            except RagError:
+                return False
+            return True
+        finally:
+            self._follow_lock.release()
+
+    def clear_caches(self) -> None:
+        """Forget cached query and sentence vectors (for fair timing comparisons)."""
+        self.parts.embedder.clear_cache()
+
+    def document(self, key: str) -> Document:
+        """An indexed document by id or source path."""
+        return self.parts.index.document(key)
+
+    @property
+    def documents(self) -> list[Document]:
+        return list(self.parts.index.docs)
+
+    def add_files(
+        self, paths: Sequence[Path], *, warn: Callable[[str], None] | None = None
+    ) -> BuildReport:
+        """Copy files into the upload folder and index them (only changed chunks embedded).
+
+        Every file is read and checked first: one bad file, or a file whose text is
+        already indexed under another name, rejects the batch with a clear error and
+        leaves the folder and the index as they were. If the index cannot be written,
+        the folder is put back as it was, earlier versions of replaced files included.
+        ``report.added`` lists the sources of this batch (not of a concurrent one). An
+        empty batch brings the index up to date with the folders as they are.
+
+        The new text is embedded before the index lock is taken (the slow part: minutes
+        for megabytes), so a removal or a question meanwhile does not wait for it.
+        """
+        indexed = {d.doc_id: d.source for d in self.documents}
+        docs = readable_uploads(paths, self.config, indexed)
+        precomputed = chunk_vectors(docs, self.config, self.parts.embedder)
+        with self._index_lock:
+            indexed = {d.doc_id: d.source for d in self.documents}
+            staged = stage_uploads(paths, self.config, indexed) if paths else Staged()
+            try:
+                report = build_index(
+                    self.config,
+                    self.parts.embedder,
+                    progress=False,
+                    warn=warn,
+                    skip_unreadable=True,
+                    precomputed=precomputed,
+                )
+            except BaseException:
+                staged.rollback()
+                raise
+            staged.commit()
+            report.added = list(staged.sources)
+            self._reload()
+            return report
+
+    def remove_document(self, source: str) -> BuildReport:
+        """Remove an uploaded document (or an unreadable upload that was skipped) from the
+        upload folder and the index."""
+        with self._index_lock:
+            if source not in self.parts.index.skipped:
+                source = self.document(source).source
+            path = self.config.path(Path(source))
+            if not _inside(path, self.config.upload_path):
+                raise RagError(
+                    f"{source} is part of the corpus folder, not an upload; "
+                    "remove the file from the corpus folder and run `rag index`"
+                )
+            with set_aside(path):  # put back if the index cannot be written
+                report = build_index(
+                    self.config, self.parts.embedder, progress=False, skip_unreadable=True
+                )
+            self._reload()
+            return report
+
+    def _reload(self) -> None:
+        self._manifest_seen = _manifest_key(self.config)
+        index = load_index(self.config)
+        self.parts = Components(
+            self.config,
+            self.parts.embedder,
+            index,
+            Retriever(index, self.parts.embedder, self.config),
+        )
+
+    # ------------------------------------------------------------------ stages
+
+    def _condense(self, question: str, turns: list[Turn], llm: ChatLLM | None) -> str:
+        """The follow-up rewritten to stand alone: by the LLM when there is one and its
+        rewrite is usable (see :func:`rag.answer.llm.backends.usable_rewrite`), else by the heuristic."""
+        if not turns or not is_followup(question):
+            return question
+        if llm is not None:
+            from rag.answer.citations import strip_markers
+            from rag.answer.llm.backends import defuse, usable_rewrite
+
+            recent = turns[-3:]
+            history = "\n".join(
+                f"User: {defuse(t.question)}\nAssistant: {defuse(strip_markers(t.answer)[:300])}"
+                for t in recent
+            )
+            prompt = prompts.CONDENSE_PROMPT.format(history=history, question=defuse(question))
+            limit = min(self.config.max_question_chars, 300)
+            raw, stream = "", None
+            try:
+                stream = llm.stream_chat([("user", prompt)])
+                for delta in stream:
+                    raw += delta
+                    if len(raw) > limit or (raw.strip() and "\n" in raw.lstrip()):
+                        break  # one line is all we use
+            except BackendError:
+                raw = ""
+            finally:
+                if hasattr(stream, "close"):
+                    stream.close()  # stop generating the rest
+            context = [
+                part for t in recent for part in (t.question, t.standalone, strip_markers(t.answer))
+            ]
+            rewritten = usable_rewrite(raw, question, context, self.config.max_question_chars)
+            if rewritten:
+                return rewritten
+        return condense_heuristic(question, turns)
+
+    def _extractive(
+        self, answer: Answer, found: SearchResult, avoid: frozenset[str], cfg: Config
+    ) -> Iterator[str]:
+        t0 = time.perf_counter()
+        draft = self.extractive.draft(
+            answer.standalone_question, found.hits, self._texts(found.hits), avoid
+        )
+        t1 = time.perf_counter()
+        answer.timings_ms["generate"] = (t1 - t0) * 1000
+        draft = self._confident(draft, found.hits, cfg) if draft.sources else None
+        if draft is None:
+            self._abstain(answer)
+            answer.timings_ms["verify"] = 0.0
+            return
+        self._verify(answer, draft.text, draft.sources, found.hits, reattribute=False)
+        if answer.answer:
+            yield answer.answer
+
+    def _generative(
+        self, answer: Answer, found: SearchResult, llm: ChatLLM, avoid: frozenset[str], cfg: Config
+    ) -> Iterator[str]:
+        """Draft with the LLM over numbered sources, then keep only what they support.
+
+        Yields the draft as it grows (reasoning, markers to sources that were not given,
+        and half-written markers hidden): it is unverified, and the final
+        :class:`Answer` replaces it with the verified text (unsupported sentences
+        removed, each marker mapped to its minimal supporting span, renumbered), or
+        with an abstention. If the backend fails, the extractive backend answers,
+        marked as a fallback.
+        """
+        from rag.answer.llm.backends import clean_draft, says_not_in_sources, visible_draft
+
+        hits = found.hits
+        question = split_context(answer.standalone_question)[0]
+        if (
+            not hits
+            or max(h.dense_score for h in hits) < cfg.min_relevance
+            or unstated_numbers(question, " ".join(self._texts(hits).values()))
+        ):  # off-topic, or it asks about a year/number no retrieved document mentions
+            answer.timings_ms.update(generate=0.0, verify=0.0)
+            self._abstain(answer)
+            return
+        sources = [Source(h.rank, h.chunk, h.score) for h in hits]
+        messages = _draft_messages(answer.standalone_question, sources)
+        given = frozenset(s.n for s in sources)
+        limit = max(cfg.llm_max_tokens, 16) * 8  # characters; a backend may ignore max_tokens
+        t0 = time.perf_counter()
+        text = shown = ""
+        stream = None
+        cut = False
+        try:
+            stream = llm.stream_chat(messages)
+            for delta in stream:
+                if not text:
+                    answer.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000
+                text += delta
+                if len(text) > limit:
+                    text, cut = text[:limit], True
+                visible = visible_draft(text, given)
+                if visible and visible != shown:
+                    shown = visible
+                    yield visible
+                if cut:
+                    break
+        except BackendError as exc:
+            answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
+            answer.notes.append(prompts.FALLBACK_NOTE.format(backend=llm.name, reason=exc))
+            answer.backend = f"extractive (fallback from {llm.name})"
+            yield from self._extractive(answer, found, avoid, cfg)
+            return
+        finally:
+            if hasattr(stream, "close"):
+                stream.close()  # stop the backend generating what nobody reads
+        answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
+        draft = clean_draft(
+            text,
+            answer.standalone_question,
+            [s.chunk.text for s in sources],
+            truncated=True if cut else _truncated(stream),
+        )
+        if not draft or says_not_in_sources(text):
+            answer.timings_ms["verify"] = 0.0
+            self._abstain(answer)
+            return
+        self._verify(answer, draft, sources, hits, reattribute=True)  # abstains if none kept
+
+    def _verify(
+        self,
+        answer: Answer,
+        draft: str,
+        sources: list[Source],
+        hits: list[Hit],
+        *,
+        reattribute: bool,
+    ) -> None:
+        t0 = time.perf_counter()
+        result = verify(draft, sources, self._texts(hits), self.checker, reattribute=reattribute)
+        answer.timings_ms["verify"] = (time.perf_counter() - t0) * 1000
+        if result.removed:
+            answer.notes.append(prompts.UNSUPPORTED_REMOVED.format(n=len(result.removed)))
+        if not result.citations:
+            self._abstain(answer)
+            return
+        answer.answer = result.text
+        answer.citations = result.citations
+
+    def _confident(
+        self, draft: ExtractiveDraft, hits: list[Hit], cfg: Config
+    ) -> ExtractiveDraft | None:
+        """The draft if its best sentence is a real answer, else None. The abstention model
+        (:mod:`rag.answer.abstain`, fitted on the suite's dev split) gives the probability that
+        answering is right; ``min_answer_score`` is the probability needed. A two-part
+        question is gated on the mean probability of its parts' sentences."""
+        if draft.best is None:
+            return None
+        if draft.parts:  # answered when the parts are confident on average
+            ps = [self._probability(q, s, hits) for q, s in draft.parts]
+            return draft if sum(ps) / len(ps) >= cfg.min_answer_score else None
+        question = split_context(draft.question)[0]
+        return (
+            draft if self._probability(question, draft.best, hits) >= cfg.min_answer_score else None
+        )
+
+    def _probability(self, question: str, best: Scored, hits: list[Hit]) -> float:
+        """The abstention model's probability that ``best`` answers ``question``."""
+        doc = self._texts(hits)[best.chunk.doc_id]
+        untyped = 0.0  # 1: no value of the asked kind; 0..1: one away from the counted thing
+        if question_type(question) in VALUE_TYPES:
+            untyped = 1.0 if best.typed <= 0.2 else 1.0 - best.typed
+        near, labels = abstain.context_terms(
+            doc, best.chunk.start, best.chunk.end, best.chunk.doc_title
+        )
+        x = abstain.features(
+            question,
+            best.chunk.text,
+            (near, labels | best.context),
+            doc,
+            (best.semantic, best.lexical, best.typed),
+            untyped,
+            hits,
+            self._corpus_stats(),
+        )
+        if qualifier_mismatch(question, best.chunk.text):
+            p = 0.0  # a hard constraint: it names someone at another rank ("Deputy Secretary")
+        else:
+            p = abstain.load_model().probability(x)
+        if self.trace is not None:
+            self.trace.append({"question": question, "features": x, "p": p})
+        return p
+
+    def _corpus_stats(self) -> abstain.CorpusStats:
+        """Term rarity over the loaded index's documents, computed once per index."""
+        index = self.parts.index
+        key = (id(index), len(index.docs))
+        if self._stats is None or self._stats[0] != key:
+            self._stats = (key, abstain.CorpusStats(index.docs))
+        return self._stats[1]
+
+    def _abstain(self, answer: Answer) -> None:
+        answer.abstained = True
+        answer.citations = []
+        answer.answer = prompts.NOT_IN_SOURCES.format(question=answer.question.rstrip())
+
+    def _texts(self, hits: Sequence[Hit]) -> dict[str, str]:
+        index = self.parts.index
+        return {h.chunk.doc_id: index.document(h.chunk.doc_id).text for h in hits}
+
+    def _llm(self, cfg: Config) -> ChatLLM:
+        """The generative model for these settings, created once per process and reused."""
+        key = llm_key(cfg)
+        with self._llm_lock:
+            if key not in self._llms:
+                self._llms[key] = make_llm(cfg)
+            return self._llms[key]
+
+
+_ANOTHER = re.compile(r"\b(the other|another|the second|other one)\b(?! each)", re.I)
+
+
+def _previous_answers(turns: Sequence[Turn], standalone: str) -> list[str]:
+    """Sentences of the previous answer, to avoid repeating them for "the other ..." questions."""
+    if not turns or not _ANOTHER.search(split_context(standalone)[0]):
+        return []
+    from rag.answer.citations import strip_markers
+    from rag.text import sentence_spans
+
+    prev = strip_markers(turns[-1].answer)
+    return [prev[a:b] for a, b in sentence_spans(prev)]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _draft_messages(question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:
+    """Chat messages asking for a cited answer from numbered sources.
+
+    Document text and the question are data: chat-template control tokens in them
+    are made inert, sentences in sources that give orders to an assistant are left
+    out (:func:`rag.answer.llm.backends.quarantine`), and the system prompt says sources are data.
+    """
+    from rag.answer.llm.backends import defuse, quarantine
+
+    block = "\n\n".join(
+        prompts.SOURCE_ITEM.format(
+            n=s.n, title=quarantine(s.chunk.doc_title), text=quarantine(s.chunk.text)
+        )
+        for s in sources
+    )
+    return [
+        ("system", prompts.SYSTEM_PROMPT),
+        ("user", prompts.SOURCES_BLOCK.format(sources=block)),
+        ("assistant", prompts.SOURCES_READ),
+        ("user", prompts.QUESTION_PROMPT.format(question=defuse(question))),
+    ]
+
+
+def _truncated(stream: object) -> bool | None:
+    """Did the reply stop at the token limit? None when the backend does not say."""
+    reason = getattr(stream, "finish_reason", None)
+    return None if reason is None else reason == "length"
+
+
+def _manifest_key(config: Config) -> tuple[int, int] | None:
+    """What changes when a build replaces the manifest (mtime, size); None when missing."""
+    try:
+        st = (config.index_path / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size

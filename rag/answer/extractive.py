@@ -1,0 +1,492 @@
+"""The extractive backend: answer with the source sentences that answer the question.
+
+No generative model. Candidate sentences come from the retrieved passages; each is
+scored on meaning (embedding similarity to the question), wording (share of the
+question's terms it contains) and whether it holds the kind of thing asked for (a
+number for "how many", a name for "who", a date for "when"). The answer is built
+from the best sentences, each cited, so it is grounded by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.answer.citations import Source, names
+from rag.answer.followup import split_context
+from rag.answer.spans import (
+    ANSWER_KINDS,
+    WEEKDAYS,
+    WORD_NUMBERS,
+    answer_values,
+    content_span,
+    is_label,
+)
+from rag.config import Config
+from rag.embed.encoder import Embedder
+from rag.ingest.chunking import answer_spans
+from rag.retrieve.retriever import sub_queries
+from rag.text import numbers, tokenize
+from rag.types import Chunk, Hit
+
+_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "measure",
+        re.compile(
+            r"\bhow (long|far|big|large|tall|wide|high|deep|heavy|old|fast|hot|cold|loud)\b|"
+            r"\b(?:what|which|to what) (?:\w+ )?(pressure|temperature|size|weight|length|"
+            r"distance|height|depth|speed|voltage|capacity|power|output|level)\b",
+            re.I,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\bhow (many|much)\b|\bnumber of\b|\bhow often\b|\bwhat (?:was|is|were|are) the "
+            r"(?:total |overall |annual )?(?:count|figure|population|number|amount|value|size|"
+            r"cost|price|budget|percentage|rate|share|volume|turnover)\b",
+            re.I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\bwhen\b|\bwhat (days?|weekdays?|dates?|years?|months?|time)\b|"
+            r"\bwhich (days?|weekdays?|years?|months?)\b|"
+            r"\bon what day\b",
+            re.I,
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"\bwho(m|se)?\b|\bwhich ([\w-]+ )?(persons?|people|officials?|leaders?|officers?|"
+            r"man|men|woman|women)\b|\bname of the\b",
+            re.I,
+        ),
+    ),
+    (
+        "org",
+        re.compile(
+            r"\b(?:which|what) (company|firm|contractor|organi[sz]ation|operator|supplier|body|"
+            r"agency|department|group|bank|business|manufacturer|builder|institution)\b",
+            re.I,
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|\bwhich (city|place|province|country|town|region)\b|"
+            r"\bin what (city|place|province)\b",
+            re.I,
+        ),
+    ),
+]
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
+_WORD_NUMBER = re.compile(r"(?:(?<=\s)|^)(\d{1,3}(?:,\d{3})+|\d+)(?=[\s?.!,;:]|$)")
+
+
+def unstated_numbers(question: str, text: str) -> list[str]:
+    """Numbers and ordinals the question states ("in 2024", "Section No. 8", "the 16th")
+    that ``text`` (the answer's document) never mentions: it answers another question."""
+    have = set(numbers(text))
+    stated = [float(m.replace(",", "")) for m in _WORD_NUMBER.findall(question)]
+    missing = [f"{n:g}" for n in stated if n not in have]
+    have_ord = set(_ORDINAL.findall(text))
+    return missing + [o for o in _ORDINAL.findall(question) if o not in have_ord]
+
+
+_ASKED_NOUN = re.compile(r"\bwhat (?:was|is|were|are) the (?:total |overall |annual )?(\w+)", re.I)
+_PRONOUN_START = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
+_COUNT_FOCUS = re.compile(
+    r"\bhow (?:many|much)\s+(.+?)(?:\s+(?:did|do|does|were|was|are|is|have|"
+    r"has|had|will|would|could|in|at|on|by|during|for|from)\b|[?.,]|$)",
+    re.I,
+)
+
+
+LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
+VALUE_TYPES = frozenset({"number", "measure", "date"})
+"""Question types that only a sentence holding that kind of value can answer."""
+STRICT_TYPES = VALUE_TYPES | {"person", "org"}
+"""Question types whose candidates holding that kind of value are ranked first."""
+
+
+def question_type(question: str) -> str:
+    """The kind of answer asked for: number, date, person, place or other."""
+    for name, pattern in _TYPES:
+        if pattern.search(question):
+            return name
+    return "other"
+
+
+def count_focus(question: str) -> list[str]:
+    """The counted thing's terms: "How many hotline calls were made?" -> ["hotline", "call"].
+
+    For "What is the population of X?" it is the asked-for noun: ["population"].
+    """
+    m = _COUNT_FOCUS.search(question)
+    if m:
+        return tokenize(m.group(1))
+    m = _ASKED_NOUN.search(question)
+    if m and m.group(1).lower() not in {"number", "count", "figure"}:
+        return tokenize(m.group(1))
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A candidate sentence with its score parts."""
+
+    chunk: Chunk  # the sentence as a chunk (offsets into its document)
+    score: float
+    semantic: float
+    lexical: float
+    typed: float
+    rank: int
+    context: frozenset[str] = frozenset()  # names it refers back to, its heading's words
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A sentence of a retrieved passage; ``context`` holds names it refers back to."""
+
+    chunk: Chunk
+    rank: int
+    context: frozenset[str] = frozenset()
+
+
+def _context(text: str, start: int, sentence: str) -> frozenset[str]:
+    """Names from the sentence before, when this one starts with "He", "They", ..."""
+    if not _PRONOUN_START.match(sentence):
+        return frozenset()
+    before = answer_spans(text, max(0, start - 800), start)
+    if not before:
+        return frozenset()
+    a, b = before[-1]
+    return frozenset(names(text[a:b]))
+
+
+@dataclass
+class ExtractiveDraft:
+    """The drafted answer (with [n] markers), what the markers refer to, and confidence.
+
+    ``parts`` holds, for a two-part question, each part and the sentence picked for it
+    (gated one by one); for other questions it is empty.
+    """
+
+    question: str
+    text: str
+    sources: list[Source]
+    best: Scored | None
+    candidates: list[Scored]
+    parts: list[tuple[str, Scored]] = field(default_factory=list)
+
+
+def _compose(
+    question: str, picks: list[tuple[str, Scored]], scored: list[Scored], parts: object
+) -> ExtractiveDraft:
+    """A draft citing each picked sentence, shortened for the (part) question it answers."""
+    sources = [Source(n, s.chunk, s.score) for n, (_, s) in enumerate(picks, start=1)]
+    text = " ".join(_cite(shorten(s.chunk.text, p), n) for n, (p, s) in enumerate(picks, start=1))
+    best = picks[0][1] if parts and picks else (scored[0] if scored else None)
+    return ExtractiveDraft(question, text, sources, best, scored, picks if parts else [])
+
+
+class ExtractiveBackend:
+    """Deterministic, grounded answers made of cited source sentences."""
+
+    name = "extractive"
+
+    def __init__(self, embedder: Embedder, config: Config) -> None:
+        self.embedder = embedder
+        self.config = config
+
+    def draft(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        doc_texts: dict[str, str],
+        avoid: frozenset[str] = frozenset(),
+    ) -> ExtractiveDraft:
+        """Pick and cite the sentences that answer ``question`` from the ``hits``.
+
+        ``avoid`` holds sentences already given as answers earlier in the
+        conversation (a follow-up such as "the other delegation" wants another one).
+        """
+        cands = self._candidates(hits, doc_texts)
+        if not cands:
+            return ExtractiveDraft(question, "", [], None, [])
+        primary = split_context(question)[0]
+        scored = self._ranked(question, cands, avoid)
+        parts = sub_queries(primary)
+        if parts:  # two questions in one: each part answered by its own best sentence
+            # each part keeps the whole question as context: "..., and what did it want?"
+            parts = _with_question_word(parts)
+            picks: list[tuple[str, Scored]] = []
+            for p in parts:  # each part gets its best sentence that no earlier part took
+                taken = {s.chunk.chunk_id for _, s in picks}
+                ranked = self._ranked(f"{p} (context: {primary})", cands, avoid, blend=False)
+                pick = next((s for s in ranked if s.chunk.chunk_id not in taken), None)
+                if pick is not None:
+                    picks.append((p, pick))
+        else:
+            picks = [(primary, s) for s in self._choose(primary, scored)]
+        return _compose(question, picks, scored, bool(parts))
+
+    def _ranked(
+        self, question: str, cands: list[Candidate], avoid: frozenset[str], *, blend: bool = True
+    ) -> list[Scored]:
+        """Candidates best first. For "how many"/"when" questions, sentences holding that
+        kind of value come first: one worded like the question without the number cannot
+        answer it."""
+        scored = self._score(question, cands, blend=blend)
+        scored = [s for s in scored if s.chunk.text not in avoid] or scored
+        strict = question_type(split_context(question)[0]) in STRICT_TYPES
+        scored.sort(key=lambda s: (strict and s.typed < 0.6, -s.score, s.rank, s.chunk.start))
+        return scored
+
+    # ------------------------------------------------------------------ internals
+
+    def _candidates(self, hits: Sequence[Hit], doc_texts: dict[str, str]) -> list[Candidate]:
+        """The quotable sentences of the hits, without headings, section labels, datelines
+        or the document title (they name a topic, they do not answer); a heading's words
+        become the context of the sentence under it."""
+        seen: set[tuple[str, int]] = set()
+        out = []
+        for hit in hits:
+            c = hit.chunk
+            text = doc_texts[c.doc_id]
+            for a, b in answer_spans(text, c.start, c.end):
+                if (c.doc_id, a) in seen:
+                    continue
+                seen.add((c.doc_id, a))
+                x, y, labels = content_span(text[a:b])
+                a, b = a + x, a + y
+                if is_label(text[a:b], c.doc_title):
+                    continue
+                sentence = Chunk(
+                    f"{c.doc_id}@{a}", c.doc_id, c.source, c.doc_title, a, b, text[a:b]
+                )
+                context = _context(text, a, sentence.text) | frozenset(tokenize(labels))
+                out.append(Candidate(sentence, hit.rank, context))
+        return out
+
+    def _score(self, question: str, cands: list[Candidate], *, blend: bool = True) -> list[Scored]:
+        """Score sentences; a follow-up's own words count more than its carried context.
+
+        ``blend=False`` (a part of a two-part question): the context weighs in the wording
+        only, not through another embedding of the whole question."""
+        primary, context = split_context(question)
+        sims = self.embedder.encode_many(
+            [c.chunk.text for c in cands]
+        ) @ self.embedder.encode_query(primary)
+        sims = np.maximum(sims, self._clause_sims(cands, primary))
+        if context and blend:
+            full = self.embedder.encode_many([c.chunk.text for c in cands]) @ (
+                self.embedder.encode_query(question)
+            )
+            sims = 0.7 * sims + 0.3 * full
+        qtype = question_type(primary)
+        focus = count_focus(primary) if qtype == "number" else []
+        texts = [c.chunk.text for c in cands]
+        weights = _term_weights(set(tokenize(primary)), texts)
+        for t, w in _term_weights(set(tokenize(context)), texts).items():
+            weights.setdefault(t, 0.3 * w)
+        total = sum(weights.values()) or 1.0
+        out = []
+        for cand, sim in zip(cands, sims.tolist(), strict=True):
+            terms = set(tokenize(cand.chunk.text)) | cand.context
+            lexical = sum(w for t, w in weights.items() if t in terms) / total
+            typed = _type_match(qtype, primary, cand.chunk.text, focus)
+            score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
+            out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank, cand.context))
+        return out
+
+    def _clause_sims(self, cands: list[Candidate], question: str) -> np.ndarray:
+        """Per sentence, the best similarity of one of its clauses when it is long: a
+        sentence listing five things matches a question about one of them weakly as a
+        whole ("Cross-border trade …, while the restored Hà Nội–Nanning passenger train …")."""
+        out = np.full(len(cands), -1.0, dtype=np.float32)
+        pieces = [
+            (i, c.chunk.text[a:b])
+            for i, c in enumerate(cands)
+            if len(c.chunk.text) > LONG_SENTENCE
+            for a, b in _clauses(c.chunk.text)
+            if b - a >= 40
+        ]
+        if pieces:
+            sims = self.embedder.encode_many([t for _, t in pieces]) @ self.embedder.encode_query(
+                question
+            )
+            for (i, _), sim in zip(pieces, sims.tolist(), strict=True):
+                out[i] = max(out[i], sim)
+        return out
+
+    def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
+        """The best sentence, plus others that add asked-for terms the best one lacks."""
+        best = scored[0]
+        chosen = [best]
+        covered = set(tokenize(best.chunk.text))
+        qterms = set(tokenize(question))
+        for s in scored[1:6]:
+            if len(chosen) >= self.config.max_answer_sentences:
+                break
+            new_terms = (qterms & set(tokenize(s.chunk.text))) - covered
+            if s.score >= best.score - 0.12 and new_terms and s.typed >= best.typed - 0.5:
+                chosen.append(s)
+                covered |= set(tokenize(s.chunk.text))
+        # Keep reading order inside one document for a natural answer.
+        return (
+            sorted(chosen, key=lambda s: (s.chunk.source, s.chunk.start))
+            if len({c.chunk.source for c in chosen}) == 1
+            else chosen
+        )
+
+
+_WH_LEAD = re.compile(
+    r"^\s*(?:(?:on|in|at|by|for|from|to|until)\s+)?(?:what|which|who|whom|when|where|how)\b"
+    r"(?:\s+(?:many|much|long|often|old|far|days?|weekdays?|years?|months?|dates?))?",
+    re.I,
+)
+
+
+def _with_question_word(parts: list[str]) -> list[str]:
+    """Parts after the first that lack a question word borrow the first one's ("On which
+    weekdays were the talks and [on which weekdays were] the meeting held?")."""
+    lead = _WH_LEAD.match(parts[0]) if parts else None
+    if lead is None:
+        return parts
+    return [parts[0]] + [
+        p if _WH_LEAD.match(p) else f"{lead.group().strip()} {p}" for p in parts[1:]
+    ]
+
+
+def _term_weights(qterms: set[str], texts: list[str]) -> dict[str, float]:
+    """IDF-like weights of the question terms over the candidate sentences."""
+    n = len(texts) or 1
+    sets = [set(tokenize(t)) for t in texts]
+    return {t: float(np.log(1 + n / (1 + sum(t in s for s in sets)))) for t in qterms}
+
+
+def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> float:
+    """1.0 when the sentence holds the asked-for kind of value (see :mod:`rag.answer.spans`: a
+    number near the counted thing, a person's name, a date, a place), 0.0 when it holds
+    none, 0.5 for open questions; values the question itself states do not count."""
+    if qtype not in ANSWER_KINDS:
+        return 0.5
+    values = answer_values(qtype, sentence, question)
+    if qtype == "number":
+        if not values:
+            return 0.0
+        return 1.0 if not focus or _number_near(sentence, focus) else 0.4
+    if qtype == "measure":
+        return 1.0 if values else 0.0
+    kinds = {v.kind for v in values}
+    if qtype in {"person", "org"}:
+        return 1.0 if kinds & {"person", "org"} else (0.6 if kinds else 0.0)
+    if qtype == "date" and _YEAR_ASKED.search(question):
+        return 1.0 if any(_YEAR.search(v.text) for v in values) else 0.0
+    if qtype == "date" and _DAY_ASKED.search(question):  # a day, not just a year or month
+        return 1.0 if any(_DAY.search(v.text) for v in values) else 0.2
+    return 1.0 if values else 0.2
+
+
+_YEAR_ASKED = re.compile(r"\b(?:what|which|in what|the) year\b", re.I)
+_YEAR = re.compile(r"\b\d{4}\b")
+_DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the week\b", re.I)
+_DAY = re.compile(rf"\b(?:{WEEKDAYS})|\b\d{{1,2}}(?:st|nd|rd|th)?\b(?!\d)", re.I)
+
+
+def _is_number(word: str) -> bool:
+    return word.isdigit() or word in WORD_NUMBERS
+
+
+def _number_near(sentence: str, focus: list[str], window: int = 4) -> bool:
+    """Is a number within ``window`` words before (or 2 after) one of the counted thing's terms?"""
+    words = tokenize(sentence, keep_stopwords=True)
+    stems = [tokenize(w)[0] if tokenize(w) else w for w in words]
+    for i, w in enumerate(words):
+        if _is_number(w) and (
+            any(t in stems[i + 1 : i + 1 + window] for t in focus)
+            or any(t in stems[max(0, i - 2) : i] for t in focus)
+        ):
+            return True
+    return False
+
+
+_CLAUSE_CUT = re.compile(r",\s+(?:as well as\s+|while\s+|and\s+)?|;\s+")
+
+
+def _clauses(sentence: str) -> list[tuple[int, int]]:
+    """Clause spans of a sentence, cut at commas and semicolons."""
+    spans, a = [], 0
+    for m in _CLAUSE_CUT.finditer(sentence):
+        spans.append((a, m.start()))
+        a = m.end()
+    spans.append((a, len(sentence)))
+    return [(x, y) for x, y in spans if y > x]
+
+
+def shorten(sentence: str, question: str, limit: int = 180) -> str:
+    """Keep the clauses of a long sentence that answer a factoid question.
+
+    "In 2025, forces ... mechanisms, holding 20 talks, ..., making 113 hotline calls."
+    -> "In 2025, forces ... mechanisms … making 113 hotline calls." The opening clauses
+    keep who/when; the other kept clauses hold the asked-for value. Open questions
+    ("what", "why") keep the whole sentence; so does any sentence where no clause
+    stands out.
+    """
+    qtype = question_type(question)
+    if len(sentence) <= limit or qtype not in {"number", "measure", "date"}:
+        return sentence
+    spans = _clauses(sentence)
+    head = 0
+    while head < len(spans) - 1 and spans[head][1] < 60:
+        head += 1
+    focus = count_focus(question)
+    qterms = set(tokenize(question))
+
+    def answers(a: int, b: int) -> bool:
+        text = sentence[a:b]
+        return (
+            _type_match(qtype, question, text, focus) >= 1.0
+            and (not focus or _number_near(text, focus))
+            and bool(qterms & set(tokenize(text)))
+        )
+
+    overlap = {
+        i: (
+            len(set(focus) & set(tokenize(sentence[a:b]))),
+            len(qterms & set(tokenize(sentence[a:b]))),
+        )
+        for i, (a, b) in enumerate(spans)
+        if answers(a, b)
+    }
+    if not overlap:
+        return sentence
+    best = max(overlap.values())
+    multi = " and " in " ".join(focus) or re.search(
+        r"\band\b", _COUNT_FOCUS.search(question).group(1) if _COUNT_FOCUS.search(question) else ""
+    )
+    keep = [i for i, n in overlap.items() if n == best or (multi and n[0] > 0)]
+    chosen = sorted({*range(head + 1), *keep})
+    pieces: list[list[int]] = []
+    for i in chosen:
+        a, b = spans[i]
+        if pieces and i == pieces[-1][2] + 1:
+            pieces[-1][1], pieces[-1][2] = b, i
+        else:
+            pieces.append([a, b, i])
+    out = " … ".join(sentence[a:b].rstrip(" ,;.") for a, b, _ in pieces)
+    return out + "."
+
+
+def _cite(sentence: str, n: int) -> str:
+    s = sentence.rstrip()
+    if s and s[-1] in ".!?":
+        return f"{s[:-1]} [{n}]{s[-1]}"
+    return f"{s} [{n}]."

@@ -1,0 +1,1 @@
+"""Generative backends: llama.cpp in a supervised child process, OpenAI-compatible servers."""

@@ -1,0 +1,449 @@
+"""General span typing and sentence cleaning for the extractive answerer.
+
+Nothing here names a word of one corpus or one genre: the patterns are English number,
+date, money and name shapes, plus layout (headings, section labels, datelines), so the
+same code serves news, manuals, regulations, reports and encyclopedic text.
+
+* :func:`value_spans` finds typed values in a sentence: ``money``, ``percent``,
+  ``quantity`` (a number with its unit), ``number``, ``date`` (a date keeps its year:
+  "June 26, 2023"), ``time``, ``person``, ``org``, ``place``.
+* :func:`is_label` / :func:`content_span` keep headings, section labels, datelines and
+  document titles out of answers: they name a topic, they do not answer a question.
+* :func:`asked_names` / :func:`stated_numbers` are what a question pins its answer to
+  (entities, codes, years, counts); the abstention model checks that the answer's
+  sentence, or its immediate context, holds them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rag.text import STOPWORDS, fold, stem, tokenize
+
+MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
+)
+WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_DATE = re.compile(
+    rf"\b(?:(?:{WEEKDAYS}),?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\.?"
+    rf"(?:,?\s+\d{{4}})?|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|"
+    rf"(?:{MONTHS})\.?\s+\d{{4}}|(?:{MONTHS})\b|\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"|\b(?:{WEEKDAYS})s?\b|\b(?:spring|summer|autumn|fall|winter)\b"
+    r"|\b(?:1[5-9]|20)\d{2}s?\b|\b(?:in|by|since|until|from|before|after) \d{4}\b",
+    re.I,
+)
+_TIME = re.compile(
+    r"\b\d{1,2}(?:[:.]\d{2})?\s*[ap]\.?m\b\.?|\b\d{1,2}:\d{2}\b|\b(?:noon|midnight)\b", re.I
+)
+_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_SCALE = r"(?:\s*(?:million|billion|thousand|bn|m|k)\b)?"
+_MONEY = re.compile(
+    rf"[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}{_SCALE}\s*(?:euros?|dollars?|pounds?|yen|yuan|"
+    rf"francs?|crowns?|kronor|rupees?|cents?|pence|EUR|USD|GBP|[A-Z]{{3}}\b)",
+    re.I,
+)
+_PERCENT = re.compile(rf"\b{_NUM}\s*(?:%|per\s?cent\b|percent\b|percentage points?\b)", re.I)
+_QUANTITY = re.compile(  # a number and the word or symbol after it: "96 kg", "50 minutes"
+    rf"(?<![\w.]){_NUM}\s*(?:°\s?[CF]|[%²³]|[a-zA-Z]+\b(?:\([A-Za-z]\))?)"
+)
+_NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")
+WORD_NUMBERS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+WORD_NUMBERS.update(
+    thirty=30, forty=40, fifty=50, sixty=60, seventy=70, eighty=80, ninety=90, hundred=100
+)
+ORDINALS = {
+    w: i + 1
+    for i, w in enumerate(
+        [
+            "first",
+            "second",
+            "third",
+            "fourth",
+            "fifth",
+            "sixth",
+            "seventh",
+            "eighth",
+            "ninth",
+            "tenth",
+            "eleventh",
+            "twelfth",
+        ]
+    )
+}
+_WORD_NUMBER = re.compile(r"\b(" + "|".join([*WORD_NUMBERS, *ORDINALS]) + r")\b", re.I)
+_CAP = r"[A-ZÀ-ỸĐ][\w’'\-–]*"
+_NAME_RUN = re.compile(rf"{_CAP}(?:\s+(?:de\s+|van\s+|von\s+|&\s+)?{_CAP})*")
+_ORG_WORD = re.compile(  # generic English words that end an organisation's name
+    r"\b(?:Ltd|Limited|Inc|Corp|Company|Co|Group|Works|Council|Association|Board|Office|"
+    r"Fund|Bank|Trust|Agency|Authority|Department|Ministry|Service|University|College|"
+    r"School|Library|Laboratory|Institute|Society|Union|Cooperative|Committee|Panel|"
+    r"Commission|Court|Foundation|Club|Federation|Party|Partners|Sons|Ferries|Industries|"
+    r"Command|Corps|Force|Forces|Guard|Police|Army|Navy|Region|Province|County|City)\b"
+)
+_CODE = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
+_HONORIFIC = re.compile(r"^(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Lady|Lord)\.?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A typed value inside a sentence: offsets, kind and text."""
+
+    start: int
+    end: int
+    kind: str
+    text: str
+
+
+def value_spans(sentence: str) -> list[Span]:
+    """Typed values of ``sentence``, in order (a copy of the cached :func:`_value_spans`)."""
+    return list(_value_spans(sentence))
+
+
+@lru_cache(maxsize=16384)
+def _value_spans(sentence: str) -> tuple[Span, ...]:
+    """Typed values of ``sentence``, longest first where they overlap.
+
+    Money, percentages and dates are found before bare numbers, so "38.6 million euros"
+    is one money span and "March 14, 2025" one date span (its year is never cut off).
+    """
+    found: list[Span] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, pattern: re.Pattern[str]) -> None:
+        for m in pattern.finditer(sentence):
+            a, b = m.span()
+            if b > a and not any(a < y and x < b for x, y in taken):
+                found.append(Span(a, b, kind, sentence[a:b]))
+                taken.append((a, b))
+
+    for kind, pattern in (
+        ("money", _MONEY),
+        ("percent", _PERCENT),
+        ("time", _TIME),
+        ("date", _DATE),
+        ("quantity", _QUANTITY),
+        ("number", _NUMBER),
+    ):
+        add(kind, pattern)
+    for m in _WORD_NUMBER.finditer(sentence):
+        if not any(m.start() < y and x < m.end() for x, y in taken):
+            found.append(Span(m.start(), m.end(), "number", m.group()))
+    found += _name_spans(sentence, taken)
+    return tuple(sorted(found, key=lambda s: s.start))
+
+
+def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:
+    """Runs of capitalised words typed as person, organisation or place."""
+    out = []
+    for m in _NAME_RUN.finditer(sentence):
+        a, b = m.span()
+        text = m.group()
+        words = text.split()
+        if any(a < y and x < b for x, y in taken) or _MONTH_WORD.fullmatch(text):
+            continue
+        if len(words) == 1 and (a == 0 or sentence[max(0, a - 2) : a].strip() in {".", "!", "?"}):
+            continue  # a capitalised first word is not a name by itself
+        if not tokenize(text):
+            continue  # "The", "It": a stop word, capitalised
+        if _ORG_WORD.search(text):
+            kind = "org"
+        elif re.search(r"\b(?:in|at|from|to|near|of|across|outside)\s+(?:the\s+)?$", sentence[:a]):
+            kind = "place"
+        elif len(words) >= 2 or _HONORIFIC.match(sentence[max(0, a - 5) : a].strip()):
+            kind = "person"
+        else:
+            kind = "name"
+        out.append(Span(a, b, kind, text))
+    return out
+
+
+_MONTH_WORD = re.compile(rf"(?i:{MONTHS}|{WEEKDAYS})")
+
+ANSWER_KINDS: dict[str, frozenset[str]] = {
+    "number": frozenset({"money", "percent", "quantity", "number"}),
+    "measure": frozenset({"quantity", "percent", "money", "time"}),
+    "date": frozenset({"date", "time"}),
+    "person": frozenset({"person", "name", "org"}),
+    "org": frozenset({"org", "name", "person"}),
+    "place": frozenset({"place", "org", "name", "person"}),
+}
+"""Which span kinds answer which question type (see :func:`rag.answer.extractive.question_type`)."""
+
+
+def answer_values(qtype: str, sentence: str, question: str) -> list[Span]:
+    """Spans of ``sentence`` of the kind ``qtype`` asks for, minus what the question states."""
+    kinds = ANSWER_KINDS.get(qtype)
+    if not kinds:
+        return []
+    asked = set(tokenize(question))
+    out = []
+    for s in value_spans(sentence):
+        if s.kind not in kinds:
+            continue
+        toks = set(tokenize(s.text))
+        if toks and toks <= asked:
+            continue  # the question's own "in 2025" or "Port Aldwick" is not the answer
+        out.append(s)
+    return out
+
+
+# ---------------------------------------------------------------- layout: labels, datelines
+
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s|[=*_-]{3,}\s*$)")
+_SECTION = re.compile(
+    r"^\s*(?:section|chapter|part|article|clause|step|table|figure|appendix|annex|schedule)"
+    r"\s+[\w.]+\.?\s*$",
+    re.I,
+)
+_DATELINE = re.compile(  # "PORT ALDWICK, March 14, 2025 — ", "LẠNG SƠN — ", "LONDON (AP) - "
+    r"^\s*([^\W\d_][^\n—–,()]{1,40}?)(?:\s*\([^)\n]{1,30}\))?(?:,[^—–\n]{3,40}?)?\s+(?:[—–]{1,2}|-)\s+"
+)
+_END = re.compile(r"[.!?:;\"”’)]\s*$")
+
+
+def is_label(text: str, title: str = "") -> bool:
+    """Is ``text`` a heading, a section label or the document's title, not a statement?
+
+    Markdown headings, "Section 3", and short lines without a full stop (under 10 words)
+    are labels; so is the document title.
+    """
+    t = text.strip()
+    if not t:
+        return True
+    if _HEADING.match(t) or _SECTION.match(t):
+        return True
+    if title and fold(t).strip(" .") == fold(title).strip(" ."):
+        return True
+    return "\n" not in t and not _END.search(t) and len(t.split()) < 10
+
+
+def content_span(text: str) -> tuple[int, int, str]:
+    """The statement inside a sentence span: (start, end, label words skipped).
+
+    Heading and label lines before it ("Night caps\nA dwelling ...") or after it
+    ("... a year.\n\nSection 3.") and a dateline ("PORT ALDWICK, March 14, 2025 — The
+    terminal ...") are cut off; their words are returned so they can serve as context.
+    """
+    lines, pos = [], 0
+    for line in text.split("\n"):
+        lines.append((pos, pos + len(line), line))
+        pos += len(line) + 1
+    body = [i for i, (_, _, line) in enumerate(lines) if line.strip() and not is_label(line)]
+    if not body:
+        return 0, len(text), ""
+    i, j = body[0], body[-1]
+    labels = [ln.strip(" #*") for k, (_, _, ln) in enumerate(lines) if k < i and ln.strip()]
+    start, end = lines[i][0], lines[j][1]
+    while start < end and text[start].isspace():
+        start += 1
+    m = _DATELINE.match(text, start, end)
+    if m and m.group(1).isupper() and m.end() < end - 20:
+        labels.append(m.group().strip(" —–-"))
+        start = m.end()
+    return start, end, " ".join(labels)
+
+
+# ---------------------------------------------------------------- what a question pins down
+
+
+def asked_names(question: str) -> set[str]:
+    """Folded terms of the names and codes a question mentions ("Kessock Harbour",
+    "HC-3", "W05", "Class D"): its answer must be about them."""
+    out: set[str] = set()
+    for span in _name_spans(question, []):
+        if span.text != "I":
+            out.update(tokenize(span.text))
+    for m in _CODE.finditer(question):
+        out.update(tokenize(m.group()))
+    # "class D", "zone B": a capital letter naming one of a series (numbers: stated_numbers)
+    for m in re.finditer(r"\b([A-Za-z]+)\s+([A-Z])\b", question):
+        out.add(fold(m.group(2)))
+    return out
+
+
+def stated_numbers(text: str) -> set[str]:
+    """Numbers written in digits or words ("ten", "third", "1880s"), as strings of digits."""
+    out = {
+        n.replace(",", "").replace("−", "-")
+        for n in re.findall(r"(?:(?<=\s)[−-])?(?<![\w.])\d[\d,]*(?:\.\d+)?", text)
+    }
+    out |= {re.sub(r"s$", "", n) for n in re.findall(r"\b\d{3,4}s\b", text)}
+    for m in _WORD_NUMBER.finditer(text):
+        w = m.group().lower()
+        out.add(str(WORD_NUMBERS.get(w, ORDINALS.get(w))))
+    return {n.rstrip("0").rstrip(".") if "." in n else n for n in out}
+
+
+def capital_qualifiers(text: str) -> dict[str, set[str]]:
+    """For each capitalised word, the capitalised words right before it, with only a space
+    between ("Deputy Mayor" -> {"mayor": {"deputy"}}; "" when none): a title asked at
+    one rank is not answered by another."""
+    out: dict[str, set[str]] = {}
+    prev, prev_end = "", -2
+    for m in re.finditer(r"[\w’'-]+", text):
+        word = m.group()
+        if word[:1].isupper():
+            joined = (
+                prev[:1].isupper()
+                and text[prev_end : m.start()] == " "
+                and fold(prev) not in STOPWORDS
+            )
+            out.setdefault(_key(word), set()).add(_key(prev) if joined else "")
+        prev, prev_end = word, m.end()
+    return out
+
+
+def modifier_pairs(question: str) -> list[tuple[str, str]]:
+    """Adjacent content words of a question, (modifier, head) as folded stems: "deputy
+    head" -> ("deputy", "head"), "Class B licences" -> ("class", "b"), ("b", "licence")."""
+    words = _WORDS.findall(fold(question))
+    out = []
+    for m, h in zip(words, words[1:], strict=False):
+        if m not in STOPWORDS and h not in STOPWORDS:
+            out.append((stem(m), stem(h)))
+    return out
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def _ranked_title(word: str, q_quals: dict[str, set[str]]) -> bool:
+    """Does the question put one capitalised qualifier, itself opening the name, before
+    ``word`` ("Vice Chairman", "Party Secretary"; not "Calder Bay Fisheries")?"""
+    quals = q_quals.get(word, {""}) - {""}
+    return bool(quals) and all(q_quals.get(q, {""}) == {""} for q in quals)
+
+
+def _titles(sentence: str) -> set[str]:
+    """Capitalised words used as a title in ``sentence``: before a name or after a comma
+    that follows one ("Wei Tao, Chairman of ...")."""
+    out = {_key(m.group(1)) for m in re.finditer(r",\s+(?:and\s+)?([A-ZÀ-ỸĐ][\w’'-]*)", sentence)}
+    out |= {_key(m.group(1)) for m in re.finditer(r"\band\s+([A-ZÀ-ỸĐ][\w’'-]*)\s+of\b", sentence)}
+    return out
+
+
+def _titles_name(word: str, sentence: str, q_words: set[str]) -> bool:
+    """Is ``word`` used as a title right before a person's name that the question does not
+    give ("Mayor Helen Ostrander"), not inside an organisation's name ("Border Guard
+    Command")?"""
+    for m in re.finditer(
+        r"([\w’'-]+)\s+(?=([A-ZÀ-ỸĐ][\w’'-]*(?:\s+[A-ZÀ-ỸĐ][\w’'-]*)*))", sentence
+    ):
+        if _key(m.group(1)) != word or _key(m.group(2).split()[0]) in q_words:
+            continue
+        if not _ORG_WORD.search(m.group(2)) and not _ORG_WORD.search(m.group(1)):
+            return True
+    return False
+
+
+def _key(word: str) -> str:
+    """A word folded for comparison, possessive and apostrophe style removed."""
+    return fold(word).replace("’", "'").removesuffix("'s")
+
+
+def qualifier_mismatch(question: str, sentence: str) -> bool:
+    """A title the question asks about appears in the sentence only under a qualifier the
+    question does not use: "the mayor" asked, only "Deputy Mayor X" named; or "the Party
+    Secretary" asked and only "Deputy Secretary" named. Whoever it names holds another rank.
+
+    Only words the question writes in lower case ("the mayor", checked where the sentence
+    uses them as a title before a name) or under a capitalised qualifier ("Party
+    Secretary") are checked, so names ("Walter Ostrander") are not.
+    """
+    q_quals = capital_qualifiers(question[:1].lower() + question[1:])
+    q_words = {_key(w) for w in re.findall(r"[\w’'-]+", question)}
+    lower = {_key(w) for w in re.findall(r"[\w’'-]+", question) if w.islower()}
+    for word, quals in capital_qualifiers(sentence).items():
+        if word in _FUNCTION:
+            continue
+        if word in lower:
+            if not _titles_name(word, sentence, q_words):
+                continue  # "the Border Guard Command": part of a name, not a title
+            allowed = {""} | q_words
+        elif _ranked_title(word, q_quals) and (quals - {""} or word in _titles(sentence)):
+            # "Party Secretary" asked, "Deputy Secretary" found; "Vice Chairman" asked,
+            # only "Chairman" found
+            allowed = q_quals[word] | q_words
+        else:
+            continue
+        if not quals & allowed:
+            return True
+    s_words = {_key(w) for w in re.findall(r"[\w’'-]+", sentence)}
+    lower_s = {_key(w) for w in re.findall(r"[\w’'-]+", sentence) if w.islower()}
+    for word in q_quals:  # "Vice Chair" asked, only "the board's chair" (no vice) found
+        if _ORG_WORD.fullmatch(word.title()):
+            continue  # "Housing Office" asked, "the office" found: the same organisation
+        if _ranked_title(word, q_quals) and word in lower_s and not q_quals[word] & s_words:
+            return True
+    return False
+
+
+_FUNCTION = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "to",
+        "by",
+        "and",
+        "or",
+        "is",
+        "was",
+        "are",
+        "were",
+        "who",
+        "what",
+        "which",
+        "whom",
+        "whose",
+        "how",
+        "when",
+        "where",
+        "why",
+        "does",
+        "did",
+        "do",
+        "has",
+        "have",
+        "had",
+        "its",
+        "their",
+        "his",
+        "her",
+    ]
+)

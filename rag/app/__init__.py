@@ -1,0 +1,1 @@
+"""The Gradio chat page: panels, HTML rendering, feedback, sign-in."""

@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory against a stock baseline in the same run (seeds, synthetic scales, Milvus)."""

@@ -1,0 +1,35 @@
+"""Load the shared components once: embedder, index, retriever."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.config import Config
+from rag.embed.encoder import Embedder
+from rag.retrieve.retriever import Retriever
+from rag.store.index import Index, open_index
+
+
+@dataclass
+class Components:
+    """What every front end needs: the config, the model, the index and a retriever."""
+
+    config: Config
+    embedder: Embedder
+    index: Index
+    retriever: Retriever
+
+
+def load_components(
+    config: Config, *, warn: Callable[[str], None] | None = None, progress: bool = False
+) -> Components:
+    """Open (building or updating if needed) the index and wire a retriever to it."""
+    embedder = Embedder(
+        config.embedding_model,
+        batch_size=config.embed_batch_size,
+        cache_size=config.query_cache_size,
+        backend=config.embed_backend,
+    )
+    index = open_index(config, embedder, warn=warn, progress=progress)
+    return Components(config, embedder, index, Retriever(index, embedder, config))

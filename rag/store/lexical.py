@@ -1,0 +1,102 @@
+"""BM25 over the same chunks as the dense index (bm25s, sparse and fast at scale).
+
+Terms come from :func:`rag.text.tokenize`: lowercased, diacritics folded, stop words
+dropped, lightly stemmed, so "Huu Nghi gate" matches "Hữu Nghị–Youyi Guan".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import IndexCorruptError
+from rag.text import tokenize
+
+
+class BM25Index:
+    """A bm25s index with its vocabulary; rows are chunk ids 0..n-1."""
+
+    def __init__(self, model: object, vocab: dict[str, int], n_docs: int) -> None:
+        self.model = model
+        self.vocab = vocab
+        self.n_docs = n_docs
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> BM25Index:
+        """Index ``texts`` (one per chunk, in row order)."""
+        import bm25s
+
+        vocab: dict[str, int] = {}
+        ids: list[list[int]] = []
+        for text in texts:
+            ids.append([vocab.setdefault(t, len(vocab)) for t in tokenize(text)])
+        model = bm25s.BM25()
+        if texts:
+            model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+        return cls(model, vocab, len(texts))
+
+    def __len__(self) -> int:
+        return self.n_docs
+
+    def scores(self, query: str) -> np.ndarray | None:
+        """BM25 score of every row for ``query``; None when no query term is indexed."""
+        q = [self.vocab[t] for t in dict.fromkeys(tokenize(query)) if t in self.vocab]
+        if not q or self.n_docs == 0:
+            return None
+        return self.model.get_scores(q)
+
+    def search(
+        self, query: str, k: int, scores: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores, row ids) for ``query``; empty when no query term is known."""
+        scores = self.scores(query) if scores is None else scores
+        if scores is None:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        k = min(k, self.n_docs)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        keep = scores[top] > 0
+        return scores[top][keep].astype(np.float32), top[keep].astype(np.int64)
+
+    def save(self, folder: Path) -> None:
+        """Write into ``folder`` through a temp folder and a rename."""
+        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.n_docs:
+            self.model.save(str(tmp / "bm25"))
+        (tmp / "vocab.json").write_text(
+            json.dumps({"n_docs": self.n_docs, "vocab": self.vocab}, ensure_ascii=False), "utf-8"
+        )
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+
+    @classmethod
+    def load(cls, folder: Path, expected: int) -> BM25Index:
+        """Read a saved index into memory, checking it matches the chunk count."""
+        import bm25s
+
+        try:
+            meta = json.loads((folder / "vocab.json").read_text("utf-8"))
+            model = (
+                bm25s.BM25.load(str(folder / "bm25"), mmap=False)
+                if meta["n_docs"]
+                else bm25s.BM25()
+            )
+        except Exception as exc:
+            raise IndexCorruptError(
+                f"{folder} (BM25 index) cannot be read ({type(exc).__name__}: {str(exc)[:100]}); "
+                "run `rag index --rebuild`"
+            ) from None
+        if meta["n_docs"] != expected:
+            raise IndexCorruptError(
+                f"{folder} indexes {meta['n_docs']} chunks, the manifest expects {expected}; "
+                "run `rag index --rebuild`"
+            )
+        return cls(model, meta["vocab"], meta["n_docs"])
