@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import importlib.util
 import io
 import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import tracemalloc
@@ -42,7 +40,7 @@ from rag.server.audit import AUDIT_FILE
 from rag.server.limits import RateLimiter, RateLimitError
 from rag.store.index import IndexWriteError, build_index, load_index, open_index
 from rag.types import Answer
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import SEEDS
 
 pytestmark = [  # Gradio's queue statistics use pandas APIs that pandas 3 deprecates
     pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
@@ -96,14 +94,10 @@ def private_bot(config: Config, embedder) -> Assistant:
 
 
 def load_app() -> ModuleType:
-    if "rag_app" in sys.modules:
-        return sys.modules["rag_app"]
-    spec = importlib.util.spec_from_file_location("rag_app", ROOT / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rag_app"] = module
-    spec.loader.exec_module(module)
-    return module
+    """The page's package (``app.py`` only calls :func:`rag.app.start.main`)."""
+    import rag.app
+
+    return rag.app
 
 
 def free_port() -> int:

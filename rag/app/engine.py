@@ -1,0 +1,229 @@
+"""The app's engine: the process's one assistant, loaded in the background while the
+page is served, and the upload worker that indexes files off the request.
+
+Everything here is independent of the page's layout (:mod:`rag.app.page`) and of its
+event handlers (:mod:`rag.app.handlers`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag import prompts
+from rag.app import render
+from rag.config import Config
+from rag.errors import RagError
+from rag.server import audit
+
+LOAD_TIMEOUT_S = 600.0
+UPDATING = prompts.UPDATING_INDEX
+UPLOAD_WAIT_S = 60  # an upload request waits this long for its indexing, then returns
+
+
+class Engine:
+    """The process's one :class:`~rag.answer.assistant.Assistant`, loaded once in the background."""
+
+    def __init__(self, config: Config | None = None, assistant: Any = None) -> None:
+        self.config: Config = (
+            assistant.config if assistant is not None else (config or Config.from_env())
+        )
+        self._assistant = assistant
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+        self.updating: str = ""  # what a background update is doing ("" when none)
+        self.update_error: str = ""  # why the last background update failed
+        if assistant is not None:
+            self._ready.set()
+
+    def start(self) -> Engine:
+        if not self._ready.is_set():
+            threading.Thread(target=self._load, name="rag-load", daemon=True).start()
+        return self
+
+    def _load(self) -> None:
+        """Load the model and the index on disk and serve at once; a stale index (files
+        added or changed since, e.g. an upload cut off by a crash) is brought up to date
+        afterwards, in the background, while the previous one answers. Without a usable
+        index (none yet, another embedding model), it is built first, as before."""
+        stale: list[str] = []
+
+        def note(message: str) -> None:
+            if message.startswith("index is stale"):
+                stale.append(message)
+            warn(message)
+
+        try:
+            from rag.answer.assistant import (
+                Assistant,  # imports torch: keep it off the startup path
+            )
+
+            try:
+                bot = Assistant.from_config(self.config, warn=note, auto_index=False)
+                if bot.parts.index.manifest.get("embedding_model") != self.config.embedding_model:
+                    bot.add_files([], warn=warn)  # its vectors are useless: rebuild first
+                    self._audit("ok", "index rebuilt for another embedding model")
+                    stale.clear()
+            except RagError:  # no index yet, or unusable: build it before serving
+                bot = Assistant.from_config(self.config, warn=warn, progress=True)
+                self._audit("ok", "index built at startup")
+            self._assistant = bot
+            if stale:  # said before anyone is served, so the status line shows it
+                self.updating = UPDATING
+            print(f"rag: ready ({len(bot.documents)} documents)", file=sys.stderr)
+        except Exception as exc:  # reported to every request
+            self._error = exc
+            warn(f"could not load the engine: {exc}")
+        finally:
+            self._ready.set()
+        if stale and self._error is None:
+            self._update(stale[0])
+
+    def _update(self, why: str) -> None:
+        """Bring the served index up to date with the folders (questions keep being
+        answered from the current generation meanwhile; the new one replaces it)."""
+        self.updating = UPDATING
+        warn(f"{why}: serving it while it is updated in the background")
+        t0 = time.perf_counter()
+        try:
+            report = self._assistant.add_files([], warn=warn)
+            warn(f"background update done in {time.perf_counter() - t0:.1f} s: {report.summary()}")
+            self._audit("ok", report.summary())
+        except Exception as exc:  # the previous index keeps answering
+            self.update_error = public_text(self.config, exc)
+            self._audit("failed", str(exc))
+            warn(f"background update failed: {exc}")
+        finally:
+            self.updating = ""
+
+    def _audit(self, result: str, detail: str) -> None:
+        """An audit entry for a rebuild the server did on its own (user ``system``)."""
+        try:
+            audit.record(
+                audit.audit_path(self.config.index_path), "system", "rebuild", result, "", detail
+            )
+        except OSError as exc:
+            warn(f"could not write the audit log: {exc}")
+
+    def loaded(self) -> Any:
+        """The assistant, for the HTTP services: :class:`RagError` while it loads (503)."""
+        try:
+            return self.assistant
+        except gr.Error as exc:
+            raise RagError(str(exc.message)) from None
+
+    @property
+    def assistant(self) -> Any:
+        if not self._ready.wait(LOAD_TIMEOUT_S):
+            raise gr.Error("The model and index are still loading; try again in a moment.")
+        if self._error is not None:
+            raise gr.Error(f"The engine could not load: {public_text(self.config, self._error)}")
+        return self._assistant
+
+
+def warn(msg: str) -> None:
+    print(f"rag: {msg}", file=sys.stderr)
+
+
+def public_text(cfg: Config, text: object) -> str:
+    """``text`` without configuration or server paths (see :func:`rag.app.render.redact`)."""
+    secrets = [cfg.openai_base_url, cfg.milvus_uri, cfg.llm_model_path]
+    secrets += [v for v in (cfg.openai_api_key, cfg.milvus_token) if v not in ("", "not-needed")]
+    return render.redact(text, str(cfg.root.resolve()), secrets)
+
+
+def _gradio_cache() -> Path:
+    """Where Gradio keeps uploaded files (GRADIO_TEMP_DIR, else <tmp>/gradio)."""
+    folder = os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio"
+    return Path(folder).resolve()
+
+
+def discard_temp_uploads(paths: Sequence[Path]) -> None:
+    """Delete Gradio's temporary copies of uploaded files (and their emptied folders),
+    whatever the upload's outcome: the upload folder holds the accepted ones, and a
+    rejected or removed file must not stay on disk or downloadable from the cache."""
+    cache = _gradio_cache()
+    for p in paths:
+        path = Path(p).resolve()
+        if not path.is_relative_to(cache) or path == cache:
+            continue  # only ever Gradio's own temp files
+        with contextlib.suppress(OSError):
+            path.unlink()
+        with contextlib.suppress(OSError):
+            if path.parent != cache:
+                path.parent.rmdir()  # only when empty
+
+
+class UploadJobs:
+    """Uploads are indexed by one background worker, one batch at a time; a request
+    waits for its own batch up to ``wait_s`` seconds and otherwise returns "still
+    indexing" (a 5 MB text takes minutes to embed on a small machine). Questions keep
+    being answered from the current index meanwhile; the status line tells the state,
+    and a failure nobody waited for is shown there. At most ``max_pending`` batches wait.
+    Gradio's temp copies are deleted when a batch is done, whatever its outcome.
+    """
+
+    def __init__(self, engine: Engine, wait_s: float, max_pending: int = 4) -> None:
+        self.engine = engine
+        self.wait_s = wait_s
+        self.max_pending = max_pending
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rag-upload")
+        self._lock = threading.Lock()
+        self._pending: dict[Future, list[str]] = {}
+        self._detached: set[Future] = set()
+
+    def add(self, paths: Sequence[Path], on_done: Any = None) -> Any:
+        """The batch's build report, or None while it is still indexing; ``on_done``
+        is called with the finished job (for the audit log), waited for or not."""
+        with self._lock:
+            if len(self._pending) >= self.max_pending:
+                discard_temp_uploads(paths)
+                raise RagError(prompts.UPLOADS_BUSY.format(n=len(self._pending)))
+            job = self._pool.submit(self._run, list(paths))
+            self._pending[job] = [Path(p).name for p in paths]
+        job.add_done_callback(self._forget)
+        if on_done is not None:
+            job.add_done_callback(on_done)
+        try:
+            return job.result(timeout=self.wait_s)
+        except TimeoutError:
+            with self._lock:
+                self._detached.add(job)
+            return None
+
+    def pending(self) -> list[str]:
+        """Names of the files waiting or being indexed."""
+        with self._lock:
+            return [name for names in self._pending.values() for name in names]
+
+    def _run(self, paths: list[Path]) -> Any:
+        names = ", ".join(p.name for p in paths)
+        self.engine.updating = prompts.INDEXING_UPLOADS.format(names=names)
+        try:
+            report = self.engine.assistant.add_files(paths, warn=warn)
+            self.engine.update_error = ""
+            return report
+        except Exception as exc:
+            warn(f"indexing {names} failed: {exc}")
+            raise
+        finally:
+            discard_temp_uploads(paths)
+            self.engine.updating = ""
+
+    def _forget(self, job: Future) -> None:
+        with self._lock:
+            self._pending.pop(job, None)
+            detached = job in self._detached
+            self._detached.discard(job)
+        if detached and job.exception() is not None:  # nobody got the error: show it
+            self.engine.update_error = public_text(self.engine.config, job.exception())
