@@ -234,13 +234,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.evaluation.runner import run_cli
+    from rag.evaluation.cli import run_cli
 
     return run_cli(args, config_from_args(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rag.bench.core import run_cli
+    from rag.bench import run_cli
 
     return run_cli(args, config_from_args(args))
 

@@ -21,6 +21,7 @@ import pytest
 from rag.cli import main
 from rag.config import Config
 from rag.errors import ConfigError
+from rag.evaluation.cli import run_cli
 from rag.evaluation.metrics import (
     METRICS,
     Scorer,
@@ -39,7 +40,6 @@ from rag.evaluation.runner import (
     load_dataset,
     parse_compare,
     parse_gates,
-    run_cli,
 )
 from rag.types import Answer, Citation
 from tests.conftest import DATASET, SEEDS

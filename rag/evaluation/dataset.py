@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError, RagError
-from rag.evaluation.metrics import TYPES
 from rag.ingest.readers import READERS, normalize
 
 FIELDS: dict[str, type] = {
@@ -33,6 +32,7 @@ FIELDS: dict[str, type] = {
 # Optional fields: the fine question type, the conversation before a follow-up, and
 # for an unanswerable question the kind of near miss it is (another year, rank, ...).
 OPTIONAL_FIELDS: dict[str, type] = {"qtype": str, "history": list, "miss": str}
+TYPES = ("single", "multi", "unanswerable")  # a question's type (metrics are split by it)
 QTYPES = tuple(
     [
         "who",

@@ -20,14 +20,13 @@ import numpy as np
 
 from rag.answer.citations import Claim, SupportChecker, split_claims, strip_markers
 from rag.config import Config
+from rag.evaluation.dataset import TYPES, Item
 from rag.text import fold
 from rag.types import Answer, Chunk, Citation
 
 if TYPE_CHECKING:
     from rag.embed.encoder import Embedder
-    from rag.evaluation.runner import Item
 
-TYPES = ("single", "multi", "unanswerable")
 RECALL_KS = (1, 3, 5)
 METRICS: dict[str, str] = {
     "recall@1": "Share of an item's evidence strings that lie inside the top-ranked passage.",

@@ -1,8 +1,9 @@
 """Report files and the terminal summary of ``rag eval``: report.json, report.md,
 per_question.jsonl, metrics.png, latency.png, and the rich summary table.
 
-Kept apart from :mod:`rag.evaluation.runner` (dataset, runner, CLI glue) so that each module
-stays small; :mod:`rag.evaluation.suite` reuses the table and formatting helpers.
+The result records (:class:`RunResult`, :class:`Report`) live here, next to the code
+that writes them; :mod:`rag.evaluation.runner` fills them, and
+:mod:`rag.evaluation.suite_report` reuses the table and formatting helpers.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.evaluation.metrics import METRICS, STAGES
+from rag.evaluation.metrics import METRICS, STAGES, answer_words, by_type, latency, summarize
 
 if TYPE_CHECKING:
-    from rag.evaluation.runner import Report, RunResult
+    from rag.config import Config
+    from rag.evaluation.dataset import Dataset
 
 PACKAGES = ("rag", "numpy", "torch", "sentence-transformers", "faiss-cpu", "bm25s", "matplotlib")
 
@@ -44,6 +49,74 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
     }
+
+
+@dataclass
+class RunResult:
+    """The outcome of one configuration over the dataset."""
+
+    label: str
+    overrides: dict[str, Any]
+    config: Config
+    rows: list[dict[str, Any]]
+    seconds: float
+
+    @property
+    def metrics(self) -> dict[str, float | None]:
+        return summarize(self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "overrides": self.overrides,
+            "config": self.config.as_dict(),
+            "metrics": self.metrics,
+            "by_type": by_type(self.rows),
+            "by_qtype": by_type(self.rows, key="qtype"),
+            "answer_words": answer_words(self.rows),
+            "errors": [
+                {"id": r["id"], "line": r["line"], "error": r["error"]}
+                for r in self.rows
+                if r.get("error")
+            ],
+            "latency_ms": latency(self.rows),
+            "failures": dict(Counter(r["failure"] or "ok" for r in self.rows)),
+            "failed_ids": _failed_ids(self.rows),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _failed_ids(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        if r["failure"]:
+            out.setdefault(r["failure"], []).append(r["id"])
+    return out
+
+
+@dataclass
+class Report:
+    """Everything ``rag eval`` found: per-run results, the dataset, the environment, gates."""
+
+    dataset: Dataset
+    runs: list[RunResult]
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "dataset": self.dataset.meta(),
+            "metric_definitions": METRICS,
+            "runs": [r.to_dict() for r in self.runs],
+            "gates": self.gates,
+            "versions": package_versions(),
+            "machine": machine_info(),
+        }
+
+    @property
+    def passed(self) -> bool:
+        return all(g["passed"] for g in self.gates)
 
 
 def write_reports(report: Report, out: Path) -> list[Path]:

@@ -1,20 +1,17 @@
-"""The evaluation harness behind ``rag eval``: dataset, scoring, runner and CLI glue.
-
-    rag eval                                            # eval/datasets/seeds_dev.jsonl
-    rag eval --compare default hybrid=false lexical_only=true
-    rag eval --min recall@5=0.9 --min answer_accuracy=0.8   # exit 1 below: a CI gate
+"""The evaluation runner behind ``rag eval``: compared configurations, scoring every
+item through the same chain the app uses, gates.
 
 One :class:`~rag.answer.assistant.Assistant` is loaded once; each compared configuration is a
 set of per-call overrides passed to :meth:`Assistant.ask`. Metric functions live in
 :mod:`rag.evaluation.metrics`, the report files and plots in :mod:`rag.evaluation.report`, and the
-multi-domain suite (``rag eval --suite``) in :mod:`rag.evaluation.suite`.
+multi-domain suite (``rag eval --suite``) in :mod:`rag.evaluation.suite`, the command
+line in :mod:`rag.evaluation.cli`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,17 +33,12 @@ from rag.evaluation.metrics import (
     LOWER_IS_BETTER,
     METRICS,
     Scorer,
-    answer_words,
-    by_type,
     error_row,
-    latency,
     summarize,
 )
-from rag.evaluation.report import machine_info, package_versions, print_summary, write_reports
+from rag.evaluation.report import Report, RunResult
 
 if TYPE_CHECKING:
-    import argparse
-
     from rag.answer.assistant import Assistant
 
 DEFAULT_OUT = Path("eval/reports/latest")
@@ -140,74 +132,6 @@ def parse_gates(values: Sequence[str]) -> list[tuple[str, float]]:
 
 
 # ---------------------------------------------------------------------------- runner
-
-
-@dataclass
-class RunResult:
-    """The outcome of one configuration over the dataset."""
-
-    label: str
-    overrides: dict[str, Any]
-    config: Config
-    rows: list[dict[str, Any]]
-    seconds: float
-
-    @property
-    def metrics(self) -> dict[str, float | None]:
-        return summarize(self.rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "overrides": self.overrides,
-            "config": self.config.as_dict(),
-            "metrics": self.metrics,
-            "by_type": by_type(self.rows),
-            "by_qtype": by_type(self.rows, key="qtype"),
-            "answer_words": answer_words(self.rows),
-            "errors": [
-                {"id": r["id"], "line": r["line"], "error": r["error"]}
-                for r in self.rows
-                if r.get("error")
-            ],
-            "latency_ms": latency(self.rows),
-            "failures": dict(Counter(r["failure"] or "ok" for r in self.rows)),
-            "failed_ids": _failed_ids(self.rows),
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def _failed_ids(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for r in rows:
-        if r["failure"]:
-            out.setdefault(r["failure"], []).append(r["id"])
-    return out
-
-
-@dataclass
-class Report:
-    """Everything ``rag eval`` found: per-run results, the dataset, the environment, gates."""
-
-    dataset: Dataset
-    runs: list[RunResult]
-    gates: list[dict[str, Any]] = field(default_factory=list)
-    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "dataset": self.dataset.meta(),
-            "metric_definitions": METRICS,
-            "runs": [r.to_dict() for r in self.runs],
-            "gates": self.gates,
-            "versions": package_versions(),
-            "machine": machine_info(),
-        }
-
-    @property
-    def passed(self) -> bool:
-        return all(g["passed"] for g in self.gates)
 
 
 def evaluate(
@@ -314,39 +238,6 @@ def check_gates(report: Report, gates: Sequence[tuple[str, float]]) -> list[dict
 # ---------------------------------------------------------------------------- CLI
 
 
-def _warn(msg: str) -> None:
-    print(f"rag: {msg}", file=sys.stderr)
-
-
-def _dataset_path(path: Path, config: Config) -> Path:
-    """The dataset path as given, or under the project root when only that exists."""
-    if not path.exists() and not path.is_absolute() and config.path(path).exists():
-        return config.path(path)
-    return path
-
-
-def run_cli(args: argparse.Namespace, config: Config, *, assistant: Assistant | None = None) -> int:
-    """``rag eval``: run, write reports, print the summary; 1 when a ``--min`` gate fails."""
-    gates = parse_gates(getattr(args, "min", None) or [])
-    if getattr(args, "suite", None) is not None:
-        from rag.evaluation.suite import run_suite_cli
-
-        return run_suite_cli(args, config, gates)
-    runs = parse_compare(getattr(args, "compare", None), config)
-    path = _dataset_path(Path(args.dataset), config)
-    dataset = load_dataset(path, config.corpus_path).head(getattr(args, "limit", None))
-    if assistant is None:
-        from rag.answer.assistant import Assistant
-
-        assistant = Assistant.from_config(config, warn=_warn)
-    report = evaluate(assistant, dataset, runs, progress=True, warn=_warn)
-    report.gates = check_gates(report, gates)
-    out = Path(args.out) if getattr(args, "out", None) else config.path(DEFAULT_OUT)
-    write_reports(report, out)
-    print_summary(report, out)
-    return 0 if report.passed else 1
-
-
 __all__ = [
     "FIELDS",
     "METRICS",
@@ -366,6 +257,5 @@ __all__ = [
     "score_items",
     "parse_compare",
     "parse_gates",
-    "run_cli",
     "summarize",
 ]

@@ -30,10 +30,9 @@ from rag.config import Config
 from rag.errors import ConfigError
 from rag.evaluation.dataset import Dataset, DatasetError, load_dataset, read_dataset_bytes
 from rag.evaluation.metrics import Scorer
+from rag.evaluation.runner import score_items
 
 if TYPE_CHECKING:
-    import argparse
-
     from rag.embed.encoder import Embedder
 
 DEFAULT_SUITE = Path("eval/suite/suite.toml")
@@ -206,7 +205,6 @@ def run_domain(
     """Index one domain (incrementally), ask and score its questions, then re-ask them
     at each sweep value of ``min_answer_score`` (the configured value is not re-asked)."""
     from rag.answer.assistant import Assistant
-    from rag.evaluation.runner import score_items
     from rag.retrieve.components import Components
     from rag.retrieve.retriever import Retriever
     from rag.store.index import open_index
@@ -267,37 +265,3 @@ def run_suite(
         )
         for d in suite.domains
     ]
-
-
-# ---------------------------------------------------------------------------- CLI
-
-
-def run_suite_cli(
-    args: argparse.Namespace, config: Config, gates: Sequence[tuple[str, float]]
-) -> int:
-    """``rag eval --suite``: run, write the reports, print the summary; 1 when a gate
-    (checked on each selected split) fails."""
-    from rag.evaluation.suite_report import build_report, print_suite_summary, write_suite_reports
-
-    if getattr(args, "compare", None):
-        raise ConfigError(
-            "--compare does not combine with --suite; run the suite once per configuration"
-        )
-    path = Path(args.suite)
-    if not path.is_absolute() and not path.exists() and config.path(path).exists():
-        path = config.path(path)
-    split = getattr(args, "split", None) or "all"
-    suite = load_suite(path).select(split)
-    sweep = parse_sweep(getattr(args, "sweep", None), config)
-    out = Path(args.out) if getattr(args, "out", None) else config.path(DEFAULT_SUITE_OUT)
-
-    def warn(msg: str) -> None:
-        print(f"rag: {msg}", file=sys.stderr)
-
-    results = run_suite(
-        suite, config, out / "index", limit=getattr(args, "limit", None), sweep=sweep, warn=warn
-    )
-    report = build_report(suite, split, config, results, gates)
-    write_suite_reports(report, results, out)
-    print_suite_summary(report, out)
-    return 0 if all(g["passed"] for g in report["gates"]) else 1
