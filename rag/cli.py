@@ -78,7 +78,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from rag.embed.encoder import Embedder
-    from rag.store.index import build_index
+    from rag.store.build import build_index
 
     cfg = config_from_args(args)
     if args.migrate_to:

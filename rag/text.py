@@ -333,3 +333,20 @@ def strip_markup(text: str) -> str:
     as "a < b") is kept.
     """
     return " ".join(_TAG.sub(" ", _CODE_BLOCK.sub(" ", text)).split())
+
+
+_CAPITALISED = re.compile(r"\b[A-ZÀ-ỸĐ][\w’'\-–]+(?:\s+[A-ZÀ-ỸĐ][\w’'\-–]+)*")
+
+
+def names(text: str) -> set[str]:
+    """Folded words of capitalised words/phrases (proper names, mostly) that are not just
+    the first word of a sentence: the words a claim and its source must share."""
+    found = set()
+    for m in _CAPITALISED.finditer(text):
+        if m.start() == 0 or text[max(0, m.start() - 2) : m.start()].strip() in {".", "!", "?"}:
+            words = m.group().split()
+            if len(words) == 1:
+                continue
+        for w in tokenize(m.group()):
+            found.add(w)
+    return found

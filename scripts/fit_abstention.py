@@ -26,7 +26,7 @@ from rag.evaluation.metrics import Scorer
 from rag.evaluation.suite import DEFAULT_SUITE, DEFAULT_SUITE_OUT, domain_config, load_suite
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.retriever import Retriever
-from rag.store.index import open_index
+from rag.store.build import open_index
 
 ROWS = Path("eval/reports/abstain-fit.jsonl")  # what was fitted on, for inspection
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.bench.core import SEED_STAGES, Scale, parse_scales, stats
+from rag.bench import SEED_STAGES, Scale, parse_scales, stats
 from rag.bench.synthetic import SyntheticCorpus, derived_vectors, random_unit_vectors
 from rag.errors import RagError
 

@@ -69,7 +69,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, embedder):
     """``python app.py`` on a free loopback port, index already built; yields url, timings."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed (run `make browser`)")
-    from rag.store.index import build_index
+    from rag.store.build import build_index
 
     root = tmp_path_factory.mktemp("browserroot")
     shutil.copytree(ROOT / "seeds", root / "seeds")

@@ -69,7 +69,8 @@ def _write_pdf(path: Path, text: str, created: datetime) -> None:
 
 
 def test_every_format_carries_its_date_into_the_index(tmp_path: Path, embedder) -> None:
-    from rag.store.index import build_index, load_index
+    from rag.store.build import build_index
+    from rag.store.index import load_index
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -13,7 +13,9 @@ import pytest
 
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexMissingError
-from rag.store.index import build_index, index_status, load_index, open_index
+from rag.store.build import build_index, open_index
+from rag.store.index import load_index
+from rag.store.manifest import index_status
 from tests.conftest import ROOT, rag_env, run_rag
 
 

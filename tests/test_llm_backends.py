@@ -469,7 +469,7 @@ def test_prompt_helpers_neutralise_document_instructions() -> None:
 def hostile_bot(fresh_config: Config, assistant: Assistant) -> Assistant:
     """An index over the seeds plus a document that tries to give orders."""
     from rag.retrieve.retriever import Retriever
-    from rag.store.index import open_index
+    from rag.store.build import open_index
 
     (fresh_config.corpus_path / "zz_injection.txt").write_text(INJECTION, encoding="utf-8")
     embedder = assistant.parts.embedder

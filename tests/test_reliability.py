@@ -38,7 +38,8 @@ from rag.retrieve.components import Components
 from rag.retrieve.retriever import Retriever
 from rag.server.audit import AUDIT_FILE
 from rag.server.limits import RateLimiter, RateLimitError
-from rag.store.index import IndexWriteError, build_index, load_index, open_index
+from rag.store.build import IndexWriteError, build_index, open_index
+from rag.store.index import load_index
 from rag.types import Answer
 from tests.conftest import SEEDS
 
@@ -555,7 +556,7 @@ def test_failing_writer_leaves_the_old_index(
     tmp_path: Path, built_seed_index: Path, assistant, monkeypatch, stage: str
 ) -> None:
     """A write that fails at any stage (disk full, I/O error) keeps the old generation."""
-    import rag.store.index as index_mod
+    import rag.store.build as index_mod
     from rag.store.faiss_store import FaissStore
     from rag.store.lexical import BM25Index
 

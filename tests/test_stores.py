@@ -21,8 +21,10 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.config import Config
-from rag.store.faiss_store import FaissStore, RowMeta
-from rag.store.index import build_index, load_index
+from rag.store.base import RowMeta
+from rag.store.build import build_index
+from rag.store.faiss_store import FaissStore
+from rag.store.index import load_index
 from rag.store.milvus_store import connect, release_local
 from tests.conftest import ROOT, run_rag, with_store
 

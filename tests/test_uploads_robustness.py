@@ -31,7 +31,9 @@ from rag.errors import UnreadableFileError
 from rag.ingest.readers import load_document, read_pdf, read_text_file
 from rag.ingest.uploads import DuplicateUploadError
 from rag.server.limits import RateLimiter, RequestLimits
-from rag.store.index import IndexWriteError, index_status, load_index
+from rag.store.build import IndexWriteError
+from rag.store.index import load_index
+from rag.store.manifest import index_status
 from tests.test_reliability import (  # noqa: F401
     HOST,
     Q_HOTLINE,

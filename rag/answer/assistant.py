@@ -43,14 +43,9 @@ from rag.ingest.uploads import Staged, readable_uploads, set_aside, stage_upload
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
 from rag.retrieve.retriever import Retriever, SearchResult, clean_query
-from rag.store.index import (
-    MANIFEST,
-    BuildReport,
-    build_index,
-    chunk_vectors,
-    load_index,
-    read_manifest,
-)
+from rag.store.build import BuildReport, build_index, chunk_vectors
+from rag.store.index import load_index
+from rag.store.manifest import MANIFEST, read_manifest
 from rag.text import strip_markup
 from rag.types import Answer, Document, Hit
 

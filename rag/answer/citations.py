@@ -17,13 +17,12 @@ import numpy as np
 
 from rag.embed.encoder import Embedder
 from rag.ingest.chunking import answer_spans
-from rag.text import fold, sentence_spans, tokenize
+from rag.text import fold, names, sentence_spans, tokenize
 from rag.types import Chunk, Citation
 
 MAX_MARKER = 999
 _MARKER = re.compile(r"\[\s*(?:(?:source|src|doc)\s*)?(\d{1,6}(?:\s*[,;]\s*\d{1,6})*)\s*\]", re.I)
 _MARKER_BEFORE_PUNCT = re.compile(r"([.!?])((?:\s*\[[^\[\]\n]{1,40}\])+)")
-_NAME = re.compile(r"\b[A-ZÀ-ỸĐ][\w’'\-–]+(?:\s+[A-ZÀ-ỸĐ][\w’'\-–]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +93,6 @@ def split_claims(answer: str) -> list[Claim]:
 def candidate_spans(chunk: Chunk, doc_text: str) -> list[tuple[int, int]]:
     """Sentence spans (document offsets) inside a chunk: the units a citation can point to."""
     return answer_spans(doc_text, chunk.start, chunk.end)
-
-
-def names(text: str) -> set[str]:
-    """Folded capitalised words/phrases that are not just the first word of a sentence."""
-    found = set()
-    for m in _NAME.finditer(text):
-        if m.start() == 0 or text[max(0, m.start() - 2) : m.start()].strip() in {".", "!", "?"}:
-            words = m.group().split()
-            if len(words) == 1:
-                continue
-        for w in tokenize(m.group()):
-            found.add(w)
-    return found
 
 
 def agreement(claim: str, span: str, context: str = "") -> float:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answer.citations import Source, names
+from rag.answer.citations import Source
 from rag.answer.followup import split_context
 from rag.answer.spans import (
     ANSWER_KINDS,
@@ -29,7 +29,7 @@ from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.ingest.chunking import answer_spans
 from rag.retrieve.retriever import sub_queries
-from rag.text import numbers, tokenize
+from rag.text import names, numbers, tokenize
 from rag.types import Chunk, Hit
 
 _TYPES: list[tuple[str, re.Pattern[str]]] = [

@@ -207,7 +207,7 @@ def run_domain(
     from rag.answer.assistant import Assistant
     from rag.retrieve.components import Components
     from rag.retrieve.retriever import Retriever
-    from rag.store.index import open_index
+    from rag.store.build import open_index
 
     t0 = time.perf_counter()
     datasets = [load_dataset(q, config.corpus_path) for q in domain.questions]

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.retrieve.retriever import Retriever
-from rag.store.index import Index, open_index
+from rag.store.build import open_index
+from rag.store.index import Index
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, RagError, StoreError
-from rag.store.faiss_store import RowMeta
+from rag.store.base import RowMeta
 
 BATCH = 2000
 INDEX_TYPES = {"flat": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}  # RAG_INDEX_TYPE -> Milvus

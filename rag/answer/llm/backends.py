@@ -503,8 +503,8 @@ def usable_rewrite(raw: str, question: str, context: Sequence[str], max_chars: i
     nothing from the conversation, or brings in numbers or names that neither the
     question nor the conversation contains.
     """
-    from rag.answer.citations import names, strip_markers
-    from rag.text import fold, numbers, tokenize
+    from rag.answer.citations import strip_markers
+    from rag.text import fold, names, numbers, tokenize
 
     lines = [ln.strip() for ln in strip_reasoning(raw).splitlines() if ln.strip()]
     if not lines:
