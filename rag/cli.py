@@ -311,7 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rag", description="Answer questions from a document collection, with citations."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _index_parser(sub, settings)
+    _query_parsers(sub, settings)
+    _eval_parser(sub, settings)
+    _service_parsers(sub, settings)
+    _users_parser(sub, settings)
+    return parser
 
+
+def _index_parser(sub: Any, settings: argparse.ArgumentParser) -> None:
+    """``rag index``."""
     p = sub.add_parser(
         "index", parents=[settings], help="build or update the index from the corpus"
     )
@@ -326,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_index)
 
+
+def _query_parsers(sub: Any, settings: argparse.ArgumentParser) -> None:
+    """``rag search``, ``rag ask`` (both narrowable by source, date and scope), ``rag chat``."""
     narrowing = argparse.ArgumentParser(add_help=False)
     g = narrowing.add_argument_group("narrowing the sources")
     g.add_argument(
@@ -356,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", parents=[settings], help="a multi-turn chat in the terminal")
     p.set_defaults(func=cmd_chat)
 
+
+def _eval_parser(sub: Any, settings: argparse.ArgumentParser) -> None:
+    """``rag eval``: a dataset, the multi-domain suite, comparisons and gates."""
     p = sub.add_parser("eval", parents=[settings], help="score retrieval, answers and citations")
     p.add_argument("--dataset", type=Path, default=Path("eval/datasets/seeds_dev.jsonl"))
     p.add_argument(
@@ -399,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_eval)
 
+
+def _service_parsers(sub: Any, settings: argparse.ArgumentParser) -> None:
+    """``rag bench``, ``rag serve`` and ``rag mcp``."""
     p = sub.add_parser(
         "bench", parents=[settings], help="measure ingest, retrieval and answer speed"
     )
@@ -419,9 +437,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mcp", parents=[settings], help="an MCP server over stdio (search, ask)")
     p.set_defaults(func=cmd_mcp)
-
-    _users_parser(sub, settings)
-    return parser
 
 
 def _users_parser(sub: Any, settings: argparse.ArgumentParser) -> None:

