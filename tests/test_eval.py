@@ -151,7 +151,8 @@ def test_inconsistent_duplicate_and_unknown_file(tmp_path: Path) -> None:
         "line 3 (id t4): field 'answerable': is true but type is 'unanswerable'",
         "line 4 (id t5): field 'answer': must be empty for an unanswerable question",
         f"line 5 (id t6): field 'source_files': 'nope.txt' is not a readable file in the corpus folder {SEEDS}",
-        "line 6 (id t7): field 'type': must be single, multi or unanswerable, not 'other'",
+        "line 6 (id t7): field 'type': must be one of single, multi, two_part, followup, "
+        "disagreement, recency, filtered, unanswerable, not 'other'",
         "line 7 (id t8): field 'evidence': must not be empty for an answerable question",
     ]
 

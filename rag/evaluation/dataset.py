@@ -31,8 +31,31 @@ FIELDS: dict[str, type] = {
 }
 # Optional fields: the fine question type, the conversation before a follow-up, and
 # for an unanswerable question the kind of near miss it is (another year, rank, ...).
-OPTIONAL_FIELDS: dict[str, type] = {"qtype": str, "history": list, "miss": str}
-TYPES = ("single", "multi", "unanswerable")  # a question's type (metrics are split by it)
+OPTIONAL_FIELDS: dict[str, type] = {
+    "qtype": str,
+    "history": list,
+    "miss": str,
+    # many-article items (eval/multiarticle): the sides of a disagreement (newest first),
+    # older values a "latest" question must not give as current, the restriction a
+    # filtered question is asked under, and the parts of a two-part question
+    "sides": list,
+    "stale_answers": list,
+    "filter": dict,
+    "unfiltered_answer": str,
+    "parts": list,
+}
+TYPES = (
+    "single",
+    "multi",
+    "two_part",
+    "followup",
+    "disagreement",
+    "recency",
+    "filtered",
+    "unanswerable",
+)  # a question's type (metrics are split by it)
+MULTI_TYPES = frozenset({"multi", "two_part"})  # answers matched part by part
+FILTER_KEYS = frozenset({"sources", "since", "until", "scope"})
 QTYPES = tuple(
     [
         "who",
@@ -66,6 +89,20 @@ Location = tuple[str, int, int]  # (file under the corpus folder, start, end)
 
 
 @dataclass(frozen=True)
+class Side:
+    """One side of a disagreement: its value (and aliases) and the files that give it."""
+
+    answer: str
+    aliases: tuple[str, ...]
+    source_files: tuple[str, ...]
+    date: str = ""
+
+    @property
+    def golds(self) -> list[str]:
+        return [self.answer, *self.aliases]
+
+
+@dataclass(frozen=True)
 class Item:
     """One evaluation question; ``locations[i]`` lists where ``evidence[i]`` occurs."""
 
@@ -82,6 +119,9 @@ class Item:
     qtype: str = ""
     history: tuple[tuple[str, str], ...] = ()
     miss: str = ""
+    sides: tuple[Side, ...] = ()
+    stale_answers: tuple[str, ...] = ()
+    filter: dict[str, Any] | None = None
 
     @property
     def golds(self) -> list[str]:
@@ -242,8 +282,19 @@ def parse_line(
         type=rec["type"],
         line=lineno,
         qtype=rec.get("qtype", ""),
-        history=tuple((q, a) for q, a in rec.get("history", [])),
+        history=tuple(_turn(t) for t in rec.get("history", [])),
         miss=rec.get("miss", ""),
+        sides=tuple(
+            Side(
+                s["answer"],
+                tuple(s.get("aliases", [])),
+                tuple(Path(f).as_posix() for f in s.get("source_files", [])),
+                str(s.get("date", "")),
+            )
+            for s in rec.get("sides", [])
+        ),
+        stale_answers=tuple(rec.get("stale_answers", [])),
+        filter=dict(rec["filter"]) if rec.get("filter") else None,
     )
     if corpus is not None and not errors:
         locations, msgs = _locate(item, corpus)
@@ -277,12 +328,64 @@ def _optional_problems(rec: dict[str, Any]) -> list[str]:
         out.append(f"'qtype': must be one of {', '.join(QTYPES)}, not {rec['qtype']!r}")
     history = rec.get("history")
     for i, turn in enumerate(history if isinstance(history, list) else []):
-        if not (
-            isinstance(turn, list)
-            and len(turn) == 2
-            and all(isinstance(t, str) and t.strip() for t in turn)
+        if _turn(turn) is None:
+            out.append(
+                f"'history'[{i}]: must be a [question, answer] pair or a "
+                "{question, answer} object of non-empty strings"
+            )
+    return out + _multiarticle_problems(rec)
+
+
+def _turn(turn: Any) -> tuple[str, str] | None:
+    """A history turn, written ``[question, answer]`` or ``{"question", "answer"}``."""
+    if isinstance(turn, dict) and set(turn) >= {"question", "answer"}:
+        turn = [turn["question"], turn["answer"]]
+    if (
+        isinstance(turn, list)
+        and len(turn) == 2
+        and all(isinstance(t, str) and t.strip() for t in turn)
+    ):
+        return turn[0], turn[1]
+    return None
+
+
+def _multiarticle_problems(rec: dict[str, Any]) -> list[str]:
+    """Shapes of the many-article fields: sides, stale answers, the filter."""
+    out = []
+    for i, side in enumerate(rec.get("sides") if isinstance(rec.get("sides"), list) else []):
+        if not isinstance(side, dict) or not (
+            isinstance(side.get("answer"), str) and side["answer"].strip()
         ):
-            out.append(f"'history'[{i}]: must be a [question, answer] pair of non-empty strings")
+            out.append(f"'sides'[{i}]: must be an object with a non-empty 'answer'")
+            continue
+        for key in ("aliases", "source_files"):
+            if not isinstance(side.get(key, []), list) or not all(
+                isinstance(v, str) and v.strip() for v in side.get(key, [])
+            ):
+                out.append(f"'sides'[{i}].{key}: must be a list of non-empty strings")
+    stale = rec.get("stale_answers")
+    if isinstance(stale, list) and not all(isinstance(v, str) and v.strip() for v in stale):
+        out.append("'stale_answers': must be a list of non-empty strings")
+    filt = rec.get("filter")
+    if isinstance(filt, dict):
+        unknown = set(filt) - FILTER_KEYS
+        if unknown:
+            out.append(f"'filter': unknown key(s) {', '.join(sorted(unknown))}")
+        elif not filt:
+            out.append("'filter': is empty")
+        else:
+            from rag.errors import QueryError
+            from rag.retrieve.filters import SourceFilter
+
+            try:
+                SourceFilter.parse(
+                    filt.get("sources"), filt.get("since"), filt.get("until"), filt.get("scope")
+                )
+            except (QueryError, TypeError, AttributeError) as exc:
+                out.append(f"'filter': {exc}")
+    sides = rec.get("sides")
+    if rec.get("type") == "disagreement" and isinstance(sides, list) and len(sides) < 2:
+        out.append("'sides': a disagreement needs at least two sides")
     return out
 
 
@@ -294,7 +397,7 @@ def _consistency_problems(rec: dict[str, Any]) -> list[str]:
     if not rec["question"].strip():
         out.append("'question': is empty")
     if rec["type"] not in TYPES:
-        return [*out, f"'type': must be single, multi or unanswerable, not {rec['type']!r}"]
+        return [*out, f"'type': must be one of {', '.join(TYPES)}, not {rec['type']!r}"]
     if rec["answerable"] != (rec["type"] != "unanswerable"):
         out.append(f"'answerable': is {str(rec['answerable']).lower()} but type is {rec['type']!r}")
     elif not rec["answerable"]:

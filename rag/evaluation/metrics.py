@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.answer.citations import Claim, SupportChecker, split_claims, strip_markers
 from rag.config import Config
-from rag.evaluation.dataset import TYPES, Item
+from rag.evaluation.dataset import MULTI_TYPES, TYPES, Item
 from rag.text import fold
 from rag.types import Answer, Chunk, Citation
 
@@ -43,6 +43,12 @@ METRICS: dict[str, str] = {
     "false_abstention": "Share of answerable questions on which the assistant wrongly abstains (lower is better).",
 }
 LOWER_IS_BETTER = frozenset({"false_abstention"})
+MULTIARTICLE_METRICS: dict[str, str] = {
+    "both_sides_cited": "Share of disagreement questions whose answer gives every side's value and cites, for each side, a document that gives it.",
+    "newest_preferred": "Share of recency questions whose answer holds the newest value and none of the older (stale) values.",
+    "filter_respected": "Share of filtered questions whose citations all come from the documents the filter allows (source filters; date filters are enforced by retrieval).",
+}
+"""Metrics of many-article questions (eval/multiarticle): reported where such items exist."""
 STAGES = ("condense", "retrieve", "generate", "verify", "total")
 
 _SMALL = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
@@ -119,6 +125,11 @@ def answer_correct(
         if len(parts) > 1 and all(contains_tokens(pred, answer_tokens(p)) for p in parts):
             return True
     return False
+
+
+def gives_value(prediction: str, value: str) -> bool:
+    """Whether the prediction contains ``value`` as a whole run of normalised tokens."""
+    return contains_tokens(answer_tokens(prediction), answer_tokens(value))
 
 
 def token_f1(prediction: str, golds: Sequence[str]) -> float:
@@ -274,11 +285,12 @@ class Scorer:
             scores |= self._retrieval(item, answer)
             text = strip_markers(answer.answer)
             correct = not answer.abstained and answer_correct(
-                text, item.answer, item.aliases, multi=item.type == "multi"
+                text, item.answer, item.aliases, multi=item.type in MULTI_TYPES
             )
             scores["answer_correct"] = correct
             scores["answer_f1"] = 0.0 if answer.abstained else round(token_f1(text, item.golds), 4)
         scores |= self._citations(item, answer)
+        scores |= self._many_articles(item, answer)
         failure, issues = _diagnose(item, scores)
         return {
             "id": item.id,
@@ -301,6 +313,27 @@ class Scorer:
             "issues": issues,
             "timings_ms": {k: round(v, 3) for k, v in answer.timings_ms.items()},
         }
+
+    def _many_articles(self, item: Item, answer: Answer) -> dict[str, bool]:
+        """both_sides_cited, newest_preferred and filter_respected, for the items they
+        concern (see :data:`MULTIARTICLE_METRICS`)."""
+        text = "" if answer.abstained else strip_markers(answer.answer)
+        cited = {self.file_key(c.source) for c in answer.citations}
+        out: dict[str, bool] = {}
+        if item.type == "disagreement" and item.sides:
+            out["both_sides_cited"] = all(
+                answer_correct(text, side.answer, side.aliases)
+                and bool(cited & set(side.source_files))
+                for side in item.sides
+            )
+        if item.type == "recency":
+            out["newest_preferred"] = answer_correct(text, item.answer, item.aliases) and not any(
+                gives_value(text, stale) for stale in item.stale_answers
+            )
+        if item.type == "filtered" and item.filter and item.filter.get("sources"):
+            allowed = set(item.filter["sources"])
+            out["filter_respected"] = not answer.abstained and cited <= allowed
+        return out
 
     def _retrieval(self, item: Item, answer: Answer) -> dict[str, float]:
         found = [self.evidence_in(item, h.chunk) for h in answer.passages]
@@ -422,7 +455,13 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
         out[key] = mean([s[key] for s in every])
     out["abstention_rate"] = mean([float(s["abstained"]) for s in una])
     out["false_abstention"] = mean([float(s["abstained"]) for s in ans])
-    return {k: (None if out[k] is None else round(out[k], 4)) for k in METRICS}
+    keys = list(METRICS)
+    for key in MULTIARTICLE_METRICS:  # only where the rows hold such items
+        values = [float(s[key]) for s in every if key in s]
+        if values:
+            out[key] = mean(values)
+            keys.append(key)
+    return {k: (None if out[k] is None else round(out[k], 4)) for k in keys}
 
 
 def by_type(rows: Sequence[dict[str, Any]], key: str = "type") -> dict[str, dict[str, Any]]:
@@ -443,7 +482,8 @@ def by_type(rows: Sequence[dict[str, Any]], key: str = "type") -> dict[str, dict
                 if typ == "unanswerable"
                 else ("answer_accuracy", "recall@5", "mrr")
             )
-            out[typ] = {"n": len(sub)} | {k: s[k] for k in keep}
+            extra = {k: s[k] for k in MULTIARTICLE_METRICS if k in s}
+            out[typ] = {"n": len(sub)} | {k: s[k] for k in keep} | extra
     return out
 
 
@@ -479,6 +519,7 @@ def headline(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "errors": len(rows) - len(ok),
         **{k: s[k] for k in HEADLINE},
         "answer_words_p50": answer_words(ok),
+        **{k: s[k] for k in MULTIARTICLE_METRICS if k in s},
     }
 
 

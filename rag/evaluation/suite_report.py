@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.evaluation.metrics import METRICS, by_type, headline, latency, selective, summarize
+from rag.evaluation.metrics import (
+    METRICS,
+    MULTIARTICLE_METRICS,
+    by_type,
+    headline,
+    latency,
+    selective,
+    summarize,
+)
 from rag.evaluation.report import _fmt, _md_table, machine_info, package_versions
 
 if TYPE_CHECKING:
@@ -201,11 +209,36 @@ def suite_markdown(report: dict[str, Any]) -> str:
         for miss, h in s["by_miss"].items()
     ]
     lines += _md_table(["near miss", "split", "n", "abstention"], rows)
+    lines += _many_articles_md(report)
     lines += _calibration_md(report)
     lines += _failures_md(report)
     lines += ["", "## Definitions", ""] + [f"- **{k}**: {v}" for k, v in METRICS.items()]
+    lines += [f"- **{k}**: {v}" for k, v in MULTIARTICLE_METRICS.items()]
     lines.append("- **words p50**: median length in words of the answers given (no abstentions).")
     return "\n".join(lines) + "\n"
+
+
+def many_article_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per split and question type: n, accuracy (abstention for unanswerables) and the
+    many-article metrics; empty when no item of the suite has them."""
+    keys = list(MULTIARTICLE_METRICS)
+    if not any(k in s["metrics"] for s in report["splits"].values() for k in keys):
+        return []
+    rows = []
+    for name, s in report["splits"].items():
+        for typ, h in {**s["by_type"], "all": s["headline"]}.items():
+            main = h.get("abstention_rate") if typ == "unanswerable" else h.get("answer_accuracy")
+            rows.append([name, typ, str(h["n"]), _fmt(main), *(_fmt(h.get(k)) for k in keys)])
+    return rows
+
+
+def _many_articles_md(report: dict[str, Any]) -> list[str]:
+    """The many-article section of suite_report.md (only for suites with such items)."""
+    rows = many_article_rows(report)
+    if not rows:
+        return []
+    head = ["split", "type", "n", "accuracy (abstention)", *MULTIARTICLE_METRICS]
+    return ["", "## Many-article questions per type", "", *_md_table(head, rows)]
 
 
 def _calibration_md(report: dict[str, Any]) -> list[str]:
@@ -329,6 +362,14 @@ def print_suite_summary(report: dict[str, Any], out: Path | None = None) -> None
             )
         qtable.add_row(q, *cells)
     console.print(qtable)
+    many = many_article_rows(report)
+    if many:
+        mtable = Table(title="many-article questions per type")
+        for col in ("split", "type", "n", "acc. (abst.)", *MULTIARTICLE_METRICS):
+            mtable.add_column(col, justify="left" if col in {"split", "type"} else "right")
+        for row in many:
+            mtable.add_row(*row)
+        console.print(mtable)
     for g in report["gates"]:
         mark = "[green]pass[/green]" if g["passed"] else "[bold red]FAIL[/bold red]"
         console.print(f"{mark} {g['run']}: {g['metric']} = {_fmt(g['value'])} (min {g['min']})")
