@@ -171,11 +171,11 @@ class SyntheticCorpus:
         Rows have the :class:`rag.store.index.ChunkTable` layout (doc, ordinal, start, end),
         so ``doc.text[start:end]`` is the chunk text.
         """
-        from rag.store.index import _CHUNK_DTYPE
+        from rag.store.index import CHUNK_DTYPE
 
         texts = self.chunk_texts()
         docs: list[Document] = []
-        rows = np.zeros(len(texts), dtype=_CHUNK_DTYPE)
+        rows = np.zeros(len(texts), dtype=CHUNK_DTYPE)
         for d, first in enumerate(range(0, len(texts), CHUNKS_PER_DOC)):
             parts = texts[first : first + CHUNKS_PER_DOC]
             title = self.title(d)
