@@ -58,6 +58,13 @@ class Config:
     lexical_only: bool = False  # BM25 only (an ablation)
     rrf_k: int = 60
     auto_index: bool = True  # build or update a missing/stale index on load
+    # Cross-lingual retrieval (rag/retrieve/routing.py): "auto" searches questions not in
+    # English, and every question when the corpus holds documents in other languages,
+    # through a second index of the same chunks embedded by ``multilingual_model``,
+    # with candidates balanced across document languages; "off": the main index only.
+    multilingual: str = "auto"
+    multilingual_model: str = "multilingual-e5-small"
+    multilingual_index_dir: Path = Path("")  # "": <index_dir>/multilingual
 
     # Answering.
     backend: str = "extractive"  # extractive | llamacpp | openai
@@ -156,6 +163,8 @@ class Config:
                 f"allowed_backends (RAG_ALLOWED_BACKENDS) names unknown backends: {', '.join(bad)}"
                 f"; use {', '.join(BACKENDS)}"
             )
+        if self.multilingual not in {"auto", "off"}:
+            raise ConfigError(f"multilingual must be auto or off, not {self.multilingual!r}")
         if self.store not in {"faiss", "milvus"}:
             raise ConfigError(f"store must be faiss or milvus, not {self.store!r}")
         if self.lexical not in {"bm25s", "milvus"}:
@@ -211,6 +220,13 @@ class Config:
     @property
     def index_path(self) -> Path:
         return self.path(self.index_dir)
+
+    @property
+    def multilingual_index_path(self) -> Path:
+        """The multilingual index's folder (default: ``multilingual/`` inside the index)."""
+        if str(self.multilingual_index_dir) in ("", "."):
+            return self.index_path / "multilingual"
+        return self.path(self.multilingual_index_dir)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view (secrets masked)."""

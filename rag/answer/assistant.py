@@ -42,7 +42,8 @@ from rag.errors import BackendError, ConfigError, ModelLoadError, RagError, Stor
 from rag.ingest.uploads import Staged, readable_uploads, set_aside, stage_uploads
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
-from rag.retrieve.retriever import Retriever, SearchResult, clean_query
+from rag.retrieve.retriever import SearchResult, clean_query
+from rag.retrieve.routing import make_retriever
 from rag.store.build import BuildReport, build_index, chunk_vectors
 from rag.store.index import load_index
 from rag.store.manifest import MANIFEST, read_manifest
@@ -283,7 +284,7 @@ class Assistant:
             self.config,
             self.parts.embedder,
             index,
-            Retriever(index, self.parts.embedder, self.config),
+            make_retriever(index, self.parts.embedder, self.config, previous=self.parts.retriever),
         )
 
     # ------------------------------------------------------------------ stages
@@ -324,11 +325,18 @@ class Assistant:
                 return rewritten
         return condense_heuristic(question, turns)
 
+    def _extractive_for(self, question: str, hits: Sequence[Hit]) -> ExtractiveBackend:
+        """The extractive backend whose encoder reads both the question's language and the
+        passages' (the multilingual one across languages: rag.retrieve.routing)."""
+        pick = getattr(self.parts.retriever, "answer_embedder", None)
+        embedder = pick(question, hits) if pick is not None else None
+        return self.extractive if embedder is None else ExtractiveBackend(embedder, self.config)
+
     def _extractive(
         self, answer: Answer, found: SearchResult, avoid: frozenset[str], cfg: Config
     ) -> Iterator[str]:
         t0 = time.perf_counter()
-        draft = self.extractive.draft(
+        draft = self._extractive_for(answer.standalone_question, found.hits).draft(
             answer.standalone_question, found.hits, self._texts(found.hits), avoid
         )
         t1 = time.perf_counter()

@@ -1,0 +1,239 @@
+"""Cross-lingual retrieval: pick the index per question, balance candidates by language.
+
+The main index is embedded by the configured model (MiniLM by default, English only in
+practice). Beside it, :class:`MultilingualRoute` keeps a second index of *the same
+chunks* (same documents, same chunking settings, so the same offsets and citations)
+embedded by ``multilingual_model`` (multilingual-e5-small), in
+``multilingual_index_path``. It is built through the normal index code, lazily: at load
+when the corpus holds documents in other languages than English (English questions need
+it too then), else at the first question that is not in English. A pure English corpus
+asked in English never builds it and searches exactly as before.
+
+:class:`RoutedRetriever` decides per question:
+
+* an English question over English documents: the main retriever, unchanged;
+* otherwise, one candidate list per document language (detected at load from each
+  document's text, :func:`document_language`), each searched only among that language's
+  documents: English documents for an English question through the main index (today's
+  encoder), every other pair through the multilingual index, hybrid (dense + BM25) only
+  where document and question share a language (BM25 across languages matches the
+  question's words to the wrong articles), dense only elsewhere. The lists are merged by
+  reciprocal rank fusion, ties broken by how far a passage stands out of its own
+  language's candidates (multilingual encoders score same-language text higher across
+  the board, so raw cosines across languages are not comparable).
+
+Balancing matters because e5 ranks any passage in the question's language above the
+right passage in another: an English question about a Chinese article otherwise sees
+only English passages (eval/crosslingual/README.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from rag.config import Config
+from rag.embed.encoder import Embedder
+from rag.errors import RagError
+from rag.lang import detect_language
+from rag.retrieve.retriever import Retriever, SearchResult, clean_query
+from rag.store.index import Index
+from rag.types import Document, Hit
+
+SAMPLE_CHARS = 2000  # of each document's text, for its language
+ENGLISH = "en"
+
+
+def document_language(doc: Document) -> str:
+    """A document's language from its title and the start of its text ("en" when unsure)."""
+    return detect_language(f"{doc.title}\n{doc.text[:SAMPLE_CHARS]}") or ENGLISH
+
+
+def multilingual_config(config: Config) -> Config:
+    """The settings of the multilingual index: the main ones with its model and folder."""
+    return config.replace(
+        embedding_model=config.multilingual_model,
+        index_dir=config.multilingual_index_path,
+        milvus_collection=f"{config.milvus_collection}_multilingual",
+    )
+
+
+def is_multilingual(config: Config) -> bool:
+    """Whether the main index is already embedded by the multilingual model."""
+    return config.embedding_model == config.multilingual_model
+
+
+class MultilingualRoute:
+    """The multilingual embedder and index, opened once and refreshed when the main index
+    moves to another generation (an upload, a removal, ``rag index``)."""
+
+    def __init__(self, config: Config, warn: Callable[[str], None] | None = None) -> None:
+        self.config = multilingual_config(config)
+        self.warn = warn
+        self._lock = threading.Lock()
+        self._embedder: Embedder | None = None
+        self._retriever: Retriever | None = None
+        self._for: tuple[Any, ...] | None = None  # the main index generation it matches
+        self.error = ""  # why the route is unavailable (model missing, ...), once known
+
+    def retriever(self, main: Index) -> Retriever | None:
+        """The multilingual retriever for ``main``'s documents (built or updated first if
+        needed); None, with :attr:`error` set, when the model cannot be loaded."""
+        key = (str(main.path), main.manifest.get("generation"), main.manifest.get("built_at"))
+        if self._retriever is not None and self._for == key:
+            return self._retriever
+        with self._lock:
+            if self._retriever is not None and self._for == key:
+                return self._retriever
+            if self.error:
+                return None
+            from rag.store.build import open_index
+
+            try:
+                if self._embedder is None:
+                    cfg = self.config
+                    self._embedder = Embedder(
+                        cfg.embedding_model,
+                        batch_size=cfg.embed_batch_size,
+                        cache_size=cfg.query_cache_size,
+                        backend=cfg.embed_backend,
+                    )
+                index = open_index(self.config, self._embedder, warn=self.warn)
+            except RagError as exc:
+                self.error = str(exc)
+                if self.warn:
+                    self.warn(f"multilingual retrieval is off: {exc}")
+                return None
+            self._retriever = Retriever(index, self._embedder, self.config)
+            self._for = key
+            return self._retriever
+
+
+class RoutedRetriever(Retriever):
+    """A :class:`Retriever` over the main index that sends each question through the
+    index that suits its language (see the module docstring)."""
+
+    def __init__(
+        self, index: Index, embedder: Embedder, config: Config, route: MultilingualRoute | None
+    ) -> None:
+        super().__init__(index, embedder, config)
+        self.route = route
+        self.languages = [document_language(d) for d in index.docs]
+        self._lang_of = {d.doc_id: lang for d, lang in zip(index.docs, self.languages, strict=True)}
+        self._by_lang: dict[str, list[str]] = {}
+        for doc, lang in zip(index.docs, self.languages, strict=True):
+            self._by_lang.setdefault(lang, []).append(doc.source)
+
+    def needs_route(self, query: str) -> bool:
+        """Whether ``query`` leaves the main index: not English, or other-language documents."""
+        if self.route is None and not is_multilingual(self.config):
+            return False
+        lang = detect_language(query) or ENGLISH
+        return lang != ENGLISH or set(self._by_lang) - {ENGLISH} != set()
+
+    def answer_embedder(self, question: str, hits: Sequence[Hit]) -> Embedder | None:
+        """The encoder the answer step should score sentences with when the question and
+        its passages are not all English (the main, English-only encoder cannot compare
+        them); None: the main one."""
+        langs = {self._lang_of.get(h.chunk.doc_id, ENGLISH) for h in hits}
+        if not self.needs_route(question) or langs | {detect_language(question) or ENGLISH} == {
+            ENGLISH
+        }:
+            return None
+        if is_multilingual(self.config):
+            return None  # the main encoder is the multilingual one already
+        multi = self.route.retriever(self.index) if self.route is not None else None
+        return None if multi is None else multi.embedder
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        hybrid: bool | None = None,
+        lexical_only: bool | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> SearchResult:
+        """The top ``k`` chunks for ``query``, through the index its language needs."""
+        plain = super().search
+        if not self.needs_route(query):
+            return plain(query, k, hybrid=hybrid, lexical_only=lexical_only, sources=sources)
+        multi = self if is_multilingual(self.config) else self.route.retriever(self.index)
+        if multi is None:  # the multilingual model is unavailable: the main index answers
+            return plain(query, k, hybrid=hybrid, lexical_only=lexical_only, sources=sources)
+        cfg = self.config
+        k = cfg.k if k is None else k
+        hybrid = cfg.hybrid if hybrid is None else hybrid
+        query = clean_query(query, cfg.max_question_chars)
+        qlang = detect_language(query) or ENGLISH
+        allowed = None if sources is None else set(sources)
+        n_cand = max(cfg.candidates, k)
+        lists: list[list[Hit]] = []
+        timings: dict[str, float] = {}
+        for lang in sorted(self._by_lang):
+            docs = [s for s in self._by_lang[lang] if allowed is None or s in allowed]
+            if not docs:
+                continue
+            own = lang == qlang
+            if lang == ENGLISH and own and multi is not self:  # today's path for English
+                found = plain(query, n_cand, hybrid=hybrid, lexical_only=lexical_only, sources=docs)
+            else:
+                found = (plain if multi is self else multi.search)(
+                    query,
+                    n_cand,
+                    hybrid=hybrid and own,
+                    lexical_only=bool(lexical_only) and own,
+                    sources=docs,
+                )
+            lists.append(found.hits)
+            for stage, ms in found.timings_ms.items():
+                timings[stage] = timings.get(stage, 0.0) + ms
+        return SearchResult(query, balance(lists, k, cfg.rrf_k), timings)
+
+
+def balance(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
+    """The top ``k`` of per-language candidate lists, merged by reciprocal rank fusion.
+
+    Equal fused scores (the heads of the lists) are ordered by each hit's margin over the
+    median dense score of its own list: how much it stands out among its language's
+    candidates, comparable across languages where raw cosines are not.
+    """
+    fused: list[tuple[float, float, int, Hit]] = []
+    for li, hits in enumerate(lists):
+        if not hits:
+            continue
+        median = float(np.median([h.dense_score for h in hits]))
+        for rank, h in enumerate(hits, start=1):
+            fused.append((1.0 / (rrf_k + rank), h.dense_score - median, -li, h))
+    fused.sort(key=lambda t: (-t[0], -t[1], t[2]))
+    out: list[Hit] = []
+    seen: set[str] = set()
+    for score, _, _, h in fused:
+        if h.chunk.chunk_id in seen:
+            continue
+        seen.add(h.chunk.chunk_id)
+        out.append(Hit(len(out) + 1, h.chunk, h.dense_score, h.bm25_score, score))
+        if len(out) == k:
+            break
+    return out
+
+
+def make_retriever(
+    index: Index,
+    embedder: Embedder,
+    config: Config,
+    *,
+    previous: Retriever | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Retriever:
+    """The retriever for a freshly loaded ``index``: routed when ``multilingual`` is on (the
+    multilingual route of ``previous`` is kept, so its model is loaded once)."""
+    if config.multilingual == "off":
+        return Retriever(index, embedder, config)
+    route = getattr(previous, "route", None)
+    if route is None and not is_multilingual(config):
+        route = MultilingualRoute(config, warn)
+    return RoutedRetriever(index, embedder, config, route)
