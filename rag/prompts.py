@@ -100,6 +100,7 @@ UPDATE_FAILED = (
 INDEXING_UPLOADS = (
     "Indexing {names} in the background; answers come from the current index meanwhile."
 )
+EMBEDDING_PROGRESS = "{status} {done:,} of {total:,} new passages embedded ({percent}%)."
 STILL_INDEXING = (
     "Still indexing {names} in the background (big files take minutes); the documents "
     "list and the status line show when it is done. Questions are answered meanwhile."
@@ -115,3 +116,19 @@ NOT_SIGNED_IN = "not signed in"
 
 NARROWED = "Searched {n} document(s) only ({what})."
 NOTHING_MATCHES = "No document matches the filter ({what}); nothing was searched."
+
+# ---------------------------------------------------------------------------- many articles
+
+DISAGREE_NOTE = "The sources disagree: {sides}."
+"""Appended when the sentences that answer a question give different values (newest first)."""
+DISAGREE_SIDE = "source [{n}] ({date}) gives {value}"
+DATE_UNKNOWN = "undated"
+MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+AS_OF = "As of {date} (the newest source):"
+"""Put before the answer to a question about the latest or current state."""
+RECENCY_CUES = (
+    r"\b(?:latest|currently|current|now|nowadays|today|at present|presently|most recent|"
+    r"most recently|newest|as of|still|up to date|these days|so far|to date)\b"
+)
+"""Words that ask for the latest state (a regular expression, matched case-insensitively)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -31,7 +32,7 @@ from rag.errors import UnreadableFileError
 from rag.ingest.readers import load_document, read_pdf, read_text_file
 from rag.ingest.uploads import DuplicateUploadError
 from rag.server.limits import RateLimiter, RequestLimits
-from rag.store.build import IndexWriteError
+from rag.store.build import IndexWriteError, build_index
 from rag.store.index import load_index
 from rag.store.manifest import index_status
 from tests.test_reliability import (  # noqa: F401
@@ -321,9 +322,13 @@ def test_restart_serves_the_previous_index_while_updating(
 ) -> None:
     """Issue 13.7 (in part): after a crash right after a big upload, the restart embedded
     it before answering anything (9 min 24 s for 19 MB). Now the index on disk answers
-    at once and the update runs in the background; the new text answers when it is done."""
+    at once and the update runs in the background; the status line says how far the
+    embedding is; a removal meanwhile does not wait for the embedding (it is done before
+    the index lock is taken); the new text answers when it is done."""
     cfg = _project(tmp_path / "p", built_seed_index)
     cfg.upload_path.mkdir()
+    _write(cfg.upload_path, "otters.md", OTTERS)
+    build_index(cfg, assistant.parts.embedder, progress=False)  # an indexed upload
     (cfg.upload_path / "big.md").write_text(_big_text(BIG_FACT), "utf-8")
     app = load_app()
     t0 = time.perf_counter()
@@ -339,11 +344,25 @@ def test_restart_serves_the_previous_index_while_updating(
         status, _, _ = _views(app, engine)
         assert "updating it in the background" in status
         assert "uploads/big.md" not in {d["source"] for d in client.predict(api_name="/documents")}
+        seen = ""
+        while engine.updating and "new passages embedded" not in seen:
+            seen = engine.updating
+            time.sleep(0.1)
+        assert re.search(r"[\d,]+ of [\d,]+ new passages embedded \(\d+%\)", seen), seen
+        t1 = time.perf_counter()
+        out = client.predict("uploads/otters.md", api_name="/remove")
+        removed_s = time.perf_counter() - t1
+        assert "uploads/otters.md" not in {d["source"] for d in out["documents"]}
+        assert engine.updating, "the removal waited for the start-up embedding"
         updated_s = answered_s + _wait_for_update(engine)
         result = client.predict("How much water does the Quillon dam hold?", api_name="/ask")
         assert "8,812" in result["answer"] and _cited(result, "uploads/big.md")
         assert not engine.update_error
-        print(f"first answer after {answered_s:.1f} s, index updated after {updated_s:.1f} s")
+        assert Q_OTTERS and "77" not in client.predict(Q_OTTERS, api_name="/ask")["answer"]
+        print(
+            f"first answer after {answered_s:.1f} s, a removal meanwhile {removed_s:.2f} s, "
+            f"index updated after {updated_s:.1f} s"
+        )
     finally:
         demo.close()
 

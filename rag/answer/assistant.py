@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import prompts
-from rag.answer import abstain
+from rag.answer import abstain, disagree, recency
 from rag.answer.citations import Source, SupportChecker, verify
 from rag.answer.extractive import (
     VALUE_TYPES,
@@ -39,7 +39,13 @@ from rag.answer.llm.backends import ChatLLM, llm_key, make_llm
 from rag.answer.spans import qualifier_mismatch
 from rag.config import Config
 from rag.errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
-from rag.ingest.uploads import Staged, readable_uploads, set_aside, stage_uploads
+from rag.ingest.uploads import (
+    Staged,
+    readable_uploads,
+    set_aside,
+    stage_uploads,
+    unindexed_documents,
+)
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
 from rag.retrieve.retriever import SearchResult, clean_query
@@ -47,6 +53,8 @@ from rag.retrieve.routing import make_retriever
 from rag.store.build import BuildReport, build_index, chunk_vectors
 from rag.store.index import load_index
 from rag.store.manifest import MANIFEST, read_manifest
+from rag.store.milvus_shared import changed, is_shared, load_shared
+from rag.store.milvus_writer import remove_shared
 from rag.text import strip_markup
 from rag.types import Answer, Document, Hit
 
@@ -132,6 +140,20 @@ class Assistant:
             parts=True,
             sources=allowed,
         )
+        if recency.asks_latest(standalone):  # "latest"/"now": read newer articles too
+            found = recency.widen(
+                lambda newer: self._search(
+                    standalone,
+                    cfg.k,
+                    hybrid=cfg.hybrid,
+                    lexical_only=cfg.lexical_only,
+                    parts=True,
+                    sources=newer,
+                ),
+                found,
+                self.parts.index.docs,
+                allowed,
+            )
         t2 = time.perf_counter()
         timings = {"condense": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         answer = Answer(
@@ -185,6 +207,16 @@ class Assistant:
         """Reload the index when its manifest names another generation than the loaded one
         (one ``stat`` per call otherwise); returns whether it reloaded. A missing or broken
         manifest keeps the loaded index answering."""
+        if is_shared(self.config):  # issue 21: poll the version row in Milvus, not a manifest
+            if not changed(self.parts.index) or not self._follow_lock.acquire(blocking=False):
+                return False
+            try:
+                self._reload()
+                return True
+            except RagError:
+                return False
+            finally:
+                self._follow_lock.release()
         seen = _manifest_key(self.config)
         if seen is None or seen == self._manifest_seen:
             return False
@@ -221,7 +253,11 @@ class Assistant:
         return list(self.parts.index.docs)
 
     def add_files(
-        self, paths: Sequence[Path], *, warn: Callable[[str], None] | None = None
+        self,
+        paths: Sequence[Path],
+        *,
+        warn: Callable[[str], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> BuildReport:
         """Copy files into the upload folder and index them (only changed chunks embedded).
 
@@ -233,11 +269,17 @@ class Assistant:
         empty batch brings the index up to date with the folders as they are.
 
         The new text is embedded before the index lock is taken (the slow part: minutes
-        for megabytes), so a removal or a question meanwhile does not wait for it.
+        for megabytes), so a removal or a question meanwhile does not wait for it;
+        ``progress`` gets (chunks embedded, chunks to embed) as it goes.
         """
         indexed = {d.doc_id: d.source for d in self.documents}
-        docs = readable_uploads(paths, self.config, indexed)
-        precomputed = chunk_vectors(docs, self.config, self.parts.embedder)
+        if paths:
+            docs = readable_uploads(paths, self.config, indexed)
+        else:  # an update: whatever changed in the folders since the index was built
+            docs = unindexed_documents(self.config, indexed)
+        precomputed = chunk_vectors(
+            docs, self.config, self.parts.embedder, known=self.parts.index, progress=progress
+        )
         with self._index_lock:
             indexed = {d.doc_id: d.source for d in self.documents}
             staged = stage_uploads(paths, self.config, indexed) if paths else Staged()
@@ -249,6 +291,7 @@ class Assistant:
                     warn=warn,
                     skip_unreadable=True,
                     precomputed=precomputed,
+                    defer_unprepared=bool(paths),  # an update embeds what else changed
                 )
             except BaseException:
                 staged.rollback()
@@ -270,16 +313,25 @@ class Assistant:
                     f"{source} is part of the corpus folder, not an upload; "
                     "remove the file from the corpus folder and run `rag index`"
                 )
+            if is_shared(self.config):  # issue 21: the upload may live on another replica
+                with set_aside(path):
+                    report = remove_shared(self.config, self.parts.embedder, source)
+                self._reload()
+                return report  # type: ignore[return-value]  # same fields as BuildReport
             with set_aside(path):  # put back if the index cannot be written
                 report = build_index(
-                    self.config, self.parts.embedder, progress=False, skip_unreadable=True
+                    self.config,
+                    self.parts.embedder,
+                    progress=False,
+                    skip_unreadable=True,
+                    defer_unprepared=True,  # other changes are the update's to embed
                 )
             self._reload()
             return report
 
     def _reload(self) -> None:
         self._manifest_seen = _manifest_key(self.config)
-        index = load_index(self.config)
+        index = load_shared(self.config) if is_shared(self.config) else load_index(self.config)
         self.parts = Components(
             self.config,
             self.parts.embedder,
@@ -346,7 +398,10 @@ class Assistant:
             self._abstain(answer)
             answer.timings_ms["verify"] = 0.0
             return
+        draft, newest = recency.prefer_newest(draft, self._date_of)
         self._verify(answer, draft.text, draft.sources, found.hits, reattribute=False)
+        if answer.answer and not answer.abstained:
+            self._dated(answer, draft.candidates, newest)
         if answer.answer:
             yield answer.answer
 
@@ -417,6 +472,25 @@ class Assistant:
             self._abstain(answer)
             return
         self._verify(answer, draft, sources, hits, reattribute=True)  # abstains if none kept
+        if not answer.abstained:  # the same checks on the verified answer
+            scored = self.extractive.draft(answer.standalone_question, hits, self._texts(hits))
+            self._dated(answer, scored.candidates, recency.cited_date(answer, self._date_of))
+
+    def _dated(self, answer: Answer, candidates: Sequence[Scored], newest: str) -> None:
+        """Many dated articles: a "latest" question's answer states the newest source's
+        date (:mod:`rag.answer.recency`); otherwise, where the supporting sentences give
+        different values, a note cites each side, newest first (:mod:`rag.answer.disagree`)."""
+        if recency.asks_latest(answer.standalone_question):
+            recency.state_date(answer, newest)
+        else:
+            disagree.annotate(answer, answer.standalone_question, candidates, self._date_of)
+
+    def _date_of(self, key: str) -> str:
+        """A document's publication date (ISO, "" unknown) by id or source path."""
+        try:
+            return self.parts.index.document(key).date
+        except (KeyError, RagError):
+            return ""
 
     def _verify(
         self,

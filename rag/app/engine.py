@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ class Engine:
         warn(f"{why}: serving it while it is updated in the background")
         t0 = time.perf_counter()
         try:
-            report = self._assistant.add_files([], warn=warn)
+            report = self._assistant.add_files([], warn=warn, progress=self.progress(UPDATING))
             warn(f"background update done in {time.perf_counter() - t0:.1f} s: {report.summary()}")
             self._audit("ok", report.summary())
         except Exception as exc:  # the previous index keeps answering
@@ -105,6 +105,18 @@ class Engine:
             warn(f"background update failed: {exc}")
         finally:
             self.updating = ""
+
+    def progress(self, status: str) -> Callable[[int, int], None]:
+        """A callback for :meth:`Assistant.add_files` that keeps the status line at
+        ``status`` plus how far the embedding is ("… 120 of 374 new passages (32%)")."""
+
+        def report(done: int, total: int) -> None:
+            percent = int(100 * done / total) if total else 100
+            self.updating = prompts.EMBEDDING_PROGRESS.format(
+                status=status, done=done, total=total, percent=percent
+            )
+
+        return report
 
     def _audit(self, result: str, detail: str) -> None:
         """An audit entry for a rebuild the server did on its own (user ``system``)."""
@@ -208,9 +220,12 @@ class UploadJobs:
 
     def _run(self, paths: list[Path]) -> Any:
         names = ", ".join(p.name for p in paths)
-        self.engine.updating = prompts.INDEXING_UPLOADS.format(names=names)
+        status = prompts.INDEXING_UPLOADS.format(names=names)
+        self.engine.updating = status
         try:
-            report = self.engine.assistant.add_files(paths, warn=warn)
+            report = self.engine.assistant.add_files(
+                paths, warn=warn, progress=self.engine.progress(status)
+            )
             self.engine.update_error = ""
             return report
         except Exception as exc:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +37,7 @@ from rag.errors import ModelLoadError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+Progress = bool | Callable[[int, int], None]  # a bar, or a (done, total) callback
 BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 
 
@@ -125,10 +126,12 @@ class Embedder:
         )
         return int(get_dim())
 
-    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode_documents(self, texts: Sequence[str], *, progress: Progress = False) -> np.ndarray:
         """Embed many texts: float32, L2-normalised, shape (len(texts), dim).
 
         A model with a passage prompt (e5's ``passage: ``) gets it before each text.
+        ``progress``: True for a progress bar, or a callable given (texts done, total)
+        after each batch (the app's status line shows it as a percentage).
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -136,13 +139,20 @@ class Embedder:
         return self._encode([passage + t for t in texts] if passage else texts, progress=progress)
 
     def _encode(
-        self, texts: Sequence[str], *, progress: bool = False, single: bool = False
+        self, texts: Sequence[str], *, progress: Progress = False, single: bool = False
     ) -> np.ndarray:
         if self.backend != "torch":
             assert self._onnx is not None
             if single:
                 return self._onnx.encode(texts, single=True)
             return self._onnx.encode(texts, batch_size=self.batch_size, progress=progress)
+        if callable(progress):  # in slices, reporting after each
+            step = self.batch_size * 4
+            parts = []
+            for s in range(0, len(texts), step):
+                parts.append(self._encode(texts[s : s + step]))
+                progress(min(len(texts), s + step), len(texts))
+            return np.concatenate(parts)
         vecs = self.model.encode(
             list(texts),
             batch_size=self.batch_size,

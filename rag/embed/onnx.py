@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ class OnnxEncoder:
         texts: Sequence[str],
         *,
         batch_size: int = 64,
-        progress: bool = False,
+        progress: bool | Callable[[int, int], None] = False,
         single: bool = False,
     ) -> np.ndarray:
         """Embeddings of ``texts`` (float32, normalised), batched by similar length."""
@@ -134,7 +134,8 @@ class OnnxEncoder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         session = self._query if single or len(texts) == 1 else self._doc_session()
         starts = range(0, len(texts), max(1, batch_size))
-        if progress:
+        report = progress if callable(progress) else None
+        if progress is True:
             from tqdm import tqdm
 
             starts = tqdm(starts, desc="Batches", unit="batch")  # as sentence-transformers
@@ -151,6 +152,8 @@ class OnnxEncoder:
             if "token_type_ids" in self._names:
                 feeds["token_type_ids"] = np.zeros_like(ids)
             out[rows] = session.run(None, feeds)[0]
+            if report is not None:
+                report(min(len(texts), s + batch_size), len(texts))
         return out
 
 

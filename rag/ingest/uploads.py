@@ -24,7 +24,13 @@ from pathlib import Path
 from rag import prompts
 from rag.config import Config
 from rag.errors import CorpusError, UnreadableFileError
-from rag.ingest.readers import READERS, load_document, relative_source, supported_suffixes
+from rag.ingest.readers import (
+    READERS,
+    load_corpus,
+    load_document,
+    relative_source,
+    supported_suffixes,
+)
 from rag.types import Document
 
 MAX_NAME_CHARS = 120
@@ -235,3 +241,11 @@ def readable_uploads(
         if doc.doc_id not in (indexed or {}):
             docs.append(doc)
     return docs
+
+
+def unindexed_documents(config: Config, indexed: Mapping[str, str]) -> list[Document]:
+    """The readable documents of the corpus and upload folders whose text the index does
+    not hold yet (files added or changed since it was built), for embedding ahead of
+    the build that brings the index up to date; unreadable files are left to the build."""
+    docs = load_corpus(config.corpus_paths, config.root, skip_errors=True, warn=lambda _: None)
+    return [d for d in docs if d.doc_id not in indexed]

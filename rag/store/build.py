@@ -114,6 +114,7 @@ def build_index(
     warn: Callable[[str], None] | None = None,
     skip_unreadable: bool = False,
     precomputed: Mapping[str, np.ndarray] | None = None,
+    defer_unprepared: bool = False,
 ) -> BuildReport:
     """Bring ``index/`` up to date with the corpus, re-embedding only changed chunks.
 
@@ -122,7 +123,23 @@ def build_index(
     one truncated upload must not take the service down), is left out, reported
     through ``warn`` and recorded in the manifest's ``skipped`` (with duplicates).
     ``precomputed`` holds vectors already embedded for this build (:func:`chunk_vectors`).
+    With ``defer_unprepared`` (the app's removals and uploads, while a background update
+    embeds what changed), a document the old index does not hold is left out unless all
+    its vectors are at hand (old or precomputed): its file is recorded as not indexed, so
+    the index stays stale and the update adds it, and this build embeds nothing new.
     """
+    if config.store == "milvus" and config.milvus_state == "shared":  # issue 21: all in Milvus
+        from rag.store.milvus_writer import build_shared
+
+        return build_shared(  # type: ignore[return-value]  # same fields as BuildReport
+            config,
+            embedder,
+            rebuild=rebuild,
+            progress=progress,
+            warn=warn,
+            skip_unreadable=skip_unreadable,
+            precomputed=precomputed,
+        )
     started = time.perf_counter()
     index_dir = config.index_path
     report = BuildReport(path=index_dir)
@@ -136,6 +153,9 @@ def build_index(
     stats = file_stats(config)
     with _build_lock(index_dir):
         old = None if rebuild else _load_previous(config, warn)
+        if defer_unprepared and old is not None:
+            docs, deferred = _unprepared(docs, old, config, precomputed or {})
+            stats = {src: st for src, st in stats.items() if src not in deferred}
         if old is not None and _same_content(old, docs, config):
             report.documents, report.chunks, report.up_to_date = len(docs), len(old.chunks), True
             report.index_type = old.store.kind
@@ -295,20 +315,49 @@ def _vectors_for(
     return vectors, len(hits)
 
 
+def _unprepared(
+    docs: list[Document], old: Index, config: Config, precomputed: Mapping[str, np.ndarray]
+) -> tuple[list[Document], set[str]]:
+    """``docs`` without the new ones that would need embedding, and those left out's
+    sources (see ``defer_unprepared`` in :func:`build_index`)."""
+    known = {d.doc_id for d in old.docs}
+    have = {_hash(embed_text(c, config.embed_title)) for c in old.chunks} | set(precomputed)
+    kept, deferred = [], set()
+    for d in docs:
+        chunks = chunk_document(d, config.chunk_size, config.chunk_overlap)
+        if d.doc_id in known or all(
+            _hash(embed_text(c, config.embed_title)) in have for c in chunks
+        ):
+            kept.append(d)
+        else:
+            deferred.add(d.source)
+    return kept, deferred
+
+
 def chunk_vectors(
-    docs: list[Document], config: Config, embedder: Embedder
+    docs: list[Document],
+    config: Config,
+    embedder: Embedder,
+    *,
+    known: Index | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """The vectors of ``docs``' chunks, by embedded-text hash, for a later
     :func:`build_index` (``precomputed``): an upload is embedded before the index lock
-    is taken, so a removal meanwhile does not wait for it."""
+    is taken, so a removal meanwhile does not wait for it. Chunks whose text ``known``
+    (the index being served) already holds are skipped: the build copies those.
+    ``progress`` gets (chunks embedded, chunks to embed) after each batch."""
     texts = [
         embed_text(c, config.embed_title)
         for d in docs
         for c in chunk_document(d, config.chunk_size, config.chunk_overlap)
     ]
+    if known is not None:
+        have = {_hash(embed_text(c, config.embed_title)) for c in known.chunks}
+        texts = [t for t in texts if _hash(t) not in have]
     if not texts:
         return {}
-    vectors = embedder.encode_documents(texts, progress=False)
+    vectors = embedder.encode_documents(texts, progress=progress or False)
     return {_hash(t): np.asarray(v, dtype=np.float32) for t, v in zip(texts, vectors, strict=True)}
 
 
@@ -487,6 +536,10 @@ def open_index(
     update that cannot be written (disk full, ...) leaves the previous index, which is
     then loaded and served, with a warning.
     """
+    if config.store == "milvus" and config.milvus_state == "shared":  # issue 21: all in Milvus
+        from rag.store.milvus_writer import open_shared
+
+        return open_shared(config, embedder, progress=progress, warn=warn)
     status = index_status(config)
     if status.state == "corrupt":
         raise IndexCorruptError(status.reason)
