@@ -83,7 +83,21 @@ def calibrate(model: abstain.Model, x: np.ndarray, y: np.ndarray, at: float) -> 
     return abstain.Model(model.mean, model.std, model.weights, model.bias + float(shift))
 
 
+def _placeholder_model() -> None:
+    """When the feature list changed, the stored model cannot load; the gate is open while
+    collecting (``min_answer_score=0``), so a zero model of the new shape serves until
+    the refit replaces it."""
+    try:
+        abstain.load_model()
+    except (ValueError, KeyError):
+        n = len(abstain.FEATURES)
+        zero = abstain.Model(np.zeros(n), np.ones(n), np.zeros(n), 0.0)
+        abstain.MODEL_PATH.write_text(json.dumps(zero.to_dict(), indent=1) + "\n", "utf-8")
+        abstain.load_model.cache_clear()
+
+
 def main() -> int:
+    _placeholder_model()
     base = Config.from_env()
     ROWS.parent.mkdir(parents=True, exist_ok=True)
     ROWS.write_text("", encoding="utf-8")

@@ -91,21 +91,13 @@ UNANSWERABLE = [
     "Who is the Prime Minister of China?",
     "What was the total value of trade between Lạng Sơn and Guangxi?",
     "How much money has Guangxi invested in renewable energy in Lạng Sơn?",
-    pytest.param(
-        "How many Chinese tourists visited Lạng Sơn?",  # Vietnamese visitors to Guangxi given
-        marks=pytest.mark.xfail(
-            strict=True, reason="reversed direction: needs an NLI model; the seed rule is gone"
-        ),
-    ),
+    # reversed direction: the sources count Vietnamese visitors to Guangxi (focus_conflict)
+    "How many Chinese tourists visited Lạng Sơn?",
     "What is the population of Lạng Sơn province?",
     "When will the Bình Nghi – Ping Er Guan gate open?",
     "Who is the Party Secretary of Lạng Sơn province?",  # the sources name a *Deputy* Secretary
-    pytest.param(
-        "In which city did the 16th meeting of the Joint Working Committee take place?",
-        marks=pytest.mark.xfail(  # the 17th is in Nanning: a place tied to another event
-            strict=True, reason="the seed-specific ordinal-event rule is gone (issue 15)"
-        ),
-    ),
+    # the 17th is in Nanning: the place is tied to another ordinal event (rival_qualifier)
+    "In which city did the 16th meeting of the Joint Working Committee take place?",
     "How many hotline calls did the border guards make in 2024?",  # the sources give 2025
     "Who is the Vice Chairman of the Guangxi Zhuang Autonomous Region?",  # they name the Chairman
 ]

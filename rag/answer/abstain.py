@@ -21,7 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.extractive import count_focus, question_type
+from rag.answer.qualifiers import (
+    focus_conflict,
+    number_of,
+    pick_value,
+    question_qualifiers,
+    rival_bound,
+    shape,
+)
 from rag.answer.spans import (
+    ANSWER_KINDS,
     asked_names,
     content_span,
     modifier_pairs,
@@ -50,10 +60,16 @@ FEATURES = (
     "modifier_missing",  # the asked noun is there without the question's modifier (IDF):
     # "deputy head" asked, "its head" found; "Class B" asked, "Class C" found
     "dense_max",  # best dense similarity of any retrieved passage
+    "qualifier_missing_near",  # rarest qualifier (name, code, year, ordinal, number) of the
+    # question absent from sentence + context (IDF; numbers at least 0.5)
+    "names_missing_idf",  # IDF-weighted share of the question's names absent from sentence
+    "rival_qualifier",  # another year / ordinal / series member stands where the asked one
+    # should ("Class C" for "Class B"), or the answer value sits next to it ("17th ... in X")
+    "focus_conflict",  # the counted thing under another name ("Vietnamese visitors")
 )
 
 
-SIGNS = (1, 1, 1, -1, -1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, 1)
+SIGNS = (1, 1, 1, -1, -1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, 1, -1, -1, -1, -1)
 """The direction each feature may push the probability: more coverage never counts
 against an answer, a missing name never counts for it. A fitted weight of the other sign
 (collinear features) is set to 0 and the rest refitted, so every weight reads as evidence."""
@@ -218,6 +234,9 @@ def features(
     doc_terms = _doc_terms(doc_text) if names else frozenset()
     nums = stated_numbers(question)
     own_nums = stated_numbers(sentence) | {t for t in labels if t.isdigit()}
+    qtype = question_type(question)
+    focus = count_focus(question) if qtype == "number" else []
+    value = pick_value(qtype, question, sentence, focus) if qtype in ANSWER_KINDS else None
     return [
         semantic,
         lexical,
@@ -235,7 +254,34 @@ def features(
         float(bool(nums - _doc_numbers(doc_text))) if nums else 0.0,
         _modifier_missing(question, sentence, sent, own, stats),
         max((h.dense_score for h in hits), default=0.0),
+        _qualifier_missing(question, near, stats),
+        _names_missing_idf(names, own, stats),
+        float(rival_bound(question, sentence, value, near)),
+        float(focus_conflict(question, sentence, value, focus)),
     ]
+
+
+def _qualifier_missing(question: str, near: set[str], stats: CorpusStats) -> float:
+    """The weight of the rarest qualifier of the question (its names, codes, series
+    letters, years, ordinals, numbers) that neither the sentence nor its context holds:
+    its corpus IDF, at least 0.5 for numbers (a year the corpus often uses still pins
+    the answer)."""
+    out = 0.0
+    for q in question_qualifiers(question):
+        if q in near or number_of(q) in near:
+            continue
+        w = stats.idf(q)
+        out = max(out, w if shape(q) == "name" else max(w, 0.5))
+    return out
+
+
+def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> float:
+    """IDF-weighted share of the question's name terms that the sentence (and its heading
+    or title) lacks: a missing rare name says more than a missing common one."""
+    if not names:
+        return 0.0
+    w = {t: stats.idf(t) for t in names}
+    return sum(v for t, v in w.items() if t not in own) / (sum(w.values()) or 1.0)
 
 
 def _modifier_missing(

@@ -1,0 +1,210 @@
+"""What pins a question's answer down, and whether a sentence's value is bound to it.
+
+A near miss is a sentence about the same topic that holds another thing: another year,
+another ordinal event ("the 17th meeting" for "the 16th"), another member of a series
+("Class C" for "Class B", "HC-2" for "HC-3"), another group ("Vietnamese visitors" for
+"Chinese tourists"). These helpers find the question's *qualifiers* (numbers, ordinals,
+years, names, codes, series letters), the value a sentence offers for the asked kind,
+and whether a rival qualifier of the same shape stands where the asked one should.
+
+Nothing here names a word of one corpus: shapes are digits, ordinals, capitals and
+word order, the same for any documents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rag.answer.spans import Span, answer_values, asked_names, stated_numbers
+from rag.text import STOPWORDS, fold, tokenize
+
+_WORD = re.compile(r"[\w’'][\w’'.\-–]*")
+_ORDINAL_TOKEN = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+_YEAR = re.compile(r"^(?:1[5-9]|20)\d{2}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A word of a sentence with its offsets and its folded, stemmed terms."""
+
+    start: int
+    end: int
+    text: str
+    terms: tuple[str, ...]
+
+
+@lru_cache(maxsize=8192)
+def words(sentence: str) -> tuple[Word, ...]:
+    """The sentence's words in order (cached: candidates are scored for many questions)."""
+    out = []
+    for m in _WORD.finditer(sentence):
+        text = m.group().rstrip(".")
+        out.append(Word(m.start(), m.start() + len(text), text, tuple(tokenize(text))))
+    return tuple(out)
+
+
+def shape(token: str) -> str:
+    """The shape of a qualifier token: ``ordinal``, ``year``, ``number``, ``letter`` or
+    ``name`` (a year is not compared with a count, nor an ordinal with a year)."""
+    if _ORDINAL_TOKEN.match(token):
+        return "ordinal"
+    if _YEAR.match(token):
+        return "year"
+    if token.replace(".", "").isdigit():
+        return "number"
+    if len(token) == 1 and token.isalpha():
+        return "letter"
+    return "name"
+
+
+def number_of(token: str) -> str:
+    """ "16th" -> "16"; other tokens unchanged."""
+    m = _ORDINAL_TOKEN.match(token)
+    return m.group(1) if m else token
+
+
+def question_qualifiers(question: str) -> set[str]:
+    """Folded tokens that pin the answer down: numbers, ordinals and years the question
+    states, and the terms of its names, codes and series letters."""
+    nums = stated_numbers(question)
+    toks = set(tokenize(question))
+    out = {t for t in toks if number_of(t) in nums and shape(t) != "name"}
+    return out | asked_names(question)
+
+
+def pick_value(
+    qtype: str, question: str, sentence: str, focus: list[str] | tuple[str, ...] = ()
+) -> Span | None:
+    """The value of the asked kind that the sentence offers as the answer: of its values
+    (minus what the question states), the one with most question terms close by, the
+    counted thing's terms (``focus``) counting double; ties go to the first."""
+    values = answer_values(qtype, sentence, question)
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    qterms = set(tokenize(question))
+    ws = words(sentence)
+    primary = _PRIMARY.get(qtype)
+    best, best_score = values[0], -1.0
+    for v in values:
+        inside = [i for i, w in enumerate(ws) if w.start < v.end and v.start < w.end]
+        if not inside:
+            continue
+        lo, hi = inside[0], inside[-1]
+        score = 10.0 if v.kind == primary else 0.0
+        for i, w in enumerate(ws):
+            gap = max(1, lo - i if i < lo else i - hi)
+            if gap > 6:
+                continue
+            for t in w.terms:
+                if t in focus:
+                    score += 2.0 / gap
+                elif t in qterms:
+                    score += 1.0 / gap
+        if score > best_score:
+            best, best_score = v, score
+    return best
+
+
+_PRIMARY = {"place": "place", "person": "person", "org": "org", "date": "date"}
+"""The span kind that answers a question type best ("which city": a place before an
+organisation's name)."""
+
+
+def rival_bound(question: str, sentence: str, value: Span | None, near: set[str]) -> bool:
+    """Is the sentence's answer tied to a rival of one of the question's qualifiers?
+
+    * The asked qualifier is missing from the sentence and its context (``near``), and the
+      sentence holds one of the same shape in the same slot: "Class C" for "Class B",
+      "in 2024" for "in 2023", "HC-2" for "HC-3", "phase 2" for "phase 3".
+    * Or both are in the sentence, and the answer ``value`` stands nearer the rival: "the
+      16th meeting and the 17th meeting in Nanning" for "Where was the 16th meeting?".
+    """
+    quals = question_qualifiers(question)
+    ws = words(sentence)
+    sent_terms = [t for w in ws for t in w.terms]
+    numeric = {q for q in quals if shape(q) in {"ordinal", "year", "number", "letter"}}
+    for q in numeric:
+        rivals = _rivals(q, question, ws)
+        if not rivals:
+            continue
+        if q not in sent_terms and number_of(q) not in near and q not in near:
+            return True
+        if value is not None and q in sent_terms and _nearer(value, rivals, q, ws):
+            return True
+    return False
+
+
+def _rivals(q: str, question: str, ws: tuple[Word, ...]) -> list[int]:
+    """Indexes of the sentence's words holding a qualifier of ``q``'s shape but another
+    value, in ``q``'s slot: after the same word ("Class _", "phase _", "HC-_"), before
+    the same word ("_ meeting"), or, for years and ordinals, anywhere."""
+    qs = shape(q)
+    qws = words(question)
+    before = after = ""
+    for i, w in enumerate(qws):
+        if q in w.terms:
+            before = _head(qws, i - 1)
+            after = _head(qws, i + 1)
+            if len(w.terms) > 1 and w.terms.index(q) > 0:  # "HC-3": the code's prefix
+                before = w.terms[w.terms.index(q) - 1]
+            break
+    out = []
+    for i, w in enumerate(ws):
+        for k, t in enumerate(w.terms):
+            if t == q or shape(t) != qs:
+                continue
+            prev = w.terms[k - 1] if k > 0 else _head(ws, i - 1)
+            nxt = w.terms[k + 1] if k + 1 < len(w.terms) else _head(ws, i + 1)
+            if qs in {"year", "ordinal"} or (before and prev == before) or (after and nxt == after):
+                out.append(i)
+    return out
+
+
+def _head(ws: tuple[Word, ...], i: int) -> str:
+    """The first content term of word ``i`` ("" out of range or for a stop word)."""
+    if 0 <= i < len(ws) and ws[i].terms and fold(ws[i].text) not in STOPWORDS:
+        return ws[i].terms[0]
+    return ""
+
+
+def _nearer(value: Span, rivals: list[int], q: str, ws: tuple[Word, ...]) -> bool:
+    """Does ``value`` stand closer (in words) to a rival than to the asked qualifier?"""
+    at = [i for i, w in enumerate(ws) if w.start < value.end and value.start < w.end]
+    if not at:
+        return False
+    asked = [i for i, w in enumerate(ws) if q in w.terms]
+
+    def dist(i: int) -> int:
+        return min(abs(i - j) for j in at)
+
+    return min(dist(i) for i in rivals) < min(dist(i) for i in asked)
+
+
+def focus_conflict(question: str, sentence: str, value: Span | None, focus: list[str]) -> bool:
+    """A counted thing qualified by another name or letter: "how many Chinese tourists"
+    asked, "150,000 Vietnamese visitors" found; "how many Class B licences", "133 Class
+    C licences". The words right after the sentence's number name a group that the
+    question does not, and the question's own qualifier is not among them."""
+    if value is None or not focus:
+        return False
+    q_caps = {t for t in asked_names(question) if t in focus}
+    if not q_caps:
+        return False
+    ws = words(sentence)
+    first = next((i for i, w in enumerate(ws) if w.end > value.start), len(ws))
+    while first < len(ws) and any(c.isdigit() for c in ws[first].text):
+        first += 1  # the number itself: "150,000", "1.5"
+    after = list(ws[first : first + 3])
+    phrase = {t for w in after for t in w.terms}
+    if q_caps <= phrase:
+        return False
+    q_terms = set(tokenize(question))
+    return any(
+        (w.text[:1].isupper() or (len(w.text) == 1 and w.text.isalpha()))
+        and any(t not in q_terms for t in w.terms)
+        for w in after
+    )
