@@ -1,0 +1,418 @@
+"""Disagreeing sources: when the sentences that answer a question give different values.
+
+A corpus of many dated articles on one subject does not always agree: one report gives a
+cost of £142 million, a later one £168 million; one spells a director "Halvorsen", another
+"Halvorson". Picking one sentence silently hides that. This module finds it and says so,
+citing each side, newest first::
+
+    The sources disagree: source [1] (3 Mar 2026) gives £168 million; source [2]
+    (20 Jan 2025) gives £142 million.
+
+Detection is general span typing (:mod:`rag.answer.spans`), never words of one corpus:
+
+1. *Supporting sentences* are the answerer's candidates that answer the question about as
+   well as the best one (:func:`supporting`): close in score and, for value questions,
+   holding a value of the asked kind.
+2. Each supporting sentence's *answer value* is the span of the asked kind nearest to the
+   question's own words (:func:`answer_value`): money, a percentage, a number with its
+   unit, a date, a name.
+3. Two values *conflict* (:func:`conflict`) when they are of the same kind and unit but
+   differ (£142 million vs £168 million; 30 April 2025 vs 28 March 2025; a name spelt two
+   ways for the same role), each sentence states only its own value, and they come from
+   different documents.
+
+Used by :mod:`rag.answer.assistant` after the answer is built (extractive) or verified
+(generative); the phrases are in :mod:`rag.prompts`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from rag import prompts
+from rag.answer.extractive import Scored, count_focus, question_type
+from rag.answer.followup import split_context
+from rag.answer.spans import MONTHS, Span, answer_values
+from rag.text import STOPWORDS, fold, stem, tokenize
+from rag.types import Answer, Citation
+
+SEMANTIC_MARGIN = 0.25  # a supporting sentence is this close in meaning to the best one
+LEXICAL_SHARE = 0.3  # ... and has this share of the best question-term coverage,
+SAME_WORDING = 0.9  # ... or is worded (almost) as closely as the best
+MIN_NAME_SIMILARITY = 0.75  # two spellings of one name: similar, not equal
+MAX_SIDES = 3
+MAX_CANDIDATES = 12  # supporting sentences looked at, best first
+
+DateOf = Callable[[str], str]
+"""A document's publication date (ISO, or "" when unknown) by doc_id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """The value a sentence gives for the question: its span and a comparison key."""
+
+    span: Span
+    kind: str  # money | percent | quantity | number | date | name
+    key: tuple  # what two values must share to be compared (currency, unit, ...)
+    amount: tuple  # what they must differ in to conflict (the figure, the date, the name)
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One value and the newest supporting sentence that gives it."""
+
+    value: Value
+    sentence: Scored
+    date: str  # ISO publication date of the sentence's document ("" unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    """Two or more sides, newest first (undated last)."""
+
+    sides: tuple[Side, ...]
+
+
+# ---------------------------------------------------------------------------- values
+
+_NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
+_MONTH_NO = {
+    m: i
+    for i, names in enumerate(
+        [
+            "jan january",
+            "feb february",
+            "mar march",
+            "apr april",
+            "may",
+            "jun june",
+            "jul july",
+            "aug august",
+            "sep sept september",
+            "oct october",
+            "nov november",
+            "dec december",
+        ],
+        start=1,
+    )
+    for m in names.split()
+}
+_MONTH_RE = re.compile(rf"\b({MONTHS})\b\.?", re.I)
+_YEAR_RE = re.compile(r"\b(1[5-9]\d{2}|20\d{2})\b")
+_DAY_RE = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\b")
+_ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_NAME_KINDS = frozenset({"person", "name", "org", "place"})
+
+
+def _figure(text: str) -> float | None:
+    m = _NUM.search(text)
+    if not m:
+        return None
+    try:
+        return float(m.group().replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _scale(text: str) -> float:
+    m = re.search(r"\d\s*(thousand|million|billion|bn|m|k)\b", text, re.I)
+    return _SCALES[m.group(1).lower()] if m else 1.0
+
+
+def _date_parts(text: str) -> tuple[int | None, int | None, int | None] | None:
+    """(year, month, day) of a date span, unknown parts None; None when it is no calendar
+    date ("spring", "Monday")."""
+    m = _ISO_RE.match(text.strip())
+    if m:
+        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    month_m = _MONTH_RE.search(text)
+    year_m = _YEAR_RE.search(text)
+    month = _MONTH_NO.get(month_m.group(1).lower()) if month_m else None
+    year = int(year_m.group(1)) if year_m else None
+    rest = _YEAR_RE.sub(" ", text)
+    day_m = _DAY_RE.search(rest) if month else None
+    day = int(day_m.group(1)) if day_m and 1 <= int(day_m.group(1)) <= 31 else None
+    if month is None and year is None:
+        return None
+    return year, month, day
+
+
+def make_value(span: Span) -> Value | None:
+    """The comparable form of a typed span (None: nothing to compare, e.g. a weekday)."""
+    text = span.text
+    if span.kind == "money":
+        figure = _figure(text)
+        if figure is None:
+            return None
+        currency = re.sub(r"[\d.,\s]|thousand|million|billion|\bbn\b|\bm\b|\bk\b", "", fold(text))
+        return Value(span, "money", ("money", currency), (figure * _scale(text),))
+    if span.kind == "percent":
+        figure = _figure(text)
+        return None if figure is None else Value(span, "percent", ("percent",), (figure,))
+    if span.kind in {"quantity", "number"}:
+        figure = _figure(text)
+        if figure is None:
+            return None
+        words = re.findall(r"[^\W\d_]+|°\s?[CF]|%", text[_NUM.search(text).end() :])  # type: ignore[union-attr]
+        words = [w for w in words if fold(w) not in _SCALES]
+        unit = fold(words[0]) if words else ""
+        if unit in STOPWORDS or not unit:
+            return Value(span, "number", ("number",), (figure,))
+        return Value(span, "quantity", ("quantity", stem(unit)), (figure,))
+    if span.kind == "date":
+        parts = _date_parts(text)
+        return None if parts is None else Value(span, "date", ("date",), parts)
+    if span.kind in _NAME_KINDS:
+        return Value(span, "name", ("name",), tuple(fold(text).split()))
+    return None
+
+
+def _name_tail(value: Value) -> str:
+    return " ".join(value.amount[-2:])
+
+
+def conflict(a: Value, b: Value, question: str = "") -> bool:
+    """Do ``a`` and ``b`` give different values for the same thing?
+
+    Figures: the same kind and unit (or a unit that is the question's counted thing),
+    different amounts. Dates: a known part (year, month, day) differs where both have it.
+    Names: two spellings of one name (similar, not equal; the role words before them are
+    not compared).
+    """
+    if a.kind == "date" and b.kind == "date":
+        return any(
+            x is not None and y is not None and x != y
+            for x, y in zip(a.amount, b.amount, strict=True)
+        )
+    if a.kind == "name" and b.kind == "name":
+        x, y = _name_tail(a), _name_tail(b)
+        if x == y or x in fold(b.span.text) or y in fold(a.span.text):
+            return False
+        return SequenceMatcher(None, x, y).ratio() >= MIN_NAME_SIMILARITY
+    if a.key != b.key and not _counted_alike(a, b, question):
+        return False
+    return abs(a.amount[0] - b.amount[0]) > 1e-9 * max(abs(a.amount[0]), 1.0)
+
+
+def _comparable_dates(a: Value, b: Value) -> bool:
+    """Both dates give a year, or both a day of a month ("January" alone pins nothing)."""
+    (ya, ma, da), (yb, mb, db) = a.amount, b.amount
+    return (ya is not None and yb is not None) or None not in (ma, da, mb, db)
+
+
+def _counted_alike(a: Value, b: Value, question: str) -> bool:
+    """Two counts of units named differently ("220 people", "180 jobs") count the same
+    thing when one of the units is what the question counts ("how many people ...")."""
+    if {a.kind, b.kind} - {"quantity", "number"}:
+        return False
+    focus = {stem(t) for t in count_focus(question)}
+    units = {k[1] for k in (a.key, b.key) if len(k) > 1}
+    return bool(focus & units)
+
+
+# ---------------------------------------------------------------------------- detection
+
+_MONEY_CUE = re.compile(
+    r"\b(?:cost|costs|price|prices|budget|spend|spent|pay|paid|worth|fund|funding|fee|fees|"
+    r"charge|charges|bill|invest|investment|revenue|income|salary|loan)\b",
+    re.I,
+)
+"""Ordinary English words of a question that ask for an amount of money."""
+
+
+def _values(qtype: str, sentence: str, question: str) -> list[Value]:
+    """The comparable values of the asked kind in ``sentence``, nearest to the question's
+    own words first; bare numbers right after a capitalised word ("Phase 1") are labels."""
+    spans = answer_values(qtype, sentence, question)
+    qterms = set(tokenize(question))
+    anchors = [
+        (m.start(), m.end())
+        for m in re.finditer(r"[\w’'-]+", sentence)
+        if set(tokenize(m.group())) & qterms
+    ]
+
+    def distance(span: Span) -> int:
+        if not anchors:
+            return 0
+        return min(max(a - span.end, span.start - b, 0) for a, b in anchors)
+
+    out = []
+    for span in sorted(spans, key=lambda sp: (distance(sp), sp.start)):
+        value = make_value(span)
+        if value is None:
+            continue
+        if value.kind == "number" and re.search(r"[A-Z][\w-]*\s+$", sentence[: span.start]):
+            continue
+        out.append(value)
+    return out
+
+
+def answer_value(qtype: str, sentence: str, question: str) -> Value | None:
+    """The value ``sentence`` gives for ``question``: the span of the asked kind that sits
+    nearest to the question's own words in the sentence (ties: the first)."""
+    values = _values(qtype, sentence, question)
+    return values[0] if values else None
+
+
+def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, list[Value]]]:
+    """Candidates holding a value of the kind asked: money for a question about cost or
+    price; a figure in the unit the question names ("how many metres") when any
+    candidate has one; otherwise any value of the question type."""
+    qtype = question_type(question)
+    money = bool(_MONEY_CUE.search(question)) and qtype in {"number", "measure", "other"}
+    if money:
+        qtype = "number"
+    qstems = {stem(t) for t in tokenize(question)}
+    pool = []
+    for s in candidates:
+        values = _values(qtype, s.chunk.text, question)
+        if money:
+            values = [v for v in values if v.kind == "money"]
+        if values:
+            pool.append((s, values))
+    if qtype in {"number", "measure"} and not money:
+        in_unit = [
+            (s, [v for v in vs if v.kind == "quantity" and v.key[1] in qstems]) for s, vs in pool
+        ]
+        in_unit = [(s, vs) for s, vs in in_unit if vs]
+        if in_unit:
+            pool = in_unit
+    return pool
+
+
+def supporting_values(
+    question: str, candidates: Sequence[Scored]
+) -> list[tuple[Scored, list[Value]]]:
+    """The candidates that answer ``question`` about as well as the best one that holds a
+    value of the asked kind, each with its values (best first): close in meaning and
+    sharing the question's wording, or worded as closely as the best."""
+    pool = _pool(split_context(question)[0], candidates)
+    if not pool:
+        return []
+    top_sem = max(s.semantic for s, _ in pool)
+    top_lex = max(s.lexical for s, _ in pool)
+    keep = [
+        (s, vs)
+        for s, vs in pool
+        if (s.semantic >= top_sem - SEMANTIC_MARGIN and s.lexical >= LEXICAL_SHARE * top_lex)
+        or (top_lex > 0 and s.lexical >= SAME_WORDING * top_lex)
+    ]
+    keep.sort(key=lambda p: -p[0].score)
+    return keep[:MAX_CANDIDATES]
+
+
+def supporting(question: str, candidates: Sequence[Scored]) -> list[Scored]:
+    """The supporting sentences of :func:`supporting_values`, best first."""
+    return [s for s, _ in supporting_values(question, candidates)]
+
+
+def find(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Disagreement | None:
+    """The sides of a disagreement among the supporting sentences, or None.
+
+    Each supporting sentence gives its value nearest to the question's words; a sentence
+    that also repeats a value already seen gives its other value (a correction: "was due
+    to close on 28 March, has been extended to 30 April"). A value joins the side that
+    states the same thing, or opens a side when it conflicts with every side so far;
+    values that are neither (another quantity altogether) are left out. Sides must come
+    from more than one document; each is represented by its newest sentence.
+    """
+    primary = split_context(question)[0]
+    sides: list[list[tuple[Value, Scored]]] = []
+    for s, values in supporting_values(primary, candidates):
+        seen = [side[0][0] for side in sides]
+        fresh = [v for v in values if not any(_same(x, v) for x in seen)]
+        value = values[0]
+        if value not in fresh and fresh and all(conflict(x, fresh[0], primary) for x in seen):
+            value = fresh[0]
+        same = next((side for side in sides if _same(side[0][0], value)), None)
+        if same is not None:
+            same.append((value, s))
+        elif all(conflict(x, value, primary) for x in seen):
+            sides.append([(value, s)])
+    if len(sides) < 2 or len({s.chunk.doc_id for side in sides for _, s in side}) < 2:
+        return None  # one document giving two values is not two sources disagreeing
+    out = []
+    for side in sides[:MAX_SIDES]:
+        value, sentence = max(side, key=lambda vs: (date_of(vs[1].chunk.doc_id), vs[1].score))
+        out.append(Side(value, sentence, date_of(sentence.chunk.doc_id)))
+    if len({side.sentence.chunk.doc_id for side in out}) < 2:
+        return None
+    out.sort(key=lambda side: (side.date != "", side.date), reverse=True)
+    return Disagreement(tuple(out))
+
+
+def _same(a: Value, b: Value) -> bool:
+    """Do two values state the same thing (one kind and unit; equal figure, compatible
+    date, same name)?"""
+    if a.kind != b.kind or a.key != b.key:
+        return False
+    if a.kind == "date":
+        return _comparable_dates(a, b) and not conflict(a, b)
+    if a.kind == "name":
+        return _name_tail(a) == _name_tail(b)
+    return a.amount == b.amount
+
+
+# ---------------------------------------------------------------------------- the answer
+
+
+def show_date(iso: str) -> str:
+    """ "2026-03-03" -> "3 Mar 2026"; "2025-11" -> "Nov 2025"; "" -> "undated"."""
+    if not iso:
+        return prompts.DATE_UNKNOWN
+    parts = iso.split("-")
+    try:
+        year = int(parts[0])
+        month = prompts.MONTH_ABBR[int(parts[1]) - 1] if len(parts) > 1 else ""
+        day = int(parts[2]) if len(parts) > 2 else 0
+    except (ValueError, IndexError):
+        return iso
+    return " ".join(str(p) for p in (day or "", month, year) if p)
+
+
+def cite_sentence(answer: Answer, sentence: Scored) -> int:
+    """The citation number of ``sentence`` in ``answer``: an existing citation of the same
+    document that overlaps it, else a new citation of the whole sentence."""
+    c = sentence.chunk
+    for cit in answer.citations:
+        if cit.source == c.source and cit.start < c.end and c.start < cit.end:
+            return cit.n
+    n = max((cit.n for cit in answer.citations), default=0) + 1
+    answer.citations.append(
+        Citation(
+            n, c.source, c.doc_title, c.start, c.end, c.text, float(sentence.score), c.chunk_id
+        )
+    )
+    return n
+
+
+def note(answer: Answer, found: Disagreement) -> str:
+    """The sentence naming each side with its citation and date, newest first; the
+    sides' sentences are cited in ``answer`` as needed."""
+    parts = [
+        prompts.DISAGREE_SIDE.format(
+            n=cite_sentence(answer, side.sentence),
+            date=show_date(side.date),
+            value=side.value.span.text,
+        )
+        for side in found.sides
+    ]
+    return prompts.DISAGREE_NOTE.format(sides="; ".join(parts))
+
+
+def annotate(
+    answer: Answer, question: str, candidates: Sequence[Scored], date_of: DateOf
+) -> Disagreement | None:
+    """Add the disagreement note (and its citations) to an answer whose supporting
+    sentences disagree; nothing when they agree or the answer abstained."""
+    if answer.abstained or not answer.answer:
+        return None
+    found = find(question, candidates, date_of)
+    if found is None:
+        return None
+    answer.answer = f"{answer.answer} {note(answer, found)}"
+    return found

@@ -1,0 +1,103 @@
+"""Questions about the latest or current state: prefer the newest supporting source.
+
+"What is the water level now?", "Who is currently the chief executive?", "Is the ban
+still on?" ask for the state of things as of the newest document, not whichever article
+ranks first. For such questions (:func:`asks_latest`, wording cues in
+:data:`rag.prompts.RECENCY_CUES`):
+
+1. retrieval is widened to documents dated after the newest one it found
+   (:func:`widen`), so a newer article that ranked below the cut-off is still read;
+2. among the sentences that answer the question about as well as the best one
+   (:func:`rag.answer.disagree.supporting`), the one from the newest dated document
+   answers (:func:`prefer_newest`);
+3. the answer says that source's date ("As of 3 Mar 2026 (the newest source): ...",
+   :func:`state_date`).
+
+Documents of unknown date never count as newest. Used by :mod:`rag.answer.assistant`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from rag import prompts
+from rag.answer.citations import Source
+from rag.answer.disagree import DateOf, show_date, supporting
+from rag.answer.extractive import ExtractiveDraft, Scored, shorten
+from rag.answer.followup import split_context
+from rag.retrieve.retriever import SearchResult
+from rag.types import Answer, Document, Hit
+
+_CUES = re.compile(prompts.RECENCY_CUES, re.I)
+
+
+def asks_latest(question: str) -> bool:
+    """Does the question ask for the latest or current state ("now", "latest", "still")?"""
+    return bool(_CUES.search(split_context(question)[0]))
+
+
+def widen(
+    search: Callable[[list[str]], SearchResult],
+    found: SearchResult,
+    docs: Sequence[Document],
+    allowed: Sequence[str] | None,
+) -> SearchResult:
+    """``found`` plus the best passages of the documents dated after the newest one it
+    holds (within ``allowed``); ``search(sources)`` runs the same query on those only."""
+    by_source = {d.source: d for d in docs}
+    dates = [by_source[h.chunk.source].date for h in found.hits if h.chunk.source in by_source]
+    newest = max((d for d in dates if d), default="")
+    pool = set(allowed) if allowed is not None else None
+    newer = [
+        d.source for d in docs if d.date and d.date > newest and (pool is None or d.source in pool)
+    ]
+    if not newer or not found.hits:
+        return found
+    extra = search(newer)
+    seen = {h.chunk.chunk_id for h in found.hits}
+    hits = list(found.hits)
+    for h in extra.hits:
+        if h.chunk.chunk_id not in seen:
+            seen.add(h.chunk.chunk_id)
+            hits.append(Hit(len(hits) + 1, h.chunk, h.dense_score, h.bm25_score, h.score))
+    return replace(found, hits=hits)
+
+
+def newest_support(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Scored | None:
+    """The supporting sentence from the newest dated document (ties: the better scored);
+    None when none of them is dated."""
+    dated = [s for s in supporting(question, candidates) if date_of(s.chunk.doc_id)]
+    if not dated:
+        return None
+    return max(dated, key=lambda s: (date_of(s.chunk.doc_id), s.score))
+
+
+def prefer_newest(draft: ExtractiveDraft, date_of: DateOf) -> tuple[ExtractiveDraft, str]:
+    """For a "latest" question, the draft answered by the newest supporting sentence, and
+    that sentence's publication date ("" when the question does not ask for the latest
+    state, it has two parts, or no supporting sentence is dated)."""
+    if draft.parts or not asks_latest(draft.question):
+        return draft, ""
+    primary = split_context(draft.question)[0]
+    pick = newest_support(primary, draft.candidates, date_of)
+    if pick is None:
+        return draft, ""
+    date = date_of(pick.chunk.doc_id)
+    if draft.sources and date_of(draft.sources[0].chunk.doc_id) >= date:
+        return draft, date  # the answer already comes from the newest source
+    text = f"{shorten(pick.chunk.text, primary)} [1]"
+    return replace(draft, text=text, sources=[Source(1, pick.chunk, pick.score)], best=pick), date
+
+
+def state_date(answer: Answer, date: str) -> None:
+    """Put the newest source's date before the verified answer (not on an abstention)."""
+    if date and answer.answer and not answer.abstained:
+        answer.answer = f"{prompts.AS_OF.format(date=show_date(date))} {answer.answer}"
+
+
+def cited_date(answer: Answer, date_of_source: Callable[[str], str]) -> str:
+    """The newest publication date among the answer's citations ("" when none is dated):
+    what a generative answer to a "latest" question is as of."""
+    return max((date_of_source(c.source) for c in answer.citations), default="")
