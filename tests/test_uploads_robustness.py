@@ -71,7 +71,9 @@ def _project(root: Path, built: Path) -> Config:
 
 
 @contextlib.contextmanager
-def serve(config: Config, embedder, **build_kw) -> Iterator[dict]:
+def serve(
+    config: Config, embedder, trusted_proxies: str | None = None, **build_kw
+) -> Iterator[dict]:
     """The app over ``config`` on a free loopback port (an Assistant sharing ``embedder``)."""
     bot = private_bot(config, embedder)
     app = load_app()
@@ -79,7 +81,9 @@ def serve(config: Config, embedder, **build_kw) -> Iterator[dict]:
     engine = app.Engine(assistant=bot)
     demo = app.build(engine, **build_kw)
     port = free_port()
-    app.launch(demo, host=HOST, port=port, prevent_thread_lock=True)
+    app.launch(
+        demo, host=HOST, port=port, prevent_thread_lock=True, trusted_proxies=trusted_proxies
+    )
     try:
         yield {
             "url": f"http://{HOST}:{port}/",
@@ -549,8 +553,9 @@ def _gradio_cache(app) -> Path:
     return Path(get_upload_folder()).resolve()
 
 
-def _raw_upload(url: str, path: Path) -> str:
-    """POST a file to Gradio's upload route, as any HTTP client can; its server path."""
+def _raw_upload(url: str, path: Path, forwarded_for: str = "") -> str:
+    """POST a file to Gradio's upload route, as any HTTP client can; its server path.
+    ``forwarded_for``: the ``X-Forwarded-For`` header a proxy (or a liar) sends."""
     boundary = "robust-boundary"
     body = (
         (
@@ -566,6 +571,8 @@ def _raw_upload(url: str, path: Path) -> str:
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         method="POST",
     )
+    if forwarded_for:
+        request.add_header("X-Forwarded-For", forwarded_for)
     with urllib.request.urlopen(request, timeout=60) as resp:
         (server_path,) = json.loads(resp.read())
     return server_path
@@ -757,6 +764,42 @@ def test_file_posts_are_limited_before_they_are_received(limited, tmp_path: Path
             codes.append(exc.code)
             assert "Too many file uploads from your address" in json.loads(exc.read())["error"]
     assert codes.count(200) == 20 and codes.count(429) == 4
+
+
+def _posts_accepted(url: str, path: Path, forwarded: list[str]) -> int:
+    """How many of these raw file posts (one per X-Forwarded-For value) were accepted."""
+    accepted = 0
+    for value in forwarded:
+        try:
+            _raw_upload(url, path, forwarded_for=value)
+            accepted += 1
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 429
+    return accepted
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1,::1"])
+def test_forwarded_for_counts_only_from_a_trusted_proxy(
+    tmp_path: Path,
+    built_seed_index: Path,  # noqa: F811
+    assistant,
+    trusted: str,
+) -> None:
+    """The per-address limits count the client a trusted proxy names in X-Forwarded-For
+    (``RAG_TRUSTED_PROXIES``, default loopback: a reverse proxy on the same host), and
+    ignore the header from anyone else: with no proxy trusted, a client that sends a new
+    made-up address with every request is still held to its own address's burst (20)."""
+    cfg = _project(tmp_path / "p", built_seed_index)
+    path = _write(tmp_path, "note-fwd.md", "# Note\n\nA short note.")
+    limiter = RateLimiter(60, 3, clock=FakeClock())
+    with serve(cfg, assistant.parts.embedder, trusted_proxies=trusted, limiter=limiter) as srv:
+        made_up = [f"203.0.113.{i}" for i in range(24)]
+        if not trusted:
+            assert _posts_accepted(srv["url"], path, made_up) == 20
+        else:  # two users behind the proxy: each has a budget of its own
+            two_users = ["198.51.100.7", "198.51.100.8"] * 12
+            assert _posts_accepted(srv["url"], path, two_users) == 24
+            assert _posts_accepted(srv["url"], path, ["198.51.100.7"] * 10) == 8
 
 
 def test_uploads_removals_and_feedback_are_limited(limited, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def launch(
     concurrency: int = 8,
     max_upload_mb: int | None = None,
     max_queue: int = MAX_QUEUE,
+    trusted_proxies: str | None = None,
 ) -> Any:
     """Start the server with the queue on (``concurrency`` requests at a time, at most
     ``max_queue`` waiting: a flood beyond that is refused at once, not queued for minutes).
@@ -40,8 +41,12 @@ def launch(
     ``max_upload_mb`` makes Gradio refuse larger files while they are being
     received, before they reach its cache folder (the app checks again on add).
     With users configured (``build``'s ``access``), a login is required and failed logins
-    are throttled per address (:class:`rag.app.auth.LoginGuard`).
+    are throttled per address (:class:`rag.app.auth.LoginGuard`). ``trusted_proxies``
+    (``RAG_TRUSTED_PROXIES``; None: uvicorn's default, loopback) are the proxies whose
+    ``X-Forwarded-For`` names the client address the limits count; others' is ignored.
     """
+    if trusted_proxies is not None:  # uvicorn reads it when the server starts
+        os.environ["FORWARDED_ALLOW_IPS"] = trusted_proxies
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
     limits = getattr(demo, "rag_limits", None)
     guard = (
@@ -111,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         share=args.share,
         prevent_thread_lock=True,
         max_upload_mb=config.max_upload_mb,
+        trusted_proxies=config.trusted_proxies,
     )
     engine.start()
     demo.block_thread()  # until Ctrl+C

@@ -106,4 +106,10 @@ def serve(config: Config, host: str, port: int, *, no_auth: bool = False) -> Non
     check_exposure(config, host, no_auth=no_auth)
     assistant = Assistant.from_config(config, warn=lambda m: print(f"rag: {m}"))
     print(f"rag: serving http://{host}:{port}/v1 (OpenAI-compatible) and /mcp (MCP)", flush=True)
-    uvicorn.run(create_app(assistant, config), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(assistant, config),
+        host=host,
+        port=port,
+        log_level="warning",
+        forwarded_allow_ips=config.trusted_proxies,  # whose X-Forwarded-For names the client
+    )
