@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.evaluation.metrics import METRICS, STAGES, answer_words, by_type, latency, summarize
+from rag.evaluation.metrics import (
+    METRICS,
+    STAGES,
+    answer_words,
+    by_type,
+    headline,
+    latency,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from rag.config import Config
@@ -104,11 +112,16 @@ class Report:
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     def to_dict(self) -> dict[str, Any]:
+        runs = [r.to_dict() for r in self.runs]
+        pairs = dataset_pairs(self.dataset.path)
+        if pairs:  # a cross-lingual dataset: figures per language pair too
+            for data, run in zip(runs, self.runs, strict=True):
+                data["by_pair"] = by_pair(run.rows, pairs)
         return {
             "created": self.created,
             "dataset": self.dataset.meta(),
             "metric_definitions": METRICS,
-            "runs": [r.to_dict() for r in self.runs],
+            "runs": runs,
             "gates": self.gates,
             "versions": package_versions(),
             "machine": machine_info(),
@@ -117,6 +130,58 @@ class Report:
     @property
     def passed(self) -> bool:
         return all(g["passed"] for g in self.gates)
+
+
+def dataset_pairs(path: Path) -> dict[str, str]:
+    """Question id -> language pair ("vi->en": a Vietnamese question over an English
+    document), from the dataset rows' optional ``pair`` (or ``lang``) field; {} when the
+    dataset has none. Read from the file because the validated items keep only the
+    fields every dataset shares."""
+    out: dict[str, str] = {}
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        pair = rec.get("pair") or rec.get("lang") if isinstance(rec, dict) else None
+        if isinstance(pair, str) and pair and "id" in rec:
+            out[str(rec["id"])] = pair
+    return out
+
+
+def by_pair(rows: Sequence[dict[str, Any]], pairs: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The headline figures per language pair, plus the retrieval latency of each."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(pairs.get(str(r["id"]), "?"), []).append(r)
+    out = {}
+    for name in sorted(groups):
+        ok = [r for r in groups[name] if not r.get("error")]
+        s = summarize(ok)
+        retrieve = latency(ok).get("retrieve", {})
+        out[name] = headline(groups[name]) | {
+            "recall@5": s["recall@5"],
+            "retrieve_ms_p50": retrieve.get("p50"),
+        }
+    return out
+
+
+def _pair_md(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """The per-language-pair table, for datasets that give pairs."""
+    if not any(r.get("by_pair") for r in runs):
+        return []
+    cols = ["n", "answer_accuracy", "abstention_rate", "false_abstention", "recall@5"]
+    cols.append("retrieve_ms_p50")
+    rows = [
+        [r["label"], p, *(_cell(v.get(c)) for c in cols)]
+        for r in runs
+        for p, v in r.get("by_pair", {}).items()
+    ]
+    return ["## By language pair", "", *_md_table(["config", "pair", *cols], rows), ""]
 
 
 def write_reports(report: Report, out: Path) -> list[Path]:
@@ -177,7 +242,7 @@ def markdown(data: dict[str, Any]) -> str:
         for t, v in r["by_type"].items()
     ]
     lines += _md_table(["config", "type", *cols], rows) + [""]
-    lines += _qtype_md(runs) + ["## Outcomes", ""]
+    lines += _qtype_md(runs) + _pair_md(runs) + ["## Outcomes", ""]
     for r in runs:
         lines.append(f"- **{r['label']}**: ok {r['failures'].get('ok', 0)}")
         lines += [f"  - {k} {len(ids)}: {', '.join(ids)}" for k, ids in r["failed_ids"].items()]
@@ -296,8 +361,31 @@ def print_summary(report: Report, out: Path | None = None) -> None:
             *(_latency_cell(r["latency_ms"].get(stage), short=True) for r in runs),
         )
     console.print(table)
+    _print_pairs(console, report)
     for g in report.gates:
         mark = "[green]pass[/green]" if g["passed"] else "[bold red]FAIL[/bold red]"
         console.print(f"{mark} {g['run']}: {g['metric']} = {_fmt(g['value'])} (min {g['min']})")
     if out is not None:
         console.print(f"report: {out / 'report.md'}")
+
+
+def _print_pairs(console: Any, report: Report) -> None:
+    """Accuracy / abstention / recall@5 per language pair, when the dataset gives pairs."""
+    pairs = dataset_pairs(report.dataset.path)
+    if not pairs:
+        return
+    from rich.table import Table
+
+    table = Table(title="per pair: acc / abst / R@5")
+    table.add_column("pair", no_wrap=True)
+    for run in report.runs:
+        table.add_column(run.label, justify="right", no_wrap=True)
+    per_run = [by_pair(run.rows, pairs) for run in report.runs]
+    for name in sorted({p for r in per_run for p in r}):
+        cells = []
+        for r in per_run:
+            v = r.get(name, {})
+            keys = ("answer_accuracy", "abstention_rate", "recall@5")
+            cells.append(" / ".join(_fmt(v.get(k), 2) for k in keys))
+        table.add_row(name, *cells)
+    console.print(table)
