@@ -141,3 +141,16 @@ def detect_language(text: str) -> str:
 def needs_multilingual(text: str) -> bool:
     """Whether a question should go through the multilingual index (not English)."""
     return detect_language(text) not in ("en", "")
+
+
+def localized(phrases: dict[str, str], lang: str, english: str) -> str:
+    """The phrase for ``lang`` from a ``rag.prompts`` table, else the ``english`` one."""
+    return phrases.get(lang, english)
+
+
+def language_name(code: str, in_lang: str) -> str:
+    """The name of language ``code`` written in ``in_lang`` ("zh" in "vi": "tiếng Trung"),
+    falling back to English names, then to the code itself."""
+    from rag.prompts import LANGUAGE_NAMES
+
+    return LANGUAGE_NAMES.get(in_lang, {}).get(code) or LANGUAGE_NAMES["en"].get(code, code)

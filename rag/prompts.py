@@ -132,3 +132,26 @@ RECENCY_CUES = (
     r"most recently|newest|as of|still|up to date|these days|so far|to date)\b"
 )
 """Words that ask for the latest state (a regular expression, matched case-insensitively)."""
+
+# ---------------------------------------------------------------------------- other languages
+# Fixed phrases in the question's language (rag.lang.detect_language; issue 16). English is
+# the phrase above; a language without an entry gets the English one (rag.lang.localized).
+
+NOT_IN_SOURCES_LANG = {
+    "vi": "Các nguồn không trả lời câu hỏi này: “{question}”",
+    "zh": "资料中没有这个问题的答案：“{question}”",
+}
+CLOSEST_PASSAGES_LANG = {"vi": "Các đoạn gần nhất:", "zh": "最接近的段落："}
+
+SOURCE_LANGUAGE = {
+    "en": "The quoted source is in {language}; the quote is given in its own language.",
+    "vi": "Nguồn được trích bằng {language}; trích dẫn giữ nguyên ngôn ngữ của nguồn.",
+    "zh": "所引用的资料为{language}，引文保留原文。",
+}
+"""A note on an answer whose cited sources are in another language than the question."""
+
+LANGUAGE_NAMES = {
+    "en": {"en": "English", "vi": "Vietnamese", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"},
+    "vi": {"en": "tiếng Anh", "vi": "tiếng Việt", "zh": "tiếng Trung", "ja": "tiếng Nhật"},
+    "zh": {"en": "英文", "vi": "越南文", "zh": "中文", "ja": "日文", "ko": "韩文"},
+}

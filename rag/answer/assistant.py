@@ -46,10 +46,11 @@ from rag.ingest.uploads import (
     stage_uploads,
     unindexed_documents,
 )
+from rag.lang import detect_language, localized
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
 from rag.retrieve.retriever import SearchResult, clean_query
-from rag.retrieve.routing import make_retriever
+from rag.retrieve.routing import make_retriever, source_language_note
 from rag.store.build import BuildReport, build_index, chunk_vectors
 from rag.store.index import load_index
 from rag.store.manifest import MANIFEST, read_manifest
@@ -173,6 +174,10 @@ class Assistant:
             yield from self._extractive(answer, found, avoid, cfg)
         else:
             yield from self._generative(answer, found, llm, avoid, cfg)
+        if answer.citations:  # quotes stay in their language; say which when it differs
+            cited = [c.source for c in answer.citations]
+            note = source_language_note(self.parts.retriever, answer.question, cited)
+            answer.notes += [note] if note else []
         answer.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         yield answer
 
@@ -567,7 +572,10 @@ class Assistant:
     def _abstain(self, answer: Answer) -> None:
         answer.abstained = True
         answer.citations = []
-        answer.answer = prompts.NOT_IN_SOURCES.format(question=answer.question.rstrip())
+        reply = localized(
+            prompts.NOT_IN_SOURCES_LANG, detect_language(answer.question), prompts.NOT_IN_SOURCES
+        )
+        answer.answer = reply.format(question=answer.question.rstrip())
 
     def _texts(self, hits: Sequence[Hit]) -> dict[str, str]:
         index = self.parts.index

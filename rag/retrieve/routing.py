@@ -237,3 +237,27 @@ def make_retriever(
     if route is None and not is_multilingual(config):
         route = MultilingualRoute(config, warn)
     return RoutedRetriever(index, embedder, config, route)
+
+
+def source_language_note(retriever: Retriever, question: str, sources: Sequence[str]) -> str:
+    """The note for an answer citing ``sources`` (document ids or paths) when one of them is
+    in another language than ``question``, in the question's language (prompts); "" else."""
+    from rag import prompts
+    from rag.lang import language_name, localized
+
+    index = retriever.index
+    qlang = detect_language(question) or ENGLISH
+    langs: list[str] = []
+    for key in sources:
+        try:
+            lang = document_language(index.document(key))
+        except KeyError:
+            continue
+        if lang != qlang and lang not in langs:
+            langs.append(lang)
+    if not langs:
+        return ""
+    sep = "、" if qlang == "zh" else ", "
+    names = sep.join(language_name(lang, qlang) for lang in langs)
+    template = localized(prompts.SOURCE_LANGUAGE, qlang, prompts.SOURCE_LANGUAGE["en"])
+    return template.format(language=names)
