@@ -141,7 +141,7 @@ class Assistant:
             parts=True,
             sources=allowed,
         )
-        if recency.asks_latest(standalone):  # "latest"/"now": read newer articles too
+        if cfg.dated_answers and recency.asks_latest(standalone):  # read newer articles too
             found = recency.widen(
                 lambda newer: self._search(
                     standalone,
@@ -174,6 +174,7 @@ class Assistant:
             yield from self._extractive(answer, found, avoid, cfg)
         else:
             yield from self._generative(answer, found, llm, avoid, cfg)
+        self._dated(answer, cfg, allowed)
         if answer.citations:  # quotes stay in their language; say which when it differs
             cited = [c.source for c in answer.citations]
             note = source_language_note(self.parts.retriever, answer.question, cited)
@@ -403,10 +404,9 @@ class Assistant:
             self._abstain(answer)
             answer.timings_ms["verify"] = 0.0
             return
-        draft, newest = recency.prefer_newest(draft, self._date_of)
+        if cfg.dated_answers:  # "latest": the newest supporting source answers
+            draft = recency.prefer_newest(draft, self._date_of)[0]
         self._verify(answer, draft.text, draft.sources, found.hits, reattribute=False)
-        if answer.answer and not answer.abstained:
-            self._dated(answer, draft.candidates, newest)
         if answer.answer:
             yield answer.answer
 
@@ -477,18 +477,28 @@ class Assistant:
             self._abstain(answer)
             return
         self._verify(answer, draft, sources, hits, reattribute=True)  # abstains if none kept
-        if not answer.abstained:  # the same checks on the verified answer
-            scored = self.extractive.draft(answer.standalone_question, hits, self._texts(hits))
-            self._dated(answer, scored.candidates, recency.cited_date(answer, self._date_of))
 
-    def _dated(self, answer: Answer, candidates: Sequence[Scored], newest: str) -> None:
-        """Many dated articles: a "latest" question's answer states the newest source's
-        date (:mod:`rag.answer.recency`); otherwise, where the supporting sentences give
+    def _dated(self, answer: Answer, cfg: Config, allowed: list[str] | None) -> None:
+        """Many dated articles, after verification (any backend): a "latest" question's
+        answer states its newest source's date (:mod:`rag.answer.recency`); otherwise, where
+        the sentences that answer it (from a wider search, within ``allowed``) give
         different values, a note cites each side, newest first (:mod:`rag.answer.disagree`)."""
-        if recency.asks_latest(answer.standalone_question):
-            recency.state_date(answer, newest)
-        else:
-            disagree.annotate(answer, answer.standalone_question, candidates, self._date_of)
+        question = answer.standalone_question
+        if answer.abstained or not answer.answer or not cfg.dated_answers:
+            return
+        if recency.asks_latest(question):
+            recency.state_date(answer, recency.cited_date(answer, self._date_of))
+            return
+        hits = self._search(
+            question,
+            cfg.k * disagree.WIDER_SEARCH,
+            hybrid=cfg.hybrid,
+            lexical_only=cfg.lexical_only,
+            parts=True,
+            sources=allowed,
+        ).hits
+        scored = self.extractive.draft(question, hits, self._texts(hits))
+        disagree.annotate(answer, question, scored.candidates, self._date_of)
 
     def _date_of(self, key: str) -> str:
         """A document's publication date (ISO, "" unknown) by id or source path."""

@@ -44,6 +44,7 @@ LEXICAL_SHARE = 0.3  # ... and has this share of the best question-term coverage
 SAME_WORDING = 0.9  # ... or is worded (almost) as closely as the best
 MIN_NAME_SIMILARITY = 0.75  # two spellings of one name: similar, not equal
 MAX_SIDES = 3
+WIDER_SEARCH = 3  # the check reads k x this many passages: the other side may rank lower
 MAX_CANDIDATES = 12  # supporting sentences looked at, best first
 
 DateOf = Callable[[str], str]
@@ -67,6 +68,7 @@ class Side:
     value: Value
     sentence: Scored
     date: str  # ISO publication date of the sentence's document ("" unknown)
+    members: tuple[Scored, ...] = ()  # every supporting sentence that gives this value
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +186,7 @@ def conflict(a: Value, b: Value, question: str = "") -> bool:
     not compared).
     """
     if a.kind == "date" and b.kind == "date":
-        return any(
+        return _comparable_dates(a, b) and any(
             x is not None and y is not None and x != y
             for x, y in zip(a.amount, b.amount, strict=True)
         )
@@ -242,6 +244,14 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
 
     out = []
     for span in sorted(spans, key=lambda sp: (distance(sp), sp.start)):
+        tail = re.match(r"\d+", sentence[span.end :])
+        if span.kind == "date" and tail:  # "December 20" cut out of "December 2027"
+            span = Span(
+                span.start,
+                span.end + tail.end(),
+                span.kind,
+                sentence[span.start : span.end + tail.end()],
+            )
         value = make_value(span)
         if value is None:
             continue
@@ -314,8 +324,8 @@ def find(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Disagr
     """The sides of a disagreement among the supporting sentences, or None.
 
     Each supporting sentence gives its value nearest to the question's words; a sentence
-    that also repeats a value already seen gives its other value (a correction: "was due
-    to close on 28 March, has been extended to 30 April"). A value joins the side that
+    that repeats a date already seen gives its other date (a moved date: "was due to
+    close on 28 March, has been extended to 30 April"). A value joins the side that
     states the same thing, or opens a side when it conflicts with every side so far;
     values that are neither (another quantity altogether) are left out. Sides must come
     from more than one document; each is represented by its newest sentence.
@@ -326,8 +336,13 @@ def find(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Disagr
         seen = [side[0][0] for side in sides]
         fresh = [v for v in values if not any(_same(x, v) for x in seen)]
         value = values[0]
-        if value not in fresh and fresh and all(conflict(x, fresh[0], primary) for x in seen):
-            value = fresh[0]
+        if (
+            value.kind == "date"
+            and value not in fresh
+            and fresh
+            and all(conflict(x, fresh[0], primary) for x in seen)
+        ):
+            value = fresh[0]  # a date moved: "was due on 28 March, has been extended to ..."
         same = next((side for side in sides if _same(side[0][0], value)), None)
         if same is not None:
             same.append((value, s))
@@ -338,7 +353,8 @@ def find(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Disagr
     out = []
     for side in sides[:MAX_SIDES]:
         value, sentence = max(side, key=lambda vs: (date_of(vs[1].chunk.doc_id), vs[1].score))
-        out.append(Side(value, sentence, date_of(sentence.chunk.doc_id)))
+        members = tuple(m for _, m in side)
+        out.append(Side(value, sentence, date_of(sentence.chunk.doc_id), members))
     if len({side.sentence.chunk.doc_id for side in out}) < 2:
         return None
     out.sort(key=lambda side: (side.date != "", side.date), reverse=True)
@@ -390,6 +406,14 @@ def cite_sentence(answer: Answer, sentence: Scored) -> int:
     return n
 
 
+def _cited(answer: Answer, sentence: Scored) -> bool:
+    """Does the answer cite (a span overlapping) ``sentence``?"""
+    c = sentence.chunk
+    return any(
+        x.source == c.source and x.start < c.end and c.start < x.end for x in answer.citations
+    )
+
+
 def note(answer: Answer, found: Disagreement) -> str:
     """The sentence naming each side with its citation and date, newest first; the
     sides' sentences are cited in ``answer`` as needed."""
@@ -412,7 +436,9 @@ def annotate(
     if answer.abstained or not answer.answer:
         return None
     found = find(question, candidates, date_of)
-    if found is None:
+    if found is None or not any(
+        _cited(answer, m) for side in found.sides for m in side.members
+    ):  # the sides must be about what the answer says: one of them is its own
         return None
     answer.answer = f"{answer.answer} {note(answer, found)}"
     return found

@@ -24,13 +24,23 @@ from dataclasses import replace
 
 from rag import prompts
 from rag.answer.citations import Source
-from rag.answer.disagree import DateOf, show_date, supporting
-from rag.answer.extractive import ExtractiveDraft, Scored, shorten
+from rag.answer.disagree import DateOf, answer_value, show_date, supporting
+from rag.answer.extractive import (
+    STRICT_TYPES,
+    VALUE_TYPES,
+    ExtractiveDraft,
+    Scored,
+    question_type,
+    shorten,
+)
 from rag.answer.followup import split_context
 from rag.retrieve.retriever import SearchResult
 from rag.types import Answer, Document, Hit
 
 _CUES = re.compile(prompts.RECENCY_CUES, re.I)
+SEMANTIC_MARGIN = 0.10  # a current-state sentence is this close in meaning to the best one
+LEXICAL_SHARE = 0.4  # ... with this share of its question-term coverage
+MIN_TYPED = 0.6  # ... and, for value questions, holds a value of the asked kind
 
 
 def asks_latest(question: str) -> bool:
@@ -65,10 +75,41 @@ def widen(
     return replace(found, hits=hits)
 
 
+def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]:
+    """Sentences that answer ``question`` about as well as the best one: close to the
+    best in meaning, with a good share of its wording, and (for questions asking for a
+    value) holding one (a calendar date, a figure); plus the value-bearing sentences of
+    :func:`rag.answer.disagree.supporting`."""
+    if not candidates:
+        return []
+    qtype = question_type(question)
+    strict = qtype in STRICT_TYPES
+    pool = [
+        s
+        for s in candidates
+        if not strict
+        or (
+            s.typed >= MIN_TYPED
+            and (qtype not in VALUE_TYPES or answer_value(qtype, s.chunk.text, question))
+        )
+    ]
+    if not pool:
+        return supporting(question, candidates)
+    top_sem = max(s.semantic for s in pool)
+    top_lex = max(s.lexical for s in pool)
+    near = [
+        s
+        for s in pool
+        if s.semantic >= top_sem - SEMANTIC_MARGIN and s.lexical >= LEXICAL_SHARE * top_lex
+    ]
+    seen = {s.chunk.chunk_id for s in near}
+    return near + [s for s in supporting(question, candidates) if s.chunk.chunk_id not in seen]
+
+
 def newest_support(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Scored | None:
     """The supporting sentence from the newest dated document (ties: the better scored);
     None when none of them is dated."""
-    dated = [s for s in supporting(question, candidates) if date_of(s.chunk.doc_id)]
+    dated = [s for s in current_support(question, candidates) if date_of(s.chunk.doc_id)]
     if not dated:
         return None
     return max(dated, key=lambda s: (date_of(s.chunk.doc_id), s.score))
