@@ -1,0 +1,317 @@
+"""Replicas over the shared Milvus state (``RAG_STORE=milvus RAG_MILVUS_STATE=shared``):
+load an :class:`~rag.store.index.Index` from Milvus alone, and follow the changes other
+replicas commit (:func:`changed`, polled before each answer as the manifest is in the
+local layout).
+
+A replica keeps a snapshot: the documents of one committed version, their chunk table
+and a map from the chunks' stable Milvus ids to local row numbers (what the retriever
+addresses). A reload fetches only the documents added since the snapshot (their text and
+chunk rows); removed ones are dropped. The snapshot is checked before it is served: each
+new document's text length and chunk count must match its metadata, and the version
+must not have moved during the load (else it is loaded again), so a replica never
+serves a half-written document. The writer is :mod:`rag.store.milvus_writer`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import Config
+from rag.errors import IndexCorruptError, IndexMissingError, StoreError
+from rag.store.index import CHUNK_DTYPE, ChunkTable, Index, lexical_text
+from rag.store.lexical import BM25Index
+from rag.store.manifest import settings_fingerprint
+from rag.store.milvus_state import SharedState, in_filter
+from rag.store.milvus_store import _ranked, _search_params, connect, resolve_uri
+from rag.types import Document
+
+LOAD_TRIES = 5
+
+
+def is_shared(config: Config) -> bool:
+    """Whether every piece of index state lives in Milvus (issue 21)."""
+    return config.store == "milvus" and config.milvus_state == "shared"
+
+
+def state_for(config: Config) -> SharedState:
+    """The shared state of ``config`` (one client per project root, URI and prefix)."""
+    uri = resolve_uri(config.milvus_uri, config.root)
+    key = (str(config.root), uri, config.milvus_collection)
+    with _lock:
+        st = _states.get(key)
+        if st is None:
+            st = SharedState(connect(uri, config.milvus_token), config.milvus_collection)
+            _states[key] = st
+        return st
+
+
+@dataclass
+class Snapshot:
+    """One committed version as this replica holds it."""
+
+    version: int
+    index: Index
+    chunks_of: dict[str, np.ndarray]  # doc_id -> rows of (id, ordinal, start, end)
+
+
+class SharedStore:
+    """The :class:`~rag.store.base.VectorStore` of a snapshot: searches the shared chunks
+    collection, filtered to the snapshot's version, and answers in local row numbers.
+
+    Read-only: writes go through :mod:`rag.store.milvus_writer`, under the lease."""
+
+    def __init__(
+        self, st: SharedState, version: int, dim: int, ids: np.ndarray, config: Config
+    ) -> None:
+        self.state = st
+        self.collection = st.chunks
+        self.version = version
+        self.ids = ids
+        self.rows = {int(i): r for r, i in enumerate(ids.tolist())}
+        self.full_text = config.lexical == "milvus"
+        self._dim = dim
+        index_type = "FLAT"
+        if config.index_type == "hnsw":
+            index_type = "HNSW"
+        elif config.index_type == "ivf":
+            index_type = "IVF_FLAT"
+        self._params = _search_params(index_type, config.hnsw_ef_search, config.ivf_nprobe)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def kind(self) -> str:
+        return "milvus"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray, meta: Any) -> None:
+        raise StoreError("the shared Milvus index is written by `rag index` / uploads only")
+
+    def delete_document(self, doc_id: str) -> int:
+        raise StoreError("the shared Milvus index is written by `rag index` / uploads only")
+
+    def _filter(self, sources: Collection[str] | None) -> str:
+        flt = f"ver <= {self.version}"
+        return flt if sources is None else f"{flt} and {in_filter('source', sources)}"
+
+    def _local(self, res: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Milvus ids as local rows; rows this snapshot does not hold (a document removed
+        since, not yet purged) are dropped."""
+        scores, ids = _ranked(res, k)
+        out_s = np.full_like(scores, -np.inf)
+        out_i = np.full_like(ids, -1)
+        for q in range(len(ids)):
+            j = 0
+            for s, i in zip(scores[q], ids[q], strict=True):
+                row = self.rows.get(int(i)) if i != -1 else None
+                if row is not None:
+                    out_s[q, j], out_i[q, j] = s, row
+                    j += 1
+        return out_s, out_i
+
+    def search(
+        self, queries: np.ndarray, k: int, *, sources: Collection[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        if not len(self) or (sources is not None and not sources):
+            return _ranked([[] for _ in q], k)
+        with self.state.errors("search"):
+            res = self.state.client.search(
+                self.collection,
+                data=q.tolist(),
+                anns_field="vector",
+                limit=max(1, min(k, len(self))),
+                search_params=self._params,
+                filter=self._filter(sources),
+            )
+        return self._local(res, k)
+
+    def lexical_search(
+        self, query: str, k: int, *, sources: Collection[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Milvus's BM25 over the chunks' folded words (``RAG_LEXICAL=milvus``)."""
+        if not self.full_text:
+            raise StoreError("the shared index has no word index (RAG_LEXICAL=bm25s)")
+        if not len(self) or not query.strip() or (sources is not None and not sources):
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        with self.state.errors("BM25 search"):
+            res = self.state.client.search(
+                self.collection,
+                data=[query],
+                anns_field="sparse",
+                limit=max(1, min(k, len(self))),
+                search_params={"metric_type": "BM25"},
+                filter=self._filter(sources),
+            )
+        scores, ids = self._local(res, k)
+        keep = ids[0] >= 0
+        return np.abs(scores[0][keep]), ids[0][keep]
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        rows = np.asarray(ids, dtype=np.int64)
+        keys = self.ids[rows]
+        out = np.zeros((len(rows), self.dim), dtype=np.float32)
+        pos = {int(k): n for n, k in enumerate(keys.tolist())}
+        for a in range(0, len(keys), 2000):
+            part = keys[a : a + 2000]
+            with self.state.errors("vector lookup"):
+                found = self.state.client.query(
+                    self.collection,
+                    filter=f"id in [{', '.join(str(int(i)) for i in part)}]",
+                    output_fields=["id", "vector"],
+                )
+            for row in found:
+                out[pos[int(row["id"])]] = row["vector"]
+        return out
+
+    def persist(self, path: Path | None = None) -> None:
+        """Nothing to do: the writer flushes."""
+
+    def close(self) -> None:
+        """The client is shared by this process's snapshots; it stays open."""
+
+
+def load_shared(config: Config) -> Index:
+    """The committed version of the shared index, loaded incrementally from this
+    process's previous snapshot of it (only added documents are fetched)."""
+    st = state_for(config)
+    key = (str(config.root), st.prefix)
+    with _lock:
+        prev = _snapshots.get(key)
+    snap = _load(st, config, prev)
+    with _lock:
+        _snapshots[key] = snap
+    return snap.index
+
+
+def changed(index: Index) -> bool:
+    """Whether the shared index moved on from ``index`` (one small query)."""
+    store = index.store
+    if not isinstance(store, SharedStore):
+        return False
+    try:
+        return store.state.version() != store.version
+    except StoreError:
+        return False  # the server is briefly away: keep answering from the snapshot
+
+
+def _load(st: SharedState, config: Config, prev: Snapshot | None) -> Snapshot:
+    for _ in range(LOAD_TRIES):
+        state = st.read_state()
+        if state is None:
+            raise IndexMissingError(
+                f"no shared index in Milvus at {config.milvus_uri} (prefix {st.prefix!r}); "
+                "build it with `rag index` (RAG_STORE=milvus RAG_MILVUS_STATE=shared)"
+            )
+        check_settings(state.settings, config)
+        if prev is not None and prev.version == state.version:
+            return prev
+        snap = _fetch(st, config, state.version, state.settings["dim"], prev)
+        if snap is not None and st.version() == state.version:
+            return snap
+    raise StoreError(
+        f"the shared index {st.prefix!r} kept changing while this replica loaded it; retry"
+    )
+
+
+def check_settings(settings: dict[str, Any], config: Config) -> None:
+    """A replica must chunk and embed as the index was built (else citations break)."""
+    want = settings_fingerprint(config)
+    have = settings.get("fingerprint")
+    if have != want:
+        diff = sorted(k for k in set(want) | set(have or {}) if want.get(k) != (have or {}).get(k))
+        raise IndexCorruptError(
+            f"the shared index in Milvus was built with other settings ({', '.join(diff)} "
+            "differ); use the indexer's settings, or rebuild it with `rag index --rebuild`"
+        )
+
+
+def _fetch(
+    st: SharedState, config: Config, version: int, dim: int, prev: Snapshot | None
+) -> Snapshot | None:
+    """The snapshot of ``version``, re-using ``prev``'s documents; None when what was
+    read is not one consistent version (a writer committed meanwhile)."""
+    heads = {h["doc_id"]: h for h in st.document_heads(version)}
+    old = {d.doc_id: d for d in prev.index.docs} if prev is not None else {}
+    chunks_of = {d: prev.chunks_of[d] for d in heads if d in old} if prev else {}
+    new = [d for d in heads if d not in old]
+    texts = st.document_texts(new)
+    by_doc: dict[str, list[tuple[int, int, int, int]]] = {}
+    for r in st.chunk_rows(new):
+        by_doc.setdefault(r["doc_id"], []).append(
+            (int(r["id"]), int(r["ordinal"]), int(r["start"]), int(r["end"]))
+        )
+    docs = {d: old[d] for d in chunks_of}
+    for d in new:
+        meta = heads[d]["meta"]
+        text = texts.get(d, "")
+        rows = sorted(by_doc.get(d, []), key=lambda t: t[1])
+        if len(text) != meta["length"] or len(rows) != meta["chunks"]:
+            return None  # parts or chunks of a document being purged or written
+        docs[d] = _document(meta, text)
+        chunks_of[d] = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    order = sorted(docs.values(), key=lambda d: d.source)
+    table_rows = [
+        (i, int(o), int(s), int(e))
+        for i, d in enumerate(order)
+        for _, o, s, e in chunks_of[d.doc_id].tolist()
+    ]
+    ids = np.array([k for d in order for k in chunks_of[d.doc_id][:, 0].tolist()], dtype=np.int64)
+    table = ChunkTable(order, np.array(table_rows, dtype=CHUNK_DTYPE))
+    bm25 = (
+        BM25Index.build([lexical_text(c) for c in table])
+        if config.lexical == "bm25s"
+        else BM25Index.build([])
+    )
+    store = SharedStore(st, version, dim, ids, config)
+    manifest = {
+        "generation": version,
+        "settings": settings_fingerprint(config),
+        "embedding_model": config.embedding_model,
+        "dimension": dim,
+        "index_type": "milvus",
+        "store": {
+            "kind": "milvus",
+            "state": "shared",
+            "uri": config.milvus_uri,
+            "prefix": st.prefix,
+        },
+        "counts": {"documents": len(order), "chunks": len(table)},
+        "skipped": {},
+    }
+    index = Index(order, table, store, bm25, manifest, config.index_path)
+    return Snapshot(version, index, chunks_of)
+
+
+def _document(meta: dict[str, Any], text: str) -> Document:
+    return Document(
+        meta["doc_id"],
+        meta["source"],
+        meta["title"],
+        text,
+        meta.get("dateline", ""),
+        meta.get("byline", ""),
+        tuple(tuple(p) for p in meta.get("pages", [])),
+        meta.get("date", ""),
+    )
+
+
+def forget(config: Config) -> None:
+    """Drop this process's snapshot of ``config``'s shared index (tests, rebuilds)."""
+    with _lock:
+        _snapshots.pop((str(config.root), config.milvus_collection), None)
+
+
+_lock = threading.Lock()
+_states: dict[tuple[str, str, str], SharedState] = {}
+_snapshots: dict[tuple[str, str], Snapshot] = {}

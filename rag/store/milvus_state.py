@@ -1,0 +1,463 @@
+"""The shared index state in Milvus (``RAG_MILVUS_STATE=shared``, issue 21): three
+collections hold everything a replica needs, so replicas share nothing but the cluster.
+
+``<prefix>_s_state``   one row: the committed version, the settings fingerprint, the
+                       writer lease (holder + expiry) and the counts.
+``<prefix>_s_docs``    the documents: text in parts of at most :data:`PART_CHARS`
+                       characters (Milvus strings are bounded), metadata (source, title,
+                       dateline, byline, pages, date, chunk count) on part 0, and two
+                       version columns: ``ver`` (committed in) and ``gone`` (removed in).
+``<prefix>_s_chunks``  one row per chunk: a stable int64 id (a hash of the document id,
+                       ordinal and offsets), document id, ordinal, offsets, source, date,
+                       ``ver``, the hash of the embedded text (vector re-use), the vector,
+                       and with ``RAG_LEXICAL=milvus`` the folded words + Milvus BM25.
+
+A document id is a hash of its text, so a document's chunks never change once written: an
+edited file is a new document (new rows) and the old one is removed. Visibility is by
+version: a reader that loaded version ``V`` sees documents with ``ver <= V`` and
+``gone == 0 or gone > V``, and searches chunks with ``ver <= V``, so rows a writer is still
+inserting (``ver = V + 1``) are invisible until it commits by writing the state row.
+Milvus has no transactions; this ordering (insert, tombstone, commit, purge) is what makes
+a batch appear at once. This module is storage only; :mod:`rag.store.milvus_shared`
+builds and loads indexes with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag.errors import RagError, StoreError
+
+PART_CHARS = 16_000  # <= 64 KB of UTF-8 per Milvus VARCHAR row
+BATCH = 2000
+STATE_KEY = "state"
+DUMMY = [0.0, 0.0]  # Milvus needs a vector field in every collection
+
+# Milvus Lite's server does not report an MVCC timestamp to iterators; pymilvus then
+# warns on every query and falls back to the client's clock, which is what we want.
+_ITERATOR_LOG = "pymilvus.client.iterator.query_iterator"
+
+
+class LeaseHeldError(RagError):
+    """Another indexer holds the shared index's write lease."""
+
+
+@dataclass(frozen=True)
+class State:
+    """The state row: what is committed, with which settings, and who may write."""
+
+    version: int
+    settings: dict[str, Any]
+    holder: str
+    expires: float
+    counts: dict[str, int]
+
+
+def chunk_key(doc_id: str, ordinal: int, start: int, end: int) -> int:
+    """The stable int64 id of a chunk: the same document text, chunked the same way, gives
+    the same id on every machine (the settings are checked through the fingerprint)."""
+    digest = hashlib.blake2b(f"{doc_id}:{ordinal}:{start}:{end}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def me() -> str:
+    """This writer's name in the lease row."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def in_filter(field: str, values: Iterable[str]) -> str:
+    return f"{field} in [{', '.join(quote(v) for v in values)}]"
+
+
+class SharedState:
+    """The three collections behind one prefix, on one Milvus client."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.state = f"{prefix}_s_state"
+        self.docs = f"{prefix}_s_docs"
+        self.chunks = f"{prefix}_s_chunks"
+
+    # ------------------------------------------------------------------ schema
+
+    def exists(self) -> bool:
+        return all(self.client.has_collection(c) for c in (self.state, self.docs, self.chunks))
+
+    def create(self, dim: int, settings: dict[str, Any], *, full_text: bool, index: Any) -> None:
+        """Create the collections (dropping any of these names) and a version-0 state row."""
+        self.drop()
+        c = self.client
+        c.create_collection(
+            self.state, schema=_state_schema(c), index_params=_dummy_index(c), **_STRONG
+        )
+        c.create_collection(
+            self.docs, schema=_docs_schema(c), index_params=_dummy_index(c), **_STRONG
+        )
+        c.create_collection(
+            self.chunks, schema=_chunks_schema(c, dim, full_text), index_params=index, **_STRONG
+        )
+        self.write_state(0, settings, "", 0.0, {"documents": 0, "chunks": 0})
+
+    def drop(self) -> None:
+        for name in (self.chunks, self.docs, self.state):
+            if self.client.has_collection(name):
+                self.client.drop_collection(name)
+
+    def full_text(self) -> bool:
+        fields = {f["name"] for f in self.client.describe_collection(self.chunks)["fields"]}
+        return "sparse" in fields
+
+    # ------------------------------------------------------------------ state row and lease
+
+    def read_state(self) -> State | None:
+        """The committed state row; None when there is no shared index under this prefix."""
+        with self.errors("state read"):
+            if not self.client.has_collection(self.state):
+                return None
+            rows = self.client.query(
+                self.state,
+                filter=f"key == {quote(STATE_KEY)}",
+                output_fields=["version", "settings", "holder", "expires", "counts"],
+            )
+        if not rows:
+            return None
+        r = rows[0]
+        return State(
+            int(r["version"]), r["settings"], r["holder"], float(r["expires"]), r["counts"]
+        )
+
+    def version(self) -> int:
+        """The committed version (one small query: what replicas poll before answering)."""
+        with self.errors("version poll"):
+            rows = self.client.query(
+                self.state, filter=f"key == {quote(STATE_KEY)}", output_fields=["version"]
+            )
+        return int(rows[0]["version"]) if rows else -1
+
+    def write_state(
+        self,
+        version: int,
+        settings: dict[str, Any],
+        holder: str,
+        expires: float,
+        counts: dict[str, int],
+    ) -> None:
+        row = {
+            "key": STATE_KEY,
+            "version": version,
+            "settings": settings,
+            "holder": holder,
+            "expires": expires,
+            "counts": counts,
+            "v": DUMMY,
+        }
+        with self.errors("state write"):
+            self.client.upsert(self.state, [row])
+            self.client.flush(self.state)
+
+    def acquire(self, lease_s: float, holder: str | None = None) -> State:
+        """Take the write lease, or raise :class:`LeaseHeldError` naming who holds it.
+
+        Milvus has no compare-and-set, so this is upsert-then-verify: after writing
+        itself into the row the writer reads it back and gives up unless it is still the
+        holder. Two writers racing within one round trip could both pass; the lease
+        guards against the real case, a second `rag index` or replica upload while one
+        runs (and an expired lease of a crashed writer is taken over)."""
+        holder = holder or me()
+        st = self.read_state()
+        if st is None:
+            raise StoreError(f"no shared index state in Milvus under {self.prefix!r}")
+        now = time.time()
+        if st.holder and st.holder != holder and st.expires > now:
+            raise LeaseHeldError(
+                f"another indexer ({st.holder}) is writing the shared index {self.prefix!r} "
+                f"in Milvus; its lease ends in {st.expires - now:.0f} s. Wait for it to "
+                "finish and retry (one writer at a time)"
+            )
+        self.write_state(st.version, st.settings, holder, now + lease_s, st.counts)
+        back = self.read_state()
+        if back is None or back.holder != holder:
+            raise LeaseHeldError(
+                f"another indexer ({back.holder if back else '?'}) took the write lease of "
+                f"{self.prefix!r} at the same time; retry when it has finished"
+            )
+        return back
+
+    def renew(self, lease_s: float, holder: str | None = None) -> None:
+        """Extend this writer's lease (long batches call it between steps)."""
+        st = self.read_state()
+        holder = holder or me()
+        if st is None or st.holder != holder:
+            raise LeaseHeldError(
+                f"this indexer lost the write lease of {self.prefix!r} "
+                f"(now held by {st.holder if st else '?'}); its changes were not committed"
+            )
+        self.write_state(st.version, st.settings, holder, time.time() + lease_s, st.counts)
+
+    def release(self, holder: str | None = None) -> None:
+        st = self.read_state()
+        if st is not None and st.holder == (holder or me()):
+            self.write_state(st.version, st.settings, "", 0.0, st.counts)
+
+    # ------------------------------------------------------------------ documents
+
+    def document_heads(self, version: int) -> list[dict[str, Any]]:
+        """Part 0 of every document visible at ``version``: id, version, metadata (no text)."""
+        flt = f"part == 0 and ver <= {version} and (gone == 0 or gone > {version})"
+        return self.iterate(self.docs, flt, ["doc_id", "meta", "ver"])
+
+    def document_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The whole text of each document, joined from its parts."""
+        parts: dict[str, list[tuple[int, str]]] = {}
+        for a in range(0, len(doc_ids), 200):
+            for row in self.iterate(
+                self.docs, in_filter("doc_id", doc_ids[a : a + 200]), ["doc_id", "part", "text"]
+            ):
+                parts.setdefault(row["doc_id"], []).append((int(row["part"]), row["text"]))
+        return {d: "".join(t for _, t in sorted(p)) for d, p in parts.items()}
+
+    def insert_documents(self, docs: Sequence[Any], n_chunks: dict[str, int], ver: int) -> int:
+        """Insert documents (their parts) at version ``ver``; returns rows written."""
+        rows = []
+        for d in docs:
+            pieces = [d.text[a : a + PART_CHARS] for a in range(0, len(d.text), PART_CHARS)] or [""]
+            meta = {**d.meta(), "parts": len(pieces), "chunks": n_chunks[d.doc_id]}
+            for i, piece in enumerate(pieces):
+                rows.append(
+                    {
+                        "key": f"{d.doc_id}#{i}",
+                        "doc_id": d.doc_id,
+                        "part": i,
+                        "ver": ver,
+                        "gone": 0,
+                        "text": piece,
+                        "meta": meta if i == 0 else {},
+                        "v": DUMMY,
+                    }
+                )
+        self.insert(self.docs, rows)
+        return len(rows)
+
+    def tombstone(self, doc_ids: Sequence[str], gone: int) -> None:
+        """Mark documents removed as of version ``gone`` (0: not removed); part 0 is
+        rewritten, the other parts and the chunks stay until :meth:`purge`."""
+        heads: list[dict[str, Any]] = []
+        for a in range(0, len(doc_ids), 200):
+            flt = f"part == 0 and {in_filter('doc_id', doc_ids[a : a + 200])}"
+            heads += self.iterate(self.docs, flt, _HEAD_FIELDS)
+        rows = [
+            {
+                "key": f"{h['doc_id']}#0",
+                "doc_id": h["doc_id"],
+                "part": 0,
+                "ver": int(h["ver"]),
+                "gone": gone,
+                "text": h["text"],
+                "meta": h["meta"],
+                "v": DUMMY,
+            }
+            for h in heads
+        ]
+        for a in range(0, len(rows), BATCH):
+            with self.errors("tombstone"):
+                self.client.upsert(self.docs, rows[a : a + BATCH])
+        self.flush(self.docs)
+
+    def purge(self, doc_ids: Sequence[str]) -> int:
+        """Delete the rows of documents (all parts and chunks); returns chunk rows deleted."""
+        deleted = 0
+        for a in range(0, len(doc_ids), 200):
+            part = doc_ids[a : a + 200]
+            with self.errors("delete"):
+                res = self.client.delete(self.chunks, filter=in_filter("doc_id", part))
+                self.client.delete(self.docs, filter=in_filter("doc_id", part))
+            deleted += _delete_count(res)
+        self.flush(self.chunks, self.docs)
+        return deleted
+
+    def recover(self, version: int) -> None:
+        """Undo what a crashed writer left (rows above the committed ``version``; tombstones
+        it never committed) and finish its committed removals."""
+        flt = f"ver > {version}"
+        with self.errors("recovery"):
+            self.client.delete(self.chunks, filter=flt)
+            self.client.delete(self.docs, filter=flt)
+        stale = self.iterate(self.docs, f"part == 0 and gone > {version}", ["doc_id"])
+        if stale:
+            self.tombstone([r["doc_id"] for r in stale], 0)
+        flt = f"part == 0 and gone > 0 and gone <= {version}"
+        removed = self.iterate(self.docs, flt, ["doc_id"])
+        if removed:
+            self.purge([r["doc_id"] for r in removed])
+        self.flush(self.chunks, self.docs)
+
+    # ------------------------------------------------------------------ chunks
+
+    def chunk_rows(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for a in range(0, len(doc_ids), 200):
+            out += self.iterate(
+                self.chunks,
+                in_filter("doc_id", doc_ids[a : a + 200]),
+                ["id", "doc_id", "ordinal", "start", "end"],
+            )
+        return out
+
+    def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors whose embedded text has one of ``hashes`` (re-use, not re-embed)."""
+        found: dict[str, np.ndarray] = {}
+        for a in range(0, len(hashes), 500):
+            for row in self.iterate(
+                self.chunks, in_filter("thash", hashes[a : a + 500]), ["thash", "vector"]
+            ):
+                found.setdefault(row["thash"], np.asarray(row["vector"], dtype=np.float32))
+        return found
+
+    def insert_chunks(self, rows: list[dict[str, Any]], progress: bool = False) -> None:
+        self.insert(self.chunks, rows, progress=progress)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def insert(self, collection: str, rows: list[dict[str, Any]], progress: bool = False) -> None:
+        starts: Iterable[int] = range(0, len(rows), BATCH)
+        if progress and len(rows) > 2 * BATCH:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=f"Milvus {collection}", unit="batch", leave=False)
+        for a in starts:
+            with self.errors("insert"):
+                self.client.insert(collection, rows[a : a + BATCH])
+        self.flush(collection)
+
+    def flush(self, *collections: str) -> None:
+        for c in collections:
+            with contextlib.suppress(Exception):
+                self.client.flush(c)
+
+    def iterate(self, collection: str, flt: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every row matching ``flt`` (an iterator: a Milvus cluster caps one query at
+        16,384 rows)."""
+        logging.getLogger(_ITERATOR_LOG).setLevel(logging.ERROR)  # pymilvus resets it
+        with self.errors("query"):
+            it = self.client.query_iterator(
+                collection, batch_size=4000, filter=flt, output_fields=fields
+            )
+            out: list[dict[str, Any]] = []
+            try:
+                while batch := it.next():
+                    out += batch
+            finally:
+                it.close()
+        return out
+
+    def count(self, collection: str) -> int:
+        with self.errors("count"):
+            res = self.client.query(collection, filter="", output_fields=["count(*)"])
+        return int(res[0]["count(*)"])
+
+    @contextlib.contextmanager
+    def errors(self, what: str) -> Iterator[None]:
+        """pymilvus exceptions as :class:`StoreError`; our own errors pass through."""
+        try:
+            yield
+        except RagError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"Milvus {what} on the shared index {self.prefix!r} failed "
+                f"({type(exc).__name__}: {str(exc)[:200]}); is the server up?"
+            ) from None
+
+
+_STRONG = {"consistency_level": "Strong"}
+_HEAD_FIELDS = ["doc_id", "meta", "ver", "text"]
+
+
+def _delete_count(res: Any) -> int:
+    if isinstance(res, dict):
+        return int(res.get("delete_count", 0))
+    return int(getattr(res, "delete_count", 0) or 0)
+
+
+def _dummy_index(client: Any) -> Any:
+    index = client.prepare_index_params()
+    index.add_index("v", index_type="FLAT", metric_type="L2")
+    return index
+
+
+def _state_schema(client: Any) -> Any:
+    from pymilvus import DataType
+
+    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+    s.add_field("version", DataType.INT64)
+    s.add_field("settings", DataType.JSON)
+    s.add_field("holder", DataType.VARCHAR, max_length=256)
+    s.add_field("expires", DataType.DOUBLE)
+    s.add_field("counts", DataType.JSON)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    return s
+
+
+def _docs_schema(client: Any) -> Any:
+    from pymilvus import DataType
+
+    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=96)
+    s.add_field("doc_id", DataType.VARCHAR, max_length=64)
+    s.add_field("part", DataType.INT64)
+    s.add_field("ver", DataType.INT64)
+    s.add_field("gone", DataType.INT64)
+    s.add_field("text", DataType.VARCHAR, max_length=65535)
+    s.add_field("meta", DataType.JSON)
+    s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    return s
+
+
+def _chunks_schema(client: Any, dim: int, full_text: bool) -> Any:
+    from pymilvus import DataType, Function, FunctionType
+
+    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("doc_id", DataType.VARCHAR, max_length=64)
+    s.add_field("ordinal", DataType.INT64)
+    s.add_field("start", DataType.INT64)
+    s.add_field("end", DataType.INT64)
+    s.add_field("source", DataType.VARCHAR, max_length=2048)
+    s.add_field("date", DataType.VARCHAR, max_length=32)
+    s.add_field("ver", DataType.INT64)
+    s.add_field("thash", DataType.VARCHAR, max_length=32)
+    s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    if full_text:
+        s.add_field("lexical", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
+        s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        s.add_function(
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["lexical"],
+                output_field_names=["sparse"],
+            )
+        )
+    return s
+
+
+def settings_json(settings: dict[str, Any]) -> str:
+    """A stable text form of a fingerprint (for messages)."""
+    return json.dumps(settings, sort_keys=True)

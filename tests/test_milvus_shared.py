@@ -1,0 +1,185 @@
+"""Stateless replicas over one Milvus (issue 21): ``RAG_STORE=milvus RAG_MILVUS_STATE=shared``.
+
+Everything runs for real: a Milvus server process (``python -m milvus_lite server`` on a
+loopback port, the fixture of ``test_stores``), the packaged MiniLM model, the extractive
+answerer. Each replica is an :class:`Assistant` (or a ``rag`` process) over its own
+temporary folder; the folders share no files, only the Milvus server. Each test uses its
+own collection prefix on the one server.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import unicodedata
+import uuid
+from pathlib import Path
+
+import pytest
+
+from rag.answer.assistant import Assistant
+from rag.config import Config
+from rag.embed.encoder import Embedder
+from rag.store.build import build_index
+from rag.store.milvus_shared import state_for
+from rag.store.milvus_state import LeaseHeldError
+from tests.conftest import SEEDS, run_rag
+from tests.test_stores import milvus_server  # noqa: F401  (the server fixture)
+
+pytestmark = pytest.mark.slow
+
+Q_HOTLINE = "How many hotline calls did the two border forces make in 2025?"
+NEW_DOC = (
+    "Harbour Library expands its reading rooms\n\n"
+    "The Harbour Library opened two new reading rooms on 3 March 2026. "
+    "The library added 4,812 books to its collection during the expansion. "
+    "Visitors can now borrow up to twelve books at a time.\n"
+)
+Q_NEW = "How many books did the Harbour Library add to its collection?"
+
+
+def _env(uri: str, prefix: str) -> dict[str, str]:
+    return {
+        "RAG_STORE": "milvus",
+        "RAG_MILVUS_URI": uri,
+        "RAG_MILVUS_STATE": "shared",
+        "RAG_MILVUS_COLLECTION": prefix,
+        "RAG_LEXICAL": "milvus",
+    }
+
+
+def _replica(root: Path, uri: str, prefix: str, *, seeds: bool = False) -> Config:
+    """A project folder of its own (a copy of the seeds, or empty) over the shared index."""
+    root.mkdir(parents=True, exist_ok=True)
+    if seeds:
+        shutil.copytree(SEEDS, root / "seeds")
+    return Config.from_env({"root": root}, environ=_env(uri, prefix))
+
+
+def _cited_sources(bot: Assistant, question: str) -> set[str]:
+    """The sources an answer cites, after checking every quote against the document text
+    this replica holds (exact offsets survive the trip through Milvus)."""
+    ans = bot.ask(question)
+    for c in ans.citations:
+        assert bot.document(c.source).text[c.start : c.end] == c.quote
+    return {c.source for c in ans.citations}
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture()
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def test_replica_in_an_empty_folder_answers_with_exact_citations(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+) -> None:
+    """`rag index` from one folder; a `rag ask` process in an empty folder with only the
+    Milvus settings answers from Milvus alone and writes no index files."""
+    writer = tmp_path / "writer"
+    _replica(writer, milvus_server, prefix, seeds=True)
+    done = run_rag(["index"], writer, env=_env(milvus_server, prefix))
+    assert done.returncode == 0, done.stderr
+    assert "[milvus, shared] version 1" in done.stdout
+    assert not (writer / "index" / "manifest.json").exists()
+    empty = tmp_path / "replica"
+    empty.mkdir()
+    out = run_rag(["ask", "--json", Q_HOTLINE], empty, env=_env(milvus_server, prefix))
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert not answer["abstained"] and answer["citations"]
+    for c in answer["citations"]:
+        text = (writer / c["source"]).read_text("utf-8")
+        assert unicodedata.normalize("NFC", text)[c["start"] : c["end"]] == c["quote"]
+    assert "113 hotline calls" in answer["answer"]
+    assert not any(f.startswith("index/") and "manifest" in f for f in _files(empty))
+
+
+def test_upload_on_one_replica_is_answered_and_removed_by_another(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+) -> None:
+    """Replica A uploads; replica B (another folder) answers from the new document before
+    its next answer; B removes it (the file lives on A); A stops citing it."""
+    a = Assistant.from_config(_replica(tmp_path / "a", milvus_server, prefix, seeds=True))
+    b = Assistant.from_config(_replica(tmp_path / "b", milvus_server, prefix))
+    assert len(b.documents) == len(a.documents) == 2
+    assert not _files(tmp_path / "b") & {"seeds"}
+    upload = tmp_path / "harbour_library.txt"
+    upload.write_text(NEW_DOC, encoding="utf-8")
+    report = a.add_files([upload])
+    source = report.added[0]
+    assert source not in _cited_sources(b, Q_HOTLINE)  # b did not reload for nothing
+    assert source in _cited_sources(b, Q_NEW)  # b followed the version row
+    assert not (tmp_path / "b" / source).exists()  # nothing was copied to b's folder
+    removed = b.remove_document(source)
+    assert removed.removed_docs == 1
+    assert source not in {d.source for d in b.documents}
+    assert source not in _cited_sources(a, Q_NEW)
+    assert source not in {d.source for d in a.documents}
+    assert "seeds/000_8472d08a1f509d74.txt" in _cited_sources(a, Q_HOTLINE)
+
+
+def test_a_second_indexer_is_refused_while_the_lease_is_held(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+    embedder: Embedder,
+) -> None:
+    cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
+    build_index(cfg, embedder, progress=False)
+    st = state_for(cfg)
+    st.acquire(60, holder="other-host:4242")  # another indexer is writing
+    (cfg.corpus_path / "extra.txt").write_text(NEW_DOC, encoding="utf-8")
+    with pytest.raises(LeaseHeldError, match="other-host:4242"):
+        build_index(cfg, embedder, progress=False)
+    out = run_rag(["index"], cfg.root, env=_env(milvus_server, prefix))
+    assert out.returncode == 2 and "other-host:4242" in out.stderr and "retry" in out.stderr
+    assert st.read_state().version == 1  # nothing was committed
+    st.release(holder="other-host:4242")
+    assert build_index(cfg, embedder, progress=False).version == 2
+    st.acquire(0.2, holder="crashed-host:1")  # a writer that died holding a short lease
+    time.sleep(0.5)
+    (cfg.corpus_path / "extra.txt").unlink()
+    assert build_index(cfg, embedder, progress=False).version == 3  # its lease expired
+
+
+def test_updating_one_document_touches_only_its_rows(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+    embedder: Embedder,
+) -> None:
+    """Editing one article deletes its old chunk rows and inserts its new ones; the other
+    article's rows are untouched, and its unchanged sentences are not re-embedded."""
+    cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
+    build_index(cfg, embedder, progress=False)
+    reader = Assistant.from_config(_replica(tmp_path / "r", milvus_server, prefix))
+    st = state_for(cfg)
+    before = {r["id"]: r["doc_id"] for r in st.iterate(st.chunks, "", ["id", "doc_id"])}
+    index = reader.parts.index
+    edited = "seeds/002_4a7f68795f813e4f.txt"
+    old_doc = index.document(edited)
+    old_ids = {i for i, d in before.items() if d == old_doc.doc_id}
+    path = cfg.root / edited
+    path.write_text(path.read_text("utf-8") + "\nThe archive was reopened on 9 May 2026.\n")
+    report = build_index(cfg, embedder, progress=False)
+    after = {r["id"]: r["doc_id"] for r in st.iterate(st.chunks, "", ["id", "doc_id"])}
+    assert report.removed_docs == 1 and report.deleted_chunks == len(old_ids)
+    assert set(before) - set(after) == old_ids  # only that document's rows went
+    added = set(after) - set(before)
+    assert len(added) == report.inserted_chunks
+    (new_doc_id,) = {after[i] for i in added}  # all of one document: the edited one
+    assert new_doc_id != old_doc.doc_id
+    assert report.embedded <= 2 and report.reused == report.inserted_chunks - report.embedded
+    assert st.count(st.chunks) == len(before) - len(old_ids) + len(added)
+    assert reader.follow_index()
+    assert "reopened on 9 May 2026" in reader.document(edited).text
+    assert reader.document(edited).doc_id == new_doc_id
