@@ -23,7 +23,7 @@ from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.store.build import build_index
 from rag.store.milvus_shared import state_for
-from rag.store.milvus_state import LeaseHeldError
+from rag.store.milvus_state import LeaseHeldError, SharedState
 from tests.conftest import SEEDS, run_rag
 from tests.test_stores import milvus_server  # noqa: F401  (the server fixture)
 
@@ -183,3 +183,78 @@ def test_updating_one_document_touches_only_its_rows(
     assert reader.follow_index()
     assert "reopened on 9 May 2026" in reader.document(edited).text
     assert reader.document(edited).doc_id == new_doc_id
+
+
+def test_a_writer_that_dies_before_its_commit_is_invisible_and_undone(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch whose commit (the state row) never happens: its chunk and document rows
+    are in Milvus, a replica does not see them (nor the removal it began), and the next
+    writer deletes them before writing its own (no duplicate rows under stable ids)."""
+    cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
+    build_index(cfg, embedder, progress=False)
+    st = state_for(cfg)
+    rows_before = st.count(st.chunks)
+    (cfg.corpus_path / "harbour.txt").write_text(NEW_DOC, encoding="utf-8")
+    (cfg.root / "seeds/000_8472d08a1f509d74.txt").unlink()  # a removal in the same batch
+    real_write = SharedState.write_state
+
+    def crash_on_commit(self: SharedState, version: int, *args: object) -> None:
+        if version > 1:
+            raise RuntimeError("writer killed before its commit")
+        real_write(self, version, *args)
+
+    monkeypatch.setattr(SharedState, "write_state", crash_on_commit)
+    with pytest.raises(RuntimeError, match="killed"):
+        build_index(cfg, embedder, progress=False)
+    monkeypatch.undo()
+    assert st.count(st.chunks) > rows_before  # its rows are there, uncommitted
+    reader = Assistant.from_config(_replica(tmp_path / "r", milvus_server, prefix))
+    assert {d.source for d in reader.documents} == {
+        "seeds/000_8472d08a1f509d74.txt",
+        "seeds/002_4a7f68795f813e4f.txt",
+    }
+    assert "seeds/harbour.txt" not in _cited_sources(reader, Q_NEW)
+    report = build_index(cfg, embedder, progress=False)  # the next writer
+    assert report.version == 2 and report.removed_docs == 1
+    assert report.embedded == 0  # the dead writer's vectors were re-used, not re-embedded
+    assert reader.follow_index()
+    assert {d.source for d in reader.documents} == {
+        "seeds/002_4a7f68795f813e4f.txt",
+        "seeds/harbour.txt",
+    }
+    assert st.count(st.chunks) == len(reader.parts.index.chunks)  # no orphans, no duplicates
+    assert "seeds/harbour.txt" in _cited_sources(reader, Q_NEW)
+
+
+@pytest.mark.parametrize("layout", ["faiss", "milvus-local"])
+def test_migrating_an_index_to_the_shared_layout_embeds_nothing(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+    embedder: Embedder,
+    layout: str,
+) -> None:
+    """`rag index --migrate-to milvus` with RAG_MILVUS_STATE=shared moves a FAISS index, or
+    one of the per-generation Milvus layout, into the shared layout with its vectors."""
+    cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
+    local = cfg.replace(store="faiss", lexical="bm25s", milvus_state="local")
+    if layout == "milvus-local":
+        local = local.replace(store="milvus", milvus_uri=str(cfg.root / "index" / "m.db"))
+    first = build_index(local, embedder, progress=False)
+    assert first.embedded > 0
+    if layout == "milvus-local":
+        from rag.store.milvus_store import release_local
+
+        release_local(str(cfg.root / "index" / "m.db"))
+    env = _env(milvus_server, prefix)
+    out = run_rag(["index", "--migrate-to", "milvus"], cfg.root, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "(0 embedded," in out.stdout and "[milvus, shared]" in out.stdout
+    replica = Assistant.from_config(_replica(tmp_path / "r", milvus_server, prefix))
+    assert len(replica.parts.index.chunks) == first.chunks
+    assert "seeds/000_8472d08a1f509d74.txt" in _cited_sources(replica, Q_HOTLINE)

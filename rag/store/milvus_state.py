@@ -291,10 +291,15 @@ class SharedState:
         self.flush(self.chunks, self.docs)
         return deleted
 
-    def recover(self, version: int) -> None:
+    def recover(self, version: int) -> dict[str, np.ndarray]:
         """Undo what a crashed writer left (rows above the committed ``version``; tombstones
-        it never committed) and finish its committed removals."""
+        it never committed) and finish its committed removals. Returns the vectors of the
+        rows it deletes, by embedded-text hash, so that they are re-used, not re-embedded."""
         flt = f"ver > {version}"
+        orphans = {
+            r["thash"]: np.asarray(r["vector"], dtype=np.float32)
+            for r in self.iterate(self.chunks, flt, ["thash", "vector"])
+        }
         with self.errors("recovery"):
             self.client.delete(self.chunks, filter=flt)
             self.client.delete(self.docs, filter=flt)
@@ -306,6 +311,7 @@ class SharedState:
         if removed:
             self.purge([r["doc_id"] for r in removed])
         self.flush(self.chunks, self.docs)
+        return orphans
 
     # ------------------------------------------------------------------ chunks
 

@@ -125,7 +125,7 @@ def build_shared(
         _create(st, config, settings, len(docs))
     st.acquire(config.milvus_lease_s)
     try:
-        st.recover(st.read_state().version)  # type: ignore[union-attr]
+        seed.update(st.recover(st.read_state().version))  # type: ignore[union-attr]
         _write_batch(st, config, embedder, docs, remove, report, precomputed, seed, progress)
     finally:
         st.release()
