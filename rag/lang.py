@@ -12,6 +12,7 @@ make it Vietnamese, so Vietnamese needs a share of such words, not one.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # Letters that only Vietnamese writes (among the languages this project meets):
 # the breve/circumflex/horn vowels and đ, with or without a tone mark.
@@ -79,9 +80,12 @@ _EN_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=8192)
 def _script(ch: str) -> str | None:
     """ "han", "kana", "hangul", "latin" or None (digits, punctuation, other scripts)."""
     cp = ord(ch)
+    if cp < 0x80:  # ASCII, most of any Latin text: no Unicode name lookup
+        return "latin" if ch.isalpha() else None
     if 0x3040 <= cp <= 0x30FF or 0x31F0 <= cp <= 0x31FF:
         return "kana"
     if 0xAC00 <= cp <= 0xD7AF or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F:
@@ -95,6 +99,7 @@ def _script(ch: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def is_vietnamese_word(word: str) -> bool:
     """Whether a Latin word carries a mark only Vietnamese uses (ơ, ư, đ, ạ, ả, ế, ...)."""
     decomposed = unicodedata.normalize("NFD", word.lower())
