@@ -159,3 +159,47 @@ def language_name(code: str, in_lang: str) -> str:
     from rag.prompts import LANGUAGE_NAMES
 
     return LANGUAGE_NAMES.get(in_lang, {}).get(code) or LANGUAGE_NAMES["en"].get(code, code)
+
+
+# Interrogatives of other languages -> the English question words the answer step's
+# question typing reads ("how many" wants a number, "who" a person). Most specific first.
+_QUESTION_WORDS: dict[str, list[tuple[str, str]]] = {
+    "vi": [
+        (r"\bbao nhiêu\b|\bmấy\b", "how many"),
+        (r"\bkhi nào\b|\bbao giờ\b|\blúc nào\b|\bngày nào\b|\bnăm nào\b|\bthời gian nào\b", "when"),
+        (r"\bở đâu\b|\btại đâu\b|\bnơi nào\b|\bđâu\b|\bthành phố nào\b|\btỉnh nào\b", "where"),
+        (r"^ai\b|\bai là\b|\blà ai\b|\bai đã\b|\bngười nào\b", "who"),
+        (r"\bvì sao\b|\btại sao\b", "why"),
+        (r"\bnào\b", "which"),
+        (r"\bgì\b", "what"),
+    ],
+    "zh": [
+        (r"多少|几[个位家次辆条项名人万千百]", "how many"),
+        (r"什么时候|何时|哪一?年|哪一?天|几月|几号|何日", "when"),
+        (r"哪里|哪儿|在哪|何地|哪座城市|哪个城市|哪个省", "where"),
+        (r"谁|哪位", "who"),
+        (r"为什么|为何", "why"),
+        (r"哪", "which"),
+        (r"什么", "what"),
+    ],
+}
+
+
+def english_question_word(question: str) -> str:
+    """The English question word for a Vietnamese or Chinese question ("" if none or
+    English): "Ai là Chủ tịch?" -> "who", "有多少家企业？" -> "how many"."""
+    import re
+
+    lang = detect_language(question)
+    low = question.lower()
+    for pattern, word in _QUESTION_WORDS.get(lang, []):
+        if re.search(pattern, low):
+            return word
+    return ""
+
+
+def with_question_word(question: str) -> str:
+    """``question`` with its English question word appended in parentheses, so the answer
+    step (which types questions by English wording) knows what kind of value is asked."""
+    word = english_question_word(question)
+    return f"{question} ({word})" if word else question

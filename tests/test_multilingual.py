@@ -390,3 +390,24 @@ def test_mixed_corpus_balances_languages_and_notes_the_source_language(tmp_path:
     if answer.citations and all("/en/" in c.source for c in answer.citations):
         note = prompts.SOURCE_LANGUAGE["zh"].format(language="英文")
         assert note in answer.notes, answer.notes
+
+
+@pytest.mark.parametrize(
+    ("question", "word"),
+    [
+        ("Ai là Chỉ huy trưởng Bộ Chỉ huy Bộ đội Biên phòng tỉnh Lạng Sơn?", "who"),
+        ("Hai bên đã thực hiện bao nhiêu cuộc gọi đường dây nóng?", "how many"),
+        ("Hội nghị sẽ được tổ chức tại thành phố nào?", "where"),
+        ("Tuyến tàu khách nào đã được khôi phục?", "which"),
+        ("中方代表团团长是谁？", "who"),
+        ("凭祥综合保税区今年新引进了多少家水果加工企业？", "how many"),
+        ("智慧口岸组件预计何时投入试运行？", "when"),
+        ("How many calls were made?", ""),  # English is typed by the answer step itself
+        ("Who chairs the People's Committee of Lạng Sơn?", ""),
+    ],
+)
+def test_question_words_of_other_languages_are_given_in_english(question: str, word: str) -> None:
+    from rag.lang import english_question_word, with_question_word
+
+    assert english_question_word(question) == word
+    assert with_question_word(question) == (f"{question} ({word})" if word else question)

@@ -46,7 +46,7 @@ from rag.ingest.uploads import (
     stage_uploads,
     unindexed_documents,
 )
-from rag.lang import detect_language, localized
+from rag.lang import detect_language, localized, with_question_word
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
 from rag.retrieve.retriever import SearchResult, clean_query
@@ -394,8 +394,9 @@ class Assistant:
         self, answer: Answer, found: SearchResult, avoid: frozenset[str], cfg: Config
     ) -> Iterator[str]:
         t0 = time.perf_counter()
+        asked = with_question_word(answer.standalone_question)  # "Ai là ...?" asks for a person
         draft = self._extractive_for(answer.standalone_question, found.hits).draft(
-            answer.standalone_question, found.hits, self._texts(found.hits), avoid
+            asked, found.hits, self._texts(found.hits), avoid
         )
         t1 = time.perf_counter()
         answer.timings_ms["generate"] = (t1 - t0) * 1000
