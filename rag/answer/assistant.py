@@ -408,6 +408,9 @@ class Assistant:
         if cfg.dated_answers:  # "latest": the newest supporting source answers
             draft = recency.prefer_newest(draft, self._date_of)[0]
         self._verify(answer, draft.text, draft.sources, found.hits, reattribute=False)
+        if answer.abstained and draft.plain and draft.plain != draft.text:  # value-first failed
+            answer.abstained, answer.notes = False, answer.notes[:-1]
+            self._verify(answer, draft.plain, draft.sources, found.hits, reattribute=False)
         if answer.answer:
             yield answer.answer
 

@@ -17,10 +17,12 @@ import numpy as np
 
 from rag.answer.citations import Source
 from rag.answer.followup import split_context
+from rag.answer.qualifiers import pick_value, value_window, words
 from rag.answer.spans import (
     ANSWER_KINDS,
     WEEKDAYS,
     WORD_NUMBERS,
+    Span,
     answer_values,
     content_span,
     is_label,
@@ -29,7 +31,7 @@ from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.ingest.chunking import answer_spans
 from rag.retrieve.retriever import sub_queries
-from rag.text import names, numbers, tokenize
+from rag.text import STOPWORDS, fold, names, numbers, tokenize
 from rag.types import Chunk, Hit
 
 _TYPES: list[tuple[str, re.Pattern[str]]] = [
@@ -184,6 +186,7 @@ class ExtractiveDraft:
     best: Scored | None
     candidates: list[Scored]
     parts: list[tuple[str, Scored]] = field(default_factory=list)
+    plain: str = ""  # the same picks without value-first leads: the fallback if those fail
 
 
 def _compose(
@@ -191,9 +194,17 @@ def _compose(
 ) -> ExtractiveDraft:
     """A draft citing each picked sentence, shortened for the (part) question it answers."""
     sources = [Source(n, s.chunk, s.score) for n, (_, s) in enumerate(picks, start=1)]
-    text = " ".join(_cite(shorten(s.chunk.text, p), n) for n, (p, s) in enumerate(picks, start=1))
+    plain = " ".join(_cite(shorten(s.chunk.text, p), n) for n, (p, s) in enumerate(picks, start=1))
+    text = " ".join(
+        _cite(
+            (s.typed >= 1.0 and value_first(s.chunk.text, p if parts else question))
+            or shorten(s.chunk.text, p),
+            n,
+        )
+        for n, (p, s) in enumerate(picks, start=1)
+    )
     best = picks[0][1] if parts and picks else (scored[0] if scored else None)
-    return ExtractiveDraft(question, text, sources, best, scored, picks if parts else [])
+    return ExtractiveDraft(question, text, sources, best, scored, picks if parts else [], plain)
 
 
 class ExtractiveBackend:
@@ -483,6 +494,74 @@ def shorten(sentence: str, question: str, limit: int = 180) -> str:
             pieces.append([a, b, i])
     out = " … ".join(sentence[a:b].rstrip(" ,;.") for a, b, _ in pieces)
     return out + "."
+
+
+VALUE_MARGIN = 0.5
+"""How far the chosen value's nearness score must lead the next value's (else the whole
+sentence is given: "paid 22 million euros, ... contributed 11.4 million euros")."""
+FACTOID_WORDS = 20
+"""Words of the source sentence quoted after a factoid's value (the answer stays under ~25)."""
+
+
+def value_first(sentence: str, question: str) -> str | None:
+    """A factoid's answer, the asked value first: "113 hotline calls — … exchanging 679
+    official letters and making 113 hotline calls"; the words after the dash are the
+    source sentence around the value (at most :data:`FACTOID_WORDS`), which the citation
+    then quotes whole. None when the question is not a factoid (what, why, yes/no), asks
+    for several counts at once, or the sentence holds no value of the asked kind."""
+    primary = split_context(question)[0]
+    qtype = question_type(primary)
+    if qtype not in ANSWER_KINDS:
+        return None
+    focus = count_focus(primary) if qtype == "number" else []
+    m = _COUNT_FOCUS.search(primary)
+    if m and re.search(r"\band\b", m.group(1)):
+        return None  # "how many talks and meetings": each count is in the sentence
+    # a follow-up's context ("that class" -> "... Class C ...") helps to choose the value
+    value = pick_value(qtype, question, sentence, focus, margin=VALUE_MARGIN)
+    if value is None or value.kind not in _FACTOID_KINDS[qtype]:
+        return None
+    own = set(tokenize(value.text))
+    if qtype in {"person", "org", "place"} and len(own & set(tokenize(primary))) * 2 >= len(own):
+        return None  # "Lang Son–Guangxi" for "the commander of the Lang Son ...": the asked-about
+    window = value_window(sentence, value, FACTOID_WORDS)
+    at = window.find(value.text)
+    stop = re.compile(r"[.!?]\s|\n").search(window, max(at, 0) + len(value.text))
+    if stop:  # a label line or a second sentence inside the span ("... 40 °C.\nAuto")
+        window = window[: stop.start()]
+    lead = _lead(sentence, value, focus)
+    if fold(window).lstrip("… ").startswith(fold(lead)):
+        return window
+    # no "…" after the dash: it would end the claim there, and the dash says it is a quote
+    return f"{lead[:1].upper()}{lead[1:]} — {window.removeprefix('… ')}"
+
+
+_FACTOID_KINDS = {
+    "number": frozenset({"money", "percent", "quantity", "number"}),
+    "measure": frozenset({"quantity", "percent", "money", "time"}),
+    "date": frozenset({"date", "time"}),
+    "person": frozenset({"person"}),
+    "org": frozenset({"org"}),
+    "place": frozenset({"place"}),
+}
+"""The value kinds a factoid's answer may lead with (stricter than ranking's: a "who"
+question is led by a person's name, not an organisation's)."""
+
+
+def _lead(sentence: str, value: Span, focus: list[str]) -> str:
+    """The value as the answer's first words: a count keeps the counted thing after it
+    ("113 hotline calls"), a trailing stop word is dropped ("46 the" -> "46")."""
+    end = value.end
+    if focus:  # up to the last of the counted thing's words among the next three
+        after = [w for w in words(sentence) if w.start >= end][:3]
+        for w in after:
+            if set(w.terms) & set(focus):
+                end = w.end
+    lead = sentence[value.start : end]
+    parts = lead.split()
+    while len(parts) > 1 and fold(parts[-1]) in STOPWORDS:
+        parts.pop()
+    return " ".join(parts).rstrip(" ,;:")
 
 
 def _cite(sentence: str, n: int) -> str:

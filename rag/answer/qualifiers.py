@@ -20,7 +20,7 @@ from functools import lru_cache
 from rag.answer.spans import Span, answer_values, asked_names, stated_numbers
 from rag.text import STOPWORDS, fold, tokenize
 
-_WORD = re.compile(r"[\w’'][\w’'.\-–]*")
+_WORD = re.compile(r"[\w’'](?:[\w’'.\-–]|,(?=\d{3}))*")  # "1,182" is one word
 _ORDINAL_TOKEN = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _YEAR = re.compile(r"^(?:1[5-9]|20)\d{2}$")
 
@@ -75,20 +75,31 @@ def question_qualifiers(question: str) -> set[str]:
 
 
 def pick_value(
-    qtype: str, question: str, sentence: str, focus: list[str] | tuple[str, ...] = ()
+    qtype: str,
+    question: str,
+    sentence: str,
+    focus: list[str] | tuple[str, ...] = (),
+    margin: float = 0.0,
 ) -> Span | None:
     """The value of the asked kind that the sentence offers as the answer: of its values
-    (minus what the question states), the one with most question terms close by, the
-    counted thing's terms (``focus``) counting double; ties go to the first."""
+    (minus what the question states), the one with most question terms close by (in its
+    own clause, before it most), the counted thing's terms (``focus``) counting double;
+    ties go to the first. None when no value leads the next one by ``margin``."""
     values = answer_values(qtype, sentence, question)
     if not values:
         return None
     if len(values) == 1:
         return values[0]
     qterms = set(tokenize(question))
+    focus = {*focus, *asked_names(question)}  # "How many of those were Class B licences?"
     ws = words(sentence)
+    clause = _clause_ids(sentence, ws)
     primary = _PRIMARY.get(qtype)
-    best, best_score = values[0], -1.0
+    counts: dict[str, int] = {}
+    for w in ws:
+        for t in w.terms:
+            counts[t] = counts.get(t, 0) + 1
+    scores = []
     for v in values:
         inside = [i for i, w in enumerate(ws) if w.start < v.end and v.start < w.end]
         if not inside:
@@ -97,16 +108,30 @@ def pick_value(
         score = 10.0 if v.kind == primary else 0.0
         for i, w in enumerate(ws):
             gap = max(1, lo - i if i < lo else i - hi)
-            if gap > 6:
+            if gap > 8:
                 continue
-            for t in w.terms:
+            # the words of its own clause count, those before it (who, what) the most
+            weight = (1.0 if clause[i] == clause[lo] else 0.2) * (1.5 if i < lo else 1.0)
+            for t in w.terms:  # a term the sentence repeats says less about which value
                 if t in focus:
-                    score += 2.0 / gap
+                    score += 2.0 * weight / gap / counts[t]
                 elif t in qterms:
-                    score += 1.0 / gap
-        if score > best_score:
-            best, best_score = v, score
-    return best
+                    score += weight / gap / counts[t]
+        scores.append((score, v))
+    scores.sort(key=lambda sv: -sv[0])
+    if len(scores) > 1 and scores[0][0] - scores[1][0] < margin:
+        return None  # no value stands out: the whole sentence answers better
+    return scores[0][1] if scores else None
+
+
+def _clause_ids(sentence: str, ws: tuple[Word, ...]) -> list[int]:
+    """For each word, the number of the clause it is in (cut at , ; : and dashes)."""
+    out, k = [], 0
+    for i, w in enumerate(ws):
+        if i and _CLAUSE_END.search(sentence[ws[i - 1].end : w.start]):
+            k += 1
+        out.append(k)
+    return out
 
 
 _PRIMARY = {"place": "place", "person": "person", "org": "org", "date": "date"}
@@ -208,3 +233,44 @@ def focus_conflict(question: str, sentence: str, value: Span | None, focus: list
         and any(t not in q_terms for t in w.terms)
         for w in after
     )
+
+
+def value_window(sentence: str, value: Span, max_words: int = 20) -> str:
+    """The words of ``sentence`` around ``value``, at most ``max_words`` of them: the
+    clause holding it, widened by whole neighbouring clauses while they fit, else cut to
+    words on both sides. The value is never cut ("June 26, 2023" keeps its year); a
+    cut at the start is marked with "…"."""
+    ws = words(sentence)
+    at = [i for i, w in enumerate(ws) if w.start < value.end and value.start < w.end]
+    if not at:
+        return sentence
+    lo, hi = at[0], at[-1]
+    cuts = [
+        i
+        for i in range(len(ws) - 1)
+        if not lo <= i < hi and _CLAUSE_END.search(sentence[ws[i].end : ws[i + 1].start])
+    ]
+    bounds = [-1, *cuts, len(ws) - 1]  # clause k: words bounds[k]+1 .. bounds[k+1]
+    k = next(j for j in range(len(bounds) - 1) if bounds[j] < lo <= bounds[j + 1])
+    m = next(j for j in range(k, len(bounds) - 1) if hi <= bounds[j + 1])  # value's clauses
+    a0, b0 = bounds[k] + 1, bounds[m + 1]
+    a, b = a0, b0
+    if b + 1 <= max_words:
+        a = 0  # the sentence's opening fits: it says who or what
+    elif b - a + 1 < 6 and k > 0 and b - bounds[k - 1] <= max_words:
+        a = bounds[k - 1] + 1  # a short clause ("and making 113 calls"): the one before too
+    while b - a + 1 < 8 and m + 2 < len(bounds) and bounds[m + 2] - a + 1 <= max_words:
+        m += 1  # too short to read ("Colonel Zhu Xingan"): the clauses after it too
+        b = bounds[m + 1]
+    if b - a + 1 > max_words:  # one long clause: words on both sides of the value
+        room = max(0, max_words - (hi - lo + 1))
+        a = max(a0, lo - room // 3)
+        b = min(b0, hi + room - (lo - a))
+        a = max(a0, min(a, b - max_words + 1))
+    text = sentence[ws[a].start : ws[b].end].strip(" ,;:")
+    if a > 0:
+        text = "… " + text
+    return text  # no "…" at the end: the citation marker follows
+
+
+_CLAUSE_END = re.compile(r"[,;:]|\s[—–]\s")

@@ -29,7 +29,7 @@ MONTHS = (
 WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _DATE = re.compile(
     rf"\b(?:(?:{WEEKDAYS}),?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\.?"
-    rf"(?:,?\s+\d{{4}})?|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|"
+    rf"(?:,?\s+\d{{4}})?|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?!\d)(?:,?\s+\d{{4}})?|"
     rf"(?:{MONTHS})\.?\s+\d{{4}}|(?:{MONTHS})\b|\d{{4}}-\d{{2}}-\d{{2}})"
     rf"|\b(?:{WEEKDAYS})s?\b|\b(?:spring|summer|autumn|fall|winter)\b"
     r"|\b(?:1[5-9]|20)\d{2}s?\b|\b(?:in|by|since|until|from|before|after) \d{4}\b",
@@ -42,7 +42,7 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _SCALE = r"(?:\s*(?:million|billion|thousand|bn|m|k)\b)?"
 _MONEY = re.compile(
     rf"[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}{_SCALE}\s*(?:euros?|dollars?|pounds?|yen|yuan|"
-    rf"francs?|crowns?|kronor|rupees?|cents?|pence|EUR|USD|GBP|[A-Z]{{3}}\b)",
+    rf"francs?|crowns?|kronor|rupees?|cents?|pence|(?-i:[A-Z]{{3}})\b)",
     re.I,
 )
 _PERCENT = re.compile(rf"\b{_NUM}\s*(?:%|per\s?cent\b|percent\b|percentage points?\b)", re.I)
@@ -142,6 +142,8 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
     def add(kind: str, pattern: re.Pattern[str]) -> None:
         for m in pattern.finditer(sentence):
             a, b = m.span()
+            if kind == "date" and m.group().islower() and _MONTH_ONLY.fullmatch(m.group()):
+                continue  # "may", "march": a verb, not a month
             if b > a and not any(a < y and x < b for x, y in taken):
                 found.append(Span(a, b, kind, sentence[a:b]))
                 taken.append((a, b))
@@ -157,7 +159,12 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
         add(kind, pattern)
     for m in _WORD_NUMBER.finditer(sentence):
         if not any(m.start() < y and x < m.end() for x, y in taken):
-            found.append(Span(m.start(), m.end(), "number", m.group()))
+            unit = _UNIT_AFTER.match(sentence, m.end())
+            if unit and fold(unit.group(1)) not in STOPWORDS and m.group().lower() in WORD_NUMBERS:
+                end = unit.end()  # "seven years", "two weeks": a quantity in words
+                found.append(Span(m.start(), end, "quantity", sentence[m.start() : end]))
+            else:
+                found.append(Span(m.start(), m.end(), "number", m.group()))
     found += _name_spans(sentence, taken)
     return tuple(sorted(found, key=lambda s: s.start))
 
@@ -188,6 +195,8 @@ def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:
 
 
 _MONTH_WORD = re.compile(rf"(?i:{MONTHS}|{WEEKDAYS})")
+_UNIT_AFTER = re.compile(r"\s+([a-z]+)\b")
+_MONTH_ONLY = re.compile(rf"(?:{MONTHS})\.?")
 
 ANSWER_KINDS: dict[str, frozenset[str]] = {
     "number": frozenset({"money", "percent", "quantity", "number"}),
