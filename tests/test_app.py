@@ -95,7 +95,11 @@ def test_named_endpoints(client: Client) -> None:
     names = set(api["named_endpoints"])
     assert {"/ask", "/reset", "/documents", "/document", "/upload", "/remove", "/feedback"} <= names
     ask = api["named_endpoints"]["/ask"]["parameters"]
-    assert [p["parameter_name"] for p in ask] == ["question", "backend", "top_k", "hybrid"]
+    assert [p["parameter_name"] for p in ask] == [
+        *("question", "backend", "top_k", "hybrid"),
+        *("sources", "since", "until", "scope"),  # narrowing (issue 20): optional
+    ]
+    assert all(p["parameter_has_default"] for p in ask[4:])
 
 
 def test_ask_returns_the_answer_contract(client: Client) -> None:
@@ -128,6 +132,28 @@ def test_settings_per_call(client: Client) -> None:
     assert len(wide["passages"]) > 2
     with pytest.raises(AppError, match="backend"):
         client.predict(Q_HOTLINE, "nonsense", 5, True, api_name="/ask")
+
+
+def test_ask_narrowed_to_documents_dates_and_scope(client: Client) -> None:
+    """/ask's optional narrowing is enforced on the server: citations come only from the
+    chosen documents; a bad date or scope is a clear error; a filter nothing matches
+    searches nothing."""
+    full = client.predict(Q_HOTLINE, api_name="/ask")
+    cited = full["citations"][0]["source"]
+    docs = client.predict(api_name="/documents")
+    others = [d["source"] for d in docs if d["indexed"] and d["source"] != cited]
+    assert others
+    narrowed = client.predict(Q_HOTLINE, sources=others[:2], api_name="/ask")
+    assert {c["source"] for c in narrowed["citations"]} <= set(others[:2])
+    assert any(f"Searched {len(others[:2])} document(s) only" in n for n in narrowed["notes"])
+    only = client.predict(Q_HOTLINE, sources=[cited], api_name="/ask")
+    assert {c["source"] for c in only["citations"]} == {cited}
+    with pytest.raises(AppError, match="since must be a date"):
+        client.predict(Q_HOTLINE, since="last spring", api_name="/ask")
+    with pytest.raises(AppError, match="scope must be one of"):
+        client.predict(Q_HOTLINE, scope="everything", api_name="/ask")
+    nothing = client.predict(Q_HOTLINE, scope="uploaded", since="1900", api_name="/ask")
+    assert nothing["abstained"] and not nothing["passages"]
 
 
 def test_not_in_sources(client: Client) -> None:
@@ -414,6 +440,45 @@ def test_render_marks_the_exact_quote() -> None:
     msg = render.answer_html(answer, 3)
     assert msg.count('href="#rag-cite-3-1"') == 2  # in the text and in the sources line
     assert "#rag-cite-3-7" not in msg and "[7]" in msg
+
+
+def test_render_shows_publication_dates() -> None:
+    answer, doc = _hostile_answer()
+    dates = {answer.citations[0].source: "2026-03-03"}
+    cards = render.sources_html(answer, 0, dates=dates)
+    assert '<span class="rag-card-date">3 Mar 2026</span>' in cards
+    assert "rag-card-date" not in render.sources_html(answer, 0)  # unknown: left out
+    table = render.documents_html([doc], [])
+    assert "<th>Date</th>" in table and "unknown" in table
+    assert render.show_date("2025-11") == "Nov 2025" and render.show_date("") == ""
+
+
+def test_page_has_narrowing_controls_checked_on_the_server(tmp_path: Path) -> None:
+    """The page offers documents / since / until / scope controls wired into the chat
+    event; the server checks what they send (:func:`rag.app.handlers.narrowing`)."""
+    import gradio as gr
+
+    from rag.app.handlers import narrowing
+
+    app = load_app()
+    demo = app.build(app.Engine(Config.from_env({"root": tmp_path}, environ={})))
+    ids = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    for elem in ("rag-narrow-docs", "rag-since", "rag-until", "rag-scope"):
+        assert elem in ids, elem
+    chat = next(d for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "on_chat")
+    inputs = {b._id for b in chat.inputs}
+    controls = ("rag-narrow-docs", "rag-since", "rag-until", "rag-scope")
+    assert {ids[e]._id for e in controls} <= inputs
+    assert narrowing([], "", "", "all") is None
+    f = narrowing(["seeds/a.txt"], "2025-03", "", "bundled")
+    assert f.sources == ("seeds/a.txt",) and f.since == "2025-03" and f.scope == "bundled"
+    assert narrowing("seeds/a.txt, seeds/b.txt", None, None, None).sources == (
+        "seeds/a.txt",
+        "seeds/b.txt",
+    )
+    for bad in ((None, "May", "", "all"), (None, "", "", "some"), ([1, 2], "", "", "all")):
+        with pytest.raises(gr.Error):
+            narrowing(*bad)
 
 
 def test_render_abstention_lists_closest_passages() -> None:

@@ -451,7 +451,8 @@ def test_optional_fields_are_checked(tmp_path: Path) -> None:
     assert len(problems) == 3
     assert problems[0].startswith("line 2 (id t2): field 'qtype': must be one of who, what")
     assert problems[1] == (
-        "line 3 (id t3): field 'history'[0]: must be a [question, answer] pair of non-empty strings"
+        "line 3 (id t3): field 'history'[0]: must be a [question, answer] pair or a "
+        "{question, answer} object of non-empty strings"
     )
     assert problems[2] == "line 4 (id t4): field 'history': must be list, got str"
     ds = load_dataset(write_jsonl(tmp_path / "ok.jsonl", lines[:1]), SEEDS)

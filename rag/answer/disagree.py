@@ -35,7 +35,7 @@ from difflib import SequenceMatcher
 from rag import prompts
 from rag.answer.extractive import Scored, count_focus, question_type
 from rag.answer.followup import split_context
-from rag.answer.spans import MONTHS, Span, answer_values
+from rag.answer.spans import MONTHS, Span, answer_values, stated_numbers
 from rag.text import STOPWORDS, fold, stem, tokenize
 from rag.types import Answer, Citation
 
@@ -300,7 +300,11 @@ def supporting_values(
     """The candidates that answer ``question`` about as well as the best one that holds a
     value of the asked kind, each with its values (best first): close in meaning and
     sharing the question's wording, or worded as closely as the best."""
-    pool = _pool(split_context(question)[0], candidates)
+    primary = split_context(question)[0]
+    stated = stated_numbers(primary)  # "in 2023": a sentence about another year is not it
+    pool = [
+        (s, vs) for s, vs in _pool(primary, candidates) if stated <= stated_numbers(s.chunk.text)
+    ]
     if not pool:
         return []
     top_sem = max(s.semantic for s, _ in pool)
@@ -327,8 +331,10 @@ def find(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Disagr
     that repeats a date already seen gives its other date (a moved date: "was due to
     close on 28 March, has been extended to 30 April"). A value joins the side that
     states the same thing, or opens a side when it conflicts with every side so far;
-    values that are neither (another quantity altogether) are left out. Sides must come
-    from more than one document; each is represented by its newest sentence.
+    values that are neither (another quantity altogether) are left out. No document may
+    give two sides' values (it lists them, it does not disagree), and only sides with a
+    dated document count (newest first needs dates); each side is represented by its
+    newest sentence.
     """
     primary = split_context(question)[0]
     sides: list[list[tuple[Value, Scored]]] = []
@@ -348,8 +354,12 @@ def find(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Disagr
             same.append((value, s))
         elif all(conflict(x, value, primary) for x in seen):
             sides.append([(value, s)])
-    if len(sides) < 2 or len({s.chunk.doc_id for side in sides for _, s in side}) < 2:
-        return None  # one document giving two values is not two sources disagreeing
+    docs = [{s.chunk.doc_id for _, s in side} for side in sides]
+    if any(a & b for i, a in enumerate(docs) for b in docs[i + 1 :]):
+        return None  # a document giving two of the values lists them; it does not disagree
+    sides = [side for side in sides if any(date_of(s.chunk.doc_id) for _, s in side)]
+    if len(sides) < 2:
+        return None  # which source is newer is unknown: no dated sides to set against
     out = []
     for side in sides[:MAX_SIDES]:
         value, sentence = max(side, key=lambda vs: (date_of(vs[1].chunk.doc_id), vs[1].score))

@@ -118,9 +118,12 @@ def newest_support(question: str, candidates: Sequence[Scored], date_of: DateOf)
 def prefer_newest(draft: ExtractiveDraft, date_of: DateOf) -> tuple[ExtractiveDraft, str]:
     """For a "latest" question, the draft answered by the newest supporting sentence, and
     that sentence's publication date ("" when the question does not ask for the latest
-    state, it has two parts, or no supporting sentence is dated)."""
-    if draft.parts or not asks_latest(draft.question):
+    state, it has two parts, the answer's own source is undated (nothing says it is
+    older) or no supporting sentence is dated)."""
+    if draft.parts or not asks_latest(draft.question) or not draft.sources:
         return draft, ""
+    if not date_of(draft.sources[0].chunk.doc_id):
+        return draft, ""  # an undated answer may be the newest: nothing says it is older
     primary = split_context(draft.question)[0]
     pick = newest_support(primary, draft.candidates, date_of)
     if pick is None:

@@ -7,6 +7,7 @@ touches the assistant; errors reach the client redacted (:func:`public_text`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -25,6 +26,8 @@ from rag.types import Answer
 
 BACKENDS = ["extractive", "llamacpp", "openai"]
 MAX_TOP_K = 20  # passages a client may ask for (the slider's range)
+MAX_NARROW_SOURCES = 1000  # documents a client may restrict one question to
+SCOPES = ("all", "uploaded", "bundled")  # as rag.retrieve.filters.SCOPES (not imported: light)
 
 
 def _history(turns: Sequence[Answer]) -> list[dict[str, str]]:
@@ -57,6 +60,55 @@ def _settings(
     except (TypeError, ValueError, OverflowError):
         top_k = cfg.k
     return {"backend": name, "k": min(MAX_TOP_K, max(1, top_k)), "hybrid": bool(hybrid)}
+
+
+def narrowing(sources: Any, since: str | None, until: str | None, scope: str | None) -> Any:
+    """The restriction a client asked for (chosen documents, a date range, uploaded or
+    bundled documents only) as a checked :class:`~rag.retrieve.filters.SourceFilter`,
+    or None for the whole corpus. It is enforced on the server: the assistant searches
+    only the documents it allows. ``sources`` is a list of indexed paths (or one string,
+    comma- or newline-separated); a bad date or scope is a clear ``gr.Error``."""
+    from rag.errors import QueryError
+    from rag.retrieve.filters import SourceFilter  # here: the page loads before retrieval
+
+    if sources is None or sources == "":
+        picked: list[str] = []
+    elif isinstance(sources, str):
+        picked = [p.strip() for p in re.split(r"[\n,]", sources) if p.strip()]
+    elif isinstance(sources, list | tuple) and all(isinstance(x, str) for x in sources):
+        picked = [x for x in sources if x.strip()]
+    else:
+        raise gr.Error("sources must be a list of document paths (see /documents)")
+    if len(picked) > MAX_NARROW_SOURCES or any(len(x) > 1000 for x in picked):
+        raise gr.Error(f"sources: at most {MAX_NARROW_SOURCES} document paths, each a path")
+    try:
+        narrow = SourceFilter.parse(
+            picked,
+            str(since or "").strip() or None,
+            str(until or "").strip() or None,
+            str(scope or "all").strip().lower() or "all",
+        )
+    except QueryError as exc:
+        raise gr.Error(str(exc)) from None
+    return narrow if narrow.active else None
+
+
+def document_dates(engine: Engine) -> dict[str, str]:
+    """Each indexed document's publication date (ISO; "" unknown), by source."""
+    try:
+        return {d.source: d.date for d in engine.assistant.documents}
+    except RagError:  # still loading
+        return {}
+
+
+def narrow_choices(engine: Engine) -> Any:
+    """The documents a question can be restricted to, as (title · date, source)."""
+    docs = sorted(engine.assistant.documents, key=lambda d: (d.date or "0", d.source), reverse=True)
+    choices = [
+        (f"{d.title} · {render.show_date(d.date) or 'undated'}" if d.title else d.source, d.source)
+        for d in docs
+    ]
+    return gr.update(choices=choices)
 
 
 def _error(exc: Exception, cfg: Config) -> gr.Error:
@@ -200,6 +252,14 @@ class Handlers:
     def doc_list(self) -> list[dict[str, Any]]:
         return document_list(self.engine)
 
+    def on_narrow_choices(self, request: gr.Request) -> Any:
+        """The narrowing control's documents (after load, an upload or a removal)."""
+        try:
+            self.access.require("read", request)
+            return narrow_choices(self.engine)
+        except (gr.Error, RagError):
+            return gr.skip()
+
     def add_uploads(self, files: Sequence[str], request: gr.Request | None) -> Any:
         """Index uploaded files (see :class:`UploadJobs`: None while still indexing);
         Gradio's temp copies are deleted whatever happens."""
@@ -232,6 +292,10 @@ class Handlers:
         backend: str,
         k: float,
         hybrid: bool,
+        sources: list[str] | None,
+        since: str,
+        until: str,
+        scope: str,
         request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
@@ -251,6 +315,7 @@ class Handlers:
             stream = self.engine.assistant.stream(
                 question,
                 _history(turns),
+                narrow=narrowing(sources, since, until, scope),
                 **_settings(backend, k, hybrid, self.cfg, self.backends(request)),
             )
             for event in stream:
@@ -274,7 +339,7 @@ class Handlers:
             render.chat_messages(turns, failed),
             turns,
             gr.skip(),
-            render.sources_html(answer, turn),
+            render.sources_html(answer, turn, dates=document_dates(self.engine)),
             render.details_html(answer, turn),
         )
 
@@ -296,7 +361,9 @@ class Handlers:
         except (KeyError, RagError):
             doc = None  # removed since: the panel shows the quote on its own
         return (
-            render.sources_html(answer, turn, selected=(kind, n), document=doc),
+            render.sources_html(
+                answer, turn, selected=(kind, n), document=doc, dates=document_dates(self.engine)
+            ),
             render.details_html(answer, turn),
         )
 
@@ -415,15 +482,21 @@ class Handlers:
         top_k: float,
         hybrid: bool,
         turns: list[Answer],
-        request: gr.Request,
+        sources: Any = None,
+        since: str = "",
+        until: str = "",
+        scope: str = "all",
+        request: gr.Request = None,  # type: ignore[assignment]  # Gradio passes it
     ) -> tuple[dict[str, Any], list[Answer]]:
         if not (question or "").strip():
             raise gr.Error("The question is empty.")
         self.check("ask", request)
+        narrow = narrowing(sources, since, until, scope)
         try:
             answer = self.engine.assistant.ask(
                 question,
                 _history(turns),
+                narrow=narrow,
                 **_settings(backend, top_k, hybrid, self.cfg, self.backends(request)),
             )
         except (RagError, gr.Error) as exc:

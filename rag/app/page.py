@@ -15,7 +15,7 @@ import gradio as gr
 from rag.app import auth as app_auth
 from rag.app import render
 from rag.app.engine import UPLOAD_WAIT_S, Engine
-from rag.app.handlers import MAX_TOP_K, Handlers, enabled_backends
+from rag.app.handlers import MAX_TOP_K, SCOPES, Handlers, enabled_backends
 from rag.config import Config
 from rag.ingest.readers import supported_suffixes
 from rag.server.limits import RateLimiter, RequestLimits, setting
@@ -63,6 +63,7 @@ def build(
             with gr.Column(scale=3, min_width=420):
                 _chat_panel(c, cfg)
                 _settings_panel(c, cfg)
+                _narrow_panel(c)
                 _documents_panel(c)
                 app_auth.admin_panel(demo, access, c.backend, enabled_backends(cfg))
             with gr.Column(scale=2, min_width=340):
@@ -141,6 +142,38 @@ def _settings_panel(c: SimpleNamespace, cfg: Config) -> None:
         )
 
 
+def _narrow_panel(c: SimpleNamespace) -> None:
+    """Restrict questions to chosen documents, a date range, or uploaded / bundled
+    documents (checked again and enforced on the server)."""
+    with gr.Accordion("Narrow the sources", open=False):
+        c.narrow_docs = gr.Dropdown(
+            [],
+            value=[],
+            multiselect=True,
+            label="Only these documents (none chosen: all)",
+            elem_id="rag-narrow-docs",
+        )
+        with gr.Row():
+            c.since = gr.Textbox(
+                label="Published since",
+                placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
+                elem_id="rag-since",
+            )
+            c.until = gr.Textbox(
+                label="Published until",
+                placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
+                elem_id="rag-until",
+            )
+        c.scope = gr.Radio(
+            list(SCOPES),
+            value="all",
+            label="Documents",
+            info="all, uploaded only, or the bundled corpus only; a date bound leaves "
+            "undated documents out",
+            elem_id="rag-scope",
+        )
+
+
 def _documents_panel(c: SimpleNamespace) -> None:
     """Upload files, see the indexed documents, remove an uploaded one."""
     with gr.Accordion("Documents", open=False):
@@ -179,7 +212,10 @@ def _wire_page(demo: gr.Blocks, h: Handlers, c: SimpleNamespace) -> None:
     """The visible page's events (none of them is an API endpoint)."""
     chat_io = {
         "fn": h.on_chat,
-        "inputs": [c.question, c.turns, c.failed, c.backend, c.top_k, c.hybrid],
+        "inputs": [
+            *(c.question, c.turns, c.failed, c.backend, c.top_k, c.hybrid),
+            *(c.narrow_docs, c.since, c.until, c.scope),
+        ],
         "outputs": [c.question, c.chatbot, c.turns, c.failed, c.sources, c.details],
         **PRIVATE,
     }
@@ -197,9 +233,11 @@ def _wire_page(demo: gr.Blocks, h: Handlers, c: SimpleNamespace) -> None:
         **PRIVATE,
     )
     documents = [c.status, c.docs_table, c.to_remove]
-    c.add_btn.click(h.on_add, [c.files], [c.doc_status, *documents, c.files], **PRIVATE)
-    c.remove_btn.click(h.on_remove, [c.to_remove], [c.doc_status, *documents], **PRIVATE)
-    demo.load(h.on_load, None, documents, **PRIVATE)
+    added = c.add_btn.click(h.on_add, [c.files], [c.doc_status, *documents, c.files], **PRIVATE)
+    removed = c.remove_btn.click(h.on_remove, [c.to_remove], [c.doc_status, *documents], **PRIVATE)
+    loaded = demo.load(h.on_load, None, documents, **PRIVATE)
+    for event in (added, removed, loaded):  # the documents a question can be narrowed to
+        event.then(h.on_narrow_choices, None, c.narrow_docs, **PRIVATE)
 
 
 def _api_components(cfg: Config) -> SimpleNamespace:
@@ -210,6 +248,12 @@ def _api_components(cfg: Config) -> SimpleNamespace:
             backend=gr.Textbox(value=cfg.backend, label="backend"),
             k=gr.Number(value=cfg.k, precision=0, label="top_k"),
             hybrid=gr.Checkbox(value=cfg.hybrid, label="hybrid"),
+            sources=gr.Dropdown(
+                [], value=[], multiselect=True, allow_custom_value=True, label="sources"
+            ),
+            since=gr.Textbox(value="", label="since"),
+            until=gr.Textbox(value="", label="until"),
+            scope=gr.Textbox(value="all", label="scope"),
             out=gr.JSON(label="result"),
             turns=gr.State([]),
             source=gr.Textbox(label="source"),
@@ -238,9 +282,10 @@ def _wire_api(h: Handlers, a: SimpleNamespace) -> None:
         (
             "ask",
             h.api_ask,
-            [a.question, a.backend, a.k, a.hybrid, a.turns],
+            [a.question, a.backend, a.k, a.hybrid, a.turns, a.sources, a.since, a.until, a.scope],
             [a.out, a.turns],
-            "Answer a question (follow-ups use this session's history).",
+            "Answer a question (follow-ups use this session's history); optionally only "
+            "from some documents (sources), a date range (since/until) or a scope.",
         ),
         ("reset", h.api_reset, None, [a.turns], "Forget this session's conversation."),
         ("documents", h.api_documents, None, [a.out], "The indexed documents (metadata)."),

@@ -248,17 +248,37 @@ def empty_sources_html() -> str:
     )
 
 
+def show_date(iso: str) -> str:
+    """A publication date for people: "2026-03-03" -> "3 Mar 2026", "2025-11" -> "Nov 2025",
+    "" -> "" (unknown dates are left out of cards)."""
+    parts = (iso or "").split("-")
+    try:
+        year = int(parts[0])
+        month = prompts.MONTH_ABBR[int(parts[1]) - 1] if len(parts) > 1 else ""
+        day = int(parts[2]) if len(parts) > 2 else 0
+    except (ValueError, IndexError):
+        return iso or ""
+    return " ".join(str(p) for p in (day or "", month, year) if p)
+
+
+def _date_badge(source: str, dates: Mapping[str, str] | None) -> str:
+    shown = show_date((dates or {}).get(source, ""))
+    return f'<span class="rag-card-date">{esc(shown)}</span>' if shown else ""
+
+
 def sources_html(
     answer: Answer,
     turn: int,
     *,
     selected: tuple[str, int] | None = None,
     document: Document | None = None,
+    dates: Mapping[str, str] | None = None,
 ) -> str:
     """The sources panel for one answer: source cards, then the selected source.
 
     ``selected`` is ``("cite", n)`` or ``("passage", rank)``; ``document`` is the
-    document it points into (None if it is no longer indexed).
+    document it points into (None if it is no longer indexed); ``dates`` maps a
+    source to its publication date (ISO), shown on its card when known.
     """
     head = (
         f'<div class="rag-sources-head">Sources of answer {turn + 1}: '
@@ -273,6 +293,7 @@ def sources_html(
                 f'<a class="rag-card{sel}" href="{cite_href(turn, c.n)}">'
                 f'<span class="rag-card-n">[{c.n}]</span>'
                 f'<span class="rag-card-title">{esc(c.doc_title)}</span>'
+                f"{_date_badge(c.source, dates)}"
                 f'<span class="rag-file">{esc(c.source)}</span>'
                 f'<span class="rag-card-quote">“{esc(snippet(c.quote, 220))}”</span></a>'
             )
@@ -287,6 +308,7 @@ def sources_html(
                 f'<a class="rag-card{sel}" href="{passage_href(turn, h.rank)}">'
                 f'<span class="rag-card-n">#{h.rank}</span>'
                 f'<span class="rag-card-title">{esc(h.chunk.doc_title)}</span>'
+                f"{_date_badge(h.chunk.source, dates)}"
                 f'<span class="rag-file">{esc(h.chunk.source)}</span>'
                 f'<span class="rag-card-quote">{esc(snippet(h.chunk.text, 220))}</span></a>'
             )
@@ -445,20 +467,22 @@ def documents_html(
     rows = "".join(
         f'<tr><td>{esc(d.title)}</td><td><span class="rag-file">{esc(d.source)}</span>'
         f"{badge if d.source in up else ''}</td>"
+        f"<td>{esc(show_date(d.date)) or 'unknown'}</td>"
         f"<td>{d.length:,}</td><td>{len(d.pages) or ''}</td></tr>"
         for d in sorted(documents, key=lambda d: d.source)
     )
     rows += "".join(
         f'<tr class="rag-skipped"><td><b>not indexed</b>: {esc(why)}</td>'
         f'<td><span class="rag-file">{esc(source)}</span>{badge if source in up else ""}</td>'
-        "<td></td><td></td></tr>"
+        "<td></td><td></td><td></td></tr>"
         for source, why in sorted((skipped or {}).items())
     )
     not_indexed = f", {len(skipped)} file(s) not indexed" if skipped else ""
     return (
         f'<div class="rag-docs"><div class="rag-kv">{len(documents)} document(s) indexed'
         f"{not_indexed}</div>"
-        "<table><thead><tr><th>Title</th><th>File</th><th>Characters</th><th>Pages</th></tr>"
+        "<table><thead><tr><th>Title</th><th>File</th><th>Date</th><th>Characters</th>"
+        "<th>Pages</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></div>"
     )
 
@@ -519,6 +543,7 @@ a.rag-card:hover, a.rag-card.rag-selected { border-color: var(--color-accent, #6
   background: var(--color-accent-soft, #eef2ff); }
 .rag-card-n { font-weight: 700; }
 .rag-card-title { font-weight: 600; }
+.rag-card-date { font-size: .8em; opacity: .8; margin-left: .4em; }
 .rag-card-quote { font-size: .85em; opacity: .85; }
 .rag-view { border-top: 2px solid var(--color-accent, #6366f1); padding-top: .5em; }
 .rag-view-title { font-weight: 700; }
