@@ -21,6 +21,7 @@ import pytest
 from rag.answer.assistant import Assistant
 from rag.config import Config
 from rag.embed.encoder import Embedder
+from rag.errors import IndexCorruptError
 from rag.store.build import build_index
 from rag.store.milvus_shared import state_for
 from rag.store.milvus_state import LeaseHeldError, SharedState
@@ -258,3 +259,21 @@ def test_migrating_an_index_to_the_shared_layout_embeds_nothing(
     replica = Assistant.from_config(_replica(tmp_path / "r", milvus_server, prefix))
     assert len(replica.parts.index.chunks) == first.chunks
     assert "seeds/000_8472d08a1f509d74.txt" in _cited_sources(replica, Q_HOTLINE)
+
+
+def test_rebuild_reuses_vectors_and_other_settings_are_refused(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+    embedder: Embedder,
+) -> None:
+    """`rag index --rebuild` re-creates the collections without re-embedding; a replica
+    whose chunking differs from the index's is told so instead of citing wrong offsets."""
+    cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
+    first = build_index(cfg, embedder, progress=False)
+    again = build_index(cfg, embedder, progress=False, rebuild=True)
+    assert again.embedded == 0 and again.reused == first.embedded == again.chunks
+    assert again.version == 1  # a new index, not a version of the old one
+    other = _replica(tmp_path / "r", milvus_server, prefix).replace(chunk_size=300)
+    with pytest.raises(IndexCorruptError, match="chunker"):
+        Assistant.from_config(other)

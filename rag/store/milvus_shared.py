@@ -28,7 +28,13 @@ from rag.store.index import CHUNK_DTYPE, ChunkTable, Index, lexical_text
 from rag.store.lexical import BM25Index
 from rag.store.manifest import settings_fingerprint
 from rag.store.milvus_state import SharedState, in_filter
-from rag.store.milvus_store import _ranked, _search_params, connect, resolve_uri
+from rag.store.milvus_store import (
+    INDEX_TYPES,
+    _ranked,
+    _search_params,
+    connect,
+    resolve_uri,
+)
 from rag.types import Document
 
 LOAD_TRIES = 5
@@ -67,7 +73,13 @@ class SharedStore:
     Read-only: writes go through :mod:`rag.store.milvus_writer`, under the lease."""
 
     def __init__(
-        self, st: SharedState, version: int, dim: int, ids: np.ndarray, config: Config
+        self,
+        st: SharedState,
+        version: int,
+        dim: int,
+        ids: np.ndarray,
+        config: Config,
+        index_type: str = "flat",
     ) -> None:
         self.state = st
         self.collection = st.chunks
@@ -76,12 +88,8 @@ class SharedStore:
         self.rows = {int(i): r for r, i in enumerate(ids.tolist())}
         self.full_text = config.lexical == "milvus"
         self._dim = dim
-        index_type = "FLAT"
-        if config.index_type == "hnsw":
-            index_type = "HNSW"
-        elif config.index_type == "ivf":
-            index_type = "IVF_FLAT"
-        self._params = _search_params(index_type, config.hnsw_ef_search, config.ivf_nprobe)
+        kind = INDEX_TYPES.get(index_type, "FLAT")  # as resolved when the index was created
+        self._params = _search_params(kind, config.hnsw_ef_search, config.ivf_nprobe)
 
     @property
     def dim(self) -> int:
@@ -216,7 +224,7 @@ def _load(st: SharedState, config: Config, prev: Snapshot | None) -> Snapshot:
         check_settings(state.settings, config)
         if prev is not None and prev.version == state.version:
             return prev
-        snap = _fetch(st, config, state.version, state.settings["dim"], prev)
+        snap = _fetch(st, config, state.version, state.settings, prev)
         if snap is not None and st.version() == state.version:
             return snap
     raise StoreError(
@@ -237,7 +245,11 @@ def check_settings(settings: dict[str, Any], config: Config) -> None:
 
 
 def _fetch(
-    st: SharedState, config: Config, version: int, dim: int, prev: Snapshot | None
+    st: SharedState,
+    config: Config,
+    version: int,
+    settings: dict[str, Any],
+    prev: Snapshot | None,
 ) -> Snapshot | None:
     """The snapshot of ``version``, re-using ``prev``'s documents; None when what was
     read is not one consistent version (a writer committed meanwhile)."""
@@ -273,7 +285,8 @@ def _fetch(
         if config.lexical == "bm25s"
         else BM25Index.build([])
     )
-    store = SharedStore(st, version, dim, ids, config)
+    dim = int(settings["dim"])
+    store = SharedStore(st, version, dim, ids, config, settings.get("index_type", "flat"))
     manifest = {
         "generation": version,
         "settings": settings_fingerprint(config),

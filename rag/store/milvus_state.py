@@ -210,6 +210,16 @@ class SharedState:
             )
         self.write_state(st.version, st.settings, holder, time.time() + lease_s, st.counts)
 
+    def commit(self, version: int, counts: dict[str, int], lease_s: float, holder: str) -> None:
+        """Make ``version`` the committed one, if this writer still holds the lease."""
+        st = self.read_state()
+        if st is None or st.holder != holder:
+            raise LeaseHeldError(
+                f"this indexer lost the write lease of {self.prefix!r} before its commit "
+                f"(now held by {st.holder if st else '?'}); nothing was committed"
+            )
+        self.write_state(version, st.settings, holder, time.time() + lease_s, counts)
+
     def release(self, holder: str | None = None) -> None:
         st = self.read_state()
         if st is not None and st.holder == (holder or me()):
@@ -296,10 +306,7 @@ class SharedState:
         it never committed) and finish its committed removals. Returns the vectors of the
         rows it deletes, by embedded-text hash, so that they are re-used, not re-embedded."""
         flt = f"ver > {version}"
-        orphans = {
-            r["thash"]: np.asarray(r["vector"], dtype=np.float32)
-            for r in self.iterate(self.chunks, flt, ["thash", "vector"])
-        }
+        orphans = self.vectors_where(flt)
         with self.errors("recovery"):
             self.client.delete(self.chunks, filter=flt)
             self.client.delete(self.docs, filter=flt)
@@ -334,6 +341,15 @@ class SharedState:
             ):
                 found.setdefault(row["thash"], np.asarray(row["vector"], dtype=np.float32))
         return found
+
+    def vectors_where(self, flt: str) -> dict[str, np.ndarray]:
+        """The vectors of the chunk rows matching ``flt``, by embedded-text hash."""
+        if not self.client.has_collection(self.chunks):
+            return {}
+        return {
+            r["thash"]: np.asarray(r["vector"], dtype=np.float32)
+            for r in self.iterate(self.chunks, flt, ["thash", "vector"])
+        }
 
     def insert_chunks(self, rows: list[dict[str, Any]], progress: bool = False) -> None:
         self.insert(self.chunks, rows, progress=progress)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ from rag.store.milvus_state import LeaseHeldError, SharedState, chunk_key, me
 from rag.store.milvus_store import INDEX_TYPES, _index_params
 from rag.text import terms
 from rag.types import Chunk, Document
+
+EMBED_SLICE = 4096  # chunks embedded between two renewals of the lease
 
 
 @dataclass
@@ -106,6 +109,7 @@ def build_shared(
     removal: uploads go only through ``remove`` (:func:`remove_shared`).
     """
     started = time.perf_counter()
+    holder = f"{me()}:{uuid.uuid4().hex[:6]}"  # one name per batch, even within a process
     report = SharedBuildReport(path=Path(config.milvus_uri))
     folders = [p for p in config.corpus_paths if p.is_dir()]
     try:
@@ -119,16 +123,19 @@ def build_shared(
     state = st.read_state()
     seed: dict[str, np.ndarray] = {}
     if state is None or rebuild or state.settings.get("fingerprint") != settings["fingerprint"]:
-        if state is not None and state.holder not in ("", me()) and state.expires > time.time():
-            st.acquire(config.milvus_lease_s)  # raises: another indexer is writing
+        if state is not None and state.holder and state.expires > time.time():
+            st.acquire(config.milvus_lease_s, holder)  # raises: another indexer is writing
         seed = _local_vectors(config)
+        if state is not None and _same_encoder(state.settings["fingerprint"], config):
+            seed.update(st.vectors_where(""))  # a rebuild re-uses the vectors it replaces
         _create(st, config, settings, len(docs))
-    st.acquire(config.milvus_lease_s)
+    st.acquire(config.milvus_lease_s, holder)
     try:
         seed.update(st.recover(st.read_state().version))  # type: ignore[union-attr]
-        _write_batch(st, config, embedder, docs, remove, report, precomputed, seed, progress)
+        known = {**seed, **(precomputed or {})}
+        _write_batch(st, config, embedder, docs, remove, report, known, holder, progress)
     finally:
-        st.release()
+        st.release(holder)
     forget(config)
     report.seconds = time.perf_counter() - started
     return report
@@ -187,12 +194,12 @@ def _write_batch(
     docs: list[Document],
     remove: Sequence[str],
     report: SharedBuildReport,
-    precomputed: Mapping[str, np.ndarray] | None,
-    seed: Mapping[str, np.ndarray],
-    progress: bool,
+    known: Mapping[str, np.ndarray],
+    holder: str,
+    progress: bool = False,
 ) -> None:
     """Steps 2-5 of the module docstring, for the difference between ``docs`` and the
-    committed version."""
+    committed version; ``known`` holds vectors at hand, by embedded-text hash."""
     state = st.read_state()
     assert state is not None
     version = state.version
@@ -211,14 +218,16 @@ def _write_batch(
         d.doc_id: chunk_document(d, config.chunk_size, config.chunk_overlap) for d in new_docs
     }
     flat = [c for d in new_docs for c in chunks[d.doc_id]]
-    vectors, report.reused = _vectors(st, config, embedder, flat, precomputed, seed, progress)
+    vectors, report.reused = _vectors(
+        st, config, embedder, flat, known, lambda: st.renew(config.milvus_lease_s, holder), progress
+    )
     report.embedded = len(flat) - report.reused
-    st.renew(config.milvus_lease_s)
+    st.renew(config.milvus_lease_s, holder)
     t0 = time.perf_counter()
     nxt = version + 1
     by_id = {d.doc_id: d for d in new_docs}
     rows = [_chunk_row(c, by_id[c.doc_id], vectors[i], nxt, config) for i, c in enumerate(flat)]
-    st.insert_chunks(rows, progress=progress)
+    st.insert_chunks(rows)
     st.insert_documents(new_docs, {d: len(cs) for d, cs in chunks.items()}, nxt)
     st.tombstone(gone, nxt)
     removed_chunks = sum(int(heads[d]["chunks"]) for d in gone)
@@ -226,7 +235,7 @@ def _write_batch(
         "documents": report.documents,
         "chunks": int(state.counts.get("chunks", 0)) + len(rows) - removed_chunks,
     }
-    st.write_state(nxt, state.settings, me(), time.time() + config.milvus_lease_s, counts)
+    st.commit(nxt, counts, config.milvus_lease_s, holder)
     report.deleted_chunks = st.purge(gone) if gone else 0
     report.deleted_chunks = report.deleted_chunks or removed_chunks
     report.milvus_seconds = time.perf_counter() - t0
@@ -279,14 +288,15 @@ def _vectors(
     config: Config,
     embedder: Embedder,
     chunks: list[Chunk],
-    precomputed: Mapping[str, np.ndarray] | None,
-    seed: Mapping[str, np.ndarray],
+    at_hand: Mapping[str, np.ndarray],
+    keepalive: Callable[[], None],
     progress: bool,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for ``chunks``: stored ones re-used by embedded-text hash, precomputed or
-    migrated ones next, the rest embedded. Returns them and how many were not embedded."""
+    """Vectors for ``chunks``: those at hand (precomputed, migrated) and stored ones,
+    by embedded-text hash; the rest embedded, in slices with ``keepalive`` (the lease
+    renewal) between them. Returns them and how many were not embedded."""
     hashes = [text_hash(embed_text(c, config.embed_title)) for c in chunks]
-    known = {**seed, **(precomputed or {})}
+    known = dict(at_hand)
     stored = st.vectors_by_text_hash([h for h in dict.fromkeys(hashes) if h not in known])
     known.update(stored)
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
@@ -296,10 +306,20 @@ def _vectors(
             vectors[i] = known[h]
         else:
             todo.append(i)
-    if todo:
-        texts = [embed_text(chunks[i], config.embed_title) for i in todo]
-        vectors[todo] = embedder.encode_documents(texts, progress=progress)
+    for a in range(0, len(todo), EMBED_SLICE):
+        part = todo[a : a + EMBED_SLICE]
+        texts = [embed_text(chunks[i], config.embed_title) for i in part]
+        vectors[part] = embedder.encode_documents(texts, progress=progress)
+        keepalive()
     return vectors, len(chunks) - len(todo)
+
+
+def _same_encoder(fingerprint: dict[str, Any], config: Config) -> bool:
+    """Whether vectors of an index with ``fingerprint`` are what ``config`` would embed."""
+    return (
+        fingerprint.get("embedding_model") == config.embedding_model
+        and fingerprint.get("embed_title") == config.embed_title
+    )
 
 
 def _local_vectors(config: Config) -> dict[str, np.ndarray]:
@@ -309,10 +329,7 @@ def _local_vectors(config: Config) -> dict[str, np.ndarray]:
         old = load_index(config.replace(milvus_state="local"))
     except (IndexMissingError, IndexCorruptError, RagError):
         return {}
-    settings = old.manifest.get("settings", {})
-    if settings.get("embedding_model") != config.embedding_model:
-        return {}
-    if settings.get("embed_title") != config.embed_title:
+    if not _same_encoder(old.manifest.get("settings", {}), config):
         return {}
     n = len(old.chunks)
     if not n:
