@@ -58,7 +58,7 @@ def clean_query(query: str, max_chars: int) -> str:
 
 
 TWO_PARTS = re.compile(  # a question about two events, often reported in two articles
-    r"\bboth\b|\bthe two (meetings|talks|events|sessions|reports|articles)\b|"
+    r"\bboth\b|\bthe two \w+s\b|"  # "the two <anything plural>": no list of nouns
     r"\b(and|as well as) (at|in|during) the\b",
     re.I,
 )
