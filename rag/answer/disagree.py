@@ -324,38 +324,53 @@ def supporting(question: str, candidates: Sequence[Scored]) -> list[Scored]:
     return [s for s, _ in supporting_values(question, candidates)]
 
 
-def find(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Disagreement | None:
+def find(
+    question: str,
+    candidates: Sequence[Scored],
+    date_of: DateOf,
+    cited: Callable[[Scored], bool] | None = None,
+) -> Disagreement | None:
     """The sides of a disagreement among the supporting sentences, or None.
 
     Each supporting sentence gives its value nearest to the question's words; a sentence
     that repeats a date already seen gives its other date (a moved date: "was due to
-    close on 28 March, has been extended to 30 April"). A value joins the side that
-    states the same thing, or opens a side when it conflicts with every side so far;
-    values that are neither (another quantity altogether) are left out. No document may
-    give two sides' values (it lists them, it does not disagree), and only sides with a
-    dated document count (newest first needs dates); each side is represented by its
-    newest sentence.
+    close on 28 March, has been extended to 30 April"). Sentences stating the same value
+    form a group. The anchor is the group the answer cites (``cited``; else the best
+    one); the sides are the anchor and the groups whose values conflict with it and
+    with each other (other values are about something else). No document may give two
+    sides' values (it lists them, it does not disagree), and only sides with a dated
+    document count (newest first needs dates); each side is represented by its newest
+    sentence.
     """
     primary = split_context(question)[0]
-    sides: list[list[tuple[Value, Scored]]] = []
+    groups: list[list[tuple[Value, Scored]]] = []
     for s, values in supporting_values(primary, candidates):
-        seen = [side[0][0] for side in sides]
-        fresh = [v for v in values if not any(_same(x, v) for x in seen)]
         value = values[0]
-        if (
-            value.kind == "date"
-            and value not in fresh
-            and fresh
-            and all(conflict(x, fresh[0], primary) for x in seen)
-        ):
-            value = fresh[0]  # a date moved: "was due on 28 March, has been extended to ..."
-        same = next((side for side in sides if _same(side[0][0], value)), None)
+        if value.kind == "date" and any(_same(g[0][0], value) for g in groups):
+            moved = [v for v in values[1:] if not any(_same(g[0][0], v) for g in groups)]
+            if moved and any(conflict(g[0][0], moved[0], primary) for g in groups):
+                value = moved[0]  # a date moved: "was due on 28 March, has been extended to ..."
+        same = next((g for g in groups if _same(g[0][0], value)), None)
         if same is not None:
             same.append((value, s))
-        elif all(conflict(x, value, primary) for x in seen):
-            sides.append([(value, s)])
+        else:
+            groups.append([(value, s)])
+    anchors = [g for g in groups if cited is not None and any(cited(m) for _, m in g)]
+    for anchor in anchors or groups[:1]:
+        sides = [anchor]
+        for g in groups:
+            if g is not anchor and all(conflict(x[0][0], g[0][0], primary) for x in sides):
+                sides.append(g)
+        found = _sides(sides, date_of)
+        if found is not None:
+            return found
+    return None
+
+
+def _sides(sides: list[list[tuple[Value, Scored]]], date_of: DateOf) -> Disagreement | None:
+    """The checked disagreement of ``sides`` (see :func:`find`), newest first, or None."""
     docs = [{s.chunk.doc_id for _, s in side} for side in sides]
-    if any(a & b for i, a in enumerate(docs) for b in docs[i + 1 :]):
+    if len(sides) < 2 or any(a & b for i, a in enumerate(docs) for b in docs[i + 1 :]):
         return None  # a document giving two of the values lists them; it does not disagree
     sides = [side for side in sides if any(date_of(s.chunk.doc_id) for _, s in side)]
     if len(sides) < 2:
@@ -363,10 +378,12 @@ def find(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Disagr
     out = []
     for side in sides[:MAX_SIDES]:
         value, sentence = max(side, key=lambda vs: (date_of(vs[1].chunk.doc_id), vs[1].score))
+        if value.kind == "name":  # "Marit Halvorsen", not "Project Director Marit Halvorsen"
+            value = min(
+                (v for v, _ in side), key=lambda v: (len(v.span.text.split()), v.span.start)
+            )
         members = tuple(m for _, m in side)
         out.append(Side(value, sentence, date_of(sentence.chunk.doc_id), members))
-    if len({side.sentence.chunk.doc_id for side in out}) < 2:
-        return None
     out.sort(key=lambda side: (side.date != "", side.date), reverse=True)
     return Disagreement(tuple(out))
 
@@ -445,7 +462,7 @@ def annotate(
     sentences disagree; nothing when they agree or the answer abstained."""
     if answer.abstained or not answer.answer:
         return None
-    found = find(question, candidates, date_of)
+    found = find(question, candidates, date_of, lambda s: _cited(answer, s))
     if found is None or not any(
         _cited(answer, m) for side in found.sides for m in side.members
     ):  # the sides must be about what the answer says: one of them is its own
