@@ -411,3 +411,20 @@ def test_question_words_of_other_languages_are_given_in_english(question: str, w
 
     assert english_question_word(question) == word
     assert with_question_word(question) == (f"{question} ({word})" if word else question)
+
+
+def test_unavailable_multilingual_model_falls_back_to_the_main_index(tmp_path: Path) -> None:
+    """A multilingual model that cannot be loaded turns routing off with a warning; the
+    Vietnamese question is still answered from the main index, nothing crashes."""
+    from rag.answer.assistant import Assistant
+
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    warnings: list[str] = []
+    config = Config.from_env(
+        {"root": tmp_path, "multilingual_model": str(tmp_path / "no-such-model")}, environ={}
+    )
+    bot = Assistant.from_config(config, warn=warnings.append)
+    found = bot.search("Ai là Chỉ huy trưởng Bộ đội Biên phòng Lạng Sơn?", 3)
+    assert found.hits
+    assert any("multilingual retrieval is off" in w for w in warnings), warnings
+    assert bot.ask("Ai là Chỉ huy trưởng Bộ đội Biên phòng Lạng Sơn?").answer

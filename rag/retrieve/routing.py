@@ -37,7 +37,7 @@ import numpy as np
 
 from rag.config import Config
 from rag.embed.encoder import Embedder
-from rag.errors import RagError
+from rag.errors import IndexCorruptError, ModelLoadError, RagError
 from rag.lang import detect_language
 from rag.retrieve.retriever import Retriever, SearchResult, clean_query
 from rag.store.index import Index
@@ -86,39 +86,56 @@ class MultilingualRoute:
         self._embedder: Embedder | None = None
         self._retriever: Retriever | None = None
         self._for: tuple[Any, ...] | None = None  # the main index generation it matches
+        self._failed_for: tuple[Any, ...] | None = None  # the generation it last failed on
         self.error = ""  # why the route is unavailable (model missing, ...), once known
 
     def retriever(self, main: Index) -> Retriever | None:
         """The multilingual retriever for ``main``'s documents (built or updated first if
-        needed); None, with :attr:`error` set, when the model cannot be loaded."""
+        needed); None, with :attr:`error` set, when the model cannot be loaded or the index
+        cannot be written (tried again once the main index changes). A corrupt
+        multilingual index is rebuilt: it is derived data."""
         key = (str(main.path), main.manifest.get("generation"), main.manifest.get("built_at"))
         if self._retriever is not None and self._for == key:
             return self._retriever
         with self._lock:
             if self._retriever is not None and self._for == key:
                 return self._retriever
-            if self.error:
+            if self.error and self._failed_for == key:
                 return None
-            from rag.store.build import open_index
-
             try:
-                if self._embedder is None:
-                    cfg = self.config
-                    self._embedder = Embedder(
-                        cfg.embedding_model,
-                        batch_size=cfg.embed_batch_size,
-                        cache_size=cfg.query_cache_size,
-                        backend=cfg.embed_backend,
-                    )
-                index = open_index(self.config, self._embedder, warn=self.warn)
+                index = self._open()
             except RagError as exc:
-                self.error = str(exc)
-                if self.warn:
-                    self.warn(f"multilingual retrieval is off: {exc}")
+                self.disable(str(exc), key)
                 return None
             self._retriever = Retriever(index, self._embedder, self.config)
-            self._for = key
+            self._for, self.error = key, ""
             return self._retriever
+
+    def _open(self) -> Index:
+        from rag.store.build import build_index, open_index
+        from rag.store.index import load_index
+
+        if self._embedder is None:
+            cfg = self.config
+            self._embedder = Embedder(
+                cfg.embedding_model,
+                batch_size=cfg.embed_batch_size,
+                cache_size=cfg.query_cache_size,
+                backend=cfg.embed_backend,
+            )
+        try:
+            return open_index(self.config, self._embedder, warn=self.warn)
+        except IndexCorruptError as exc:
+            if self.warn:
+                self.warn(f"rebuilding the multilingual index: {exc}")
+            build_index(self.config, self._embedder, rebuild=True, progress=False)
+            return load_index(self.config)
+
+    def disable(self, reason: str, key: tuple[Any, ...] | None = None) -> None:
+        """Stop routing (the main index answers) until the main index changes."""
+        self.error, self._failed_for, self._retriever = reason, key, None
+        if self.warn:
+            self.warn(f"multilingual retrieval is off: {reason}")
 
 
 class RoutedRetriever(Retriever):
@@ -173,6 +190,28 @@ class RoutedRetriever(Retriever):
         multi = self if is_multilingual(self.config) else self.route.retriever(self.index)
         if multi is None:  # the multilingual model is unavailable: the main index answers
             return plain(query, k, hybrid=hybrid, lexical_only=lexical_only, sources=sources)
+        try:
+            return self._balanced(
+                query, k, multi, hybrid=hybrid, lexical_only=lexical_only, sources=sources
+            )
+        except ModelLoadError as exc:  # the model broke after its index was opened
+            if self.route is None:
+                raise
+            self.route.disable(str(exc))
+            return plain(query, k, hybrid=hybrid, lexical_only=lexical_only, sources=sources)
+
+    def _balanced(
+        self,
+        query: str,
+        k: int | None,
+        multi: Retriever,
+        *,
+        hybrid: bool | None,
+        lexical_only: bool | None,
+        sources: Sequence[str] | None,
+    ) -> SearchResult:
+        """One candidate list per document language, merged by :func:`balance`."""
+        plain = super().search
         cfg = self.config
         k = cfg.k if k is None else k
         hybrid = cfg.hybrid if hybrid is None else hybrid
