@@ -67,15 +67,18 @@ def collect(bot: Assistant, items: list[Any], scorer: Scorer) -> list[tuple[list
 MAX_FALSE_ABSTENTION = 0.05  # on the fitted rows: the operating point may not refuse more
 
 
-def calibrate(model: abstain.Model, x: np.ndarray, y: np.ndarray, at: float) -> abstain.Model:
+def calibrate(
+    model: abstain.Model, x: np.ndarray, y: np.ndarray, groups: np.ndarray, at: float
+) -> abstain.Model:
     """Shift the bias so that ``p >= at`` (the default ``min_answer_score``) is the
-    operating point with the best balanced accuracy whose false-abstention rate on these
-    rows stays within :data:`MAX_FALSE_ABSTENTION`."""
+    operating point with the best balanced accuracy whose false-abstention rate stays
+    within :data:`MAX_FALSE_ABSTENTION` in every dev domain (``groups``), not only on
+    all rows pooled: one corpus may not pay for another's abstentions."""
     p = np.asarray([model.probability(f) for f in x])
-    best_t, best_j = 0.5, -1.0
+    best_t, best_j = 0.05, -1.0
     for t in np.linspace(0.05, 0.95, 91):
-        fa = float(np.mean(p[y == 1] < t))
-        j = float(np.mean(p[y == 0] < t)) + 1 - fa
+        fa = max(float(np.mean(p[(y == 1) & (groups == g)] < t)) for g in set(groups.tolist()))
+        j = float(np.mean(p[y == 0] < t)) + 1 - float(np.mean(p[y == 1] < t))
         if fa <= MAX_FALSE_ABSTENTION and j > best_j:
             best_t, best_j = float(t), j
     shift = np.log(at / (1 - at)) - np.log(best_t / (1 - best_t))
@@ -106,6 +109,7 @@ def main() -> int:
     seeds = load_dataset(Path("eval/datasets/seeds_dev.jsonl"), base.corpus_path)
     bot = Assistant(parts)
     data += collect(bot, list(seeds.items), Scorer(base, parts.embedder))
+    groups = ["seeds_dev"] * len(data)
     suite = load_suite(DEFAULT_SUITE).select("dev")
     for domain in suite.domains:
         cfg = domain_config(base, domain, DEFAULT_SUITE_OUT / "index")
@@ -115,10 +119,12 @@ def main() -> int:
         )
         items = [i for q in domain.questions for i in load_dataset(q, cfg.corpus_path).items]
         data += collect(bot, items, Scorer(cfg, parts.embedder))
+        groups += [domain.name] * (len(data) - len(groups))
         print(f"{domain.name}: {len(data)} rows so far", file=sys.stderr)
     x = np.asarray([f for f, _ in data], float)
     y = np.asarray([label for _, label in data], float)
-    model = calibrate(abstain.fit(x, y), x, y, Config().min_answer_score)
+    g = np.asarray(groups)
+    model = calibrate(abstain.fit(x, y), x, y, g, Config().min_answer_score)
     abstain.MODEL_PATH.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
     p = np.asarray([model.probability(f) for f in x])
     for t in (0.3, 0.4, 0.45, 0.5, 0.6):

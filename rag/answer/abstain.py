@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,7 +39,7 @@ from rag.answer.spans import (
     stated_numbers,
 )
 from rag.ingest.chunking import answer_spans
-from rag.text import tokenize
+from rag.text import STOPWORDS, tokenize
 from rag.types import Document, Hit
 
 MODEL_PATH = Path(__file__).with_name("abstain_model.json")
@@ -180,20 +181,27 @@ def _doc_numbers(doc_text: str) -> frozenset[str]:
 def context_terms(text: str, start: int, end: int, title: str = "") -> tuple[set[str], set[str]]:
     """Terms of a sentence's immediate context: (the sentences before and after it in the
     same paragraph, the document title and the heading or dateline it sits under)."""
+    near, labels = context_texts(text, start, end, title)
+    return set(tokenize(near)), set(tokenize(labels))
+
+
+@lru_cache(maxsize=1024)
+def context_texts(text: str, start: int, end: int, title: str = "") -> tuple[str, str]:
+    """The text of a sentence's immediate context: (the sentences before and after it in
+    the same paragraph, its heading or dateline and the document title)."""
     para_a = text.rfind("\n\n", 0, start)
     para_a = 0 if para_a < 0 else para_a
     para_b = text.find("\n\n", end)
     para_b = len(text) if para_b < 0 else para_b
-    near: set[str] = set()
+    near: list[str] = []
     spans = answer_spans(text, max(para_a, start - 600), min(para_b, end + 600))
     for i, (a, b) in enumerate(spans):
         if a <= start < b or (a >= start and b <= end):
             for j in (i - 1, i + 1):
                 if 0 <= j < len(spans) and spans[j] != (a, b):
-                    near.update(tokenize(text[spans[j][0] : spans[j][1]]))
-    labels = set(tokenize(_heading_before(text, para_a))) | set(tokenize(title))
-    labels.update(tokenize(content_span(text[start:end])[2]))
-    return near, labels
+                    near.append(text[spans[j][0] : spans[j][1]])
+    labels = [_heading_before(text, para_a), title, content_span(text[start:end])[2]]
+    return "\n".join(near), "\n".join(labels)
 
 
 def _heading_before(text: str, pos: int) -> str:
@@ -254,25 +262,65 @@ def features(
         float(bool(nums - _doc_numbers(doc_text))) if nums else 0.0,
         _modifier_missing(question, sentence, sent, own, stats),
         max((h.dense_score for h in hits), default=0.0),
-        _qualifier_missing(question, near, stats),
-        _names_missing_idf(names, own, stats),
+        _qualifier_missing(question, sentence, near, doc_text, stats),
+        _names_missing_idf({t for t in names if t not in STOPWORDS}, own, stats),
         float(rival_bound(question, sentence, value, near)),
         float(focus_conflict(question, sentence, value, focus)),
     ]
 
 
-def _qualifier_missing(question: str, near: set[str], stats: CorpusStats) -> float:
+def _qualifier_missing(
+    question: str, sentence: str, near: set[str], doc_text: str, stats: CorpusStats
+) -> float:
     """The weight of the rarest qualifier of the question (its names, codes, series
     letters, years, ordinals, numbers) that neither the sentence nor its context holds:
     its corpus IDF, at least 0.5 for numbers (a year the corpus often uses still pins
-    the answer)."""
+    the answer). A number counts only outside a code ("a 40 metre run" is not answered
+    under the title "HX-40"); a series letter only after its word ("Class A")."""
     out = 0.0
+    plain: set[str] | None = None
+    asked_plain = _plain_numbers(question)
     for q in question_qualifiers(question):
-        if q in near or number_of(q) in near:
-            continue
-        w = stats.idf(q)
-        out = max(out, w if shape(q) == "name" else max(w, 0.5))
+        kind = shape(q)
+        if kind in {"number", "year", "ordinal"} and number_of(q) not in asked_plain:
+            kind = "name"  # the digits of a code the question names ("HX-40")
+        if kind == "letter":
+            found = any(
+                re.search(rf"\b{re.escape(w)}\s+{q}\b", t, re.I)
+                for w in _letter_words(question, q)
+                for t in (sentence, *_context_of(doc_text, sentence))
+            )
+        elif kind in {"number", "year", "ordinal"}:
+            if plain is None:
+                plain = _plain_numbers(" ".join((sentence, *_context_of(doc_text, sentence))))
+            found = number_of(q) in plain
+        else:
+            found = q in near
+        if not found:
+            w = stats.idf(q)
+            out = max(out, w if kind == "name" else max(w, 0.5))
     return out
+
+
+def _letter_words(question: str, letter: str) -> list[str]:
+    """The words a series letter follows in the question ("Class" for "Class A")."""
+    return [m.group(1) for m in re.finditer(rf"\b([A-Za-z]+)\s+{letter}\b", question, re.I)]
+
+
+def _context_of(doc_text: str, sentence: str) -> tuple[str, str]:
+    """The context texts of ``sentence`` (its first occurrence) in ``doc_text``."""
+    start = doc_text.find(sentence)
+    if start < 0:
+        return "", ""
+    return context_texts(doc_text, start, start + len(sentence))
+
+
+def _plain_numbers(text: str) -> set[str]:
+    """Numbers of ``text`` outside codes ("HX-40", "R32" hold none), ordinals as digits."""
+    return stated_numbers(_CODE_TOKEN.sub(" ", text))
+
+
+_CODE_TOKEN = re.compile(r"\b[A-Za-z]+[-–]?\d[\w-]*|\b\d+[A-Za-z]+\d[\w-]*")
 
 
 def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> float:

@@ -71,7 +71,11 @@ def question_qualifiers(question: str) -> set[str]:
     nums = stated_numbers(question)
     toks = set(tokenize(question))
     out = {t for t in toks if number_of(t) in nums and shape(t) != "name"}
-    return out | asked_names(question)
+    letters = {fold(m.group(1)) for m in _SERIES.finditer(question)}  # "Class A": "a"
+    return out | letters | {t for t in asked_names(question) if t not in STOPWORDS}
+
+
+_SERIES = re.compile(r"\b[A-Za-z]+\s+([A-Z])\b")
 
 
 def pick_value(
