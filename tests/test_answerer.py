@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer.citations import strip_markers
+from rag.answer.extractive import value_first
+from rag.answer.qualifiers import focus_conflict, pick_value, rival_bound
 from rag.answer.spans import (
     content_span,
     is_label,
@@ -114,11 +117,26 @@ def test_follow_up_resolves_she(bot) -> None:
     assert "crane" in ans.answer
 
 
+def test_factoid_answer_states_the_value_first(bot) -> None:
+    """Who/how-much answers lead with the value and stay short; the citation quotes the
+    whole sentence that holds it."""
+    for question, value in [
+        ("How much extra income will the new fees bring?", "80,000 euros"),
+        ("Who chairs the harbour board?", "Petra Solberg"),
+        ("When was the town's restored charter signed?", "June 26, 2023"),
+    ]:
+        ans = _answered(bot, question)
+        assert ans.answer.startswith(value), ans.answer
+        assert len(strip_markers(ans.answer).split()) <= 25, ans.answer
+        assert any(value in c.quote for c in ans.citations)
+
+
 @pytest.mark.parametrize(
     "question",
     [
         "By how much did the harbour board raise mooring fees in 2019?",  # another year
         "Who is the Vice Chair of the harbour board?",  # another rank: a Deputy Chair
+        "How much extra income will the Kettle K-300 bring?",  # another member of a series
         "What is the capital of Freedonia?",  # off topic
     ],
 )
@@ -166,3 +184,50 @@ def test_stated_numbers_and_ranks() -> None:
         "Who chairs the Calder Bay Fisheries Board?",
         "The chair of the Fisheries Board, Morag Keane",
     )
+
+
+def test_value_first_never_cuts_the_value() -> None:
+    s = (
+        "The framework agreement, which covers customs and transit, was signed on June 26, "
+        "2023, by the two provincial governments in the border town of Marlow."
+    )
+    answer = value_first(s, "When was the framework agreement signed?")
+    assert answer is not None and answer.startswith("June 26, 2023")
+    assert "June 26, 2023" in answer.split("—", 1)[1]  # the quoted words keep the year too
+    long = (
+        "In 2025 the two forces held 20 talks, conducted 74 meetings on the border, exchanged "
+        "679 official letters and made 113 hotline calls, the report said on Tuesday."
+    )
+    answer = value_first(long, "How many hotline calls were made?")
+    assert answer is not None and answer.startswith("113 hotline calls")
+    assert len(answer.split()) <= 25
+    assert value_first(long, "Why did they meet?") is None  # not a factoid: the sentence
+
+
+def test_dates_and_money_are_not_misread() -> None:
+    kinds = {(v.kind, v.text) for v in value_spans("It may meet in October 2026, on 3 and 4 May.")}
+    assert ("date", "October 2026") in kinds  # not "October 20"
+    assert not any(k == "money" for k, _ in kinds)  # "3 and": a word, not a currency code
+    assert ("date", "may") not in kinds  # the verb
+    assert ("quantity", "seven years") in {(v.kind, v.text) for v in value_spans("for seven years")}
+
+
+def test_rival_qualifiers_and_counted_groups() -> None:
+    s = "They recalled the 16th meeting and prepared the 17th meeting in Nanwick."
+    for q, rival in [
+        ("In which city was the 16th meeting held?", True),  # the city is the 17th's
+        ("In which city will the 17th meeting be held?", False),
+    ]:
+        value = pick_value("place", q, s)
+        assert value is not None and value.text == "Nanwick"
+        assert rival_bound(q, s, value, set()) is rival
+    s = "In the Old Town, 133 Class C licences were in force."
+    assert rival_bound("How many Class B licences were in force?", s, None, set())
+    assert not rival_bound("How many Class C licences were in force?", s, None, set())
+    s = "The port hosted 150,000 Norlandic visitors, and it drew Sorvian travellers."
+    q = "How many Sorvian tourists visited the port?"
+    value = pick_value("number", q, s, ["sorvian", "tourist"])
+    assert focus_conflict(q, s, value, ["sorvian", "tourist"])
+    q = "How many Norlandic visitors did the port host?"
+    focus = ["norlandic", "visitor"]
+    assert not focus_conflict(q, s, pick_value("number", q, s, focus), focus)
