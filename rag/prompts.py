@@ -127,6 +127,8 @@ MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oc
 
 AS_OF = "As of {date} (the newest source):"
 """Put before the answer to a question about the latest or current state."""
+NEWER_SOURCE = "The newest source, [{n}] ({date}), says: {quote}."
+"""Added when an answer to a "latest" question cites only older sources."""
 RECENCY_CUES = (
     r"\b(?:latest|currently|current|now|nowadays|today|at present|presently|most recent|"
     r"most recently|newest|as of|still|up to date|these days|so far|to date)\b"

@@ -297,3 +297,38 @@ def test_metrics_both_sides_and_newest(embedder, seed_config) -> None:
     assert good["metrics"]["newest_preferred"] and not stale["metrics"]["newest_preferred"]
     summary = summarize([both, one, good, stale])
     assert summary["both_sides_cited"] == 0.5 and summary["newest_preferred"] == 0.5
+
+
+def test_a_latest_answer_citing_only_older_sources_gets_the_newest_added() -> None:
+    from rag.types import Citation
+
+    q = "When is the library now expected to reopen?"
+    old = scored("The library would reopen in September 2026.", "old", 0.7, 0.7, 0.8)
+    new = scored("Reopening of the library is now planned for March 2027.", "new", 0.69, 0.68, 0.8)
+    answer = Answer(q, q, "The library would reopen in September 2026 [1].", False, "openai")
+    c = old.chunk
+    answer.citations = [Citation(1, c.source, c.doc_title, c.start, c.end, c.text, 0.7)]
+    recency.settle(answer, q, [old, new], DATES.get)
+    assert answer.answer.endswith(
+        prompts.NEWER_SOURCE.format(n=2, date="11 Feb 2025", quote=new.chunk.text.rstrip("."))
+    )
+    assert [x.source for x in answer.citations] == ["old", "new"]
+    current = Answer(q, q, "Reopening is now planned for March 2027 [1].", False, "openai")
+    c = new.chunk
+    current.citations = [Citation(1, c.source, c.doc_title, c.start, c.end, c.text, 0.7)]
+    recency.settle(current, q, [old, new], DATES.get)
+    assert current.answer.startswith(prompts.AS_OF.format(date="11 Feb 2025"))
+
+
+@pytest.mark.slow
+def test_generative_answers_get_the_same_checks(dated_bot) -> None:
+    """The local model (llamacpp, SmolLM2) drafts; after verification the disagreement
+    note is added from the sources, whatever the draft said."""
+    answer = dated_bot.ask(
+        "How much will the Brindle Street library rebuild cost?", backend="llamacpp"
+    )
+    if answer.abstained or answer.backend != "llamacpp":
+        pytest.skip(f"the local model gave no usable draft here ({answer.backend})")
+    assert "The sources disagree" in answer.answer
+    assert "£5.1 million" in answer.answer and "£4.2 million" in answer.answer
+    assert {"a_plan.md", "b_update.md"} <= {Path(c.source).name for c in answer.citations}

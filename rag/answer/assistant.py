@@ -491,7 +491,9 @@ class Assistant:
         if answer.abstained or not answer.answer or not cfg.dated_answers:
             return
         if recency.asks_latest(question):
-            recency.state_date(answer, recency.cited_date(answer, self._date_of))
+            hits = answer.passages  # already widened to newer articles
+            scored = self.extractive.draft(question, hits, self._texts(hits))
+            recency.settle(answer, question, scored.candidates, self._date_of)
             return
         hits = self._search(
             question,

@@ -11,7 +11,8 @@ ranks first. For such questions (:func:`asks_latest`, wording cues in
    (:func:`rag.answer.disagree.supporting`), the one from the newest dated document
    answers (:func:`prefer_newest`);
 3. the answer says that source's date ("As of 3 Mar 2026 (the newest source): ...",
-   :func:`state_date`).
+   :func:`state_date`); a generative answer that cites only older sources gets the
+   newest supporting sentence added, cited and dated (:func:`settle`).
 
 Documents of unknown date never count as newest. Used by :mod:`rag.answer.assistant`.
 """
@@ -24,7 +25,7 @@ from dataclasses import replace
 
 from rag import prompts
 from rag.answer.citations import Source
-from rag.answer.disagree import DateOf, answer_value, show_date, supporting
+from rag.answer.disagree import DateOf, answer_value, cite_sentence, show_date, supporting
 from rag.answer.extractive import (
     STRICT_TYPES,
     VALUE_TYPES,
@@ -145,3 +146,25 @@ def cited_date(answer: Answer, date_of_source: Callable[[str], str]) -> str:
     """The newest publication date among the answer's citations ("" when none is dated):
     what a generative answer to a "latest" question is as of."""
     return max((date_of_source(c.source) for c in answer.citations), default="")
+
+
+def settle(answer: Answer, question: str, candidates: Sequence[Scored], date_of: DateOf) -> None:
+    """After verification (any backend): a "latest" answer whose newest cited source is
+    the newest supporting one states its date; one that cites only older sources (a
+    generative model may) gets the newest supporting sentence added, cited, with its
+    date. An answer citing only undated sources is left as it is."""
+    if answer.abstained or not answer.answer:
+        return
+    cited = cited_date(answer, date_of)
+    if not cited:
+        return
+    pick = newest_support(split_context(question)[0], candidates, date_of)
+    newest = date_of(pick.chunk.doc_id) if pick is not None else ""
+    if pick is None or newest <= cited:
+        state_date(answer, cited)
+        return
+    n = cite_sentence(answer, pick)
+    quote = shorten(pick.chunk.text, split_context(question)[0]).rstrip(" .")
+    answer.answer = (
+        f"{answer.answer} {prompts.NEWER_SOURCE.format(n=n, date=show_date(newest), quote=quote)}"
+    )
