@@ -298,6 +298,8 @@ def test_balance_gives_every_language_a_place_and_deduplicates() -> None:
     assert [h.chunk.chunk_id for h in merged] == ["zh:0", "en:0", "en:1", "zh:1"]
     assert [h.rank for h in merged] == [1, 2, 3, 4]
     assert balance([], 3) == [] and len(balance([en], 10)) == 6
+    one_doc = [_hit("a", i, 0.9 - 0.01 * i) for i in range(4)] + [_hit("b", 0, 0.5)]
+    assert [h.chunk.chunk_id for h in balance([one_doc], 3)] == ["a:0", "a:1", "b:0"]
 
 
 def test_documents_carry_their_language() -> None:

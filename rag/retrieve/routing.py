@@ -257,16 +257,21 @@ def balance(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit
         for rank, h in enumerate(hits, start=1):
             fused.append((1.0 / (rrf_k + rank), h.dense_score - median, -li, h))
     fused.sort(key=lambda t: (-t[0], -t[1], t[2]))
-    out: list[Hit] = []
+    ranked: list[tuple[float, Hit]] = []
     seen: set[str] = set()
     for score, _, _, h in fused:
-        if h.chunk.chunk_id in seen:
-            continue
-        seen.add(h.chunk.chunk_id)
-        out.append(Hit(len(out) + 1, h.chunk, h.dense_score, h.bm25_score, score))
-        if len(out) == k:
-            break
-    return out
+        if h.chunk.chunk_id not in seen:
+            seen.add(h.chunk.chunk_id)
+            ranked.append((score, h))
+    top = ranked[:k]
+    docs = {h.chunk.doc_id for _, h in top}
+    if k >= 3 and len(docs) == 1:  # as Retriever._diversify: another document's best
+        other = next((item for item in ranked[k:] if item[1].chunk.doc_id not in docs), None)
+        top = top if other is None else [*top[:-1], other]
+    return [
+        Hit(rank, h.chunk, h.dense_score, h.bm25_score, score)
+        for rank, (score, h) in enumerate(top, start=1)
+    ]
 
 
 def make_retriever(
