@@ -36,6 +36,7 @@ from rag.answer.spans import (
     asked_names,
     content_span,
     modifier_pairs,
+    qualifier_mismatch,
     stated_numbers,
 )
 from rag.ingest.chunking import answer_spans
@@ -67,10 +68,12 @@ FEATURES = (
     "rival_qualifier",  # another year / ordinal / series member stands where the asked one
     # should ("Class C" for "Class B"), or the answer value sits next to it ("17th ... in X")
     "focus_conflict",  # the counted thing under another name ("Vietnamese visitors")
+    "rank_mismatch",  # a title asked at one rank, named at another ("Deputy Secretary" for
+    # "Party Secretary"): :func:`rag.answer.spans.qualifier_mismatch`
 )
 
 
-SIGNS = (1, 1, 1, -1, -1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, 1, -1, -1, -1, -1)
+SIGNS = (1, 1, 1, -1, -1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, 1, -1, -1, -1, -1, -1)
 """The direction each feature may push the probability: more coverage never counts
 against an answer, a missing name never counts for it. A fitted weight of the other sign
 (collinear features) is set to 0 and the rest refitted, so every weight reads as evidence."""
@@ -266,6 +269,7 @@ def features(
         _names_missing_idf({t for t in names if t not in STOPWORDS}, own, stats),
         float(rival_bound(question, sentence, value, near)),
         float(focus_conflict(question, sentence, value, focus)),
+        float(qualifier_mismatch(question, sentence)),
     ]
 
 

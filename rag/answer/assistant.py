@@ -36,7 +36,6 @@ from rag.answer.followup import (
     split_context,
 )
 from rag.answer.llm.backends import ChatLLM, llm_key, make_llm
-from rag.answer.spans import qualifier_mismatch
 from rag.config import Config
 from rag.errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
 from rag.ingest.uploads import (
@@ -569,10 +568,7 @@ class Assistant:
             hits,
             self._corpus_stats(),
         )
-        if qualifier_mismatch(question, best.chunk.text):
-            p = 0.0  # a hard constraint: it names someone at another rank ("Deputy Secretary")
-        else:
-            p = abstain.load_model().probability(x)
+        p = abstain.load_model().probability(x)  # a title at another rank: rank_mismatch
         if self.trace is not None:
             self.trace.append({"question": question, "features": x, "p": p})
         return p

@@ -521,9 +521,6 @@ def value_first(sentence: str, question: str) -> str | None:
     value = pick_value(qtype, question, sentence, focus, margin=VALUE_MARGIN)
     if value is None or value.kind not in _FACTOID_KINDS[qtype]:
         return None
-    own = set(tokenize(value.text))
-    if qtype in {"person", "org", "place"} and len(own & set(tokenize(primary))) * 2 >= len(own):
-        return None  # "Lang Son–Guangxi" for "the commander of the Lang Son ...": the asked-about
     window = value_window(sentence, value, FACTOID_WORDS)
     at = window.find(value.text)
     stop = re.compile(r"[.!?]\s|\n").search(window, max(at, 0) + len(value.text))

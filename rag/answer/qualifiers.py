@@ -89,12 +89,12 @@ def pick_value(
     (minus what the question states), the one with most question terms close by (in its
     own clause, before it most), the counted thing's terms (``focus``) counting double;
     ties go to the first. None when no value leads the next one by ``margin``."""
-    values = answer_values(qtype, sentence, question)
+    qterms = set(tokenize(question))
+    values = [v for v in answer_values(qtype, sentence, question) if not _restates(v, qterms)]
     if not values:
         return None
     if len(values) == 1:
         return values[0]
-    qterms = set(tokenize(question))
     focus = {*focus, *asked_names(question)}  # "How many of those were Class B licences?"
     ws = words(sentence)
     clause = _clause_ids(sentence, ws)
@@ -110,7 +110,11 @@ def pick_value(
             continue
         lo, hi = inside[0], inside[-1]
         score = 10.0 if v.kind == primary else 0.0
+        if focus and hi + 1 < len(ws) and set(ws[hi + 1].terms) & focus:
+            score += 3.0  # "65 cases": the counted thing right after the number
         for i, w in enumerate(ws):
+            if lo <= i <= hi and v.kind not in _COUNTS:
+                continue  # a name's own words do not say it is the answer
             gap = max(1, lo - i if i < lo else i - hi)
             if gap > 8:
                 continue
@@ -126,6 +130,18 @@ def pick_value(
     if len(scores) > 1 and scores[0][0] - scores[1][0] < margin:
         return None  # no value stands out: the whole sentence answers better
     return scores[0][1] if scores else None
+
+
+_COUNTS = frozenset({"quantity", "money", "percent", "number"})
+
+
+def _restates(value: Span, qterms: set[str]) -> bool:
+    """Is a name value mostly the question's own words ("Lang Son–Guangxi" for "the
+    commander of the Lang Son Border Guard")? It is what is asked about, not the answer."""
+    if value.kind not in {"person", "org", "place", "name"}:
+        return False
+    own = set(tokenize(value.text))
+    return bool(own) and len(own & qterms) * 2 >= len(own)
 
 
 def _clause_ids(sentence: str, ws: tuple[Word, ...]) -> list[int]:
@@ -271,6 +287,8 @@ def value_window(sentence: str, value: Span, max_words: int = 20) -> str:
         a = max(a0, lo - room // 3)
         b = min(b0, hi + room - (lo - a))
         a = max(a0, min(a, b - max_words + 1))
+        while a > a0 and ws[a].text[:1].isupper() and ws[a - 1].text[:1].isupper():
+            a -= 1  # never start inside a name ("… Guard and ..." for "Border Guard")
     text = sentence[ws[a].start : ws[b].end].strip(" ,;:")
     if a > 0:
         text = "… " + text
