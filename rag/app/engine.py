@@ -94,6 +94,7 @@ class Engine:
         answered from the current generation meanwhile; the new one replaces it)."""
         self.updating = UPDATING
         warn(f"{why}: serving it while it is updated in the background")
+        background_priority()  # this thread only embeds now: questions come first
         t0 = time.perf_counter()
         try:
             report = self._assistant.add_files([], warn=warn, progress=self.progress(UPDATING))
@@ -141,6 +142,14 @@ class Engine:
         if self._error is not None:
             raise gr.Error(f"The engine could not load: {public_text(self.config, self._error)}")
         return self._assistant
+
+
+def background_priority() -> None:
+    """Lower the calling (background) thread's CPU priority, so that the embedding it
+    does (ONNX Runtime sessions created in it inherit it) leaves the cores to questions."""
+    from rag.embed.encoder import lower_thread_priority
+
+    lower_thread_priority()
 
 
 def warn(msg: str) -> None:
@@ -222,6 +231,7 @@ class UploadJobs:
         names = ", ".join(p.name for p in paths)
         status = prompts.INDEXING_UPLOADS.format(names=names)
         self.engine.updating = status
+        background_priority()  # the upload worker's thread: questions come first
         try:
             report = self.engine.assistant.add_files(
                 paths, warn=warn, progress=self.engine.progress(status)

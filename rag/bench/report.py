@@ -36,6 +36,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     if seeds:
         lines += _seed_stages_markdown(seeds)
         lines += _seed_notes_markdown(seeds, report)
+        lines += _encoders_markdown(seeds, report.get("ingest") or {})
     for sc in report.get("scales", []):
         lines += _scale_table_markdown(sc)
         lines += _scale_notes_markdown(sc)
@@ -88,6 +89,73 @@ def _seed_notes_markdown(seeds: dict[str, Any], report: dict[str, Any]) -> list[
         f"- benchmark process peak RSS: {_fmt(report['meta'].get('peak_rss_mb'), 1)} MiB",
         "",
     ]
+
+
+# Each encoder's query-embedding series in the seeds' stages and its ingest entry.
+_ENCODER_SERIES = {"onnx-int8": ("embed_int8", "int8"), "onnx-qdq": ("embed_qdq", "qdq")}
+
+
+def encoder_rows(seeds: dict[str, Any], ing: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per encoder measured in the run: query embedding p50 (and its ratio to
+    the default encoder's, timed interleaved), recall@5 and @1 on the dev set (its own
+    index), the drop in points from PyTorch's, and ingest throughput."""
+    recall = seeds.get("recall_at_5") or {}
+    default = (seeds.get("encoder") or {}).get("backend")
+    stages = seeds.get("stages_ms") or {}
+    base = (stages.get("embed") or {}).get("p50")
+    rows = []
+    for backend, rec in recall.items():
+        if backend == "drop_points" or not isinstance(rec, dict):
+            continue
+        series, key = (
+            ("embed", None) if backend == default else _ENCODER_SERIES.get(backend, ("", ""))
+        )
+        p50 = (stages.get(series) or {}).get("p50") if series else None
+        inge = ing if key is None else (ing.get(key) or {})
+        rows.append(
+            {
+                "encoder": backend + (" (default)" if backend == default else ""),
+                "query_p50_ms": p50,
+                "query_vs_default": ratio(p50, base) if p50 is not None else None,
+                "recall5_hybrid": rec.get("hybrid"),
+                "recall5_dense": rec.get("dense"),
+                "recall1_hybrid": rec.get("hybrid@1"),
+                "drop_points_hybrid": ((recall.get("drop_points") or {}).get(backend) or {}).get(
+                    "hybrid"
+                ),
+                "ingest_chunks_per_s": inge.get("chunks_per_s") if backend != "torch" else None,
+                "ingest_chunks_per_cpu_s": inge.get("chunks_per_cpu_s")
+                if backend != "torch"
+                else None,
+                "error": rec.get("error"),
+            }
+        )
+    return rows
+
+
+def _encoders_markdown(seeds: dict[str, Any], ing: dict[str, Any]) -> list[str]:
+    """Each encoder's speed next to its recall, so that the choice of default is visible."""
+    rows = encoder_rows(seeds, ing)
+    if not rows:
+        return []
+    lines = [
+        "### Encoders: speed next to recall (dev set, each encoder with its own index)",
+        "",
+        "| encoder | query embed p50 ms | vs default | recall@5 hybrid | recall@5 dense "
+        "| recall@1 hybrid | drop vs torch (points) | ingest chunks/s | per CPU-s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["error"]:
+            lines.append(f"| {r['encoder']} | {r['error'][:80]} ||||||||")
+            continue
+        lines.append(
+            f"| {r['encoder']} | {_fmt(r['query_p50_ms'])} | {_fmt(r['query_vs_default'], 3)} | "
+            f"{_fmt(r['recall5_hybrid'], 4)} | {_fmt(r['recall5_dense'], 4)} | "
+            f"{_fmt(r['recall1_hybrid'], 4)} | {_fmt(r['drop_points_hybrid'])} | "
+            f"{_fmt(r['ingest_chunks_per_s'], 1)} | {_fmt(r['ingest_chunks_per_cpu_s'], 1)} |"
+        )
+    return [*lines, ""]
 
 
 def _ingest_markdown(ing: dict[str, Any]) -> str:
@@ -257,6 +325,12 @@ def render_table(report: dict[str, Any]) -> str:
             rows.append(
                 f"{s:<14}{_fmt(v['p50']):>10}{_fmt(v['p95']):>10}"
                 f"{_fmt(sv and sv['p50']):>11}{_fmt(ratios.get(s), 3):>12}"
+            )
+        rows.append("-- encoders (query p50 ms, vs default, recall@5 hybrid, ingest chunks/s)")
+        for r in encoder_rows(seeds, report.get("ingest") or {}):
+            rows.append(
+                f"{r['encoder']:<20}{_fmt(r['query_p50_ms']):>8}{_fmt(r['query_vs_default'], 3):>8}"
+                f"{_fmt(r['recall5_hybrid'], 4):>9}{_fmt(r['ingest_chunks_per_s'], 1):>9}"
             )
     for sc in report.get("scales", []):
         rows.append(f"-- {sc['chunks']:,} chunks ({sc['vectors_mode']} vectors)")

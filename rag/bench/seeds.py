@@ -28,6 +28,18 @@ from rag.bench.stock import Stock
 from rag.config import Config
 from rag.errors import RagError
 
+ALTERNATIVE_ENCODERS = ("onnx-int8", "onnx-qdq")  # timed and scored beside the default
+
+
+def _alt_series(backend: str) -> str:
+    """The stage series of an alternative encoder's query embedding: embed_int8, embed_qdq."""
+    return "embed_" + backend.removeprefix("onnx-")
+
+
+def _alt_key(backend: str | None) -> str:
+    """Where an alternative encoder's ingest figures go: ``int8``, ``qdq``."""
+    return (backend or "default").removeprefix("onnx-")
+
 
 def _recall_at_k(retriever: Any, rows: list[dict[str, Any]], k: int, **kw: Any) -> float | None:
     """Share of answerable dev questions with an evidence string inside a top-``k`` passage."""
@@ -140,26 +152,31 @@ class _SeedRun:
         self.series: dict[str, list[float]] = {s: [] for s in SEED_STAGES}
         self.series["embed_cached"] = []
         self.series["answer_uncached"] = []
-        self.series["embed_int8"] = []
-        self.int8 = None
-        if embedder.backend == "onnx":
-            self.int8 = Embedder(cfg.embedding_model, backend="onnx-int8")
+        # The other ONNX encoders' query embedding, timed beside ours (series embed_int8,
+        # embed_qdq): their speed next to their recall (``_seed_recall``).
+        self.alternatives: dict[str, Any] = {}
+        for backend in ALTERNATIVE_ENCODERS:
+            if backend == embedder.backend or embedder.backend == "torch":
+                continue
+            alt = Embedder(cfg.embedding_model, backend=backend)
             try:
-                self.int8.encode_query("warm-up")
+                alt.encode_query("warm-up")
             except RagError:
-                self.int8 = None
+                continue
+            self.alternatives[backend] = alt
+            self.series[_alt_series(backend)] = []
         self.series["floor_dense"] = []
         self.stock_series: dict[str, list[float]] = {
             s: [] for s in ("embed", "dense", "retrieve", "answer")
         }
 
     def ours(self, q: str, record: bool) -> None:
-        series, embedder, int8 = self.series, self.embedder, self.int8
-        if int8 is not None:
-            int8.clear_cache()
-            _, e8 = timed(lambda: int8.encode_query(q))
+        series, embedder = self.series, self.embedder
+        for backend, alt in self.alternatives.items():
+            alt.clear_cache()
+            _, e8 = timed(lambda alt=alt: alt.encode_query(q))
             if record:
-                series["embed_int8"].append(e8)
+                series[_alt_series(backend)].append(e8)
         embedder.clear_cache(texts=False)  # measure real query encoding, not the cache
         res = self.retriever.search(q)
         _, cached = timed(lambda: embedder.encode_query(q))
@@ -245,7 +262,7 @@ def _seed_recall(bench: Bench, rows: list[dict[str, Any]], retriever: Any) -> di
     out: dict[str, Any] = {backend: measure(retriever)}
     if not env_flag("RAG_BENCH_RECALL"):
         return out
-    for other in ("torch", "onnx-int8", "onnx"):
+    for other in ("torch", "onnx", *ALTERNATIVE_ENCODERS):
         if other in out:
             continue
         cfg = seed_config(bench, f"seeds-index-{other}")
@@ -283,7 +300,7 @@ def bench_ingest(bench: Bench, stock: Stock | None) -> dict[str, Any]:
     corpus.write(folder)
     out: dict[str, Any] = {}
     chunks: list[Any] = []
-    for backend in (None, "onnx-int8"):
+    for backend in (None, *ALTERNATIVE_ENCODERS):
         cfg = bench.config.replace(
             corpus_dir=folder, index_dir=bench.work / f"ingest-index-{backend or 'default'}"
         )
@@ -291,7 +308,7 @@ def bench_ingest(bench: Bench, stock: Stock | None) -> dict[str, Any]:
         try:
             embedder.encode_documents(["warm-up"])
         except RagError as exc:
-            out["int8"] = {"error": str(exc)[:200]}
+            out[_alt_key(backend)] = {"error": str(exc)[:200]}
             continue
         if backend is not None and embedder.backend == out.get("encoder"):
             continue
@@ -312,7 +329,7 @@ def bench_ingest(bench: Bench, stock: Stock | None) -> dict[str, Any]:
             res["mean_chunk_chars"] = round(float(np.mean([len(c.text) for c in chunks])), 1)
             out.update(res)
         else:
-            out["int8"] = res
+            out[_alt_key(backend)] = res
     if stock is not None:
         m = min(len(chunks), env_int("RAG_BENCH_STOCK_INGEST_CHUNKS", 100))
         texts = [embed_text(c, cfg.embed_title) for c in chunks[:m]]
