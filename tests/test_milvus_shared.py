@@ -271,9 +271,12 @@ def test_rebuild_reuses_vectors_and_other_settings_are_refused(
     whose chunking differs from the index's is told so instead of citing wrong offsets."""
     cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
     first = build_index(cfg, embedder, progress=False)
+    reader = Assistant.from_config(_replica(tmp_path / "r1", milvus_server, prefix))
     again = build_index(cfg, embedder, progress=False, rebuild=True)
     assert again.embedded == 0 and again.reused == first.embedded == again.chunks
-    assert again.version == 1  # a new index, not a version of the old one
+    assert again.version == first.version == 1  # a new index, not a version of the old one
+    assert reader.follow_index()  # its creation id changed: the replica reloads
+    assert "seeds/000_8472d08a1f509d74.txt" in _cited_sources(reader, Q_HOTLINE)
     other = _replica(tmp_path / "r", milvus_server, prefix).replace(chunk_size=300)
     with pytest.raises(IndexCorruptError, match="chunker"):
         Assistant.from_config(other)

@@ -143,7 +143,7 @@ def run(uri: str, n_chunks: int, doc_chunks: int, root: Path) -> dict[str, Any]:
         out["embedded"], out["reused"] = report.embedded, report.reused
         out["rows_after"] = st.count(st.chunks)
         t = time.perf_counter()
-        moved = st.version() != snap.version
+        moved = st.poll()[1] != snap.version
         snap2 = _load(st, config, snap)
         out["replica_pickup_s"] = round(time.perf_counter() - t, 3)
         out["replica_saw_update"] = moved and snap2.index.document(new.source).doc_id == new.doc_id

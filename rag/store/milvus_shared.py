@@ -27,7 +27,7 @@ from rag.errors import IndexCorruptError, IndexMissingError, StoreError
 from rag.store.index import CHUNK_DTYPE, ChunkTable, Index, lexical_text
 from rag.store.lexical import BM25Index
 from rag.store.manifest import settings_fingerprint
-from rag.store.milvus_state import SharedState, in_filter
+from rag.store.milvus_state import SharedState, State, in_filter
 from rag.store.milvus_store import (
     INDEX_TYPES,
     _ranked,
@@ -80,10 +80,12 @@ class SharedStore:
         ids: np.ndarray,
         config: Config,
         index_type: str = "flat",
+        created: str = "",
     ) -> None:
         self.state = st
         self.collection = st.chunks
         self.version = version
+        self.created = created
         self.ids = ids
         self.rows = {int(i): r for r, i in enumerate(ids.tolist())}
         self.full_text = config.lexical == "milvus"
@@ -208,7 +210,7 @@ def changed(index: Index) -> bool:
     if not isinstance(store, SharedStore):
         return False
     try:
-        return store.state.version() != store.version
+        return store.state.poll() != (store.created, store.version)
     except StoreError:
         return False  # the server is briefly away: keep answering from the snapshot
 
@@ -222,10 +224,13 @@ def _load(st: SharedState, config: Config, prev: Snapshot | None) -> Snapshot:
                 "build it with `rag index` (RAG_STORE=milvus RAG_MILVUS_STATE=shared)"
             )
         check_settings(state.settings, config)
+        created = str(state.settings.get("created", ""))
+        if prev is not None and prev.index.store.created != created:  # type: ignore[attr-defined]
+            prev = None  # the index was rebuilt: nothing of the old snapshot carries over
         if prev is not None and prev.version == state.version:
             return prev
-        snap = _fetch(st, config, state.version, state.settings, prev)
-        if snap is not None and st.version() == state.version:
+        snap = _fetch(st, config, state, prev)
+        if snap is not None and st.poll() == (created, state.version):
             return snap
     raise StoreError(
         f"the shared index {st.prefix!r} kept changing while this replica loaded it; retry"
@@ -244,19 +249,40 @@ def check_settings(settings: dict[str, Any], config: Config) -> None:
         )
 
 
-def _fetch(
-    st: SharedState,
-    config: Config,
-    version: int,
-    settings: dict[str, Any],
-    prev: Snapshot | None,
-) -> Snapshot | None:
-    """The snapshot of ``version``, re-using ``prev``'s documents; None when what was
-    read is not one consistent version (a writer committed meanwhile)."""
-    heads = {h["doc_id"]: h for h in st.document_heads(version)}
+def _changes(
+    log: list[dict[str, Any]], since: int, version: int
+) -> tuple[set[str], set[str]] | None:
+    """The documents added and removed after version ``since`` up to ``version``, from the
+    state row's log; None when the log does not cover them all (then read every head)."""
+    entries = {int(e["v"]): e for e in log}
+    added: set[str] = set()
+    removed: set[str] = set()
+    for v in range(since + 1, version + 1):
+        e = entries.get(v)
+        if e is None or e.get("full"):
+            return None
+        added.update(e["added"])
+        removed.update(e["removed"])
+    return added, removed
+
+
+def _fetch(st: SharedState, config: Config, state: State, prev: Snapshot | None) -> Snapshot | None:
+    """The snapshot of ``state.version``, re-using ``prev``'s documents (only the ones
+    the log says were added are read, when it covers the gap); None when what was read
+    is not one consistent version (a writer committed meanwhile)."""
+    version, settings = state.version, state.settings
     old = {d.doc_id: d for d in prev.index.docs} if prev is not None else {}
-    chunks_of = {d: prev.chunks_of[d] for d in heads if d in old} if prev else {}
-    new = [d for d in heads if d not in old]
+    changes = _changes(state.log, prev.version, version) if prev is not None else None
+    if changes is None:
+        heads = {h["doc_id"]: h for h in st.document_heads(version)}
+        keep = [d for d in heads if d in old]
+    else:
+        added, removed = changes
+        keep = [d for d in old if d not in removed]
+        fresh = sorted(added - set(keep))
+        heads = {h["doc_id"]: h for h in st.heads_of(fresh, version)}
+    chunks_of = {d: prev.chunks_of[d] for d in keep} if prev else {}
+    new = [d for d in heads if d not in old or d not in chunks_of]
     texts = st.document_texts(new)
     by_doc: dict[str, list[tuple[int, int, int, int]]] = {}
     for r in st.chunk_rows(new):
@@ -286,7 +312,8 @@ def _fetch(
         else BM25Index.build([])
     )
     dim = int(settings["dim"])
-    store = SharedStore(st, version, dim, ids, config, settings.get("index_type", "flat"))
+    kind, created = settings.get("index_type", "flat"), str(settings.get("created", ""))
+    store = SharedStore(st, version, dim, ids, config, kind, created)
     manifest = {
         "generation": version,
         "settings": settings_fingerprint(config),

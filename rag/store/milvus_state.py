@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,8 @@ import numpy as np
 
 from rag.errors import RagError, StoreError
 
+LOG_VERSIONS = 32  # batches the state row remembers, so replicas reload only what changed
+LOG_MAX_IDS = 2000  # a bigger batch is logged as "reload everything"
 PART_CHARS = 16_000  # <= 64 KB of UTF-8 per Milvus VARCHAR row
 BATCH = 2000
 STATE_KEY = "state"
@@ -62,6 +65,7 @@ class State:
     holder: str
     expires: float
     counts: dict[str, int]
+    log: list[dict[str, Any]]  # the last LOG_VERSIONS batches: documents added, removed
 
 
 def chunk_key(doc_id: str, ordinal: int, start: int, end: int) -> int:
@@ -100,15 +104,19 @@ class SharedState:
         return all(self.client.has_collection(c) for c in (self.state, self.docs, self.chunks))
 
     def create(self, dim: int, settings: dict[str, Any], *, full_text: bool, index: Any) -> None:
-        """Create the collections (dropping any of these names) and a version-0 state row."""
+        """Create the collections (dropping any of these names) and a version-0 state row;
+        ``settings`` get a fresh creation id."""
+        settings = {**settings, "created": uuid.uuid4().hex}
         self.drop()
         c = self.client
         c.create_collection(
             self.state, schema=_state_schema(c), index_params=_dummy_index(c), **_STRONG
         )
-        c.create_collection(
-            self.docs, schema=_docs_schema(c), index_params=_dummy_index(c), **_STRONG
-        )
+        docs_index = _dummy_index(c)
+        docs_index.add_index("doc_id", index_type="INVERTED")  # filters by document
+        c.create_collection(self.docs, schema=_docs_schema(c), index_params=docs_index, **_STRONG)
+        index.add_index("doc_id", index_type="INVERTED")  # deletes and loads by document
+        index.add_index("thash", index_type="INVERTED")  # vector re-use by text
         c.create_collection(
             self.chunks, schema=_chunks_schema(c, dim, full_text), index_params=index, **_STRONG
         )
@@ -133,22 +141,32 @@ class SharedState:
             rows = self.client.query(
                 self.state,
                 filter=f"key == {quote(STATE_KEY)}",
-                output_fields=["version", "settings", "holder", "expires", "counts"],
+                output_fields=["version", "settings", "holder", "expires", "counts", "log"],
             )
         if not rows:
             return None
         r = rows[0]
         return State(
-            int(r["version"]), r["settings"], r["holder"], float(r["expires"]), r["counts"]
+            int(r["version"]),
+            r["settings"],
+            r["holder"],
+            float(r["expires"]),
+            r["counts"],
+            list(r.get("log") or []),
         )
 
-    def version(self) -> int:
-        """The committed version (one small query: what replicas poll before answering)."""
+    def poll(self) -> tuple[str, int]:
+        """Which index (its creation id: a rebuild starts again at version 0) at which
+        committed version: one small query, what replicas run before answering."""
         with self.errors("version poll"):
             rows = self.client.query(
-                self.state, filter=f"key == {quote(STATE_KEY)}", output_fields=["version"]
+                self.state,
+                filter=f"key == {quote(STATE_KEY)}",
+                output_fields=["version", "settings"],
             )
-        return int(rows[0]["version"]) if rows else -1
+        if not rows:
+            return "", -1
+        return str(rows[0]["settings"].get("created", "")), int(rows[0]["version"])
 
     def write_state(
         self,
@@ -157,6 +175,7 @@ class SharedState:
         holder: str,
         expires: float,
         counts: dict[str, int],
+        log: list[dict[str, Any]] | None = None,
     ) -> None:
         row = {
             "key": STATE_KEY,
@@ -165,6 +184,7 @@ class SharedState:
             "holder": holder,
             "expires": expires,
             "counts": counts,
+            "log": log or [],
             "v": DUMMY,
         }
         with self.errors("state write"):
@@ -190,7 +210,7 @@ class SharedState:
                 f"in Milvus; its lease ends in {st.expires - now:.0f} s. Wait for it to "
                 "finish and retry (one writer at a time)"
             )
-        self.write_state(st.version, st.settings, holder, now + lease_s, st.counts)
+        self.write_state(st.version, st.settings, holder, now + lease_s, st.counts, st.log)
         back = self.read_state()
         if back is None or back.holder != holder:
             raise LeaseHeldError(
@@ -208,22 +228,38 @@ class SharedState:
                 f"this indexer lost the write lease of {self.prefix!r} "
                 f"(now held by {st.holder if st else '?'}); its changes were not committed"
             )
-        self.write_state(st.version, st.settings, holder, time.time() + lease_s, st.counts)
+        expires = time.time() + lease_s
+        self.write_state(st.version, st.settings, holder, expires, st.counts, st.log)
 
-    def commit(self, version: int, counts: dict[str, int], lease_s: float, holder: str) -> None:
-        """Make ``version`` the committed one, if this writer still holds the lease."""
+    def commit(
+        self,
+        version: int,
+        counts: dict[str, int],
+        lease_s: float,
+        holder: str,
+        change: tuple[Sequence[str], Sequence[str]],
+    ) -> None:
+        """Make ``version`` the committed one, if this writer still holds the lease;
+        ``change`` (documents added, removed) goes into the log replicas follow."""
         st = self.read_state()
         if st is None or st.holder != holder:
             raise LeaseHeldError(
                 f"this indexer lost the write lease of {self.prefix!r} before its commit "
                 f"(now held by {st.holder if st else '?'}); nothing was committed"
             )
-        self.write_state(version, st.settings, holder, time.time() + lease_s, counts)
+        added, removed = change
+        entry: dict[str, Any] = {"v": version}
+        if len(added) + len(removed) > LOG_MAX_IDS:
+            entry["full"] = True
+        else:
+            entry.update(added=list(added), removed=list(removed))
+        log = [*st.log, entry][-LOG_VERSIONS:]
+        self.write_state(version, st.settings, holder, time.time() + lease_s, counts, log)
 
     def release(self, holder: str | None = None) -> None:
         st = self.read_state()
         if st is not None and st.holder == (holder or me()):
-            self.write_state(st.version, st.settings, "", 0.0, st.counts)
+            self.write_state(st.version, st.settings, "", 0.0, st.counts, st.log)
 
     # ------------------------------------------------------------------ documents
 
@@ -231,6 +267,15 @@ class SharedState:
         """Part 0 of every document visible at ``version``: id, version, metadata (no text)."""
         flt = f"part == 0 and ver <= {version} and (gone == 0 or gone > {version})"
         return self.iterate(self.docs, flt, ["doc_id", "meta", "ver"])
+
+    def heads_of(self, doc_ids: Sequence[str], version: int) -> list[dict[str, Any]]:
+        """:meth:`document_heads`, only for ``doc_ids`` (what a version log names)."""
+        vis = f"part == 0 and ver <= {version} and (gone == 0 or gone > {version})"
+        out: list[dict[str, Any]] = []
+        for a in range(0, len(doc_ids), 200):
+            flt = f"{vis} and {in_filter('doc_id', doc_ids[a : a + 200])}"
+            out += self.iterate(self.docs, flt, ["doc_id", "meta", "ver"])
+        return out
 
     def document_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
         """The whole text of each document, joined from its parts."""
@@ -433,6 +478,7 @@ def _state_schema(client: Any) -> Any:
     s.add_field("holder", DataType.VARCHAR, max_length=256)
     s.add_field("expires", DataType.DOUBLE)
     s.add_field("counts", DataType.JSON)
+    s.add_field("log", DataType.JSON)
     s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
     return s
 

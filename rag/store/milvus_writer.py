@@ -59,7 +59,7 @@ class SharedBuildReport:
     removed_docs: int = 0
     seconds: float = 0.0
     index_type: str = "milvus"
-    path: Path = Path("milvus")
+    path: str | Path = "milvus"  # the Milvus URI (a Path would fold its "//")
     up_to_date: bool = False
     warnings: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -110,7 +110,7 @@ def build_shared(
     """
     started = time.perf_counter()
     holder = f"{me()}:{uuid.uuid4().hex[:6]}"  # one name per batch, even within a process
-    report = SharedBuildReport(path=Path(config.milvus_uri))
+    report = SharedBuildReport(path=config.milvus_uri)
     folders = [p for p in config.corpus_paths if p.is_dir()]
     try:
         docs = load_corpus(
@@ -235,7 +235,7 @@ def _write_batch(
         "documents": report.documents,
         "chunks": int(state.counts.get("chunks", 0)) + len(rows) - removed_chunks,
     }
-    st.commit(nxt, counts, config.milvus_lease_s, holder)
+    st.commit(nxt, counts, config.milvus_lease_s, holder, ([d.doc_id for d in new_docs], gone))
     report.deleted_chunks = st.purge(gone) if gone else 0
     report.deleted_chunks = report.deleted_chunks or removed_chunks
     report.milvus_seconds = time.perf_counter() - t0
