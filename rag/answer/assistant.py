@@ -248,6 +248,7 @@ class Assistant:
     def clear_caches(self) -> None:
         """Forget cached query and sentence vectors (for fair timing comparisons)."""
         self.parts.embedder.clear_cache()
+        getattr(self.parts.retriever, "clear_cache", lambda: None)()  # the multilingual one
 
     def document(self, key: str) -> Document:
         """An indexed document by id or source path."""

@@ -160,6 +160,12 @@ class RoutedRetriever(Retriever):
         lang = detect_language(query) or ENGLISH
         return lang != ENGLISH or set(self._by_lang) - {ENGLISH} != set()
 
+    def clear_cache(self) -> None:
+        """Forget the multilingual encoder's cached vectors (the main one is the caller's)."""
+        embedder = self.route._embedder if self.route is not None else None
+        if embedder is not None:
+            embedder.clear_cache()
+
     def answer_embedder(self, question: str, hits: Sequence[Hit]) -> Embedder | None:
         """The encoder the answer step should score sentences with when the question and
         its passages are not all English (the main, English-only encoder cannot compare
