@@ -14,6 +14,7 @@ word order, the same for any documents.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -97,27 +98,27 @@ def pick_value(
         return values[0]
     focus = {*focus, *asked_names(question)}  # "How many of those were Class B licences?"
     ws = words(sentence)
-    clause = _clause_ids(sentence, ws)
+    clause, counts = _layout(sentence)
+    starts = [w.start for w in ws]
     primary = _PRIMARY.get(qtype)
-    counts: dict[str, int] = {}
-    for w in ws:
-        for t in w.terms:
-            counts[t] = counts.get(t, 0) + 1
+    head = _count_head(question, focus) if qtype in {"number", "measure"} else ""
     scores = []
     for v in values:
-        inside = [i for i, w in enumerate(ws) if w.start < v.end and v.start < w.end]
-        if not inside:
+        lo = max(0, bisect_right(starts, v.start) - 1)
+        hi = max(lo, bisect_left(starts, v.end) - 1)
+        if not ws or ws[lo].end <= v.start:
+            lo += 1
+        if lo > hi or lo >= len(ws):
             continue
-        lo, hi = inside[0], inside[-1]
         score = 10.0 if v.kind == primary else 0.0
-        if focus and hi + 1 < len(ws) and set(ws[hi + 1].terms) & focus:
+        unit = {t for w in ws[lo + 1 : lo + 3] for t in w.terms}
+        if head and head in unit:
             score += 3.0  # "65 cases": the counted thing right after the number
-        for i, w in enumerate(ws):
+        for i in range(max(0, lo - 8), min(len(ws), hi + 9)):
+            w = ws[i]
             if lo <= i <= hi and v.kind not in _COUNTS:
                 continue  # a name's own words do not say it is the answer
             gap = max(1, lo - i if i < lo else i - hi)
-            if gap > 8:
-                continue
             # the words of its own clause count, those before it (who, what) the most
             weight = (1.0 if clause[i] == clause[lo] else 0.2) * (1.5 if i < lo else 1.0)
             for t in w.terms:  # a term the sentence repeats says less about which value
@@ -144,14 +145,32 @@ def _restates(value: Span, qterms: set[str]) -> bool:
     return bool(own) and len(own & qterms) * 2 >= len(own)
 
 
-def _clause_ids(sentence: str, ws: tuple[Word, ...]) -> list[int]:
-    """For each word, the number of the clause it is in (cut at , ; : and dashes)."""
+def _count_head(question: str, focus: set[str]) -> str:
+    """The counted thing's head noun: the first of its terms that a stop word or the end
+    follows ("how many smuggling cases across border gates" -> "case")."""
+    qws = words(question)
+    for i, w in enumerate(qws):
+        if w.terms and w.terms[-1] in focus:
+            nxt = qws[i + 1].text if i + 1 < len(qws) else ""
+            if not nxt or fold(nxt) in STOPWORDS:
+                return w.terms[-1]
+    return ""
+
+
+@lru_cache(maxsize=4096)
+def _layout(sentence: str) -> tuple[tuple[int, ...], dict[str, int]]:
+    """For each word, the number of the clause it is in (cut at , ; : and dashes), and
+    how often each term occurs in the sentence (cached: read-only)."""
+    ws = words(sentence)
     out, k = [], 0
+    counts: dict[str, int] = {}
     for i, w in enumerate(ws):
         if i and _CLAUSE_END.search(sentence[ws[i - 1].end : w.start]):
             k += 1
         out.append(k)
-    return out
+        for t in w.terms:
+            counts[t] = counts.get(t, 0) + 1
+    return tuple(out), counts
 
 
 _PRIMARY = {"place": "place", "person": "person", "org": "org", "date": "date"}
