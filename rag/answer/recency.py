@@ -55,11 +55,13 @@ def widen(
     docs: Sequence[Document],
     allowed: Sequence[str] | None,
 ) -> SearchResult:
-    """``found`` plus the best passages of the documents dated after the newest one it
-    holds (within ``allowed``); ``search(sources)`` runs the same query on those only."""
+    """``found`` plus the best passages of the documents dated after the best passage's
+    (within ``allowed``); ``search(sources)`` runs the same query on those only."""
     by_source = {d.source: d for d in docs}
     dates = [by_source[h.chunk.source].date for h in found.hits if h.chunk.source in by_source]
-    newest = max((d for d in dates if d), default="")
+    # newer than the best passage's article (else the newest retrieved): an article between
+    # the two may hold the current state in words the question ranks lower
+    newest = dates[0] if dates and dates[0] else max((d for d in dates if d), default="")
     pool = set(allowed) if allowed is not None else None
     newer = [
         d.source for d in docs if d.date and d.date > newest and (pool is None or d.source in pool)
