@@ -495,6 +495,8 @@ class Assistant:
             scored = self.extractive.draft(question, hits, self._texts(hits))
             recency.settle(answer, question, scored.candidates, self._date_of)
             return
+        if not disagree.applicable(question):
+            return
         hits = self._search(
             question,
             cfg.k * disagree.WIDER_SEARCH,

@@ -35,7 +35,7 @@ from difflib import SequenceMatcher
 from rag import prompts
 from rag.answer.extractive import Scored, count_focus, question_type
 from rag.answer.followup import split_context
-from rag.answer.spans import MONTHS, Span, answer_values, stated_numbers
+from rag.answer.spans import ANSWER_KINDS, MONTHS, Span, answer_values, stated_numbers
 from rag.text import STOPWORDS, fold, stem, tokenize
 from rag.types import Answer, Citation
 
@@ -224,6 +224,13 @@ _MONEY_CUE = re.compile(
     re.I,
 )
 """Ordinary English words of a question that ask for an amount of money."""
+
+
+def applicable(question: str) -> bool:
+    """Does the question ask for a value two sources could give differently (a figure,
+    a date, a name)? "Why"/"how" questions are not checked (and no search is spent)."""
+    primary = split_context(question)[0]
+    return question_type(primary) in ANSWER_KINDS or bool(_MONEY_CUE.search(primary))
 
 
 def _values(qtype: str, sentence: str, question: str) -> list[Value]:
