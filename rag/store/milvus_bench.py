@@ -94,6 +94,7 @@ def fill(config: Config, docs: list[Document], dim: int, doc_chunks: int) -> Non
     assert state is not None
     counts = {"documents": len(docs), "chunks": len(docs) * doc_chunks}
     st.write_state(1, state.settings, "", 0.0, counts)
+    st.flush_all()
 
 
 def run(uri: str, n_chunks: int, doc_chunks: int, root: Path) -> dict[str, Any]:

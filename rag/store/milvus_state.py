@@ -189,7 +189,6 @@ class SharedState:
         }
         with self.errors("state write"):
             self.client.upsert(self.state, [row])
-            self.client.flush(self.state)
 
     def acquire(self, lease_s: float, holder: str | None = None) -> State:
         """Take the write lease, or raise :class:`LeaseHeldError` naming who holds it.
@@ -332,7 +331,6 @@ class SharedState:
         for a in range(0, len(rows), BATCH):
             with self.errors("tombstone"):
                 self.client.upsert(self.docs, rows[a : a + BATCH])
-        self.flush(self.docs)
 
     def purge(self, doc_ids: Sequence[str]) -> int:
         """Delete the rows of documents (all parts and chunks); returns chunk rows deleted."""
@@ -343,7 +341,6 @@ class SharedState:
                 res = self.client.delete(self.chunks, filter=in_filter("doc_id", part))
                 self.client.delete(self.docs, filter=in_filter("doc_id", part))
             deleted += _delete_count(res)
-        self.flush(self.chunks, self.docs)
         return deleted
 
     def recover(self, version: int) -> dict[str, np.ndarray]:
@@ -362,7 +359,6 @@ class SharedState:
         removed = self.iterate(self.docs, flt, ["doc_id"])
         if removed:
             self.purge([r["doc_id"] for r in removed])
-        self.flush(self.chunks, self.docs)
         return orphans
 
     # ------------------------------------------------------------------ chunks
@@ -410,12 +406,17 @@ class SharedState:
         for a in starts:
             with self.errors("insert"):
                 self.client.insert(collection, rows[a : a + BATCH])
-        self.flush(collection)
 
     def flush(self, *collections: str) -> None:
+        """Seal what was written (durability). Reads do not need it: every collection is
+        created with Strong consistency, so a query sees all writes before it; a batch
+        flushes once, at its end (:meth:`flush_all`), not after each step."""
         for c in collections:
             with contextlib.suppress(Exception):
                 self.client.flush(c)
+
+    def flush_all(self) -> None:
+        self.flush(self.chunks, self.docs, self.state)
 
     def iterate(self, collection: str, flt: str, fields: list[str]) -> list[dict[str, Any]]:
         """Every row matching ``flt`` (an iterator: a Milvus cluster caps one query at

@@ -237,6 +237,7 @@ def _write_batch(
     }
     st.commit(nxt, counts, config.milvus_lease_s, holder, ([d.doc_id for d in new_docs], gone))
     report.deleted_chunks = st.purge(gone) if gone else 0
+    st.flush_all()
     report.deleted_chunks = report.deleted_chunks or removed_chunks
     report.milvus_seconds = time.perf_counter() - t0
     report.inserted_chunks, report.version = len(rows), nxt
@@ -310,7 +311,8 @@ def _vectors(
         part = todo[a : a + EMBED_SLICE]
         texts = [embed_text(chunks[i], config.embed_title) for i in part]
         vectors[part] = embedder.encode_documents(texts, progress=progress)
-        keepalive()
+        if a + EMBED_SLICE < len(todo):
+            keepalive()  # the caller renews once more after the last slice
     return vectors, len(chunks) - len(todo)
 
 
