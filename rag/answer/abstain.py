@@ -282,7 +282,7 @@ def _qualifier_missing(
     the answer). A number counts only outside a code ("a 40 metre run" is not answered
     under the title "HX-40"); a series letter only after its word ("Class A")."""
     out = 0.0
-    plain: set[str] | None = None
+    plain: frozenset[str] | None = None
     asked_plain = _plain_numbers(question)
     for q in question_qualifiers(question):
         kind = shape(q)
@@ -319,9 +319,11 @@ def _context_of(doc_text: str, sentence: str) -> tuple[str, str]:
     return context_texts(doc_text, start, start + len(sentence))
 
 
-def _plain_numbers(text: str) -> set[str]:
-    """Numbers of ``text`` outside codes ("HX-40", "R32" hold none), ordinals as digits."""
-    return stated_numbers(_CODE_TOKEN.sub(" ", text))
+@lru_cache(maxsize=4096)
+def _plain_numbers(text: str) -> frozenset[str]:
+    """Numbers of ``text`` outside codes ("HX-40", "R32" hold none), ordinals as digits
+    (cached: a sentence and its context are checked for many questions)."""
+    return frozenset(stated_numbers(_CODE_TOKEN.sub(" ", text)))
 
 
 _CODE_TOKEN = re.compile(r"\b[A-Za-z]+[-–]?\d[\w-]*|\b\d+[A-Za-z]+\d[\w-]*")

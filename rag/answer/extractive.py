@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -117,6 +118,7 @@ STRICT_TYPES = VALUE_TYPES | {"person", "org"}
 """Question types whose candidates holding that kind of value are ranked first."""
 
 
+@lru_cache(maxsize=4096)
 def question_type(question: str) -> str:
     """The kind of answer asked for: number, date, person, place or other."""
     for name, pattern in _TYPES:

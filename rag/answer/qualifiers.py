@@ -66,14 +66,15 @@ def number_of(token: str) -> str:
     return m.group(1) if m else token
 
 
-def question_qualifiers(question: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def question_qualifiers(question: str) -> frozenset[str]:
     """Folded tokens that pin the answer down: numbers, ordinals and years the question
     states, and the terms of its names, codes and series letters."""
     nums = stated_numbers(question)
     toks = set(tokenize(question))
     out = {t for t in toks if number_of(t) in nums and shape(t) != "name"}
     letters = {fold(m.group(1)) for m in _SERIES.finditer(question)}  # "Class A": "a"
-    return out | letters | {t for t in asked_names(question) if t not in STOPWORDS}
+    return frozenset(out | letters | {t for t in asked_names(question) if t not in STOPWORDS})
 
 
 _SERIES = re.compile(r"\b[A-Za-z]+\s+([A-Z])\b")
