@@ -266,9 +266,12 @@ def test_rebuild_reuses_vectors_and_other_settings_are_refused(
     prefix: str,
     tmp_path: Path,
     embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`rag index --rebuild` re-creates the collections without re-embedding; a replica
-    whose chunking differs from the index's is told so instead of citing wrong offsets."""
+    whose chunking differs from the index's is told so instead of citing wrong offsets.
+    The replica here reads documents in one pass (as for a large index), not by id."""
+    monkeypatch.setattr("rag.store.milvus_state.SCAN_OVER", 0)
     cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
     first = build_index(cfg, embedder, progress=False)
     reader = Assistant.from_config(_replica(tmp_path / "r1", milvus_server, prefix))

@@ -283,9 +283,9 @@ def _fetch(st: SharedState, config: Config, state: State, prev: Snapshot | None)
         heads = {h["doc_id"]: h for h in st.heads_of(fresh, version)}
     chunks_of = {d: prev.chunks_of[d] for d in keep} if prev else {}
     new = [d for d in heads if d not in old or d not in chunks_of]
-    texts = st.document_texts(new)
+    texts = st.document_texts(new, version)
     by_doc: dict[str, list[tuple[int, int, int, int]]] = {}
-    for r in st.chunk_rows(new):
+    for r in st.chunk_rows(new, version):
         by_doc.setdefault(r["doc_id"], []).append(
             (int(r["id"]), int(r["ordinal"]), int(r["start"]), int(r["end"]))
         )

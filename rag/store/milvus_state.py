@@ -42,6 +42,7 @@ from rag.errors import RagError, StoreError
 
 LOG_VERSIONS = 32  # batches the state row remembers, so replicas reload only what changed
 LOG_MAX_IDS = 2000  # a bigger batch is logged as "reload everything"
+SCAN_OVER = 400  # more documents than this are read in one pass, not by id
 PART_CHARS = 16_000  # <= 64 KB of UTF-8 per Milvus VARCHAR row
 BATCH = 2000
 STATE_KEY = "state"
@@ -276,13 +277,22 @@ class SharedState:
             out += self.iterate(self.docs, flt, ["doc_id", "meta", "ver"])
         return out
 
-    def document_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        """The whole text of each document, joined from its parts."""
+    def document_texts(self, doc_ids: Sequence[str], version: int) -> dict[str, str]:
+        """The whole text of each document, joined from its parts. Many documents (a
+        replica's first load) are read in one pass over the collection, not by id."""
         parts: dict[str, list[tuple[int, str]]] = {}
-        for a in range(0, len(doc_ids), 200):
-            for row in self.iterate(
-                self.docs, in_filter("doc_id", doc_ids[a : a + 200]), ["doc_id", "part", "text"]
-            ):
+        fields = ["doc_id", "part", "text"]
+        if len(doc_ids) > SCAN_OVER:
+            rows = self.iterate(self.docs, f"ver <= {version}", fields)
+        else:
+            rows = [
+                r
+                for a in range(0, len(doc_ids), 200)
+                for r in self.iterate(self.docs, in_filter("doc_id", doc_ids[a : a + 200]), fields)
+            ]
+        wanted = set(doc_ids)
+        for row in rows:
+            if row["doc_id"] in wanted:
                 parts.setdefault(row["doc_id"], []).append((int(row["part"]), row["text"]))
         return {d: "".join(t for _, t in sorted(p)) for d, p in parts.items()}
 
@@ -363,14 +373,16 @@ class SharedState:
 
     # ------------------------------------------------------------------ chunks
 
-    def chunk_rows(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def chunk_rows(self, doc_ids: Sequence[str], version: int) -> list[dict[str, Any]]:
+        """The chunk rows (no vectors) of some documents; many in one pass, as above."""
+        fields = ["id", "doc_id", "ordinal", "start", "end"]
+        if len(doc_ids) > SCAN_OVER:
+            wanted = set(doc_ids)
+            rows = self.iterate(self.chunks, f"ver <= {version}", fields)
+            return [r for r in rows if r["doc_id"] in wanted]
         out: list[dict[str, Any]] = []
         for a in range(0, len(doc_ids), 200):
-            out += self.iterate(
-                self.chunks,
-                in_filter("doc_id", doc_ids[a : a + 200]),
-                ["id", "doc_id", "ordinal", "start", "end"],
-            )
+            out += self.iterate(self.chunks, in_filter("doc_id", doc_ids[a : a + 200]), fields)
         return out
 
     def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:

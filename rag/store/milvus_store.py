@@ -26,6 +26,7 @@ from rag.store.base import RowMeta
 BATCH = 2000
 INDEX_TYPES = {"flat": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}  # RAG_INDEX_TYPE -> Milvus
 FIELDS = ("chunk_id", "doc_id", "source", "start", "end")
+CONNECT_TIMEOUT_S = 60.0
 
 
 def resolve_uri(uri: str, root: Path) -> str:
@@ -50,7 +51,9 @@ def connect(uri: str, token: str = "") -> Any:
             "the Milvus store needs pymilvus and milvus-lite: pip install pymilvus milvus-lite"
         ) from None
     try:
-        return MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+        # a server URI gets a generous connect timeout: a busy host answers, just late
+        kw: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S} if "://" in uri else {}
+        return MilvusClient(uri=uri, token=token, **kw) if token else MilvusClient(uri=uri, **kw)
     except Exception as exc:
         raise RagError(
             f"cannot connect to Milvus at {uri} ({type(exc).__name__}: "
