@@ -504,3 +504,34 @@ def test_hostile_document_is_data_not_instructions(hostile_bot, llama_server) ->
 def test_extractive_keeps_the_fact_despite_a_distractor(hostile_bot) -> None:
     answer = hostile_bot.ask(HOTLINE_Q)
     assert "113" in answer.answer and not answer.abstained
+
+
+def test_the_prompt_cap_keeps_each_source_s_number_and_the_sentences_asked_about() -> None:
+    """Issue 17.4: the local model reads the question's sentences of each source, not
+    whole chunks; every kept source keeps its number and title, the budget holds, and 0
+    leaves the prompt as the chain built it."""
+    from rag import prompts
+    from rag.answer.llm.prompt_cap import cap_prompt
+
+    filler = " ".join(f"The weather on day {i} was mild and calm." for i in range(12))
+    sources = [
+        ("1", "Border report", f"{filler} The guards made 113 hotline calls in 2025. {filler}"),
+        ("2", "Trade news", f"{filler} Hotline calls doubled at the gate. {filler}"),
+        ("3", "Weather", filler),
+    ]
+    block = "\n\n".join(prompts.SOURCE_ITEM.format(n=n, title=t, text=x) for n, t, x in sources)
+    q = "How many hotline calls did the guards make in 2025?"
+    msgs = [
+        ("system", prompts.SYSTEM_PROMPT),
+        ("user", prompts.SOURCES_BLOCK.format(sources=block)),
+        ("assistant", prompts.SOURCES_READ),
+        ("user", prompts.QUESTION_PROMPT.format(question=q)),
+    ]
+    assert cap_prompt(msgs, 0) == msgs
+    capped = cap_prompt(msgs, 400)
+    assert [m for i, m in enumerate(capped) if i != 1] == [m for i, m in enumerate(msgs) if i != 1]
+    text = capped[1][1]
+    assert len(text) < 400 + 100  # the budget is on source text; headers add a little
+    assert "[1] (Border report)\n" in text and "113 hotline calls" in text
+    assert "[2] (Trade news)\n" in text and "Hotline calls doubled" in text
+    assert text.index("[1]") < text.index("[2]")

@@ -221,3 +221,15 @@ def test_the_app_survives_a_model_crash_and_other_sessions_see_no_error(
         assert llm.process.pid not in (None, first_pid)
     finally:
         demo.close()
+
+
+def test_the_child_s_openmp_threads_sleep_when_idle(bot: Assistant) -> None:
+    """Issue 17.4: OpenMP threads that spin while idle starve each other on 2 shared cores
+    (prompt reading 2x and generation 5-20x slower under load); the child gets
+    OMP_WAIT_POLICY=PASSIVE unless the environment says otherwise."""
+    llm = local_model(bot)
+    pid = llm.process.pid
+    assert pid is not None
+    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    want = os.environ.get("OMP_WAIT_POLICY", "PASSIVE").encode()
+    assert b"OMP_WAIT_POLICY=" + want in env

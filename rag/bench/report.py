@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.bench.llm import llm_markdown
 from rag.bench.measure import ratio
 from rag.bench.plan import EXTRA_STAGES
 
@@ -27,7 +28,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         "# rag bench",
         "",
-        f"{meta['started_at']} · {meta['machine']['cpus']} CPUs · load average at start "
+        f"{meta['started_at']} · {meta['machine'].get('cpu_model') or '?'} "
+        f"({', '.join(meta['machine'].get('cpu_flags') or []) or 'no AVX2'}) · "
+        f"{meta['machine']['cpus']} CPUs · load average at start "
         f"{meta['machine']['load_start']}, at end {meta['machine']['load_end']} · "
         f"encoder {meta.get('encoder', '?')} · {meta['queries']} queries per measurement",
         "",
@@ -37,6 +40,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += _seed_stages_markdown(seeds)
         lines += _seed_notes_markdown(seeds, report)
         lines += _encoders_markdown(seeds, report.get("ingest") or {})
+        lines += llm_markdown(report.get("llm"))
     for sc in report.get("scales", []):
         lines += _scale_table_markdown(sc)
         lines += _scale_notes_markdown(sc)

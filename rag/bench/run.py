@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.bench.llm import bench_llm
 from rag.bench.measure import env_flag, log, peak_rss_mb
 from rag.bench.plan import FLOORS, TARGETS, WARMUP, Bench, Scale, dev_questions, parse_scales
 from rag.bench.plots import write_plots
@@ -65,6 +66,7 @@ def _meta(bench: Bench) -> dict[str, Any]:
         "warmup": WARMUP,
         "machine": {
             "cpus": os.cpu_count(),
+            **_cpu(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "load_start": [round(x, 2) for x in os.getloadavg()],
@@ -72,6 +74,24 @@ def _meta(bench: Bench) -> dict[str, Any]:
         "targets": TARGETS,
         "floors": FLOORS,
         "config": {k: v for k, v in bench.config.as_dict().items() if k in REPORTED_CONFIG},
+    }
+
+
+def _cpu() -> dict[str, Any]:
+    """The CPU's model name and the vector instruction sets it has (Linux; {} elsewhere):
+    figures from different CPUs are not comparable."""
+    try:
+        info = Path("/proc/cpuinfo").read_text("utf-8", "replace")
+    except OSError:
+        return {}
+    fields = dict(
+        (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in info.splitlines()) if v
+    )
+    flags = set(fields.get("flags", "").split())
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile", "amx_int8")
+    return {
+        "cpu_model": fields.get("model name", ""),
+        "cpu_flags": [f for f in wanted if f in flags],
     }
 
 
@@ -93,6 +113,7 @@ def _measure(bench: Bench, report: dict[str, Any]) -> None:
         report["seeds"]["cold_start"] = bench_cold_start(bench, q)
         log("ingest throughput")
         report["ingest"] = bench_ingest(bench, stock)
+        report["llm"] = bench_llm(bench)  # opt-in: RAG_BENCH_LLM=1
     report["scales"] = []
     for scale in bench.scales:
         report["scales"].append(bench_scale(bench, scale, embedder, stock))

@@ -287,6 +287,9 @@ class LlamaCppLocal:
             self.process.ensure_running()  # load now: a model that cannot start fails here
 
     def stream_chat(self, messages: Sequence[tuple[str, str]]) -> ChatStream:
+        from rag.answer.llm.prompt_cap import cap_prompt
+
+        messages = cap_prompt(messages, self._config.llm_prompt_chars)  # reading is the TTFT
         return ChatStream(lambda stream: self._deltas(messages, stream))
 
     def _deltas(self, messages: Sequence[tuple[str, str]], stream: ChatStream) -> Iterator[str]:
