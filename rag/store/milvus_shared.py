@@ -87,11 +87,19 @@ class SharedStore:
         self.version = version
         self.created = created
         self.ids = ids
-        self.rows = {int(i): r for r, i in enumerate(ids.tolist())}
+        self._order = np.argsort(ids, kind="stable")  # id -> row by binary search
+        self._sorted = ids[self._order]
         self.full_text = config.lexical == "milvus"
         self._dim = dim
         kind = INDEX_TYPES.get(index_type, "FLAT")  # as resolved when the index was created
         self._params = _search_params(kind, config.hnsw_ef_search, config.ivf_nprobe)
+
+    def row_of(self, key: int) -> int | None:
+        """The local row of a Milvus chunk id; None when this snapshot does not hold it."""
+        at = int(np.searchsorted(self._sorted, key))
+        if at < len(self._sorted) and self._sorted[at] == key:
+            return int(self._order[at])
+        return None
 
     @property
     def dim(self) -> int:
@@ -123,7 +131,7 @@ class SharedStore:
         for q in range(len(ids)):
             j = 0
             for s, i in zip(scores[q], ids[q], strict=True):
-                row = self.rows.get(int(i)) if i != -1 else None
+                row = self.row_of(int(i)) if i != -1 else None
                 if row is not None:
                     out_s[q, j], out_i[q, j] = s, row
                     j += 1
@@ -299,13 +307,13 @@ def _fetch(st: SharedState, config: Config, state: State, prev: Snapshot | None)
         docs[d] = _document(meta, text)
         chunks_of[d] = np.array(rows, dtype=np.int64).reshape(-1, 4)
     order = sorted(docs.values(), key=lambda d: d.source)
-    table_rows = [
-        (i, int(o), int(s), int(e))
-        for i, d in enumerate(order)
-        for _, o, s, e in chunks_of[d.doc_id].tolist()
-    ]
-    ids = np.array([k for d in order for k in chunks_of[d.doc_id][:, 0].tolist()], dtype=np.int64)
-    table = ChunkTable(order, np.array(table_rows, dtype=CHUNK_DTYPE))
+    blocks = [chunks_of[d.doc_id] for d in order]  # (id, ordinal, start, end) per chunk
+    flat = np.concatenate(blocks) if blocks else np.zeros((0, 4), np.int64)
+    rows = np.zeros(len(flat), dtype=CHUNK_DTYPE)
+    rows["doc"] = np.repeat(np.arange(len(order)), [len(b) for b in blocks])
+    rows["ordinal"], rows["start"], rows["end"] = flat[:, 1], flat[:, 2], flat[:, 3]
+    ids = np.ascontiguousarray(flat[:, 0])
+    table = ChunkTable(order, rows)
     bm25 = (
         BM25Index.build([lexical_text(c) for c in table])
         if config.lexical == "bm25s"
