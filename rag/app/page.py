@@ -12,8 +12,8 @@ from typing import Any
 
 import gradio as gr
 
+from rag.app import assets, render
 from rag.app import auth as app_auth
-from rag.app import render
 from rag.app.engine import UPLOAD_WAIT_S, Engine
 from rag.app.handlers import MAX_TOP_K, SCOPES, Handlers, enabled_backends
 from rag.config import Config
@@ -68,7 +68,7 @@ def build(
                 app_auth.admin_panel(demo, access, c.backend, enabled_backends(cfg))
             with gr.Column(scale=2, min_width=340):
                 _sources_panel(c)
-        c.bridge = gr.HTML("", js_on_load=render.CLICK_JS, visible="hidden", elem_id="rag-bridge")
+        c.bridge = gr.HTML("", js_on_load=assets.CLICK_JS, visible="hidden", elem_id="rag-bridge")
         api = _api_components(cfg)
         _wire_page(demo, h, c)
         _wire_api(h, api)
@@ -199,7 +199,7 @@ def _sources_panel(c: SimpleNamespace) -> None:
     c.sources = gr.HTML(
         render.empty_sources_html(),
         elem_id="rag-sources",
-        js_on_load=render.SCROLL_JS,
+        js_on_load=assets.SCROLL_JS,
         padding=True,
         container=True,
         label="Sources",

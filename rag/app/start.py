@@ -11,8 +11,8 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag import prompts
+from rag.app import assets
 from rag.app import auth as app_auth
-from rag.app import render
 from rag.app.engine import Engine, warn
 from rag.app.page import build
 from rag.config import Config
@@ -70,7 +70,7 @@ def launch(
         server_port=port,
         share=share,
         prevent_thread_lock=prevent_thread_lock,
-        css=render.CSS,
+        css=assets.CSS,
         footer_links=["api"],
         show_error=True,
         max_file_size=f"{max_upload_mb}mb" if max_upload_mb else None,
