@@ -14,12 +14,12 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from rag import prompts
 from rag.answer import abstain, disagree, recency
 from rag.answer.citations import Source, SupportChecker, verify
+from rag.answer.corpus import IndexedCorpus, manifest_key
 from rag.answer.extractive import (
     VALUE_TYPES,
     ExtractiveBackend,
@@ -38,28 +38,16 @@ from rag.answer.followup import (
 from rag.answer.llm.backends import ChatLLM, llm_key, make_llm
 from rag.config import Config
 from rag.errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
-from rag.ingest.uploads import (
-    Staged,
-    readable_uploads,
-    set_aside,
-    stage_uploads,
-    unindexed_documents,
-)
 from rag.lang import detect_language, localized, with_question_word
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
 from rag.retrieve.retriever import SearchResult, clean_query
-from rag.retrieve.routing import make_retriever, source_language_note
-from rag.store.build import BuildReport, build_index, chunk_vectors
-from rag.store.index import load_index
-from rag.store.manifest import MANIFEST, read_manifest
-from rag.store.milvus_shared import changed, is_shared, load_shared
-from rag.store.milvus_writer import remove_shared
+from rag.retrieve.routing import source_language_note
 from rag.text import strip_markup
-from rag.types import Answer, Document, Hit
+from rag.types import Answer, Hit
 
 
-class Assistant:
+class Assistant(IndexedCorpus):
     """Answers questions from the indexed documents, with verified citations."""
 
     def __init__(self, components: Components) -> None:
@@ -71,7 +59,7 @@ class Assistant:
         self._llm_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._follow_lock = threading.Lock()
-        self._manifest_seen = _manifest_key(components.config)
+        self._manifest_seen = manifest_key(components.config)
         self._stats: tuple[tuple[int, int], abstain.CorpusStats] | None = None
         self.trace: list[dict[str, Any]] | None = None  # set to a list to record gate features
 
@@ -208,142 +196,10 @@ class Assistant:
                 raise
             return run()
 
-    def follow_index(self) -> bool:
-        """Reload the index when its manifest names another generation than the loaded one
-        (one ``stat`` per call otherwise); returns whether it reloaded. A missing or broken
-        manifest keeps the loaded index answering."""
-        if is_shared(self.config):  # issue 21: poll the version row in Milvus, not a manifest
-            if not changed(self.parts.index) or not self._follow_lock.acquire(blocking=False):
-                return False
-            try:
-                self._reload()
-                return True
-            except RagError:
-                return False
-            finally:
-                self._follow_lock.release()
-        seen = _manifest_key(self.config)
-        if seen is None or seen == self._manifest_seen:
-            return False
-        if not self._follow_lock.acquire(blocking=False):
-            return False  # another question is reloading it right now
-        try:
-            if seen == self._manifest_seen:
-                return False
-            self._manifest_seen = seen
-            try:
-                generation = read_manifest(self.config.index_path).get("generation")
-            except RagError:
-                return False
-            if generation == self.parts.index.manifest.get("generation"):
-                return False
-            try:
-                self._reload()
-            except RagError:
-                return False
-            return True
-        finally:
-            self._follow_lock.release()
-
     def clear_caches(self) -> None:
         """Forget cached query and sentence vectors (for fair timing comparisons)."""
         self.parts.embedder.clear_cache()
         getattr(self.parts.retriever, "clear_cache", lambda: None)()  # the multilingual one
-
-    def document(self, key: str) -> Document:
-        """An indexed document by id or source path."""
-        return self.parts.index.document(key)
-
-    @property
-    def documents(self) -> list[Document]:
-        return list(self.parts.index.docs)
-
-    def add_files(
-        self,
-        paths: Sequence[Path],
-        *,
-        warn: Callable[[str], None] | None = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> BuildReport:
-        """Copy files into the upload folder and index them (only changed chunks embedded).
-
-        Every file is read and checked first: one bad file, or a file whose text is
-        already indexed under another name, rejects the batch with a clear error and
-        leaves the folder and the index as they were. If the index cannot be written,
-        the folder is put back as it was, earlier versions of replaced files included.
-        ``report.added`` lists the sources of this batch (not of a concurrent one). An
-        empty batch brings the index up to date with the folders as they are.
-
-        The new text is embedded before the index lock is taken (the slow part: minutes
-        for megabytes), so a removal or a question meanwhile does not wait for it;
-        ``progress`` gets (chunks embedded, chunks to embed) as it goes.
-        """
-        indexed = {d.doc_id: d.source for d in self.documents}
-        if paths:
-            docs = readable_uploads(paths, self.config, indexed)
-        else:  # an update: whatever changed in the folders since the index was built
-            docs = unindexed_documents(self.config, indexed)
-        precomputed = chunk_vectors(
-            docs, self.config, self.parts.embedder, known=self.parts.index, progress=progress
-        )
-        with self._index_lock:
-            indexed = {d.doc_id: d.source for d in self.documents}
-            staged = stage_uploads(paths, self.config, indexed) if paths else Staged()
-            try:
-                report = build_index(
-                    self.config,
-                    self.parts.embedder,
-                    progress=False,
-                    warn=warn,
-                    skip_unreadable=True,
-                    precomputed=precomputed,
-                    defer_unprepared=bool(paths),  # an update embeds what else changed
-                )
-            except BaseException:
-                staged.rollback()
-                raise
-            staged.commit()
-            report.added = list(staged.sources)
-            self._reload()
-            return report
-
-    def remove_document(self, source: str) -> BuildReport:
-        """Remove an uploaded document (or an unreadable upload that was skipped) from the
-        upload folder and the index."""
-        with self._index_lock:
-            if source not in self.parts.index.skipped:
-                source = self.document(source).source
-            path = self.config.path(Path(source))
-            if not _inside(path, self.config.upload_path):
-                raise RagError(
-                    f"{source} is part of the corpus folder, not an upload; "
-                    "remove the file from the corpus folder and run `rag index`"
-                )
-            if is_shared(self.config):  # issue 21: the upload may live on another replica
-                with set_aside(path):
-                    report = remove_shared(self.config, self.parts.embedder, source)
-                self._reload()
-                return report  # type: ignore[return-value]  # same fields as BuildReport
-            with set_aside(path):  # put back if the index cannot be written
-                report = build_index(
-                    self.config,
-                    self.parts.embedder,
-                    progress=False,
-                    skip_unreadable=True,
-                    defer_unprepared=True,  # other changes are the update's to embed
-                )
-            self._reload()
-            return report
-
-    def _reload(self) -> None:
-        self._manifest_seen = _manifest_key(self.config)
-        index = load_shared(self.config) if is_shared(self.config) else load_index(self.config)
-        self.parts = Components(
-            self.config,
-            self.parts.embedder,
-            index,
-            make_retriever(index, self.parts.embedder, self.config, previous=self.parts.retriever),
-        )
 
     # ------------------------------------------------------------------ stages
 
@@ -619,14 +475,6 @@ def _previous_answers(turns: Sequence[Turn], standalone: str) -> list[str]:
     return [prev[a:b] for a, b in sentence_spans(prev)]
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def _draft_messages(question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:
     """Chat messages asking for a cited answer from numbered sources.
 
@@ -654,12 +502,3 @@ def _truncated(stream: object) -> bool | None:
     """Did the reply stop at the token limit? None when the backend does not say."""
     reason = getattr(stream, "finish_reason", None)
     return None if reason is None else reason == "length"
-
-
-def _manifest_key(config: Config) -> tuple[int, int] | None:
-    """What changes when a build replaces the manifest (mtime, size); None when missing."""
-    try:
-        st = (config.index_path / MANIFEST).stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
