@@ -8,7 +8,7 @@ import gc
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -21,11 +21,8 @@ from rag.bench.measure import (
     stats,
     timed,
 )
-from rag.bench.plan import RECALL_K, Bench
+from rag.bench.plan import RECALL_K, Bench, ScaleCorpus
 from rag.config import Config
-
-if TYPE_CHECKING:
-    from rag.bench.scale import ScaleCorpus
 
 
 def bench_milvus_scale(

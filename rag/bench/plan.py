@@ -7,10 +7,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.config import Config
 from rag.errors import RagError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 REAL_MAX = 10_000  # sizes up to this embed every chunk by default
 POOL = 2_000  # real embeddings behind derived vectors
@@ -115,3 +118,17 @@ def dev_questions(config: Config) -> list[dict[str, Any]]:
 
 def cycle(items: Sequence[str], n: int) -> list[str]:
     return [items[i % len(items)] for i in range(n)] if items else []
+
+
+@dataclass
+class ScaleCorpus:
+    """One synthetic corpus and its queries, shared by the FAISS and Milvus runs."""
+
+    docs: list[Any]
+    rows: np.ndarray
+    titled: list[str]
+    vectors: np.ndarray
+    queries: Sequence[str]
+    qv: np.ndarray
+    truth: np.ndarray  # exact top-10 rows per query (the bare-FAISS floor)
+    bm25: Any

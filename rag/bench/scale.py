@@ -8,7 +8,6 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +38,11 @@ from rag.bench.plan import (
     WARMUP,
     Bench,
     Scale,
+    ScaleCorpus,
     dev_questions,
 )
 from rag.bench.stock import Stock
 from rag.config import Config
-
-
-@dataclass
-class ScaleCorpus:
-    """One synthetic corpus and its queries, shared by the FAISS and Milvus runs."""
-
-    docs: list[Any]
-    rows: np.ndarray
-    titled: list[str]
-    vectors: np.ndarray
-    queries: Sequence[str]
-    qv: np.ndarray
-    truth: np.ndarray  # exact top-10 rows per query (the bare-FAISS floor)
-    bm25: Any
 
 
 def bench_scale(bench: Bench, scale: Scale, embedder: Any, stock: Stock | None) -> dict[str, Any]:

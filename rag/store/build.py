@@ -157,35 +157,25 @@ def build_index(
             docs, deferred = _unprepared(docs, old, config, precomputed or {})
             stats = {src: st for src, st in stats.items() if src not in deferred}
         if old is not None and _same_content(old, docs, config):
-            report.documents, report.chunks, report.up_to_date = len(docs), len(old.chunks), True
-            report.index_type = old.store.kind
-            with _writing(index_dir, None):
-                _write_manifest(
-                    index_dir,
-                    {**old.manifest, "sources": _sources(stats, docs), "skipped": report.skipped},
-                )
-            return report
+            return _record_up_to_date(report, old, docs, stats, index_dir)
         chunks = [
             c for d in docs for c in chunk_document(d, config.chunk_size, config.chunk_overlap)
         ]
         vectors, report.reused = _vectors_for(chunks, old, embedder, config, progress, precomputed)
         report.embedded = len(chunks) - report.reused
-        bm25 = BM25Index.build([lexical_text(c) for c in chunks])
-        table = ChunkTable.from_chunks(docs, chunks)
         generation = (
             int(old.manifest.get("generation", 0)) + 1 if old else _next_generation(index_dir)
         )
         with _writing(index_dir, generation):
             store = _build_store(config, vectors, chunks, generation, progress)
-            kind = store.kind
             report.seconds = time.perf_counter() - started
             manifest = _write_generation(
                 index_dir,
                 generation,
                 docs,
-                table,
+                ChunkTable.from_chunks(docs, chunks),
                 store,
-                bm25,
+                BM25Index.build([lexical_text(c) for c in chunks]),
                 config,
                 stats,
                 report.seconds,
@@ -195,9 +185,28 @@ def build_index(
         _remove_other_generations(index_dir, manifest["files"])
         if old is not None:
             _drop_replaced_store(old.manifest, manifest, config)
-    report.documents, report.chunks, report.index_type = len(docs), len(chunks), kind
+    report.documents, report.chunks, report.index_type = len(docs), len(chunks), store.kind
     report.removed_docs = len({d.doc_id for d in old.docs} - {d.doc_id for d in docs}) if old else 0
     report.seconds = time.perf_counter() - started
+    return report
+
+
+def _record_up_to_date(
+    report: BuildReport,
+    old: Index,
+    docs: list[Document],
+    stats: dict[str, list[int]],
+    index_dir: Path,
+) -> BuildReport:
+    """Nothing to embed or write but the manifest's file list (sizes and times may have
+    changed with the same text, and skipped files are recorded)."""
+    report.documents, report.chunks, report.up_to_date = len(docs), len(old.chunks), True
+    report.index_type = old.store.kind
+    with _writing(index_dir, None):
+        _write_manifest(
+            index_dir,
+            {**old.manifest, "sources": _sources(stats, docs), "skipped": report.skipped},
+        )
     return report
 
 
