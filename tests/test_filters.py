@@ -18,6 +18,11 @@ from tests.conftest import run_rag
 
 HOTLINE_Q = "How many hotline calls did the Vietnamese and Chinese border guards make in 2025?"
 HOTLINE_DOC = "seeds/000_8472d08a1f509d74.txt"
+# The narrowing tests ask a question the answerer answers with confidence either way
+# (abstention-model probability 0.99 unnarrowed and narrowed): they test narrowing.
+# The hotline question sits at 0.46-0.48 against the 0.45 threshold (issue 15 note), so
+# the narrowed candidate set's term weights tipped it into an abstention.
+CRIME_Q = "How many border crime cases were handled by the Lạng Sơn Border Guard in 2025?"
 
 
 def doc(source: str, date: str = "") -> Document:
@@ -48,11 +53,11 @@ def test_filter_selects_by_source_date_and_scope() -> None:
 
 def test_a_narrowed_question_cites_only_allowed_documents(assistant) -> None:
     others = [d.source for d in assistant.documents if d.source != HOTLINE_DOC]
-    only = assistant.ask(HOTLINE_Q, narrow=SourceFilter.parse(sources=[HOTLINE_DOC]))
-    assert "113" in only.answer and {c.source for c in only.citations} == {HOTLINE_DOC}
+    only = assistant.ask(CRIME_Q, narrow=SourceFilter.parse(sources=[HOTLINE_DOC]))
+    assert "221" in only.answer and {c.source for c in only.citations} == {HOTLINE_DOC}
     assert {h.chunk.source for h in only.passages} == {HOTLINE_DOC}
     assert prompts.NARROWED.format(n=1, what=f"sources: {HOTLINE_DOC}") in only.notes
-    elsewhere = assistant.ask(HOTLINE_Q, narrow=SourceFilter.parse(sources=others))
+    elsewhere = assistant.ask(CRIME_Q, narrow=SourceFilter.parse(sources=others))
     assert {h.chunk.source for h in elsewhere.passages} <= set(others)
     assert all(c.source != HOTLINE_DOC for c in elsewhere.citations)
     future = assistant.ask(HOTLINE_Q, narrow=SourceFilter.parse(since="2030"))
@@ -79,7 +84,7 @@ def test_openai_endpoint_narrowing(assistant) -> None:
     config = assistant.config.replace(rate_limit_per_minute=0)
     with ThreadServer(create_app(assistant, config)) as url:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
-        messages = [{"role": "user", "content": HOTLINE_Q}]
+        messages = [{"role": "user", "content": CRIME_Q}]
         reply = client.chat.completions.create(
             model="rag", messages=messages, extra_body={"rag": {"sources": [HOTLINE_DOC]}}
         )
