@@ -302,11 +302,7 @@ def _export(folder: Path, spec: dict[str, Any], target: Path) -> None:
         os.replace(int8, target)
     finally:
         root_log.setLevel(level)
-        for p in tmp.glob("*"):
-            with contextlib.suppress(OSError):
-                p.unlink()
-        with contextlib.suppress(OSError):
-            tmp.rmdir()
+        _remove_folder(tmp)
 
 
 def _export_fp32(folder: Path, out: Path) -> Path:
@@ -462,11 +458,7 @@ def export_static_int8(folder: Path, target_dir: Path) -> Path:
             ) from None
         finally:
             root_log.setLevel(level)
-            for p in tmp.glob("*"):
-                with contextlib.suppress(OSError):
-                    p.unlink()
-            with contextlib.suppress(OSError):
-                tmp.rmdir()
+            _remove_folder(tmp)
     return target
 
 
@@ -527,3 +519,12 @@ def _quantize_static(fp32: Path, folder: Path, spec: dict[str, Any], out: Path) 
         calibrate_method=CalibrationMethod.MinMax,
         extra_options={"WeightSymmetric": True, "DefaultTensorType": 1},
     )
+
+
+def _remove_folder(tmp: Path) -> None:
+    """Delete an export's scratch folder and what a failed step left in it."""
+    for p in tmp.glob("*"):
+        with contextlib.suppress(OSError):
+            p.unlink()
+    with contextlib.suppress(OSError):
+        tmp.rmdir()
