@@ -25,6 +25,7 @@ from rag.store.base import RowMeta
 from rag.store.build import build_index
 from rag.store.faiss_store import FaissStore
 from rag.store.index import load_index
+from rag.store.lexical import BM25Index
 from rag.store.milvus_store import connect, release_local
 from tests.conftest import ROOT, run_rag, with_store
 
@@ -129,7 +130,6 @@ def test_vector_store_contract(kind: str, tmp_path: Path) -> None:
 def test_milvus_full_text_search_matches_bm25s(tmp_path: Path) -> None:
     """Milvus's own BM25 over the same folded terms finds what bm25s finds."""
     pytest.importorskip("milvus_lite")
-    from rag.store.lexical import BM25Index
     from rag.store.milvus_store import MilvusStore, connect
     from rag.text import terms
 
@@ -363,3 +363,13 @@ def test_bad_milvus_uri_is_a_clear_error(fresh_config: Config, embedder, tmp_pat
     with pytest.raises(RagError):
         build_index(cfg, embedder, progress=False)
     assert not (fresh_config.index_path / "manifest.json").exists() or load_index(fresh_config)
+
+
+def test_bm25_over_a_corpus_without_any_indexable_term_is_empty_not_an_error() -> None:
+    """bm25s raises ValueError on a corpus without a single term (seen with a one-file
+    corpus the tokenizer could not split): the lexical side is empty instead, and
+    dense retrieval alone answers."""
+    bm25 = BM25Index.build(["🙂🙂 —— !!!", "… ——"])
+    assert len(bm25) == 2 and bm25.scores("🙂 anything") is None
+    scores, ids = bm25.search("anything", 3)
+    assert scores.size == 0 and ids.size == 0

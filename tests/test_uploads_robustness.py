@@ -660,6 +660,25 @@ def test_concurrent_uploads_each_report_their_own_files(server, tmp_path: Path) 
         client.predict(f"uploads/{p.name}", api_name="/remove")
 
 
+def test_same_bytes_uploaded_at_once_by_two_clients_are_both_read(server, tmp_path: Path) -> None:
+    """Gradio names a temp copy by its content's hash: two clients posting the very
+    same file share one path. The first upload's cleanup deleted it while the second
+    still waited in the upload queue, which then failed with "cannot be read"."""
+    url, cache = server["url"], _gradio_cache(server["app"])
+    same = _write(tmp_path, "tide-table.md", "# Tides\n\nThe spring tide rose 6.4 metres at noon.")
+    first, second = _raw_upload(url, same), _raw_upload(url, same)
+    assert first == second and Path(first).resolve().is_relative_to(cache)
+    payload = [[{"path": first, "meta": {"_type": "gradio.FileData"}}]]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: _call(url, "upload", payload), range(2)))
+    assert [event for event, _ in results] == ["complete", "complete"], results
+    assert not Path(first).exists(), "the shared copy is deleted once both are done"
+    out = Client(url, verbose=False).predict("How high did the spring tide rise?", api_name="/ask")
+    assert "6.4 metres" in out["answer"] and _cited(out, "uploads/tide-table.md"), out
+    event, _ = _call(url, "remove", ["uploads/tide-table.md"])
+    assert event == "complete"
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
 def test_utf16_and_utf32_text_is_read(tmp_path: Path, encoding: str) -> None:
     """Windows "Unicode" text (UTF-16, with or without a BOM) was refused as binary."""

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -169,20 +170,38 @@ def _gradio_cache() -> Path:
     return Path(folder).resolve()
 
 
+_TEMP_LOCK = threading.Lock()
+_TEMP_CLAIMS: Counter[Path] = Counter()
+
+
+def claim_temp_uploads(paths: Sequence[Path]) -> None:
+    """Mark Gradio temp copies as in use by one more upload request. Gradio names a
+    copy by its content's hash, so two clients uploading the same bytes under the same
+    name share one path: it may be deleted only when the last of them is done."""
+    with _TEMP_LOCK:
+        _TEMP_CLAIMS.update(Path(p).resolve() for p in paths)
+
+
 def discard_temp_uploads(paths: Sequence[Path]) -> None:
-    """Delete Gradio's temporary copies of uploaded files (and their emptied folders),
-    whatever the upload's outcome: the upload folder holds the accepted ones, and a
-    rejected or removed file must not stay on disk or downloadable from the cache."""
+    """Release the request's claim on Gradio's temporary copies of uploaded files and
+    delete each (and its emptied folder) that no other upload still uses, whatever
+    the upload's outcome: the upload folder holds the accepted ones, and a rejected
+    or removed file must not stay on disk or downloadable from the cache."""
     cache = _gradio_cache()
     for p in paths:
         path = Path(p).resolve()
-        if not path.is_relative_to(cache) or path == cache:
-            continue  # only ever Gradio's own temp files
-        with contextlib.suppress(OSError):
-            path.unlink()
-        with contextlib.suppress(OSError):
-            if path.parent != cache:
-                path.parent.rmdir()  # only when empty
+        with _TEMP_LOCK:
+            if _TEMP_CLAIMS[path] > 1:
+                _TEMP_CLAIMS[path] -= 1
+                continue  # another request still reads it
+            _TEMP_CLAIMS.pop(path, None)
+            if not path.is_relative_to(cache) or path == cache:
+                continue  # only ever Gradio's own temp files
+            with contextlib.suppress(OSError):
+                path.unlink()
+            with contextlib.suppress(OSError):
+                if path.parent != cache:
+                    path.parent.rmdir()  # only when empty
 
 
 class UploadJobs:

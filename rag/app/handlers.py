@@ -18,7 +18,14 @@ import gradio as gr
 from rag import prompts
 from rag.app import auth as app_auth
 from rag.app import feedback, render
-from rag.app.engine import Engine, UploadJobs, discard_temp_uploads, public_text, warn
+from rag.app.engine import (
+    Engine,
+    UploadJobs,
+    claim_temp_uploads,
+    discard_temp_uploads,
+    public_text,
+    warn,
+)
 from rag.config import Config
 from rag.errors import RagError
 from rag.server.limits import RequestLimits
@@ -264,6 +271,7 @@ class Handlers:
         """Index uploaded files (see :class:`UploadJobs`: None while still indexing);
         Gradio's temp copies are deleted whatever happens."""
         paths = [Path(f) for f in files]
+        claim_temp_uploads(paths)  # released by every outcome below
         label = app_auth.files_label(files)
         try:
             self.check("upload", request, label)
