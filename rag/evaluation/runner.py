@@ -37,6 +37,7 @@ from rag.evaluation.metrics import (
     summarize,
 )
 from rag.evaluation.report import Report, RunResult
+from rag.retrieve.filters import SourceFilter
 
 if TYPE_CHECKING:
     from rag.answer.assistant import Assistant
@@ -170,6 +171,25 @@ def evaluate(
     return Report(dataset, results)
 
 
+def item_filter(item: Item, sources: dict[str, str]) -> SourceFilter | None:
+    """The :class:`SourceFilter` an item is asked under (None: the whole corpus).
+
+    The item's ``filter.sources`` name files relative to the corpus folder, mapped by
+    ``sources`` (file name -> indexed source path); a file that is not indexed stays as
+    written, so it matches no document and the narrowed search finds nothing, as a user's
+    would. ``since``/``until``/``scope`` are passed through unchanged.
+    """
+    if not item.filter:
+        return None
+    f = item.filter
+    return SourceFilter.parse(
+        [sources.get(name, name) for name in f.get("sources", [])],
+        f.get("since"),
+        f.get("until"),
+        f.get("scope"),
+    )
+
+
 def score_items(
     bot: Assistant,
     items: Sequence[Item],
@@ -182,15 +202,23 @@ def score_items(
 ) -> list[dict[str, Any]]:
     """Ask each item (after its ``history``, for a follow-up) and score the answer.
 
+    An item with a ``filter`` is asked narrowed to what it allows (``narrow=``), the same
+    way for ``rag eval --dataset`` and ``rag eval --suite``: this is the one code path.
     An item the answer chain refuses (a question over the length limit, say) becomes
     an error row naming the line and id, and the run goes on with the next item.
     """
     from tqdm import tqdm
 
+    by_file: dict[str, str] | None = None
     rows = []
     for item in tqdm(items, desc=desc, unit="q", file=sys.stderr, disable=not progress):
+        extra: dict[str, Any] = {}
+        if item.filter:
+            if by_file is None:  # the documents' file names, read once per call
+                by_file = {scorer.file_key(d.source): d.source for d in bot.documents}
+            extra["narrow"] = item_filter(item, by_file)
         try:
-            answer = bot.ask(item.question, list(item.history) or None, **overrides)
+            answer = bot.ask(item.question, list(item.history) or None, **overrides, **extra)
         except RagError as exc:
             rows.append(error_row(item, str(exc)))
             if warn is not None:
@@ -251,6 +279,7 @@ __all__ = [
     "Scorer",
     "check_gates",
     "evaluate",
+    "item_filter",
     "load_dataset",
     "parse_line",
     "read_dataset_bytes",

@@ -28,13 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from rag.config import Config
 from rag.errors import ConfigError
-from rag.evaluation.dataset import Dataset, DatasetError, Item, load_dataset, read_dataset_bytes
+from rag.evaluation.dataset import Dataset, DatasetError, load_dataset, read_dataset_bytes
 from rag.evaluation.metrics import Scorer
 from rag.evaluation.runner import score_items
-from rag.retrieve.filters import SourceFilter
 
 if TYPE_CHECKING:
-    from rag.answer.assistant import Assistant
     from rag.embed.encoder import Embedder
 
 DEFAULT_SUITE = Path("eval/suite/suite.toml")
@@ -220,8 +218,10 @@ def run_domain(
 
     def ask(overrides: dict[str, Any], desc: str) -> list[dict[str, Any]]:
         """Score every item under ``overrides``, each row tagged with domain and split; an
-        item with a ``filter`` is asked narrowed to the documents it allows."""
-        rows = score_narrowed(bot, items, overrides, scorer, desc=desc, warn=warn)
+        item with a ``filter`` is asked narrowed to what it allows (in ``score_items``)."""
+        rows = score_items(
+            bot, items, overrides, scorer, desc=desc, progress=sys.stderr.isatty(), warn=warn
+        )
         return [{"domain": domain.name, "split": domain.split, **r} for r in rows]
 
     rows = ask({}, domain.name)
@@ -233,43 +233,6 @@ def run_domain(
             result.sweep[value] = ask({"min_answer_score": value}, f"{domain.name} @{value:g}")
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def item_filter(item: Item, sources: dict[str, str]) -> SourceFilter | None:
-    """The :class:`SourceFilter` an item is asked under (None: the whole corpus); its
-    ``sources`` name files under the domain's folder, mapped by ``sources`` (file name ->
-    indexed source path). A file that is not indexed stays as written (it matches none)."""
-    if not item.filter:
-        return None
-    f = item.filter
-    return SourceFilter.parse(
-        [sources.get(name, name) for name in f.get("sources", [])],
-        f.get("since"),
-        f.get("until"),
-        f.get("scope"),
-    )
-
-
-def score_narrowed(
-    bot: Assistant,
-    items: Sequence[Item],
-    overrides: dict[str, Any],
-    scorer: Scorer,
-    *,
-    desc: str = "",
-    warn: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """:func:`~rag.evaluation.runner.score_items`, with each filtered item asked under its
-    filter (``narrow``); rows keep the items' order."""
-    from tqdm import tqdm
-
-    by_file = {scorer.file_key(d.source): d.source for d in bot.documents}
-    rows: list[dict[str, Any]] = []
-    for item in tqdm(items, desc=desc, unit="q", file=sys.stderr, disable=not sys.stderr.isatty()):
-        narrow = item_filter(item, by_file)
-        extra = {"narrow": narrow} if narrow is not None else {}
-        rows += score_items(bot, [item], {**overrides, **extra}, scorer, warn=warn)
-    return rows
 
 
 def run_suite(
