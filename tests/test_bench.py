@@ -201,6 +201,7 @@ def test_bench_through_milvus_seeds_and_scale(tmp_path: Path) -> None:
         ("RECALL", "0"),
         ("ANN", ""),
         ("MILVUS", "flat"),
+        ("UPDATES", "1"),
     ]:
         mp.setenv(f"RAG_BENCH_{name}", value)
     from rag.cli import main
@@ -240,6 +241,67 @@ def test_bench_through_milvus_seeds_and_scale(tmp_path: Path) -> None:
     assert _is_stat(milvus["milvus_bm25_ms"]) and 0 <= milvus["bm25_top1_agreement"] <= 1
     md = (out / "bench.md").read_text("utf-8")
     assert "Milvus at 1,000 chunks (Milvus Lite file" in md and "| Milvus FLAT |" in md
+    up = scale["updates"]  # issue 21: the one-document update, both stores, same run
+    assert up["updates"] == 1 and "error" not in up["faiss"] and "error" not in up["milvus"]
+    assert up["milvus"]["replica_saw_every_update"] and up["faiss"]["replica_saw_every_update"]
+    assert "### One-document update at 1,000 chunks" in md
+
+
+@pytest.mark.slow
+def test_one_document_update_on_faiss_and_milvus(tmp_path: Path) -> None:
+    """The update measurement of `rag bench --store milvus` on a small synthetic corpus:
+    the same documents and edits on both stores; FAISS rewrites every row, the shared
+    Milvus index replaces only the edited document's rows, and both embed only its
+    changed chunks; the other replica sees every edit."""
+    pytest.importorskip("pymilvus")
+    from rag.bench.report import render_table
+    from rag.bench.updates import bench_updates, updates_markdown
+    from rag.config import Config
+    from rag.embed.encoder import Embedder
+
+    config = Config.from_env(
+        {"root": tmp_path},
+        environ={"RAG_STORE": "milvus", "RAG_MILVUS_URI": str(tmp_path / "m.db")},
+    )
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAG_BENCH_UPDATES", "2")
+    try:
+        up = bench_updates(config, 300, Embedder(config.embedding_model), tmp_path / "u")
+    finally:
+        mp.undo()
+    f, m = up["faiss"], up["milvus"]
+    assert "error" not in f and "error" not in m, up
+    assert up["updates"] == 2 and f["documents"] == m["documents"] > 1
+    assert f["chunks"] == m["chunks"] == m["rows_before"] == m["rows_after"]
+    assert 250 <= f["chunks"] <= 350
+    per_doc = f["chunks"] // f["documents"]
+    # FAISS: a whole new generation; only the edited chunks embedded
+    assert f["rows_rewritten"] == f["chunks"] and f["embedded"] + f["reused"] == f["chunks"]
+    assert 0 < f["embedded"] <= per_doc + 1
+    # Milvus: only that document's rows, and the same chunks embedded (same edit, chunker)
+    assert m["rows_inserted"] == m["rows_deleted"] <= per_doc + 1
+    assert m["embedded"] == f["embedded"] and m["embedded"] + m["reused"] == m["rows_inserted"]
+    assert f["replica_saw_every_update"] and m["replica_saw_every_update"]
+    for side in (f, m):
+        assert side["update_total_s"] > 0 and side["replica_pickup_s"] > 0
+    assert m["update_milvus_s"] <= m["update_total_s"]
+    assert up["ratios"]["update_total"] > 0 and up["ratios"]["replica_pickup"] > 0
+    md = "\n".join(updates_markdown({"chunks": f["chunks"], "updates": up}))
+    assert "| one-document update, whole (s) |" in md and "Milvus Lite file" in md
+    table = render_table({"scales": [{**_scale_stub(), "updates": up}], "targets": []})
+    assert "update 1 doc  FAISS" in table
+
+
+def _scale_stub() -> dict:
+    """The least of a scale's report that the terminal table reads."""
+    s = {"p50": 1.0, "p95": 1.0, "mean": 1.0, "n": 1}
+    return {
+        "chunks": 300,
+        "vectors_mode": "random",
+        "indexes": {},
+        "floor_ms": s,
+        "bm25": {"search_ms": s, "build_s": 0.0},
+    }
 
 
 @pytest.mark.parametrize(

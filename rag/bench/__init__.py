@@ -31,12 +31,14 @@ repetitions, default 3), ``RAG_BENCH_RECALL=0`` the recall comparison of encoder
 ``RAG_BENCH_INGEST_CHUNKS`` sets the ingest sample (default 400 synthetic chunks,
 before re-chunking), ``RAG_BENCH_STOCK_INGEST_CHUNKS`` the stock's (default 100),
 ``RAG_BENCH_ANN`` the approximate kinds (default ``hnsw,ivf``), ``RAG_BENCH_STOCK_MAX``
-the largest corpus for the stock baseline (default 100,000).
+the largest corpus for the stock baseline (default 100,000), ``RAG_BENCH_UPDATES`` the
+one-document updates measured per scale with ``--store milvus`` (default 3; 0 skips them).
 
 The modules: :mod:`~rag.bench.run` (a whole run, the CLI), :mod:`~rag.bench.seeds` (the
 seed corpus against :mod:`~rag.bench.stock`, the LlamaIndex baseline),
 :mod:`~rag.bench.scale` (synthetic scales on FAISS, :mod:`~rag.bench.synthetic` corpora),
-:mod:`~rag.bench.milvus` (the same scales through Milvus), :mod:`~rag.bench.targets`,
+:mod:`~rag.bench.milvus` (the same scales through Milvus), :mod:`~rag.bench.updates` (one
+edited document on FAISS and on the shared Milvus index), :mod:`~rag.bench.targets`,
 :mod:`~rag.bench.report` (Markdown, terminal table) and :mod:`~rag.bench.plots`; shared
 :mod:`~rag.bench.plan` (sizes, targets, the run's folders) and :mod:`~rag.bench.measure`
 (timings, percentiles, memory).

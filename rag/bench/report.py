@@ -10,6 +10,7 @@ import numpy as np
 from rag.bench.llm import llm_markdown
 from rag.bench.measure import ratio
 from rag.bench.plan import EXTRA_STAGES
+from rag.bench.updates import updates_markdown, updates_row
 
 
 def _fmt(v: Any, nd: int = 2) -> str:
@@ -45,6 +46,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += _scale_table_markdown(sc)
         lines += _scale_notes_markdown(sc)
         lines += _milvus_markdown(sc)
+        lines += updates_markdown(sc)
     lines += _targets_markdown(report)
     return "\n".join(lines)
 
@@ -351,6 +353,8 @@ def render_table(report: dict[str, Any]) -> str:
                 f" (Milvus BM25 {_fmt(_p50(v.get('retrieval_ms_milvus_bm25')))} ms)"
                 f"  insert {v['build_s']:.1f} s"
             )
+        if updates_row(sc):
+            rows.append(updates_row(sc) or "")
         rows.append(
             f"floor  search p50 {sc['floor_ms']['p50']:8.3f} ms; bm25 p50 "
             f"{sc['bm25']['search_ms']['p50']:.2f} ms (build {sc['bm25']['build_s']:.1f} s)"

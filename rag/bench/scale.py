@@ -42,6 +42,7 @@ from rag.bench.plan import (
     dev_questions,
 )
 from rag.bench.stock import Stock
+from rag.bench.updates import DEFAULT_UPDATES, bench_updates
 from rag.config import Config
 
 
@@ -83,6 +84,8 @@ def bench_scale(bench: Bench, scale: Scale, embedder: Any, stock: Stock | None) 
         out["indexes"][kind] = _bench_faiss(bench, sc, kind, embedder, folder, out["floor_ms"])
     if cfg.store == "milvus":
         out["milvus"] = bench_milvus_scale(bench, sc, embedder, folder)
+        if env_int("RAG_BENCH_UPDATES", DEFAULT_UPDATES) > 0:  # issue 21: in place vs FAISS
+            out["updates"] = bench_updates(cfg, scale.n, embedder, folder / "updates")
     out["stock"] = _stock_scale(stock, scale, titled, rows, docs, vectors, queries)
     out["rss_mb"] = {"start": rss0, "end": rss_mb(), "peak": peak_rss_mb()}
     shutil.rmtree(folder, ignore_errors=True)
