@@ -24,7 +24,10 @@ import numpy as np
 
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.qualifiers import (
+    asked_role,
+    dropped_modifiers,
     focus_conflict,
+    modifier_rivals,
     number_of,
     pick_value,
     question_qualifiers,
@@ -35,6 +38,7 @@ from rag.answer.spans import (
     ANSWER_KINDS,
     asked_names,
     content_span,
+    is_heading_line,
     modifier_pairs,
     qualifier_mismatch,
     stated_numbers,
@@ -70,10 +74,43 @@ FEATURES = (
     "focus_conflict",  # the counted thing under another name ("Vietnamese visitors")
     "rank_mismatch",  # a title asked at one rank, named at another ("Deputy Secretary" for
     # "Party Secretary"): :func:`rag.answer.spans.qualifier_mismatch`
+    "modifier_rival",  # the asked noun under another modifier ("roads department" for
+    # "education department"), in the sentence or the sentences around it (IDF)
+    "modifier_dropped",  # a noun phrase's first modifier absent, the rest of it in the
+    # sentence ("the chief nurse" for "the deputy chief nurse"; IDF)
+    "role_missing",  # "who is the X?": IDF share of the post's terms absent from sentence +
+    # context ("Who is her deputy?" answered by "The unit is led by ...")
+    "partitive_missing",  # "how many of the X were Y": Y absent from sentence + context (IDF)
 )
 
 
-SIGNS = (1, 1, 1, -1, -1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, 1, -1, -1, -1, -1, -1)
+SIGNS = (
+    1,
+    1,
+    1,
+    -1,
+    -1,
+    1,
+    1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+)
 """The direction each feature may push the probability: more coverage never counts
 against an answer, a missing name never counts for it. A fitted weight of the other sign
 (collinear features) is set to 0 and the rest refitted, so every weight reads as evidence."""
@@ -212,7 +249,7 @@ def _heading_before(text: str, pos: int) -> str:
     seg = text[max(0, pos - 300) : pos + 200].strip("\n")
     for line in seg.split("\n")[::-1]:
         s = line.strip()
-        if s and (s.startswith("#") or (len(s.split()) < 8 and not s.endswith("."))):
+        if s and is_heading_line(s):  # CJK lines: characters as word-equivalents
             return s
     return ""
 
@@ -270,7 +307,45 @@ def features(
         float(rival_bound(question, sentence, value, near)),
         float(focus_conflict(question, sentence, value, focus)),
         float(qualifier_mismatch(question, sentence)),
+        _modifier_rival(question, sentence, doc_text, stats),
+        max((stats.idf(t) for t in dropped_modifiers(question, sentence, near)), default=0.0),
+        _role_missing(question, near, stats),
+        _partitive_missing(question, focus, near, stats),
     ]
+
+
+def _modifier_rival(question: str, sentence: str, doc_text: str, stats: CorpusStats) -> float:
+    """The IDF of the rarest asked modifier that the sentence (or the sentences around it)
+    replaces with another on the same noun (0 when none): another entity of the same kind,
+    named by a common noun as often as by a name ("roads department" for "education
+    department", "visitor car park" for "staff car park")."""
+    neighbours = _context_of(doc_text, sentence)[0]
+    return max((stats.idf(t) for t in modifier_rivals(question, sentence, neighbours)), default=0.0)
+
+
+def _role_missing(question: str, near: set[str], stats: CorpusStats) -> float:
+    """IDF-weighted share of the asked post's terms (:func:`asked_role`) that the sentence
+    and its context lack (0 for other questions)."""
+    terms = set(asked_role(question))
+    if not terms:
+        return 0.0
+    w = {t: stats.idf(t) for t in terms}
+    return sum(v for t, v in w.items() if t not in near) / (sum(w.values()) or 1.0)
+
+
+_PARTITIVE = re.compile(r"\bhow (?:many|much) of\b", re.I)
+
+
+def _partitive_missing(
+    question: str, focus: list[str], near: set[str], stats: CorpusStats
+) -> float:
+    """A question for part of a total ("How many of the doctors are consultants?"): the
+    IDF of the rarest term that names the part (outside the counted thing) that the
+    sentence and its context lack. A total that is not broken down does not answer it."""
+    if not focus or not _PARTITIVE.search(question):
+        return 0.0
+    rest = [t for t in tokenize(question) if t not in focus and not number_of(t).isdigit()]
+    return max((stats.idf(t) for t in rest if t not in near), default=0.0)
 
 
 def _qualifier_missing(

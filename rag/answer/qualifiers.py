@@ -316,3 +316,131 @@ def value_window(sentence: str, value: Span, max_words: int = 20) -> str:
 
 
 _CLAUSE_END = re.compile(r"[,;:]|\s[—–]\s")
+
+
+# ------------------------------------------------------- another entity of the same kind
+
+
+def _content(w: Word) -> bool:
+    """A word that carries meaning: it has terms and is not a stop word."""
+    return bool(w.terms) and fold(w.text) not in STOPWORDS
+
+
+def _noun_like(w: Word) -> bool:
+    """A content word that can be part of a noun phrase: not a preposition, an adverb in
+    -ly, or a number (a number is a qualifier, compared by :func:`rival_bound`)."""
+    t = fold(w.text)
+    return (
+        _content(w)
+        and t not in _PREPOSITIONS
+        and not t.endswith("ly")
+        and not stated_numbers(w.text)
+    )
+
+
+def _joined(text: str, a: Word, b: Word) -> bool:
+    """Are two words adjacent in one phrase (only spaces or a hyphen between them)?"""
+    return not text[a.end : b.start].strip(" -–")
+
+
+def modifier_rivals(question: str, sentence: str, context: str = "") -> list[str]:
+    """The question's modifiers that the sentence replaces with another one on the same
+    head noun: "the county education department" asked, "the county roads department"
+    found; "the staff car park" asked, "the visitor car park" in the sentence before;
+    "the eye clinic" asked, "the cardiology clinic". The head is looked up in the
+    sentence, else in its ``context`` (the sentences around it). A modifier the sentence
+    holds anywhere does not count, nor one found before the head within three words."""
+    qws = words(question)
+    qterms = set(tokenize(question))
+    sent_terms = {t for w in words(sentence) for t in w.terms}
+    out = []
+    for k in range(len(qws) - 1):
+        m, h = qws[k], qws[k + 1]
+        if not (_noun_like(m) and _noun_like(h) and _joined(question, m, h)):
+            continue
+        if k + 2 < len(qws) and _content(qws[k + 2]) and _joined(question, h, qws[k + 2]):
+            continue  # the head ends the phrase ("the staff car park": car park, staff car)
+        mod, head = m.terms[-1], h.terms[0]
+        if mod in sent_terms:
+            continue
+        for text in (sentence, context):
+            ws = words(text)
+            at = [i for i, w in enumerate(ws) if head in w.terms[:1]]
+            if not at:
+                continue
+            asked = any(mod in w.terms for i in at for w in ws[max(0, i - 3) : i])
+            rival = any(
+                i > 0
+                and _content(ws[i - 1])
+                and _joined(text, ws[i - 1], ws[i])
+                and not set(ws[i - 1].terms) & qterms
+                for i in at
+            )
+            if rival and not asked:
+                out.append(mod)
+            break  # the sentence's own use of the head decides when it has one
+    return out
+
+
+_PREPOSITIONS = frozenset(
+    {"of", "on", "for", "in", "at", "between", "from", "to", "with", "by", "about", "under"}
+    | {"over", "after", "before", "into", "above", "below", "instead", "than", "per"}
+    | {"within", "without", "during"}
+)
+
+
+def dropped_modifiers(question: str, sentence: str, near: set[str]) -> list[str]:
+    """The first modifier of a noun phrase of the question, when the rest of the phrase
+    stands in the sentence without it and nowhere near it: "the deputy chief nurse"
+    asked, "the chief nurse, X" found; "the deputy head" asked, "its head, X" found.
+    Whoever the sentence names holds another post."""
+    qws = words(question)
+    sws = words(sentence)
+    out = []
+    for run in _noun_runs(qws, question):
+        first, rest = run[0].terms[-1], [w.terms[0] for w in run[1:]]
+        if first in near or len(rest) > 2:
+            continue
+        for i in range(len(sws) - len(rest) + 1):
+            if all(rest[k] in sws[i + k].terms[:1] for k in range(len(rest))):
+                out.append(first)
+                break
+    return out
+
+
+def _noun_runs(qws: tuple[Word, ...], text: str) -> list[list[Word]]:
+    """Runs of two or more joined noun-like words ("deputy chief nurse", "eye clinic")."""
+    runs: list[list[Word]] = []
+    cur: list[Word] = []
+    for w in qws:
+        if _noun_like(w) and (not cur or _joined(text, cur[-1], w)):
+            cur.append(w)
+            continue
+        if len(cur) > 1:
+            runs.append(cur)
+        cur = [w] if _noun_like(w) else []
+    if len(cur) > 1:
+        runs.append(cur)
+    return runs
+
+
+_WHO_IS = re.compile(
+    r"\bwho\s+(?:is|was|are|were|will be)\s+(?:(?:the|a|an|her|his|its|their)\s+)?"
+    r"([\w’'-]+(?:\s+[\w’'-]+){0,3})",
+    re.I,
+)
+
+
+def asked_role(question: str) -> list[str]:
+    """The terms of the post a "who is the X?" question asks about ("Who is the deputy
+    chief nurse?" -> deputy, chief, nurse; "And who is her deputy?" -> deputy), up to the
+    first stop word or preposition: whoever answers must be named as holding it."""
+    m = _WHO_IS.search(question)
+    if not m:
+        return []
+    out: list[str] = []
+    for w in words(m.group(1)):
+        if not _noun_like(w) or w.text[:1].isupper():
+            break  # "Who is Helen Ostrander?" asks about a name, not a post
+        out.extend(w.terms)
+    return out
