@@ -11,6 +11,7 @@ make it Vietnamese, so Vietnamese needs a share of such words, not one.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -188,8 +189,6 @@ _QUESTION_WORDS: dict[str, list[tuple[str, str]]] = {
 def english_question_word(question: str) -> str:
     """The English question word for a Vietnamese or Chinese question ("" if none or
     English): "Ai là Chủ tịch?" -> "who", "有多少家企业？" -> "how many"."""
-    import re
-
     lang = detect_language(question)
     low = question.lower()
     for pattern, word in _QUESTION_WORDS.get(lang, []):
@@ -203,3 +202,48 @@ def with_question_word(question: str) -> str:
     step (which types questions by English wording) knows what kind of value is asked."""
     word = english_question_word(question)
     return f"{question} ({word})" if word else question
+
+
+# ---------------------------------------------------------------- scripts without spaces
+# Chinese and Japanese write no spaces between words, so rules that count words by
+# splitting on spaces (a heading is a short line, a title has few words) see a whole
+# sentence as one "word". These helpers give such text a word count comparable to
+# English; text without CJK characters is counted exactly as ``len(text.split())``.
+
+_CJK_CHARS = (
+    "\u3040-\u30ff\u31f0-\u31ff"  # kana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
+    "\uac00-\ud7af"  # Hangul syllables
+)
+_CJK_PUNCT = (
+    "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"  # 。，、「」！？：；（）
+)
+_CJK = re.compile(f"[{_CJK_CHARS}]")
+_CJK_OR_PUNCT = re.compile(f"[{_CJK_CHARS}{_CJK_PUNCT}]")
+CJK_CHARS_PER_WORD = 2.0
+"""CJK characters per word-equivalent: a Chinese word averages 1.5 to 2 characters (most
+are one or two), so a 20-character Chinese line reads about as long as 10 English words."""
+CJK_END_MARKS = "。！？"
+"""Full-width marks that end a sentence (:func:`rag.text.sentence_spans` cuts after them)."""
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a Chinese, Japanese or Korean character."""
+    return _CJK.search(text) is not None
+
+
+def cjk_share(text: str) -> float:
+    """The share of ``text``'s non-space characters that are CJK letters (0 for none)."""
+    chars = [c for c in text if not c.isspace()]
+    return sum(1 for c in chars if _CJK.match(c)) / len(chars) if chars else 0.0
+
+
+def word_count(text: str) -> float:
+    """The words of ``text`` as English would count them: space-separated words, with
+    CJK characters counted as word-equivalents (:data:`CJK_CHARS_PER_WORD` to a word) and
+    CJK punctuation not counted. Exactly ``len(text.split())`` for text without CJK."""
+    if not has_cjk(text):
+        return float(len(text.split()))
+    n_cjk = len(_CJK.findall(text))
+    rest = _CJK_OR_PUNCT.sub(" ", text)
+    return len(rest.split()) + n_cjk / CJK_CHARS_PER_WORD

@@ -12,6 +12,14 @@ same code serves news, manuals, regulations, reports and encyclopedic text.
 * :func:`asked_names` / :func:`stated_numbers` are what a question pins its answer to
   (entities, codes, years, counts); the abstention model checks that the answer's
   sentence, or its immediate context, holds them.
+
+Chinese (and Japanese) text writes no spaces and glues numbers to their units ("86万吨",
+"2025年1月", "312亿元"), so regex word boundaries never fire there. A sentence
+holding Han characters is also read with CJK shapes (:data:`_CJK_KINDS`: a number with
+its magnitude 万/亿 and the measure word after it, 年月日 dates, 元 money, full-width
+percent), and layout rules count CJK characters as word-equivalents
+(:func:`rag.lang.word_count`) and know the full-width end marks 。！？. Text without
+Han characters takes exactly the code paths it took before.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.lang import CJK_END_MARKS, cjk_share, has_cjk, word_count
 from rag.text import STOPWORDS, fold, stem, tokenize
 
 MONTHS = (
@@ -50,6 +59,48 @@ _QUANTITY = re.compile(  # a number and the word or symbol after it: "96 kg", "5
     rf"(?<![\w.]){_NUM}\s*(?:°\s?[CF]|[%²³]|[a-zA-Z]+\b(?:\([A-Za-z]\))?)"
 )
 _NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")
+
+# CJK shapes: a number is bounded by what is not a Latin letter or digit (Han characters
+# may touch it), then an optional magnitude (万 ten thousand, 亿 hundred million) and an
+# approximation (多, 余: "more than").
+_HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAS_HAN = re.compile(f"[{_HAN_RANGE}]")
+_CJK_NUM = rf"(?<![0-9A-Za-z.,]){_NUM}(?:[万亿千百]+)?(?:多|余)?"
+_CJK_UNITS = (  # measure words of two or more characters (one-character ones are generic)
+    "小时|分钟|秒钟|公里|千米|厘米|毫米|公斤|千克|平方公里|平方米|立方米|公顷|人次|辆次|架次|"
+    "艘次|标箱|个月|周年|百分点"
+)
+_CJK_MONEY = re.compile(
+    rf"[$€£¥￥]\s?{_CJK_NUM}|(?:人民币|美元|欧元)\s?{_CJK_NUM}元?|"
+    rf"{_CJK_NUM}\s?(?:元|美元|欧元|英镑|日元|韩元|港元|澳元|越南盾|人民币|越盾)"
+)
+_CJK_PERCENT = re.compile(
+    rf"{_CJK_NUM}\s?[%％]|百分之[0-9.零〇一二两三四五六七八九十百]+|"
+    rf"{_CJK_NUM}\s?个百分点"
+)
+_CJK_DATE = re.compile(
+    r"(?<![0-9A-Za-z.])(?:\d{4}年(?:\d{1,2}月(?:\d{1,2}[日号])?)?|\d{1,2}月\d{1,2}[日号]|"
+    r"\d{1,2}月)(?:[初底中末]|上旬|中旬|下旬)?|(?:今|明|去|前|后)年(?:[初底末]|上半年|下半年)?|"
+    r"星期[一二三四五六日天]|周[一二三四五六日](?![年期])"
+)
+_CJK_TIME = re.compile(
+    r"(?<![0-9A-Za-z.])\d{1,2}[:：]\d{2}(?!\d)|(?:上午|下午|凌晨|晚上|早上|中午)?"
+    r"(?<![0-9A-Za-z.])\d{1,2}[点时](?:\d{1,2}分|半)?(?![间候期])"
+)
+_CJK_QUANTITY = re.compile(  # "86万吨", "12条", "4.6万人次", "11个小时", "2400人"
+    rf"{_CJK_NUM}\s?(?:个)?(?:{_CJK_UNITS}|[{_HAN_RANGE}])"
+)
+_CJK_NUMBER = re.compile(rf"{_CJK_NUM}(?![0-9A-Za-z])")
+_CJK_KINDS = (
+    ("money", _CJK_MONEY),
+    ("percent", _CJK_PERCENT),
+    ("date", _CJK_DATE),
+    ("time", _CJK_TIME),
+    ("quantity", _CJK_QUANTITY),
+    ("number", _CJK_NUMBER),
+)
+"""Typed values of Chinese text, tried (before the Latin shapes) only in sentences
+holding Han characters; a date is found before a quantity, so "2025年" is a date."""
 WORD_NUMBERS = {
     w: i
     for i, w in enumerate(
@@ -148,14 +199,19 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
                 found.append(Span(a, b, kind, sentence[a:b]))
                 taken.append((a, b))
 
-    for kind, pattern in (
+    kinds: tuple[tuple[str, re.Pattern[str]], ...] = (
         ("money", _MONEY),
         ("percent", _PERCENT),
         ("time", _TIME),
         ("date", _DATE),
         ("quantity", _QUANTITY),
         ("number", _NUMBER),
-    ):
+    )
+    if _HAS_HAN.search(sentence):  # Chinese: numbers glued to their units ("86万吨")
+        # first in a Chinese sentence; after the Latin shapes in an English one that
+        # quotes a Chinese name, so "40 kg" there stays one quantity
+        kinds = _CJK_KINDS + kinds if is_cjk_sentence(sentence) else kinds + _CJK_KINDS
+    for kind, pattern in kinds:
         add(kind, pattern)
     for m in _WORD_NUMBER.finditer(sentence):
         if not any(m.start() < y and x < m.end() for x, y in taken):
@@ -226,6 +282,91 @@ def answer_values(qtype: str, sentence: str, question: str) -> list[Span]:
     return out
 
 
+# ---------------------------------------------------------------- CJK answer values
+
+_CJK_CLAUSE = re.compile(r"[，,；;：:、。！？!?]")
+_ASKED_UNIT = re.compile(rf"(?:多少|几)个?({_CJK_UNITS}|[{_HAN_RANGE}])")
+_VALUE_HEAD = re.compile(r"^[$€£¥￥]?[\d.,]+[万亿千百]*(?:多|余)?个?")
+
+
+CJK_SENTENCE_SHARE = 0.3
+"""Share of CJK letters that makes a sentence Chinese text (not English quoting a name)."""
+
+
+def is_cjk_sentence(sentence: str) -> bool:
+    """Whether a sentence is Chinese (or Japanese) text, read with the CJK rules below:
+    at least :data:`CJK_SENTENCE_SHARE` of its non-space characters are CJK letters."""
+    return _HAS_HAN.search(sentence) is not None and cjk_share(sentence) >= CJK_SENTENCE_SHARE
+
+
+def asked_unit(question: str) -> str:
+    """The measure word a Chinese question counts in ("多少家企业" -> "家", "多少分钟" ->
+    "分钟", "多少辆次" -> "辆次"); "" when it names none ("约占多少？")."""
+    m = _ASKED_UNIT.search(question)
+    return m.group(1) if m else ""
+
+
+def _unit_of(value: Span) -> str:
+    """The measure word of a CJK value ("1.1万人" -> "人", "11个小时" -> "小时")."""
+    return _VALUE_HEAD.sub("", value.text)
+
+
+def _clause_of(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """The clause (between ，；：、 and end marks) holding ``sentence[start:end]``."""
+    a = max((m.end() for m in _CJK_CLAUSE.finditer(sentence, 0, start)), default=0)
+    m = _CJK_CLAUSE.search(sentence, end)
+    return a, (m.start() if m else len(sentence))
+
+
+def cjk_pick_value(qtype: str, question: str, sentence: str, margin: float = 0.0) -> Span | None:
+    """The value of the asked kind that a Chinese sentence offers as the answer.
+
+    Chinese writes no spaces, so word distances say nothing there; instead each value
+    scores the question's terms (character bigrams) in its own clause, those before it
+    (the subject, the verb) counting double, plus 3 when its measure word is the one the
+    question counts in ("多少家企业" is answered by "9家", not "2400人"). None when no
+    value leads the next by ``margin`` (the whole sentence answers better)."""
+    values = answer_values(qtype, sentence, question)
+    if len(values) <= 1:
+        return values[0] if values else None
+    qterms = set(tokenize(question))
+    unit = asked_unit(question)
+    scored = []
+    for v in values:
+        a, b = _clause_of(sentence, v.start, v.end)
+        score = 2.0 * len(qterms & set(tokenize(sentence[a : v.start])))
+        score += len(qterms & set(tokenize(sentence[v.end : b])))
+        if unit and _unit_of(v).startswith(unit):
+            score += 3.0
+        scored.append((score, v))
+    scored.sort(key=lambda sv: -sv[0])
+    if scored[0][0] - scored[1][0] < margin:
+        return None
+    return scored[0][1]
+
+
+def cjk_value_window(sentence: str, value: Span, max_chars: int = 60) -> str:
+    """The clauses of a Chinese sentence around ``value``, at most ``max_chars`` characters
+    (CJK clauses are short: a whole sentence usually fits), the value never cut and the
+    end mark dropped (the citation marker follows); a cut at the start is marked "…"."""
+    a, b = _clause_of(sentence, value.start, value.end)
+    cuts = [m for m in _CJK_CLAUSE.finditer(sentence)]
+    while True:
+        before = [m.end() for m in cuts if m.end() < a]
+        after = [m.start() for m in cuts if m.start() > b]
+        wider = [(x, b) for x in before[-1:]] + [(a, y) for y in after[:1]]
+        if not before and a > 0:
+            wider.append((0, b))
+        fits = [(x, y) for x, y in wider if y - x <= max_chars]
+        if not fits:
+            break
+        a, b = min(fits, key=lambda span: (span[0] != a, span))  # earlier text first: who
+    text = sentence[a:b].strip(" ，,；;：:、")
+    end_marks = CJK_END_MARKS + "!?."
+    text = text.rstrip(end_marks) if sentence[b:].strip(end_marks + " ") == "" else text
+    return ("… " if a > 0 else "") + text
+
+
 # ---------------------------------------------------------------- layout: labels, datelines
 
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|[=*_-]{3,}\s*$)")
@@ -238,22 +379,43 @@ _DATELINE = re.compile(  # "PORT ALDWICK, March 14, 2025 — ", "LẠNG SƠN —
     r"^\s*([^\W\d_][^\n—–,()]{1,40}?)(?:\s*\([^)\n]{1,30}\))?(?:,[^—–\n]{3,40}?)?\s+(?:[—–]{1,2}|-)\s+"
 )
 _END = re.compile(r"[.!?:;\"”’)]\s*$")
+_CJK_END = re.compile(rf"[{CJK_END_MARKS}：；][”’」』）)]*\s*$")  # 。！？ and full-width : ;
 
 
 def is_label(text: str, title: str = "") -> bool:
     """Is ``text`` a heading, a section label or the document's title, not a statement?
 
     Markdown headings, "Section 3", and short lines without a full stop (under 10 words)
-    are labels; so is the document title.
+    are labels; so is the document title. In CJK text the full-width 。！？ end a
+    statement, CJK characters count as word-equivalents (:func:`rag.lang.word_count`),
+    and a sentence ending in 。！？ is a statement even when the reader took it as the
+    title (a Chinese article's first line is its first sentence, and the reader's
+    "short first line" rule counts characters, not words).
     """
     t = text.strip()
     if not t:
         return True
     if _HEADING.match(t) or _SECTION.match(t):
         return True
+    cjk = has_cjk(t)
+    if cjk and _CJK_END.search(t) and "\n" not in t:
+        return False  # a whole CJK sentence: "……达到86万吨，同比增长21%。"
     if title and fold(t).strip(" .") == fold(title).strip(" ."):
         return True
+    if cjk:
+        return "\n" not in t and not _END.search(t) and word_count(t) < 10
     return "\n" not in t and not _END.search(t) and len(t.split()) < 10
+
+
+def is_heading_line(line: str) -> bool:
+    """Is a stripped line a heading above a paragraph (a Markdown heading, or fewer than 8
+    words without a full stop)? CJK lines count characters as word-equivalents and end
+    with 。！？; other text is judged exactly by ``len(line.split()) < 8``."""
+    if line.startswith("#"):
+        return True
+    if has_cjk(line):
+        return not _CJK_END.search(line) and not line.endswith(".") and word_count(line) < 8
+    return len(line.split()) < 8 and not line.endswith(".")
 
 
 def content_span(text: str) -> tuple[int, int, str]:
@@ -276,10 +438,19 @@ def content_span(text: str) -> tuple[int, int, str]:
     while start < end and text[start].isspace():
         start += 1
     m = _DATELINE.match(text, start, end)
-    if m and m.group(1).isupper() and m.end() < end - 20:
+    if m and (m.group(1).isupper() or _cjk_place(m.group(1))) and m.end() < end - 20:
         labels.append(m.group().strip(" —–-"))
         start = m.end()
     return start, end, " ".join(labels)
+
+
+_CJK_PLACE = re.compile(f"[{_HAN_RANGE}]{{1,12}}")
+
+
+def _cjk_place(text: str) -> bool:
+    """A Chinese dateline's place ("凭祥 — ", "南宁 — "): Han characters only (Chinese has
+    no capitals for the upper-case test Latin datelines pass), at most 12 of them."""
+    return _CJK_PLACE.fullmatch(text.strip()) is not None
 
 
 # ---------------------------------------------------------------- what a question pins down
@@ -300,12 +471,16 @@ def asked_names(question: str) -> set[str]:
     return out
 
 
+_STATED = re.compile(r"(?:(?<=\s)[−-])?(?<![\w.])\d[\d,]*(?:\.\d+)?")
+_STATED_CJK = re.compile(  # a Han character may touch the number: "在2026年", "企业9家"
+    rf"(?:(?<=\s)[−-])?(?<![^\W{_HAN_RANGE}])(?<!\.)\d[\d,]*(?:\.\d+)?"
+)
+
+
 def stated_numbers(text: str) -> set[str]:
     """Numbers written in digits or words ("ten", "third", "1880s"), as strings of digits."""
-    out = {
-        n.replace(",", "").replace("−", "-")
-        for n in re.findall(r"(?:(?<=\s)[−-])?(?<![\w.])\d[\d,]*(?:\.\d+)?", text)
-    }
+    pattern = _STATED_CJK if _HAS_HAN.search(text) else _STATED
+    out = {n.replace(",", "").replace("−", "-") for n in pattern.findall(text)}
     out |= {re.sub(r"s$", "", n) for n in re.findall(r"\b\d{3,4}s\b", text)}
     for m in _WORD_NUMBER.finditer(text):
         w = m.group().lower()
