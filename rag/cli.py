@@ -412,6 +412,17 @@ def _eval_parser(sub: Any, settings: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--limit", type=int, help="only the first N questions (with --suite: of each domain)"
     )
+    p.add_argument(
+        "--backends",
+        metavar="NAMES",
+        help="answer backends side by side on the same questions, e.g. extractive,llamacpp",
+    )
+    p.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="with --suite: N questions of each domain, spread evenly over its file",
+    )
     p.set_defaults(func=cmd_eval)
 
 

@@ -381,7 +381,14 @@ class Assistant(IndexedCorpus):
         reattribute: bool,
     ) -> None:
         t0 = time.perf_counter()
-        result = verify(draft, sources, self._texts(hits), self.checker, reattribute=reattribute)
+        result = verify(  # re-attributing means a generative draft: drop its echoes too
+            draft,
+            sources,
+            self._texts(hits),
+            self.checker,
+            reattribute=reattribute,
+            drop_echoes=reattribute,
+        )
         answer.timings_ms["verify"] = (time.perf_counter() - t0) * 1000
         if result.removed:
             answer.notes.append(prompts.UNSUPPORTED_REMOVED.format(n=len(result.removed)))

@@ -51,6 +51,7 @@ class Verified:
     kept: int = 0
     removed: list[str] = field(default_factory=list)
     dropped_markers: int = 0
+    echoes: list[str] = field(default_factory=list)  # supported, but only repeat a source
 
 
 def parse_markers(text: str) -> list[int]:
@@ -181,6 +182,7 @@ def verify(
     checker: SupportChecker,
     *,
     reattribute: bool = True,
+    drop_echoes: bool = False,
 ) -> Verified:
     """Keep only supported sentences, each cited to its minimal supporting span.
 
@@ -189,13 +191,20 @@ def verify(
     a cited source becomes the citation. A sentence whose cited sources do not
     support it is re-attributed to another source that does (``reattribute``) or
     removed. Markers are renumbered 1..n in order of first use.
+
+    ``drop_echoes`` (generative drafts): a sentence that only repeats a source's title,
+    or its lead or one of its sentences in parentheses next to a sentence that answers,
+    is not an answer even where the source "supports" it; such sentences go to
+    ``Verified.echoes`` (see :func:`echo_kind`).
     """
     by_n = {s.n: s for s in sources}
-    numbering: dict[tuple[str, int, int], int] = {}
-    citations: list[Citation] = []
-    out_sentences: list[str] = []
-    result = Verified(text="", citations=citations)
+    result = Verified(text="", citations=[])
+    kept: list[tuple[Claim, list[tuple[Source, tuple[int, int], float]], str]] = []
     for claim in split_claims(draft):
+        kind = echo_kind(claim.text, sources, doc_texts) if drop_echoes else ""
+        if kind == "title":  # a title names a topic, it never answers
+            result.echoes.append(claim.text)
+            continue
         valid = [by_n[m] for m in dict.fromkeys(claim.markers) if m in by_n]
         result.dropped_markers += len(claim.markers) - len(valid)
         support = _best_spans(claim.text, valid, doc_texts, checker)
@@ -205,12 +214,30 @@ def verify(
         if not support:
             result.removed.append(claim.text)
             continue
+        kept.append((claim, support, kind))
+    if any(not kind for _, _, kind in kept):  # a lead or copy next to an answer is padding
+        result.echoes += [c.text for c, _, kind in kept if kind]
+        kept = [k for k in kept if not k[2]]
+    _number(kept, doc_texts, result)
+    return result
+
+
+def _number(
+    kept: Sequence[tuple[Claim, list[tuple[Source, tuple[int, int], float]], str]],
+    doc_texts: dict[str, str],
+    result: Verified,
+) -> None:
+    """Write the kept sentences into ``result`` with markers renumbered 1..n in order of
+    first use, one :class:`Citation` per distinct supporting span."""
+    numbering: dict[tuple[str, int, int], int] = {}
+    out_sentences: list[str] = []
+    for claim, support, _ in kept:
         marks = []
         for src, (a, b), score in support:
             key = (src.chunk.doc_id, a, b)
             if key not in numbering:
                 numbering[key] = len(numbering) + 1
-                citations.append(
+                result.citations.append(
                     Citation(
                         n=numbering[key],
                         source=src.chunk.source,
@@ -226,7 +253,57 @@ def verify(
         out_sentences.append(_with_markers(claim.text, sorted(set(marks))))
     result.text = " ".join(out_sentences)
     result.kept = len(out_sentences)
-    return result
+
+
+# A sentence is an echo of a text when nearly all its terms come from it (ECHO_SHARE) and
+# it repeats most of that text's terms (ECHO_COVER): "The talks were held in Lạng Sơn"
+# takes its words from a title but is not a copy of it.
+ECHO_SHARE = 0.8
+ECHO_COVER = 0.6
+_PARENTHESISED = re.compile(r"^\s*[(\[][^()\[\]]*[)\]][\s.!?…]*$")
+
+
+def echo_kind(claim: str, sources: Sequence[Source], doc_texts: dict[str, str]) -> str:
+    """How ``claim`` (a drafted sentence, markers stripped) merely repeats a source:
+    ``"title"`` (a near-copy of a source's document title), ``"passage"`` (a sentence
+    wholly in parentheses that copies one of a source's sentences: the prompt lists
+    sources as "[n] (title)", and small models echo that), ``"lead"`` (a near-copy of a
+    source document's first sentence), or "" (none of these).
+
+    Titles name a topic and never answer (the extractive backend never quotes one
+    either), so :func:`verify` drops title echoes; a lead or a copied sentence can
+    answer, so it drops those only next to another kept sentence that is no echo.
+    Word overlap only (:data:`ECHO_SHARE`, :data:`ECHO_COVER`), no word of any corpus.
+    """
+    terms = set(tokenize(claim))
+    if not terms:
+        return ""
+    if any(_echoes(terms, set(tokenize(s.chunk.doc_title))) for s in sources):
+        return "title"
+    if _PARENTHESISED.match(claim):
+        for src in sources:
+            text = doc_texts.get(src.chunk.doc_id, "")
+            for a, b in candidate_spans(src.chunk, text) if text else ():
+                if _echoes(terms, set(tokenize(text[a:b]))):
+                    return "passage"
+    for src in sources:
+        if _echoes(terms, set(tokenize(_lead(doc_texts.get(src.chunk.doc_id, ""))))):
+            return "lead"
+    return ""
+
+
+def _echoes(terms: set[str], text_terms: set[str]) -> bool:
+    """Nearly all of ``terms`` are in ``text_terms``, and they repeat most of it."""
+    if not text_terms:
+        return False
+    shared = len(terms & text_terms)
+    return shared >= ECHO_SHARE * len(terms) and shared >= ECHO_COVER * len(text_terms)
+
+
+def _lead(doc_text: str) -> str:
+    """A document's first sentence (its lead), within the first 600 characters."""
+    spans = sentence_spans(doc_text, 0, min(len(doc_text), 600))
+    return doc_text[spans[0][0] : spans[0][1]] if spans else ""
 
 
 def _best_spans(

@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING
 
 from rag.config import Config
 from rag.errors import ConfigError
+from rag.evaluation.backends import (
+    compare_specs,
+    parse_backends,
+    print_comparison,
+    run_backends,
+    sample_suite,
+    write_comparison,
+)
 from rag.evaluation.dataset import load_dataset
 from rag.evaluation.report import print_summary, write_reports
 from rag.evaluation.runner import DEFAULT_OUT, check_gates, evaluate, parse_compare, parse_gates
@@ -41,9 +49,14 @@ def _dataset_path(path: Path, config: Config) -> Path:
 def run_cli(args: argparse.Namespace, config: Config, *, assistant: Assistant | None = None) -> int:
     """``rag eval``: run, write reports, print the summary; 1 when a ``--min`` gate fails."""
     gates = parse_gates(getattr(args, "min", None) or [])
+    backends = parse_backends(getattr(args, "backends", None))
+    if backends and getattr(args, "compare", None):
+        raise ConfigError("--backends is a --compare of backends: give one or the other")
     if getattr(args, "suite", None) is not None:
+        if backends or getattr(args, "sample", None) is not None:
+            return run_backends_cli(args, config, gates, backends or [config.backend])
         return run_suite_cli(args, config, gates)
-    runs = parse_compare(getattr(args, "compare", None), config)
+    runs = parse_compare(compare_specs(backends) or getattr(args, "compare", None), config)
     path = _dataset_path(Path(args.dataset), config)
     dataset = load_dataset(path, config.corpus_path).head(getattr(args, "limit", None))
     if assistant is None:
@@ -85,3 +98,30 @@ def run_suite_cli(
     write_suite_reports(report, results, out)
     print_suite_summary(report, out)
     return 0 if all(g["passed"] for g in report["gates"]) else 1
+
+
+def run_backends_cli(
+    args: argparse.Namespace,
+    config: Config,
+    gates: Sequence[tuple[str, float]],
+    backends: Sequence[str],
+) -> int:
+    """``rag eval --suite --backends a,b [--sample N]``: the suite once per backend on the
+    same questions (with ``--sample``, N per domain spread over its file), each backend's
+    report and the comparison (:mod:`rag.evaluation.backends`)."""
+    path = Path(args.suite)
+    if not path.is_absolute() and not path.exists() and config.path(path).exists():
+        path = config.path(path)
+    split = getattr(args, "split", None) or "all"
+    suite = load_suite(path).select(split)
+    sweep = parse_sweep(getattr(args, "sweep", None), config)
+    out = Path(args.out) if getattr(args, "out", None) else config.path(DEFAULT_SUITE_OUT)
+    limit, sample = getattr(args, "limit", None), getattr(args, "sample", None)
+    if sample is not None:
+        suite = sample_suite(suite, sample, out / "sample")
+    results = run_backends(suite, config, backends, out, limit=limit, sweep=sweep, warn=_warn)
+    report, checked = write_comparison(
+        suite, split, config, results, out, limit=limit, sample=sample, gates=gates
+    )
+    print_comparison(report, out)
+    return 0 if all(g["passed"] for g in checked) else 1

@@ -224,7 +224,9 @@ def score_items(
             if warn is not None:
                 warn(f"line {item.line} (id {item.id}): {exc}; scored as an error, going on")
             continue
-        rows.append(scorer.score(item, answer))
+        row = scorer.score(item, answer)
+        row["backend"] = answer.backend  # "extractive (fallback from ...)" when the LLM failed
+        rows.append(row)
     return rows
 
 
