@@ -97,6 +97,11 @@ UPDATE_FAILED = (
     "The background index update failed ({reason}); answers come from the previous index."
 )
 
+# Asked once by the app when its engine has loaded, before anyone is served: the first
+# run of the answer chain loads its caches and sessions (~1 s on 2 cores), and no user
+# should pay for that. Its answer is thrown away.
+WARM_UP_QUESTION = "What do these documents say?"
+
 INDEXING_UPLOADS = (
     "Indexing {names} in the background; answers come from the current index meanwhile."
 )

@@ -79,7 +79,7 @@ class Assistant(IndexedCorpus):
             else (config or Config.from_env())
         )
         parts = load_components(cfg, warn=warn, progress=progress)
-        parts.embedder.encode_query("warm-up")  # load the model now, not on the first question
+        parts.embedder.warm_up()  # load the model now, not on the first question
         return cls(parts)
 
     # ------------------------------------------------------------------ public API

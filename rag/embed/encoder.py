@@ -130,6 +130,13 @@ class Embedder:
         )
         return int(get_dim())
 
+    def warm_up(self) -> None:
+        """Load the model and run it once per session the calling thread will use (the
+        single-text query session and the batch session of this thread's priority), so
+        that a server's first question does not pay ~1 s of session set-up and first runs."""
+        self.encode_query("warm-up")
+        self.encode_documents(["warm-up", "A warm-up passage, a sentence or two long. " * 4])
+
     def encode_documents(self, texts: Sequence[str], *, progress: Progress = False) -> np.ndarray:
         """Embed many texts: float32, L2-normalised, shape (len(texts), dim).
 
