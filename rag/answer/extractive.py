@@ -25,13 +25,17 @@ from rag.answer.spans import (
     WORD_NUMBERS,
     Span,
     answer_values,
+    cjk_pick_value,
+    cjk_value_window,
     content_span,
+    is_cjk_sentence,
     is_label,
 )
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.ingest.chunking import answer_spans
 from rag.retrieve.retriever import sub_queries
+from rag.retrieve.routing import centre_by_language, chunk_language
 from rag.text import STOPWORDS, fold, names, numbers, tokenize
 from rag.types import Chunk, Hit
 
@@ -310,10 +314,16 @@ class ExtractiveBackend:
         for t, w in _term_weights(set(tokenize(context)), texts).items():
             weights.setdefault(t, 0.3 * w)
         total = sum(weights.values()) or 1.0
+        lexicals = []
+        for c in cands:
+            terms = set(tokenize(c.chunk.text)) | c.context
+            lexicals.append(sum(w for t, w in weights.items() if t in terms) / total)
+        # passages in several languages: each judged among its own language's (routing)
+        langs = [chunk_language(c.chunk.doc_id, c.chunk.text) for c in cands]
+        sims = centre_by_language(sims, langs)
+        lexicals = centre_by_language(np.asarray(lexicals), langs).tolist()
         out = []
-        for cand, sim in zip(cands, sims.tolist(), strict=True):
-            terms = set(tokenize(cand.chunk.text)) | cand.context
-            lexical = sum(w for t, w in weights.items() if t in terms) / total
+        for cand, sim, lexical in zip(cands, sims.tolist(), lexicals, strict=True):
             typed = _type_match(qtype, primary, cand.chunk.text, focus)
             score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
             out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank, cand.context))
@@ -520,10 +530,17 @@ def value_first(sentence: str, question: str) -> str | None:
     if m and re.search(r"\band\b", m.group(1)):
         return None  # "how many talks and meetings": each count is in the sentence
     # a follow-up's context ("that class" -> "... Class C ...") helps to choose the value
-    value = pick_value(qtype, question, sentence, focus, margin=VALUE_MARGIN)
+    cjk = is_cjk_sentence(sentence)  # Chinese: no spaces, so clauses instead of word distances
+    value = (
+        cjk_pick_value(qtype, question, sentence, VALUE_MARGIN)
+        if cjk
+        else pick_value(qtype, question, sentence, focus, margin=VALUE_MARGIN)
+    )
     if value is None or value.kind not in _FACTOID_KINDS[qtype]:
         return None
-    window = value_window(sentence, value, FACTOID_WORDS)
+    window = (
+        cjk_value_window(sentence, value) if cjk else value_window(sentence, value, FACTOID_WORDS)
+    )
     at = window.find(value.text)
     stop = re.compile(r"[.!?]\s|\n").search(window, max(at, 0) + len(value.text))
     if stop:  # a label line or a second sentence inside the span ("... 40 °C.\nAuto")
@@ -564,7 +581,7 @@ def _lead(sentence: str, value: Span, focus: list[str]) -> str:
 
 
 def _cite(sentence: str, n: int) -> str:
-    s = sentence.rstrip()
+    s = sentence.rstrip().rstrip("。！？")  # a Chinese quote: the marker and "." end it instead
     if s and s[-1] in ".!?":
         return f"{s[:-1]} [{n}]{s[-1]}"
     return f"{s} [{n}]."

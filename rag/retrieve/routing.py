@@ -61,6 +61,29 @@ def document_language(doc: Document) -> str:
     return lang
 
 
+def chunk_language(doc_id: str, text: str) -> str:
+    """The language of a chunk or sentence: its document's (detected when the index was
+    loaded), else detected from ``text`` itself ("en" when unsure)."""
+    return _LANGUAGES.get(doc_id) or detect_language(text) or ENGLISH
+
+
+def centre_by_language(values: np.ndarray, languages: Sequence[str]) -> np.ndarray:
+    """``values`` (one per candidate) with each language's median moved to the median of
+    all, so candidates are compared by how far they stand out among their own language's:
+    a multilingual encoder scores text in the question's language higher across the board,
+    and word overlap only exists within a language. ``values`` itself is returned when
+    every candidate has one language (the usual case: nothing changes)."""
+    if len(set(languages)) <= 1:
+        return values
+    langs = np.asarray(languages)
+    out = np.asarray(values, dtype=np.float64).copy()
+    overall = float(np.median(out))
+    for lang in set(languages):
+        mask = langs == lang
+        out[mask] += overall - float(np.median(out[mask]))
+    return out.astype(np.asarray(values).dtype, copy=False)
+
+
 def multilingual_config(config: Config) -> Config:
     """The settings of the multilingual index: the main ones with its model and folder."""
     return config.replace(
@@ -73,6 +96,41 @@ def multilingual_config(config: Config) -> Config:
 def is_multilingual(config: Config) -> bool:
     """Whether the main index is already embedded by the multilingual model."""
     return config.embedding_model == config.multilingual_model
+
+
+def wants_multilingual_index(config: Config, docs: Sequence[Document]) -> bool:
+    """Whether ``rag index`` should build (or update) the multilingual index beside the
+    main one: routing is on (``multilingual=auto``), the main index is not already
+    embedded by the multilingual model, and either the corpus holds documents in another
+    language than English (every question needs the index then: the rule
+    :func:`rag.retrieve.components.load_components` applies at load) or a multilingual
+    index exists already (a question in another language built it; keep it current, so
+    the next such question does not wait for an update)."""
+    if config.multilingual == "off" or is_multilingual(config):
+        return False
+    if any(document_language(d) != ENGLISH for d in docs):
+        return True
+    return (config.multilingual_index_path / "manifest.json").is_file()
+
+
+def build_multilingual_index(
+    config: Config,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> Any:
+    """Build or update the multilingual index of ``config``'s corpus (the same chunks as
+    the main index, embedded by ``multilingual_model``); returns the build's
+    :class:`rag.store.build.BuildReport`. Raises :class:`rag.errors.RagError` (a missing
+    model, an unwritable folder) like the main build."""
+    from rag.store.build import build_index
+
+    cfg = multilingual_config(config)
+    embedder = Embedder(
+        cfg.embedding_model, batch_size=cfg.embed_batch_size, backend=cfg.embed_backend
+    )
+    return build_index(cfg, embedder, rebuild=rebuild, progress=progress, warn=warn)
 
 
 class MultilingualRoute:
