@@ -269,6 +269,8 @@ def features(
     ``strict_untyped`` is 1 when a value question's sentence holds no value of the asked
     kind, between 0 and 1 when it holds one away from the counted thing, else 0."""
     semantic, lexical, typed = scores
+    if strict_untyped and question_type(question) == "date" and _RELATIVE_TIME.search(sentence):
+        strict_untyped = 0.0  # "by year-end", "next spring": a time, if not a dated one
     neighbours, labels = context
     qterms = set(tokenize(question))
     sent = set(tokenize(sentence))
@@ -281,7 +283,9 @@ def features(
     names = asked_names(question)
     doc_terms = _doc_terms(doc_text) if names else frozenset()
     nums = stated_numbers(question)
-    own_nums = stated_numbers(sentence) | {t for t in labels if t.isdigit()}
+    own_nums = stated_numbers(sentence) | (
+        {t for t in labels if t.isdigit()} - _code_digits(doc_text, sentence)
+    )
     qtype = question_type(question)
     focus = count_focus(question) if qtype == "number" else []
     value = pick_value(qtype, question, sentence, focus) if qtype in ANSWER_KINDS else None
@@ -312,6 +316,15 @@ def features(
         _role_missing(question, near, stats),
         _partitive_missing(question, focus, near, stats),
     ]
+
+
+_RELATIVE_TIME = re.compile(
+    r"\b(?:year|month|week)[- ]end\b|\b(?:next|last|this|coming)\s+(?:year|month|week|"
+    r"spring|summer|autumn|fall|winter|season)\b|\b(?:later|earlier)\s+this\s+\w+\b|"
+    r"\bwithin\s+(?:a|one|two|three|\d+)\s+(?:days?|weeks?|months?|years?)\b",
+    re.I,
+)
+"""Times that span typing does not date: a when-question answered by one is not untyped."""
 
 
 def _modifier_rival(question: str, sentence: str, doc_text: str, stats: CorpusStats) -> float:
@@ -379,6 +392,13 @@ def _qualifier_missing(
             w = stats.idf(q)
             out = max(out, w if kind == "name" else max(w, 0.5))
     return out
+
+
+def _code_digits(doc_text: str, sentence: str) -> set[str]:
+    """Numbers that the sentence's heading or title holds only inside codes: "40" under
+    the title "HX-40" does not state a 40 metre run."""
+    labels = _context_of(doc_text, sentence)[1]
+    return stated_numbers(labels) - _plain_numbers(labels)
 
 
 def _letter_words(question: str, letter: str) -> list[str]:

@@ -390,21 +390,22 @@ _PREPOSITIONS = frozenset(
 
 
 def dropped_modifiers(question: str, sentence: str, near: set[str]) -> list[str]:
-    """The first modifier of a noun phrase of the question, when the rest of the phrase
-    stands in the sentence without it and nowhere near it: "the deputy chief nurse"
+    """A modifier of a noun phrase of the question, when the rest of the phrase (its last
+    one or two words) stands in the sentence without it and nowhere near it: "the deputy chief nurse"
     asked, "the chief nurse, X" found; "the deputy head" asked, "its head, X" found.
     Whoever the sentence names holds another post."""
     qws = words(question)
     sws = words(sentence)
     out = []
     for run in _noun_runs(qws, question):
-        first, rest = run[0].terms[-1], [w.terms[0] for w in run[1:]]
-        if first in near or len(rest) > 2:
-            continue
-        for i in range(len(sws) - len(rest) + 1):
-            if all(rest[k] in sws[i + k].terms[:1] for k in range(len(rest))):
-                out.append(first)
-                break
+        for k in range(len(run) - 1):  # "the new children's assessment unit": children's
+            first, rest = run[k].terms[-1], [w.terms[0] for w in run[k + 1 :]]
+            if first in near or len(rest) > 2:
+                continue
+            for i in range(len(sws) - len(rest) + 1):
+                if all(rest[j] in sws[i + j].terms[:1] for j in range(len(rest))):
+                    out.append(first)
+                    break
     return out
 
 
