@@ -99,12 +99,33 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise
     _audit_index(cfg, "ok", report.summary())
     print(report.summary())
+    _index_multilingual(cfg, args)
     if args.migrate_to and args.migrate_to != Config.from_env().store:
         print(
             f"the index now uses the {args.migrate_to} store: set RAG_STORE={args.migrate_to} "
             "for the other commands (else they move it back, without re-embedding)"
         )
     return 0
+
+
+def _index_multilingual(cfg: Config, args: argparse.Namespace) -> None:
+    """The multilingual index too, when routing needs it (rag.retrieve.routing's rule: a
+    corpus with documents in other languages, or one built already). It is derived data:
+    a failure (no model) is a warning, the main index stands and answers alone."""
+    from rag.ingest.readers import load_corpus
+    from rag.retrieve.routing import build_multilingual_index, wants_multilingual_index
+
+    docs = load_corpus(cfg.corpus_paths, cfg.root, warn=None, skip_errors=True)
+    if not wants_multilingual_index(cfg, docs):
+        return
+    try:
+        report = build_multilingual_index(
+            cfg, rebuild=args.rebuild, progress=sys.stderr.isatty() or args.progress, warn=_warn
+        )
+    except RagError as exc:
+        _warn(f"the multilingual index was not built ({exc}); the main index answers alone")
+        return
+    print(f"multilingual ({cfg.multilingual_model}): {report.summary()}")
 
 
 def _audit_index(cfg: Config, result: str, detail: str) -> None:
