@@ -268,6 +268,12 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
     return out
 
 
+def values_of(qtype: str, sentence: str, question: str) -> list[Value]:
+    """Every comparable value of the asked kind in ``sentence``, nearest to the question's
+    own words first (:func:`answer_value` is the first)."""
+    return _values(qtype, sentence, question)
+
+
 def answer_value(qtype: str, sentence: str, question: str) -> Value | None:
     """The value ``sentence`` gives for ``question``: the span of the asked kind that sits
     nearest to the question's own words in the sentence (ties: the first)."""
@@ -275,10 +281,22 @@ def answer_value(qtype: str, sentence: str, question: str) -> Value | None:
     return values[0] if values else None
 
 
+_META_LINE = re.compile(r"^\s*(?:-{3,}|\+{3,}|[a-z_][\w-]{0,30}\s*:(?:\s.*)?)\s*$")
+
+
+def is_metadata(text: str) -> bool:
+    """Whether a candidate "sentence" is a metadata block (front matter's ``title: ...`` /
+    ``date: ...`` lines between ``---`` fences), not prose: it states no fact an answer
+    can give, and its title words would set the bar for the sentences that do."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return bool(lines) and all(_META_LINE.match(ln) for ln in lines) and ":" in text
+
+
 def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, list[Value]]]:
     """Candidates holding a value of the kind asked: money for a question about cost or
     price; a figure in the unit the question names ("how many metres") when any
-    candidate has one; otherwise any value of the question type."""
+    candidate has one; otherwise any value of the question type. Metadata blocks
+    (:func:`is_metadata`) are left out."""
     qtype = question_type(question)
     money = bool(_MONEY_CUE.search(question)) and qtype in {"number", "measure", "other"}
     if money:
@@ -286,6 +304,8 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
     qstems = {stem(t) for t in tokenize(question)}
     pool = []
     for s in candidates:
+        if is_metadata(s.chunk.text):
+            continue
         values = _values(qtype, s.chunk.text, question)
         if money:
             values = [v for v in values if v.kind == "money"]
@@ -297,8 +317,36 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
         ]
         in_unit = [(s, vs) for s, vs in in_unit if vs]
         if in_unit:
-            pool = in_unit
+            pool = in_unit + _counted_otherwise(question, pool, in_unit)
     return pool
+
+
+SAME_CONTEXT = 2  # question terms (besides the counted thing) two counts must share
+
+
+def _counted_otherwise(
+    question: str,
+    pool: list[tuple[Scored, list[Value]]],
+    in_unit: list[tuple[Scored, list[Value]]],
+) -> list[tuple[Scored, list[Value]]]:
+    """Sentences that count the asked thing under another name ("180 jobs ... at the peak
+    of construction" for "how many people ... at the peak of construction?", where another
+    sentence says "220 people"): the sentence's only counts are in other units, and it
+    shares at least :data:`SAME_CONTEXT` of the question's other terms with the best
+    sentence that counts in the question's unit, so it is about the same occasion."""
+    focus = {stem(t) for t in count_focus(question)}
+    asked = {stem(t) for t in tokenize(question) if t not in STOPWORDS} - focus
+    best = max(in_unit, key=lambda p: p[0].score)[0]
+    ref = asked & {stem(t) for t in tokenize(best.chunk.text)}
+    taken = {s.chunk.chunk_id for s, _ in in_unit}
+    out = []
+    for s, vs in pool:
+        counts = [v for v in vs if v.kind == "quantity"]
+        if s.chunk.chunk_id in taken or not counts or len(counts) != len(vs):
+            continue
+        if len(ref & {stem(t) for t in tokenize(s.chunk.text)}) >= SAME_CONTEXT:
+            out.append((s, counts))
+    return out
 
 
 def supporting_values(

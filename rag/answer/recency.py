@@ -25,7 +25,15 @@ from dataclasses import replace
 
 from rag import prompts
 from rag.answer.citations import Source
-from rag.answer.disagree import DateOf, answer_value, cite_sentence, show_date, supporting
+from rag.answer.disagree import (
+    DateOf,
+    answer_value,
+    cite_sentence,
+    is_metadata,
+    show_date,
+    supporting,
+    values_of,
+)
 from rag.answer.extractive import (
     STRICT_TYPES,
     VALUE_TYPES,
@@ -83,6 +91,7 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
     best in meaning, with a good share of its wording, and (for questions asking for a
     value) holding one (a calendar date, a figure); plus the value-bearing sentences of
     :func:`rag.answer.disagree.supporting`."""
+    candidates = [s for s in candidates if not is_metadata(s.chunk.text)]
     if not candidates:
         return []
     qtype = question_type(question)
@@ -133,9 +142,72 @@ def prefer_newest(draft: ExtractiveDraft, date_of: DateOf) -> tuple[ExtractiveDr
         return draft, ""
     date = date_of(pick.chunk.doc_id)
     if draft.sources and date_of(draft.sources[0].chunk.doc_id) >= date:
-        return draft, date  # the answer already comes from the newest source
+        return _current_only(draft, primary), date  # already from the newest source
     text = f"{shorten(pick.chunk.text, primary)} [1]"
-    return replace(draft, text=text, sources=[Source(1, pick.chunk, pick.score)], best=pick), date
+    sources = [Source(1, pick.chunk, pick.score)]
+    return _current_only(
+        replace(draft, text=text, sources=sources, best=pick, plain=text), primary
+    ), date
+
+
+def _current_only(draft: ExtractiveDraft, question: str) -> ExtractiveDraft:
+    """The draft without clauses giving a former or compared value
+    (:func:`drop_prior_values`); its uncut text stays the fallback if verification
+    refuses the cut one."""
+    text = drop_prior_values(draft.text, question)
+    if text == draft.text:
+        return draft
+    return replace(draft, text=text, plain=draft.plain or draft.text)
+
+
+# A value the sentence gives only as a former or compared state: "from <A> to <B>" (B is
+# the current one), "<B>, lower than the <A> asked for", "up from <A>", "instead of <A>".
+# General English comparison and change wording; no word of any corpus.
+_CHANGE = re.compile(r"\bfrom\s+(?:the\s+|an?\s+)?$", re.I)  # just before <A>, <B> after " to "
+_COMPARE = re.compile(
+    r",?\s*\b(?:(?:higher|lower|more|less|fewer|greater|smaller|larger|bigger|earlier|later"
+    r"|up|down)\s+(?:than|from)|compared\s+(?:with|to)|instead\s+of|rather\s+than)"
+    r"(?:\s+(?:the|an?|its|their|some|about|around))*\s+$",
+    re.I,
+)
+_CLAUSE_END = re.compile(r"\s*(?:[,;:]|[.!?]?\s*\[\d+\]|[.!?](?:\s|$)|$)")
+
+
+def drop_prior_values(text: str, question: str) -> str:
+    """``text`` without the clauses that give a value of the asked kind only as a former
+    or compared state (a "latest" answer states the current one): "moved from December
+    2027 to June 2028" -> "moved to June 2028"; "a rise of 3.6%, lower than the 4.2% it
+    had asked for" -> "a rise of 3.6%". A question of no value type ("what is the level
+    now?") is read as asking for a figure. Unchanged unless a value of the same kind as
+    each one cut stays."""
+    qtype = question_type(question)
+    values = sorted(
+        values_of(qtype if qtype in VALUE_TYPES else "number", text, question),
+        key=lambda v: v.span.start,
+    )
+    cuts: list[tuple[int, int, str]] = []
+    for v in values:
+        before = text[max(0, v.span.start - 60) : v.span.start]
+        after = text[v.span.end :]
+        change = _CHANGE.search(before)
+        if change and re.match(r"\s+to\b", after):
+            start = v.span.start - len(before) + change.start()
+            cuts.append((start, v.span.end + len(after) - len(after.lstrip()), v.kind))
+            continue
+        compare = _COMPARE.search(before)
+        if compare:
+            end = _CLAUSE_END.search(text, v.span.end)
+            stop = end.start() if end else v.span.end
+            cuts.append((v.span.start - len(before) + compare.start(), stop, v.kind))
+    kept = [v for v in values if not any(a <= v.span.start < b for a, b, _ in cuts)]
+    if not cuts or not all(any(k.kind == kind for k in kept) for _, _, kind in cuts):
+        return text  # nothing compared, or no current value of that kind would stay
+    out, at = [], 0
+    for a, b, _ in sorted(cuts):
+        out.append(text[at:a])
+        at = max(at, b)
+    out.append(text[at:])
+    return "".join(out)
 
 
 def state_date(answer: Answer, date: str) -> None:
