@@ -36,15 +36,18 @@ from rag.answer.qualifiers import (
 )
 from rag.answer.spans import (
     ANSWER_KINDS,
+    MONTHS,
+    WEEKDAYS,
     asked_names,
     content_span,
     is_heading_line,
     modifier_pairs,
     qualifier_mismatch,
     stated_numbers,
+    value_spans,
 )
 from rag.ingest.chunking import answer_spans
-from rag.text import STOPWORDS, tokenize
+from rag.text import STOPWORDS, fold, tokenize
 from rag.types import Document, Hit
 
 MODEL_PATH = Path(__file__).with_name("abstain_model.json")
@@ -80,37 +83,15 @@ FEATURES = (
     # sentence ("the chief nurse" for "the deputy chief nurse"; IDF)
     "role_missing",  # "who is the X?": IDF share of the post's terms absent from sentence +
     # context ("Who is her deputy?" answered by "The unit is led by ...")
+    "calendar_rival",  # a weekday or month asked, absent, and another one named instead
+    # ("on Fridays and Saturdays" for "on Sundays")
+    "money_absent",  # a question about a price, cost, fee or payment, and no money named
     "partitive_missing",  # "how many of the X were Y": Y absent from sentence + context (IDF)
 )
 
 
-SIGNS = (
-    1,
-    1,
-    1,
-    -1,
-    -1,
-    1,
-    1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-    1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-    -1,
-)
+_FOR_ANSWERING = frozenset({"semantic", "lexical", "typed", "cover", "cover_sentence", "dense_max"})
+SIGNS = tuple(1 if f in _FOR_ANSWERING else -1 for f in FEATURES)
 """The direction each feature may push the probability: more coverage never counts
 against an answer, a missing name never counts for it. A fitted weight of the other sign
 (collinear features) is set to 0 and the rest refitted, so every weight reads as evidence."""
@@ -314,6 +295,8 @@ def features(
         _modifier_rival(question, sentence, doc_text, stats),
         max((stats.idf(t) for t in dropped_modifiers(question, sentence, near)), default=0.0),
         _role_missing(question, near, stats),
+        float(_calendar_rival(question, sentence, near)),
+        float(bool(_MONEY_ASKED.search(question)) and not _holds_money(sentence)),
         _partitive_missing(question, focus, near, stats),
     ]
 
@@ -344,6 +327,46 @@ def _role_missing(question: str, near: set[str], stats: CorpusStats) -> float:
         return 0.0
     w = {t: stats.idf(t) for t in terms}
     return sum(v for t, v in w.items() if t not in near) / (sum(w.values()) or 1.0)
+
+
+_CALENDAR = re.compile(rf"\b(?:{MONTHS}|{WEEKDAYS})(?:s\b|\b)", re.I)
+
+
+def _calendar_words(text: str) -> set[str]:
+    """Weekdays and months named with a capital ("Sundays" -> "sunday"; not "may")."""
+    return {
+        fold(m.group()).removesuffix("s")
+        for m in _CALENDAR.finditer(text)
+        if m.group()[0].isupper()
+    }
+
+
+def _calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
+    """The question names a weekday or month that the sentence and its context lack, and
+    the sentence names another one: a closed class, so the other one is a rival."""
+    asked = _calendar_words(question)
+    if not asked:
+        return False
+    said = _calendar_words(sentence)
+    missing = {a for a in asked if not set(tokenize(a)) <= near}
+    return bool(missing) and bool(said - asked)
+
+
+_MONEY_ASKED = re.compile(
+    r"\bhow much (?:money\b|(?:do|does|did|is|was|will|would|has|have|had|can|must|should)\b"
+    r"(?=.*\b(?:costs?|pay|paid|pays|spen[dt]|spends|charged?|charges|gives?|gave|given|"
+    r"raised?|invest(?:ed)?|worth|earn(?:ed)?|fined?|budget(?:ed)?)\b))|"
+    r"\bwhat (?:is|was|are|were|will be) the (?:\w+ )?(?:price|cost|fee|fine|charge|budget|"
+    r"salary|fare|rent)s?\b",
+    re.I,
+)
+"""A question asking for an amount of money: "how much money", "how much does X cost",
+"what is the fee": not "how much notice must I give"."""
+
+
+def _holds_money(sentence: str) -> bool:
+    """Does the sentence name an amount of money (or a share of one, a percentage)?"""
+    return any(v.kind in {"money", "percent"} for v in value_spans(sentence))
 
 
 _PARTITIVE = re.compile(r"\bhow (?:many|much) of\b", re.I)
@@ -395,9 +418,9 @@ def _qualifier_missing(
 
 
 def _code_digits(doc_text: str, sentence: str) -> set[str]:
-    """Numbers that the sentence's heading or title holds only inside codes: "40" under
-    the title "HX-40" does not state a 40 metre run."""
-    labels = _context_of(doc_text, sentence)[1]
+    """Numbers that the sentence's heading or the document's title (its first line) holds
+    only inside codes: "40" under the title "HX-40" does not state a 40 metre run."""
+    labels = "\n".join((_context_of(doc_text, sentence)[1], doc_text.split("\n", 1)[0]))
     return stated_numbers(labels) - _plain_numbers(labels)
 
 
