@@ -329,12 +329,18 @@ def _content(w: Word) -> bool:
 def _noun_like(w: Word) -> bool:
     """A content word that can be part of a noun phrase: not a preposition, an adverb in
     -ly, or a number (a number is a qualifier, compared by :func:`rival_bound`)."""
-    t = fold(w.text)
+    return bool(w.terms) and _noun_like_text(w.text)
+
+
+@lru_cache(maxsize=8192)
+def _noun_like_text(text: str) -> bool:
+    """:func:`_noun_like` on a word's text (cached: the same words recur)."""
+    t = fold(text)
     return (
-        _content(w)
+        t not in STOPWORDS
         and t not in _PREPOSITIONS
         and not t.endswith("ly")
-        and not stated_numbers(w.text)
+        and not stated_numbers(text)
     )
 
 
@@ -391,22 +397,25 @@ _PREPOSITIONS = frozenset(
 
 def dropped_modifiers(question: str, sentence: str, near: set[str]) -> list[str]:
     """A modifier of a noun phrase of the question, when the rest of the phrase (its last
-    one or two words) stands in the sentence without it and nowhere near it: "the deputy chief nurse"
-    asked, "the chief nurse, X" found; "the deputy head" asked, "its head, X" found.
+    one or two words) stands in the sentence without it and nowhere near it: "the deputy
+    chief nurse" asked, "the chief nurse, X" found; "the deputy head" asked, "its head, X" found.
     Whoever the sentence names holds another post."""
     qws = words(question)
-    sws = words(sentence)
+    heads = _phrase_heads(sentence)
     out = []
     for run in _noun_runs(qws, question):
         for k in range(len(run) - 1):  # "the new children's assessment unit": children's
-            first, rest = run[k].terms[-1], [w.terms[0] for w in run[k + 1 :]]
-            if first in near or len(rest) > 2:
-                continue
-            for i in range(len(sws) - len(rest) + 1):
-                if all(rest[j] in sws[i + j].terms[:1] for j in range(len(rest))):
-                    out.append(first)
-                    break
+            first, rest = run[k].terms[-1], tuple(w.terms[0] for w in run[k + 1 :])
+            if first not in near and len(rest) <= 2 and rest in heads:
+                out.append(first)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _phrase_heads(sentence: str) -> frozenset[tuple[str, ...]]:
+    """The first terms of the sentence's words, one by one and two by two in order."""
+    firsts = [w.terms[0] for w in words(sentence) if w.terms]
+    return frozenset({(t,) for t in firsts} | set(zip(firsts, firsts[1:], strict=False)))
 
 
 def _noun_runs(qws: tuple[Word, ...], text: str) -> list[list[Word]]:
