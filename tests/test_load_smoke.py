@@ -74,3 +74,13 @@ def test_load_checks_catch_crossed_answers() -> None:
     assert "missing" in run_load.check({**ref, "answer": "no"}, sc.question, sc.fact, ref)
     with pytest.raises(SystemExit):
         run_load.parse_args(["--url", "http://example.com/"])  # loopback only
+
+
+def test_flood_script_asks_what_the_app_answers(app_url: str) -> None:
+    """tests/load/flood.py posts /ask over raw HTTP; when /ask gained inputs its 4-value
+    payload was refused by Gradio ("needed: 9, got: 4") and counted as rate-limited."""
+    from tests.load import flood
+
+    port = int(app_url.rstrip("/").rsplit(":", 1)[1])
+    status, data = flood.call(port, "ask", flood.ASK, source=flood.HOST)
+    assert status == "complete" and "113" in json.dumps(data), (status, data)

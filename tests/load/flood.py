@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 OTHER = "127.0.0.2"
 Q = "How many hotline calls did the Vietnamese and Chinese border guards make to each other in 2025?"
+# /ask's inputs over raw HTTP: question, backend, top_k, hybrid, the session's turns
+# (a state: null), sources, since, until, scope (see rag.app.page)
+ASK = [Q, "extractive", 5, True, None, None, "", "", "all"]
 
 
 def free_port() -> int:
@@ -97,7 +100,7 @@ def other_user(port: int, stop: threading.Event, out: list[float], errors: list[
     """One question a second from another address; latency in ms."""
     while not stop.is_set():
         t0 = time.perf_counter()
-        status, data = call(port, "ask", [Q, "extractive", 5, True], source=OTHER)
+        status, data = call(port, "ask", ASK, source=OTHER)
         if status == "complete" and "113" in json.dumps(data):
             out.append((time.perf_counter() - t0) * 1000)
         else:
@@ -108,12 +111,16 @@ def other_user(port: int, stop: threading.Event, out: list[float], errors: list[
 def flooder(port: int, stop: threading.Event, tally: dict[str, int]) -> None:
     while not stop.is_set():
         try:
-            status, data = call(port, "ask", [Q, "extractive", 5, True], source=HOST)
+            status, data = call(port, "ask", ASK, source=HOST)
         except OSError:
             tally["failed"] += 1
             continue
-        key = "answered" if status == "complete" else "refused"
-        tally[key] += 1
+        if status == "complete":
+            tally["answered"] += 1
+        elif "Too many" in json.dumps(data) or status.startswith("http 429"):
+            tally["refused"] += 1  # the rate limit's own answer
+        else:
+            tally["failed"] += 1  # anything else is a defect, not a refusal
 
 
 def sessions(url: str, n: int) -> dict[str, int]:
