@@ -67,7 +67,13 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     and list items. The spans cover every non-space
     character of the range exactly once, so joining them loses nothing.
     """
-    end = len(text) if end is None else end
+    return list(_sentence_spans(text, start, len(text) if end is None else end))
+
+
+@lru_cache(maxsize=8192)
+def _sentence_spans(text: str, start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """:func:`sentence_spans`, cached: the answer chain splits the same retrieved
+    passages for many questions (a str caches its hash, so a key costs little)."""
     spans: list[tuple[int, int]] = []
     cursor = start
     for m in _BOUNDARY.finditer(text, start, end):
@@ -79,7 +85,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         _append_trimmed(text, cursor, cut, spans)
         cursor = cut
     _append_trimmed(text, cursor, end, spans)
-    return spans
+    return tuple(spans)
 
 
 def _continues(text: str, mark: str, pos: int, end: int) -> bool:

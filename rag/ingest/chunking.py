@@ -8,6 +8,7 @@ found whole. Every chunk satisfies ``doc.text[chunk.start:chunk.end] == chunk.te
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rag.text import sentence_spans
 from rag.types import Chunk, Document
@@ -45,13 +46,19 @@ _BYLINE_TAIL = re.compile(r"\s*[—–]\s*[A-Z][A-Z/&.\- ]{1,30}$")  # "— VNA/
 
 def answer_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentences of ``text[start:end]`` that can be quoted: fragments merged, bylines cut."""
+    return list(_answer_spans(text, start, len(text) if end is None else end))
+
+
+@lru_cache(maxsize=8192)
+def _answer_spans(text: str, start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """:func:`answer_spans`, cached (the same passages answer many questions)."""
     out = []
     for a, b in merge_fragments(sentence_spans(text, start, end)):
         m = _BYLINE_TAIL.search(text, a, b)
         if m and m.start() > a + 20:
             b = m.start()
         out.append((a, b))
-    return out
+    return tuple(out)
 
 
 def chunk_spans(text: str, chunk_size: int, overlap: int) -> list[tuple[int, int]]:
