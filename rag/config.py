@@ -102,7 +102,9 @@ class Config:
     # Milvus store only: "local" keeps documents, chunk table and manifest in index/;
     # "shared" keeps every piece of index state in Milvus (stateless replicas, issue 21).
     milvus_state: str = "local"
-    milvus_lease_s: float = 120.0  # the shared state's writer lease (seconds; renewed while writing)
+    milvus_lease_s: float = (
+        120.0  # the shared state's writer lease (seconds; renewed while writing)
+    )
 
     # App.
     example_questions: str = (  # "|"-separated; the defaults suit the bundled seeds; "" hides them
@@ -120,6 +122,9 @@ class Config:
     rate_limit_requests_per_address: int | None = None  # every queued request (FloodGuard)
     rate_limit_file_posts_per_address: int | None = None  # files posted to Gradio's upload route
     upload_wait_s: float = 60.0  # how long /upload waits for its indexing before "pending"
+    # Embed the corpus' quotable sentences in a low-priority thread after loading and after
+    # each upload, so that questions find them cached (up to half the sentence cache).
+    prefetch_sentences: bool = True
     # Proxies whose X-Forwarded-For names the client (for the per-address limits):
     # comma-separated addresses or networks; "" = none (the TCP peer is the client).
     trusted_proxies: str = "127.0.0.1,::1"

@@ -455,6 +455,22 @@ class Assistant(IndexedCorpus):
         )
         answer.answer = reply.format(question=answer.question.rstrip())
 
+    def prefetch_sentences(self, stop: Callable[[], bool] | None = None) -> int:
+        """Embed the quotable sentences of the indexed chunks ahead of questions, as far
+        as the embedder's sentence cache allows (see :meth:`Embedder.prefetch`): the
+        app runs this in a low-priority thread after loading and after each change.
+        Returns how many texts it embedded."""
+        index, embedder = self.parts.index, self.parts.embedder
+        doc_texts = {d.doc_id: d.text for d in index.docs}
+        done, step = 0, 256
+        for s in range(0, len(index.chunks), step):
+            chunks = [index.chunks[i] for i in range(s, min(s + step, len(index.chunks)))]
+            embedded = embedder.prefetch(self.extractive.texts_to_embed(chunks, doc_texts), stop)
+            done += embedded
+            if (stop is not None and stop()) or not embedder.has_room():
+                break
+        return done
+
     def _texts(self, hits: Sequence[Hit]) -> dict[str, str]:
         index = self.parts.index
         return {h.chunk.doc_id: index.document(h.chunk.doc_id).text for h in hits}

@@ -292,6 +292,19 @@ class ExtractiveBackend:
                 out.append(Candidate(sentence, hit.rank, context))
         return out
 
+    def texts_to_embed(self, chunks: Sequence[Chunk], doc_texts: dict[str, str]) -> list[str]:
+        """The sentences (and clauses of long ones) :meth:`_score` embeds when these
+        chunks are retrieved: what the app embeds ahead of questions (see
+        :meth:`rag.embed.encoder.Embedder.prefetch`)."""
+        hits = [Hit(1, c, 0.0, 0.0, 0.0) for c in chunks]
+        out = []
+        for cand in self._candidates(hits, doc_texts):
+            text = cand.chunk.text
+            out.append(text)
+            if len(text) > LONG_SENTENCE:
+                out.extend(text[a:b] for a, b in _clauses(text) if b - a >= 40)
+        return out
+
     def _score(self, question: str, cands: list[Candidate], *, blend: bool = True) -> list[Scored]:
         """Score sentences; a follow-up's own words count more than its carried context.
 

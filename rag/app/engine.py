@@ -44,6 +44,8 @@ class Engine:
         self._ready = threading.Event()
         self.updating: str = ""  # what a background update is doing ("" when none)
         self.update_error: str = ""  # why the last background update failed
+        self._prefetch_lock = threading.Lock()
+        self._prefetching = self._prefetch_again = False
         if assistant is not None:
             self._ready.set()
 
@@ -80,6 +82,7 @@ class Engine:
                 self._audit("ok", "index built at startup")
             warm_up(bot)
             self._assistant = bot
+            self.prefetch()
             if stale:  # said before anyone is served, so the status line shows it
                 self.updating = UPDATING
             print(f"rag: ready ({len(bot.documents)} documents)", file=sys.stderr)
@@ -101,6 +104,7 @@ class Engine:
         try:
             report = self._assistant.add_files([], warn=warn, progress=self.progress(UPDATING))
             warn(f"background update done in {time.perf_counter() - t0:.1f} s: {report.summary()}")
+            self.prefetch()
             self._audit("ok", report.summary())
         except Exception as exc:  # the previous index keeps answering
             self.update_error = public_text(self.config, exc)
@@ -144,6 +148,38 @@ class Engine:
         if self._error is not None:
             raise gr.Error(f"The engine could not load: {public_text(self.config, self._error)}")
         return self._assistant
+
+    def prefetch(self) -> None:
+        """Embed the corpus' sentences ahead of questions in a low-priority thread (see
+        :meth:`rag.answer.assistant.Assistant.prefetch_sentences`); one such thread at a
+        time, and a call while it runs makes it go over the (new) index once more."""
+        if not self.config.prefetch_sentences or self._assistant is None:
+            return
+        with self._prefetch_lock:
+            self._prefetch_again = True
+            if self._prefetching:
+                return
+            self._prefetching = True
+        threading.Thread(target=self._prefetch_loop, name="rag-prefetch", daemon=True).start()
+
+    def _prefetch_loop(self) -> None:
+        background_priority()  # its own thread: questions come first
+        while True:
+            with self._prefetch_lock:
+                if not self._prefetch_again:
+                    self._prefetching = False
+                    return
+                self._prefetch_again = False
+            t0 = time.perf_counter()
+            try:
+                n = self._assistant.prefetch_sentences(stop=lambda: self._prefetch_again)
+            except Exception as exc:  # questions embed their sentences themselves then
+                warn(f"embedding sentences ahead of questions failed: {exc}")
+                continue
+            if n:
+                warn(
+                    f"{n} sentences embedded ahead of questions in {time.perf_counter() - t0:.1f} s"
+                )
 
 
 def warm_up(bot: Any) -> None:
