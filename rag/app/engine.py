@@ -305,6 +305,7 @@ class UploadJobs:
                 paths, warn=warn, progress=self.engine.progress(status)
             )
             self.engine.update_error = ""
+            self.engine.prefetch()  # the new documents' sentences, ahead of questions
             return report
         except Exception as exc:
             warn(f"indexing {names} failed: {exc}")
