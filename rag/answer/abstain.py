@@ -38,6 +38,7 @@ from rag.answer.spans import (
     ANSWER_KINDS,
     MONTHS,
     WEEKDAYS,
+    across_languages,
     asked_names,
     content_span,
     is_heading_line,
@@ -270,7 +271,7 @@ def features(
     qtype = question_type(question)
     focus = count_focus(question) if qtype == "number" else []
     value = pick_value(qtype, question, sentence, focus) if qtype in ANSWER_KINDS else None
-    return [
+    x = [
         semantic,
         lexical,
         typed,
@@ -299,6 +300,8 @@ def features(
         float(bool(_MONEY_ASKED.search(question)) and not _holds_money(sentence)),
         _partitive_missing(question, focus, near, stats),
     ]
+    # a document in another language: the wording features say nothing (rag.answer.spans)
+    return across_languages(FEATURES, x, lambda: load_model().mean, question, sentence, doc_text)
 
 
 _RELATIVE_TIME = re.compile(

@@ -25,10 +25,11 @@ Han characters takes exactly the code paths it took before.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.lang import CJK_END_MARKS, cjk_share, has_cjk, word_count
+from rag.lang import CJK_END_MARKS, cjk_share, detect_language, has_cjk, word_count
 from rag.text import STOPWORDS, fold, stem, tokenize
 
 MONTHS = (
@@ -367,6 +368,65 @@ def cjk_value_window(sentence: str, value: Span, max_chars: int = 60) -> str:
     return ("… " if a > 0 else "") + text
 
 
+# ---------------------------------------------------------------- across languages
+
+WORDING_FEATURES = frozenset(
+    [
+        "lexical",
+        "unfocused",
+        "cover",
+        "cover_sentence",
+        "missing_rare",
+        "missing_known",
+        "missing_unknown",
+        "names_missing",
+        "names_missing_doc",
+        "modifier_missing",
+        "qualifier_missing_near",
+        "names_missing_idf",
+        "rival_qualifier",
+        "focus_conflict",
+        "rank_mismatch",
+        "modifier_rival",
+        "modifier_dropped",
+        "role_missing",
+        "calendar_rival",
+        "partitive_missing",
+    ]
+)
+"""Abstention features that compare the question's words (terms, names, titles,
+modifiers, English number words) with the sentence's: they say nothing when the two are
+in different languages ("Youyi Guan" is 友谊关), where they would refuse every answer."""
+
+
+def across_languages(
+    names: Sequence[str],
+    x: list[float],
+    neutral: Callable[[], Sequence[float]],
+    question: str,
+    sentence: str,
+    doc_text: str,
+) -> list[float]:
+    """The abstention features ``x`` (named ``names``) of a sentence whose document is in
+    another language than the question: the wording features take their ``neutral``
+    values (``neutral()``: the fitted model's means, no evidence either way; only called
+    here, so a refit over English data never needs a fitted model) and the number
+    features compare digits only. ``x`` itself when the languages are the same."""
+    q_lang = detect_language(question) or "en"
+    if q_lang == (detect_language(doc_text[:1000]) or "en"):
+        return x
+    out, means = list(x), neutral()
+    asked = stated_numbers(question, words=False)
+    for i, name in enumerate(names):
+        if name in WORDING_FEATURES:
+            out[i] = float(means[i])
+        elif name == "numbers_missing":
+            out[i] = float(bool(asked - stated_numbers(sentence, words=False)))
+        elif name == "numbers_missing_doc":
+            out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
+    return out
+
+
 # ---------------------------------------------------------------- layout: labels, datelines
 
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|[=*_-]{3,}\s*$)")
@@ -477,12 +537,14 @@ _STATED_CJK = re.compile(  # a Han character may touch the number: "在2026年",
 )
 
 
-def stated_numbers(text: str) -> set[str]:
-    """Numbers written in digits or words ("ten", "third", "1880s"), as strings of digits."""
+def stated_numbers(text: str, *, words: bool = True) -> set[str]:
+    """Numbers written in digits or words ("ten", "third", "1880s"), as strings of digits;
+    with ``words=False`` digits only (what a text in another language can be checked for:
+    "three quarters" is 前三季度 in Chinese)."""
     pattern = _STATED_CJK if _HAS_HAN.search(text) else _STATED
     out = {n.replace(",", "").replace("−", "-") for n in pattern.findall(text)}
     out |= {re.sub(r"s$", "", n) for n in re.findall(r"\b\d{3,4}s\b", text)}
-    for m in _WORD_NUMBER.finditer(text):
+    for m in _WORD_NUMBER.finditer(text) if words else ():
         w = m.group().lower()
         out.add(str(WORD_NUMBERS.get(w, ORDINALS.get(w))))
     return {n.rstrip("0").rstrip(".") if "." in n else n for n in out}
