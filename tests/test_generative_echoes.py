@@ -65,6 +65,26 @@ def test_title_and_lead_echoes_are_dropped_and_the_answer_kept(assistant: Assist
         )
 
 
+def test_a_title_copied_above_or_into_a_sentence_is_taken_out(assistant: Assistant) -> None:
+    """Forms seen with SmolLM2 on the suite: the source's header copied above the answer
+    (bare and in parentheses, on lines of their own or not) is taken out and the answer
+    kept; a title put where the asked value should be drops the sentence."""
+    sources, texts = retrieved(assistant, NAMED_Q)
+    title = answering(sources, texts).chunk.doc_title
+    for draft in (
+        f"{title}\n ({title})\n{ANSWER} [1].",
+        f"({title}) {ANSWER} [1].",
+        f"({title})\n{ANSWER} [1].",
+    ):
+        new = verify(draft, sources, texts, assistant.checker, drop_echoes=True)
+        assert new.text == f"{ANSWER} [1].", (draft, new.text)
+        assert new.echoes and all(title.rstrip("…") in e or e in title for e in new.echoes)
+    slot = f"The hotline calls were made at ({title}) [1]."
+    assert echo_kind(slot, sources, texts) == "title"
+    new = verify(slot, sources, texts, assistant.checker, drop_echoes=True)
+    assert new.kept == 0 and not new.citations
+
+
 def test_a_lead_that_answers_or_a_short_claim_from_title_words_is_kept(
     assistant: Assistant,
 ) -> None:

@@ -201,9 +201,13 @@ def verify(
     result = Verified(text="", citations=[])
     kept: list[tuple[Claim, list[tuple[Source, tuple[int, int], float]], str]] = []
     for claim in split_claims(draft):
-        kind = echo_kind(claim.text, sources, doc_texts) if drop_echoes else ""
+        kind = ""
+        if drop_echoes:
+            claim, lines = _without_title_lines(claim, sources)  # "Title\n(Title)\nSentence"
+            result.echoes += lines
+            kind = echo_kind(claim.text, sources, doc_texts) if claim.text else "title"
         if kind == "title":  # a title names a topic, it never answers
-            result.echoes.append(claim.text)
+            result.echoes += [claim.text] if claim.text else []
             continue
         valid = [by_n[m] for m in dict.fromkeys(claim.markers) if m in by_n]
         result.dropped_markers += len(claim.markers) - len(valid)
@@ -261,6 +265,8 @@ def _number(
 ECHO_SHARE = 0.8
 ECHO_COVER = 0.6
 _PARENTHESISED = re.compile(r"^\s*[(\[][^()\[\]]*[)\]][\s.!?…]*$")
+_INNER_PARENS = re.compile(r"\(([^()]{3,300})\)")
+_LEADING_PARENS = re.compile(r"^\s*\(([^()]{3,300})\)\s*")
 
 
 def echo_kind(claim: str, sources: Sequence[Source], doc_texts: dict[str, str]) -> str:
@@ -278,8 +284,13 @@ def echo_kind(claim: str, sources: Sequence[Source], doc_texts: dict[str, str]) 
     terms = set(tokenize(claim))
     if not terms:
         return ""
-    if any(_echoes(terms, set(tokenize(s.chunk.doc_title))) for s in sources):
+    titles = [set(tokenize(s.chunk.doc_title)) for s in sources]
+    if any(_echoes(terms, t) for t in titles):
         return "title"
+    for m in _INNER_PARENS.finditer(claim):  # "The ward is at (Title) [1]": a title as value
+        inner = set(tokenize(m.group(1)))
+        if inner and any(_echoes(inner, t) for t in titles):
+            return "title"
     if _PARENTHESISED.match(claim):
         for src in sources:
             text = doc_texts.get(src.chunk.doc_id, "")
@@ -290,6 +301,28 @@ def echo_kind(claim: str, sources: Sequence[Source], doc_texts: dict[str, str]) 
         if _echoes(terms, set(tokenize(_lead(doc_texts.get(src.chunk.doc_id, ""))))):
             return "lead"
     return ""
+
+
+def _without_title_lines(claim: Claim, sources: Sequence[Source]) -> tuple[Claim, list[str]]:
+    """``claim`` without the source titles it starts with, on lines of their own or in
+    parentheses ("Title\n(Title)\nSentence", "(Title) Sentence"): models copy the
+    "[n] (title)" header of a source above what they write. Returns the rest (text ""
+    when nothing is left) and the headers taken out."""
+    titles = [t for t in (set(tokenize(s.chunk.doc_title)) for s in sources) if t]
+
+    def is_title(text: str) -> bool:
+        terms = set(tokenize(text))
+        return bool(terms) and any(_echoes(terms, t) for t in titles)
+
+    lines = [line.strip() for line in claim.text.splitlines() if line.strip()]
+    out = [ln for ln in lines if len(lines) > 1 and is_title(ln)]
+    rest = " ".join(ln for ln in lines if ln not in out)
+    while (m := _LEADING_PARENS.match(rest)) and is_title(m.group(1)):
+        out.append(m.group(0).strip())
+        rest = rest[m.end() :]
+    if not out:
+        return claim, []
+    return Claim(rest, claim.markers if rest else []), out
 
 
 def _echoes(terms: set[str], text_terms: set[str]) -> bool:
