@@ -309,7 +309,10 @@ def value_window(sentence: str, value: Span, max_words: int = 20) -> str:
         a = max(a0, min(a, b - max_words + 1))
         while a > a0 and ws[a].text[:1].isupper() and ws[a - 1].text[:1].isupper():
             a -= 1  # never start inside a name ("… Guard and ..." for "Border Guard")
-    text = sentence[ws[a].start : ws[b].end].strip(" ,;:")
+    end = max(ws[b].end, value.end) if b >= hi else ws[b].end
+    while end < len(sentence) and sentence[end] in "%‰":
+        end += 1  # a word ends before "%": "16%" is the value, not "16"
+    text = sentence[ws[a].start : end].strip(" ,;:")
     if a > 0:
         text = "… " + text
     return text  # no "…" at the end: the citation marker follows
