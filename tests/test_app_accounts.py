@@ -28,7 +28,7 @@ from rag.app.auth import Access
 from rag.config import Config
 from rag.server import audit
 from rag.server.accounts import LoginThrottle, UserStore
-from rag.server.limits import RateLimiter
+from rag.server.limits import RateLimiter, RequestLimits
 from tests.test_reliability import (  # noqa: F401
     HOST,
     Q_HOTLINE,
@@ -71,12 +71,14 @@ def _accounts_project(root: Path, built: Path) -> Config:
 
 
 @contextlib.contextmanager
-def serve(config: Config, embedder, throttle: LoginThrottle) -> Iterator[dict]:
+def serve(
+    config: Config, embedder, throttle: LoginThrottle, limits: RequestLimits | None = None
+) -> Iterator[dict]:
     """The app over ``config`` with accounts on, on a free loopback port."""
     app = load_app()
     engine = app.Engine(assistant=private_bot(config, embedder))
     access = Access(config, throttle=throttle)
-    demo = app.build(engine, limiter=RateLimiter(0), access=access)
+    demo = app.build(engine, limiter=RateLimiter(0), limits=limits, access=access)
     port = free_port()
     app.launch(demo, host=HOST, port=port, prevent_thread_lock=True)
     try:
@@ -379,3 +381,63 @@ def test_without_users_the_app_is_open_as_before_and_still_audited(
         assert "not enabled" in refused(c, Q_HOTLINE, "openai", 5, False, api_name="/ask")
     done = [(e["user"], e["action"], e["result"]) for e in entries(config)]
     assert done == [("local", "upload", "ok"), ("local", "remove", "ok")]
+
+
+def _signed_in_ask(url: str, name: str, source: str) -> tuple[str, str]:
+    """Sign in and ask once over raw HTTP from the loopback address ``source``."""
+    import http.client
+    from urllib.parse import urlencode, urlparse
+
+    port = urlparse(url).port
+    conn = http.client.HTTPConnection(HOST, port, timeout=60, source_address=(source, 0))
+    try:
+        form = urlencode({"username": name, "password": PASSWORDS[name]})
+        conn.request("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        resp.read()
+        cookies = "; ".join(
+            v.split(";", 1)[0] for k, v in resp.getheaders() if k.lower() == "set-cookie"
+        )
+        assert resp.status == 200 and cookies, resp.status
+        body = json.dumps(
+            {
+                "data": [
+                    "How many hotline calls were made in 2025?",
+                    "extractive",
+                    5,
+                    True,
+                    None,
+                    None,
+                    "",
+                    "",
+                    "all",
+                ]
+            }
+        )
+        headers = {"Content-Type": "application/json", "Cookie": cookies}
+        conn.request("POST", "/gradio_api/call/ask", body, headers)
+        event_id = json.loads(conn.getresponse().read())["event_id"]
+        conn.request("GET", f"/gradio_api/call/ask/{event_id}", headers={"Cookie": cookies})
+        lines = conn.getresponse().read().decode().splitlines()
+    finally:
+        conn.close()
+    event = [x.split(": ", 1)[1] for x in lines if x.startswith("event:")][-1]
+    return event, [x[6:] for x in lines if x.startswith("data: ")][-1]
+
+
+def test_a_signed_in_user_is_limited_across_addresses(
+    tmp_path: Path,
+    built_seed_index: Path,  # noqa: F811
+    assistant,
+) -> None:
+    """Issue 13.3: limits per client address, and per user once accounts exist. One
+    account asking from three loopback addresses is held to one address's rate; another
+    account from the same addresses is not affected."""
+    config = _accounts_project(tmp_path / "p", built_seed_index)
+    limits = RequestLimits.around(RateLimiter(600, 100))  # sessions out of the way
+    limits.address = RateLimiter(1, 3)  # questions per address and per account: 3, then 1 a minute
+    with serve(config, assistant.parts.embedder, LoginThrottle(**GENEROUS), limits) as srv:
+        got = [_signed_in_ask(srv["url"], "rita", f"127.0.0.{i}") for i in (1, 2, 3, 4)]
+        assert [e for e, _ in got[:3]] == ["complete"] * 3, got
+        assert got[3][0] == "error" and "Too many questions for your account" in got[3][1]
+        assert _signed_in_ask(srv["url"], "eddie", "127.0.0.4")[0] == "complete"

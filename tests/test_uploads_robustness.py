@@ -880,3 +880,16 @@ def test_warm_up_runs_the_answer_chain_once_and_never_fails_the_load(
     assert "warm-up question failed (OSError: the disk went away); serving anyway" in (
         capsys.readouterr().err
     )
+
+
+def test_an_account_is_limited_across_addresses() -> None:
+    """Issue 13.3: "limit per client address (and per user once accounts exist)": one
+    account asking from many addresses is held to what one address may do."""
+    limits = RequestLimits.around(RateLimiter(600, 100))  # sessions: out of the way
+    limits.address = RateLimiter(1, 3)
+    for i in range(3):
+        limits.check("ask", f"s{i}", f"10.0.0.{i}", user="rita")
+    with pytest.raises(Exception, match="Too many questions for your account"):
+        limits.check("ask", "s9", "10.0.0.9", user="rita")  # a fresh address: still refused
+    limits.check("ask", "s9", "10.0.0.9", user="omar")  # another account is not affected
+    limits.check("ask", "s9", "10.0.0.8")  # nor a caller without an account

@@ -55,6 +55,12 @@ class Access:
             return OPEN_USER
         return str(getattr(request, "username", None) or "-")
 
+    def account(self, request: gr.Request | None) -> str:
+        """The signed-in account's name, for per-account limits ("" without accounts)."""
+        if not self.accounts:
+            return ""
+        return str(getattr(request, "username", None) or "")
+
     def role(self, request: gr.Request | None) -> str | None:
         """The caller's role now (None: not signed in, or no longer a user)."""
         if not self.accounts:

@@ -200,7 +200,7 @@ def authorize(
     too, else raise ``gr.Error``; a refused upload or removal goes to the audit log."""
     access.require(action, request, file)
     try:
-        limits.check(action, *_who(request))
+        limits.check(action, *_who(request), user=access.account(request))
     except RagError as exc:
         if action in app_auth.CORPUS_ACTIONS:
             access.record(access.name(request), action, "refused", file, str(exc))

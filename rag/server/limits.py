@@ -216,18 +216,25 @@ class RequestLimits:
         )
         return cls(session, *per_action, requests, files)
 
-    def check(self, action: str, session: str, address: str) -> None:
+    def check(self, action: str, session: str, address: str, user: str = "") -> None:
         """Let one ``action`` ("ask", "upload", "remove", "feedback") through or raise
-        :class:`RateLimitError`. A refused question costs its address nothing."""
+        :class:`RateLimitError`. A refused question costs its address nothing.
+
+        ``user``: the signed-in account ("" without accounts); its own bucket per
+        action, at the address's rate, so that one account spread over many addresses
+        (or sessions) is held to what one address may do."""
         if action == "ask":
             self.session.check(f"session:{session}")
-            self.address.check(f"host:{address}", scope=" from your address")
+            limiter, what = self.address, "questions"
         elif action in ("upload", "remove"):
-            self.changes.check(f"host:{address}", "uploads and removals", " from your address")
+            limiter, what = self.changes, "uploads and removals"
         elif action == "feedback":
-            self.feedback.check(f"host:{address}", "ratings", " from your address")
+            limiter, what = self.feedback, "ratings"
         else:
             raise ValueError(f"unknown action {action!r}")
+        limiter.check(f"host:{address}", what, " from your address")
+        if user:
+            limiter.check(f"user:{user}", what, " for your account")
 
 
 class FloodGuard:
