@@ -12,12 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from rag.answer.citations import Source
 from rag.answer.followup import split_context
+from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
+    _COUNT_FOCUS,
+    STRICT_TYPES,
+    count_focus,
+    question_type,
+)
+from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
+from rag.answer.qtypes import unstated_numbers as unstated_numbers
 from rag.answer.qualifiers import pick_value, value_window, words
 from rag.answer.spans import (
     ANSWER_KINDS,
@@ -31,118 +38,24 @@ from rag.answer.spans import (
     is_cjk_sentence,
     is_label,
 )
+from rag.answer.two_part import joint_pick, with_question_word
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.ingest.chunking import answer_spans
 from rag.retrieve.retriever import sub_queries
 from rag.retrieve.routing import centre_by_language, chunk_language
-from rag.text import STOPWORDS, fold, names, numbers, tokenize
+from rag.text import STOPWORDS, fold, names, tokenize
 from rag.types import Chunk, Hit
 
-_TYPES: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "measure",
-        re.compile(
-            r"\bhow (long|far|big|large|tall|wide|high|deep|heavy|old|fast|hot|cold|loud)\b|"
-            r"\b(?:what|which|to what) (?:\w+ )?(pressure|temperature|size|weight|length|"
-            r"distance|height|depth|speed|voltage|capacity|power|output|level)\b",
-            re.I,
-        ),
-    ),
-    (
-        "number",
-        re.compile(
-            r"\bhow (many|much)\b|\bnumber of\b|\bhow often\b|\bwhat (?:was|is|were|are) the "
-            r"(?:total |overall |annual )?(?:count|figure|population|number|amount|value|size|"
-            r"cost|price|budget|percentage|rate|share|volume|turnover)\b",
-            re.I,
-        ),
-    ),
-    (
-        "date",
-        re.compile(
-            r"\bwhen\b|\bwhat (days?|weekdays?|dates?|years?|months?|time)\b|"
-            r"\bwhich (days?|weekdays?|years?|months?)\b|"
-            r"\bon what day\b",
-            re.I,
-        ),
-    ),
-    (
-        "person",
-        re.compile(
-            r"\bwho(m|se)?\b|\bwhich ([\w-]+ )?(persons?|people|officials?|leaders?|officers?|"
-            r"man|men|woman|women)\b|\bname of the\b",
-            re.I,
-        ),
-    ),
-    (
-        "org",
-        re.compile(
-            r"\b(?:which|what) (company|firm|contractor|organi[sz]ation|operator|supplier|body|"
-            r"agency|department|group|bank|business|manufacturer|builder|institution)\b",
-            re.I,
-        ),
-    ),
-    (
-        "place",
-        re.compile(
-            r"\bwhere\b|\bwhich (city|place|province|country|town|region)\b|"
-            r"\bin what (city|place|province)\b",
-            re.I,
-        ),
-    ),
-]
-_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
-_WORD_NUMBER = re.compile(r"(?:(?<=\s)|^)(\d{1,3}(?:,\d{3})+|\d+)(?=[\s?.!,;:]|$)")
-
-
-def unstated_numbers(question: str, text: str) -> list[str]:
-    """Numbers and ordinals the question states ("in 2024", "Section No. 8", "the 16th")
-    that ``text`` (the answer's document) never mentions: it answers another question."""
-    have = set(numbers(text))
-    stated = [float(m.replace(",", "")) for m in _WORD_NUMBER.findall(question)]
-    missing = [f"{n:g}" for n in stated if n not in have]
-    have_ord = set(_ORDINAL.findall(text))
-    return missing + [o for o in _ORDINAL.findall(question) if o not in have_ord]
-
-
-_ASKED_NOUN = re.compile(r"\bwhat (?:was|is|were|are) the (?:total |overall |annual )?(\w+)", re.I)
 _PRONOUN_START = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
-_COUNT_FOCUS = re.compile(
-    r"\bhow (?:many|much)\s+(.+?)(?:\s+(?:did|do|does|were|was|are|is|have|"
-    r"has|had|will|would|could|in|at|on|by|during|for|from)\b|[?.,]|$)",
-    re.I,
-)
-
-
 LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
-VALUE_TYPES = frozenset({"number", "measure", "date"})
-"""Question types that only a sentence holding that kind of value can answer."""
-STRICT_TYPES = VALUE_TYPES | {"person", "org"}
-"""Question types whose candidates holding that kind of value are ranked first."""
-
-
-@lru_cache(maxsize=4096)
-def question_type(question: str) -> str:
-    """The kind of answer asked for: number, date, person, place or other. The question
-    word that comes first decides ("Who cut the ribbon when ... opened?" asks for a
-    person); at the same place, the order of :data:`_TYPES`."""
-    found = [(m.start(), i) for i, (_, p) in enumerate(_TYPES) if (m := p.search(question))]
-    return _TYPES[min(found)[1]][0] if found else "other"
-
-
-def count_focus(question: str) -> list[str]:
-    """The counted thing's terms: "How many hotline calls were made?" -> ["hotline", "call"].
-
-    For "What is the population of X?" it is the asked-for noun: ["population"].
-    """
-    m = _COUNT_FOCUS.search(question)
-    if m:
-        return tokenize(m.group(1))
-    m = _ASKED_NOUN.search(question)
-    if m and m.group(1).lower() not in {"number", "count", "figure"}:
-        return tokenize(m.group(1))
-    return []
+TYPED = 0.6
+"""The type match from which a candidate holds a value of the asked kind (see _type_match)."""
+UNTYPED_LEAD = (0.15, 0.4)
+"""How far a candidate without the asked kind of value must lead the best one with it, in
+score and in wording, to rank above it: "A host may hold at most one Class C licence" for
+"How many Class C licences may one host hold?" (the question states "one"), against a
+sentence counting Class C licences in force."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +126,27 @@ def _compose(
     return ExtractiveDraft(question, text, sources, best, scored, picks if parts else [], plain)
 
 
+def _compose_joint(
+    question: str, parts: list[tuple[str, Scored]], scored: list[Scored]
+) -> ExtractiveDraft:
+    """A draft citing one sentence that answers every part: the parts' values first
+    ("310 solar panels — The terminal's roof carries 310 solar panels, which ... [1]"),
+    then the whole sentence; each part is still gated. When a part that holds its kind of
+    value picks none, or two parts pick the same one, no value leads (one would be
+    wrong): the sentence alone answers."""
+    best = parts[0][1]
+    sentence = best.chunk.text
+    found = [_factoid_value(sentence, p) for p, s in parts if s.typed >= 1.0]
+    plain = _cite(sentence, 1)
+    text = plain
+    values = [f for f in found if f is not None]
+    if values and len(values) == len(found) == len({(v.start, v.end) for v, _ in values}):
+        lead = "; ".join(_lead(sentence, v, focus) for v, focus in values)
+        text = _cite(f"{lead[:1].upper()}{lead[1:]} — {sentence}", 1)
+    sources = [Source(1, best.chunk, best.score)]
+    return ExtractiveDraft(question, text, sources, best, scored, parts, plain)
+
+
 class ExtractiveBackend:
     """Deterministic, grounded answers made of cited source sentences."""
 
@@ -242,12 +176,23 @@ class ExtractiveBackend:
         parts = sub_queries(primary)
         if parts:  # two questions in one: each part answered by its own best sentence
             # each part keeps the whole question as context: "..., and what did it want?"
-            parts = _with_question_word(parts)
+            parts = with_question_word(parts)
+            ranked = [
+                self._ranked(f"{p} (context: {primary})", cands, avoid, blend=False) for p in parts
+            ]
+            types = [question_type(p) for p in parts]
+            focus = [
+                count_focus(p) if t == "number" else [] for p, t in zip(parts, types, strict=True)
+            ]
+            shared = joint_pick(parts, ranked, types, focus)
+            if shared is not None:  # one sentence answers both parts: cite it once
+                return _compose_joint(question, list(zip(parts, shared, strict=True)), scored)
             picks: list[tuple[str, Scored]] = []
-            for p in parts:  # each part gets its best sentence that no earlier part took
+            for p, ranking in zip(
+                parts, ranked, strict=True
+            ):  # else each its best that no earlier took
                 taken = {s.chunk.chunk_id for _, s in picks}
-                ranked = self._ranked(f"{p} (context: {primary})", cands, avoid, blend=False)
-                pick = next((s for s in ranked if s.chunk.chunk_id not in taken), None)
+                pick = next((s for s in ranking if s.chunk.chunk_id not in taken), None)
                 if pick is not None:
                     picks.append((p, pick))
         else:
@@ -257,13 +202,28 @@ class ExtractiveBackend:
     def _ranked(
         self, question: str, cands: list[Candidate], avoid: frozenset[str], *, blend: bool = True
     ) -> list[Scored]:
-        """Candidates best first. For "how many"/"when" questions, sentences holding that
-        kind of value come first: one worded like the question without the number cannot
-        answer it."""
+        """Candidates best first. For "how many"/"when"/"who" questions, sentences holding
+        that kind of value come first: one worded like the question without the number
+        cannot answer it, unless it leads the best one holding a value by
+        :data:`UNTYPED_LEAD` in score and in wording ("the ward sister can allow visits"
+        names no one, "at most one" restates the question's "one")."""
         scored = self._score(question, cands, blend=blend)
         scored = [s for s in scored if s.chunk.text not in avoid] or scored
         strict = question_type(split_context(question)[0]) in STRICT_TYPES
-        scored.sort(key=lambda s: (strict and s.typed < 0.6, -s.score, s.rank, s.chunk.start))
+        bar = max((s for s in scored if s.typed >= TYPED), key=lambda s: s.score, default=None)
+
+        def demoted(s: Scored) -> bool:  # no value of the asked kind, and not far better worded
+            return (
+                strict
+                and s.typed < TYPED
+                and bar is not None
+                and (
+                    s.score < bar.score + UNTYPED_LEAD[0]
+                    or s.lexical < bar.lexical + UNTYPED_LEAD[1]
+                )
+            )
+
+        scored.sort(key=lambda s: (demoted(s), -s.score, s.rank, s.chunk.start))
         return scored
 
     # ------------------------------------------------------------------ internals
@@ -381,24 +341,6 @@ class ExtractiveBackend:
             if len({c.chunk.source for c in chosen}) == 1
             else chosen
         )
-
-
-_WH_LEAD = re.compile(
-    r"^\s*(?:(?:on|in|at|by|for|from|to|until)\s+)?(?:what|which|who|whom|when|where|how)\b"
-    r"(?:\s+(?:many|much|long|often|old|far|days?|weekdays?|years?|months?|dates?))?",
-    re.I,
-)
-
-
-def _with_question_word(parts: list[str]) -> list[str]:
-    """Parts after the first that lack a question word borrow the first one's ("On which
-    weekdays were the talks and [on which weekdays were] the meeting held?")."""
-    lead = _WH_LEAD.match(parts[0]) if parts else None
-    if lead is None:
-        return parts
-    return [parts[0]] + [
-        p if _WH_LEAD.match(p) else f"{lead.group().strip()} {p}" for p in parts[1:]
-    ]
 
 
 def _term_weights(qterms: set[str], texts: list[str]) -> dict[str, float]:
@@ -534,6 +476,28 @@ def value_first(sentence: str, question: str) -> str | None:
     source sentence around the value (at most :data:`FACTOID_WORDS`), which the citation
     then quotes whole. None when the question is not a factoid (what, why, yes/no), asks
     for several counts at once, or the sentence holds no value of the asked kind."""
+    found = _factoid_value(sentence, question)
+    if found is None:
+        return None
+    value, focus = found
+    cjk = is_cjk_sentence(sentence)
+    window = (
+        cjk_value_window(sentence, value) if cjk else value_window(sentence, value, FACTOID_WORDS)
+    )
+    at = window.find(value.text)
+    stop = re.compile(r"[.!?]\s|\n").search(window, max(at, 0) + len(value.text))
+    if stop:  # a label line or a second sentence inside the span ("... 40 °C.\nAuto")
+        window = window[: stop.start()]
+    lead = _lead(sentence, value, focus)
+    if fold(window).lstrip("… ").startswith(fold(lead)):
+        return window
+    # no "…" after the dash: it would end the claim there, and the dash says it is a quote
+    return f"{lead[:1].upper()}{lead[1:]} — {window.removeprefix('… ')}"
+
+
+def _factoid_value(sentence: str, question: str) -> tuple[Span, list[str]] | None:
+    """The value a factoid answer leads with, and the counted thing's terms; None when the
+    question is no factoid, asks for several counts at once, or no value stands out."""
     primary = split_context(question)[0]
     qtype = question_type(primary)
     if qtype not in ANSWER_KINDS:
@@ -551,18 +515,7 @@ def value_first(sentence: str, question: str) -> str | None:
     )
     if value is None or value.kind not in _FACTOID_KINDS[qtype]:
         return None
-    window = (
-        cjk_value_window(sentence, value) if cjk else value_window(sentence, value, FACTOID_WORDS)
-    )
-    at = window.find(value.text)
-    stop = re.compile(r"[.!?]\s|\n").search(window, max(at, 0) + len(value.text))
-    if stop:  # a label line or a second sentence inside the span ("... 40 °C.\nAuto")
-        window = window[: stop.start()]
-    lead = _lead(sentence, value, focus)
-    if fold(window).lstrip("… ").startswith(fold(lead)):
-        return window
-    # no "…" after the dash: it would end the claim there, and the dash says it is a quote
-    return f"{lead[:1].upper()}{lead[1:]} — {window.removeprefix('… ')}"
+    return value, focus
 
 
 _FACTOID_KINDS = {

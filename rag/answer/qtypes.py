@@ -1,0 +1,117 @@
+"""What a question asks for: the kind of value (question_type), the counted thing
+(count_focus) and the numbers it states (unstated_numbers).
+
+General English question words only, no word of any corpus; shared by the extractive
+answerer (:mod:`rag.answer.extractive`, which re-exports these names), the abstention
+gate and the many-article checks.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rag.text import numbers, tokenize
+
+_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "measure",
+        re.compile(
+            r"\bhow (long|far|big|large|tall|wide|high|deep|heavy|old|fast|hot|cold|loud)\b|"
+            r"\b(?:what|which|to what) (?:\w+ )?(pressure|temperature|size|weight|length|"
+            r"distance|height|depth|speed|voltage|capacity|power|output|level)\b",
+            re.I,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\bhow (many|much)\b|\bnumber of\b|\bhow often\b|\bwhat (?:was|is|were|are) the "
+            r"(?:total |overall |annual )?(?:count|figure|population|number|amount|value|size|"
+            r"cost|price|budget|percentage|rate|share|volume|turnover)\b",
+            re.I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\bwhen\b|\bwhat (days?|weekdays?|dates?|years?|months?|time)\b|"
+            r"\bwhich (days?|weekdays?|years?|months?)\b|"
+            r"\bon what day\b",
+            re.I,
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"\bwho(m|se)?\b|\bwhich ([\w-]+ )?(persons?|people|officials?|leaders?|officers?|"
+            r"man|men|woman|women)\b|\bname of the\b",
+            re.I,
+        ),
+    ),
+    (
+        "org",
+        re.compile(
+            r"\b(?:which|what) (company|firm|contractor|organi[sz]ation|operator|supplier|body|"
+            r"agency|department|group|bank|business|manufacturer|builder|institution)\b",
+            re.I,
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|\bwhich (city|place|province|country|town|region)\b|"
+            r"\bin what (city|place|province)\b",
+            re.I,
+        ),
+    ),
+]
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
+_WORD_NUMBER = re.compile(r"(?:(?<=\s)|^)(\d{1,3}(?:,\d{3})+|\d+)(?=[\s?.!,;:]|$)")
+
+
+def unstated_numbers(question: str, text: str) -> list[str]:
+    """Numbers and ordinals the question states ("in 2024", "Section No. 8", "the 16th")
+    that ``text`` (the answer's document) never mentions: it answers another question."""
+    have = set(numbers(text))
+    stated = [float(m.replace(",", "")) for m in _WORD_NUMBER.findall(question)]
+    missing = [f"{n:g}" for n in stated if n not in have]
+    have_ord = set(_ORDINAL.findall(text))
+    return missing + [o for o in _ORDINAL.findall(question) if o not in have_ord]
+
+
+_ASKED_NOUN = re.compile(r"\bwhat (?:was|is|were|are) the (?:total |overall |annual )?(\w+)", re.I)
+_COUNT_FOCUS = re.compile(
+    r"\bhow (?:many|much)\s+(.+?)(?:\s+(?:did|do|does|were|was|are|is|have|"
+    r"has|had|will|would|could|in|at|on|by|during|for|from)\b|[?.,]|$)",
+    re.I,
+)
+
+
+VALUE_TYPES = frozenset({"number", "measure", "date"})
+"""Question types that only a sentence holding that kind of value can answer."""
+STRICT_TYPES = VALUE_TYPES | {"person", "org"}
+"""Question types whose candidates holding that kind of value are ranked first."""
+
+
+@lru_cache(maxsize=4096)
+def question_type(question: str) -> str:
+    """The kind of answer asked for: number, date, person, place or other. The question
+    word that comes first decides ("Who cut the ribbon when ... opened?" asks for a
+    person); at the same place, the order of :data:`_TYPES`."""
+    found = [(m.start(), i) for i, (_, p) in enumerate(_TYPES) if (m := p.search(question))]
+    return _TYPES[min(found)[1]][0] if found else "other"
+
+
+def count_focus(question: str) -> list[str]:
+    """The counted thing's terms: "How many hotline calls were made?" -> ["hotline", "call"].
+
+    For "What is the population of X?" it is the asked-for noun: ["population"].
+    """
+    m = _COUNT_FOCUS.search(question)
+    if m:
+        return tokenize(m.group(1))
+    m = _ASKED_NOUN.search(question)
+    if m and m.group(1).lower() not in {"number", "count", "figure"}:
+        return tokenize(m.group(1))
+    return []

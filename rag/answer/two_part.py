@@ -1,0 +1,144 @@
+"""Two-part questions: the parts, and the one sentence that answers both when there is one.
+
+"How many solar panels are on the roof, and how much of the building's electricity should
+they cover?" is split into its parts (:func:`rag.retrieve.retriever.sub_queries`), and
+each part is ranked on its own. Often one sentence answers both ("The roof carries 310
+solar panels, which the council expects to cover about a third of the building's
+electricity use"): forcing each part onto a different sentence then answers the second
+part with a sentence about something else. :func:`joint_pick` finds that sentence from
+what the question asks, the same way for any documents: each part's value of the asked
+kind, or its own words, must stand in it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rag.answer.qualifiers import pick_value
+from rag.answer.spans import ANSWER_KINDS, answer_values
+from rag.text import tokenize
+
+if TYPE_CHECKING:
+    from rag.answer.extractive import Scored
+
+JOINT_MARGIN = 0.2
+"""How far below a part's best sentence the shared sentence may score for that part when
+it holds a value of the kind that part asks for (its best sentence may hold a value of
+that kind about something else: "Parking costs £2.50" against "a weekly pass at £10")."""
+MIN_COVER = 0.6
+"""Share of a part's own terms (not the words naming the asked kind) the sentence needs."""
+
+_KIND_WORDS = frozenset(
+    tokenize(
+        "how many much long far often old soon quickly what which who whom whose when where "
+        "number amount total figure cost costs price fee charge share percentage rate "
+        "value size level date day days weekday weekdays year month time"
+    )
+)
+"""Words that name the kind of value asked for: the value itself answers them."""
+_MONEY_ASKED = re.compile(r"\b(?:cost|costs|price|fee|fees|charge|pay|paid|spend|spent)\b", re.I)
+
+_WH_LEAD = re.compile(
+    r"^\s*(?:(?:on|in|at|by|for|from|to|until)\s+)?(?:what|which|who|whom|when|where|how)\b"
+    r"(?:\s+(?:many|much|long|often|old|far|days?|weekdays?|years?|months?|dates?))?",
+    re.I,
+)
+
+
+def with_question_word(parts: list[str]) -> list[str]:
+    """Parts after the first that lack a question word borrow the first one's ("On which
+    weekdays were the talks and [on which weekdays were] the meeting held?")."""
+    lead = _WH_LEAD.match(parts[0]) if parts else None
+    if lead is None:
+        return parts
+    return [parts[0]] + [
+        p if _WH_LEAD.match(p) else f"{lead.group().strip()} {p}" for p in parts[1:]
+    ]
+
+
+def own_terms(part: str) -> set[str]:
+    """The part's content terms minus those naming the asked kind ("how much", "cost")."""
+    return set(tokenize(part)) - _KIND_WORDS
+
+
+def _cover(part: str, s: Scored, others: set[str]) -> float:
+    """Share of the part's own terms in the sentence or its context, those the other parts
+    do not share (what tells the parts apart: "the talks between the chairmen" against
+    "the border guard talks") if it has any; 1.0 when it has none."""
+    terms = own_terms(part)
+    terms = (terms - others) or terms
+    if not terms:
+        return 1.0
+    have = set(tokenize(s.chunk.text)) | s.context
+    return len(terms & have) / len(terms)
+
+
+def _value(qtype: str, part: str, sentence: str, focus: Sequence[str]) -> tuple[int, int] | None:
+    """Where the value the part asks for stands in the sentence (None: it holds none)."""
+    if qtype not in ANSWER_KINDS:
+        return None
+    values = answer_values(qtype, sentence, part)
+    if _MONEY_ASKED.search(part):  # a cost is answered by money, not by any number
+        values = [v for v in values if v.kind == "money"]
+    if not values:
+        return None
+    v = pick_value(qtype, part, sentence, list(focus)) or values[0]
+    return (v.start, v.end)
+
+
+def _holds_value(part: str, s: Scored) -> bool:
+    """The sentence holds the asked kind of value as the ranking types it (a day for "which
+    weekday", a count next to the counted thing), or money for a cost."""
+    return s.typed >= 1.0 or _MONEY_ASKED.search(part) is not None
+
+
+def joint_pick(
+    parts: Sequence[str],
+    rankings: Sequence[Sequence[Scored]],
+    qtypes: Sequence[str],
+    focuses: Sequence[Sequence[str]],
+) -> list[Scored] | None:
+    """The one sentence that answers every part, as each part's scoring of it; None when
+    the parts need different sentences.
+
+    The candidates are each part's best sentence. It must cover every part's own terms,
+    those no other part shares (:data:`MIN_COVER`), and answers another part when it is
+    that part's best sentence too or holds a value of the kind the part asks for, scoring
+    within :data:`JOINT_MARGIN` of that part's best; a value that qualifies it must differ
+    from the leading part's ("When does the season open, and when does it close?" is not
+    answered by one date).
+    """
+    by_id = [{s.chunk.chunk_id: s for s in r} for r in rankings]
+    terms = [own_terms(p) for p in parts]
+    others = [set().union(*(t for j, t in enumerate(terms) if j != i)) for i in range(len(parts))]
+    for lead in range(len(parts)):
+        if not rankings[lead]:
+            continue
+        cid = rankings[lead][0].chunk.chunk_id
+        mine = [b.get(cid) for b in by_id]
+        if any(s is None for s in mine):
+            continue
+        values: list[tuple[int, int] | None] = []
+        ok = True
+        for i, (part, s) in enumerate(zip(parts, mine, strict=True)):
+            assert s is not None
+            at = _value(qtypes[i], part, s.chunk.text, focuses[i])
+            best = rankings[i][0]
+            if _cover(part, s, others[i]) < MIN_COVER:
+                ok = False
+            elif i == lead:
+                values.append(at)
+            elif s.chunk.chunk_id == best.chunk.chunk_id:  # its best too: it may share a value
+                values.append(None)
+            elif at is not None and _holds_value(part, s) and s.score >= best.score - JOINT_MARGIN:
+                values.append(at)
+            else:
+                ok = False
+            if not ok:
+                break
+        known = [v for v in values if v is not None]
+        if ok and len(set(known)) == len(known):
+            return [s for s in mine if s is not None]
+    return None

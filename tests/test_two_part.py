@@ -1,0 +1,95 @@
+"""Two-part questions: one sentence that answers both parts is cited once, value first;
+parts that need different sentences still get one each.
+
+Real components throughout (MiniLM embeddings, FAISS, BM25, the fitted abstention model)
+over small documents written here; the pure helpers are checked on plain strings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.answer.two_part import own_terms, with_question_word
+from rag.config import Config
+
+DOCS = {
+    "library.txt": (
+        "Brackwater library reopens after its renovation\n\n"
+        "The library's new roof carries 120 solar panels, which the town expects to cover "
+        "about half of the building's electricity use. The reading room seats 60 people "
+        "and has 14 study desks by the windows.\n\n"
+        "Membership costs 15 euros a year for adults and 5 euros for children. The "
+        "renovation cost 2.4 million euros and took 14 months."
+    ),
+    "ferry.txt": (
+        "Orran ferry timetable\n\n"
+        "The first ferry leaves Orran at 6.40 a.m. The crossing to Holm takes 35 minutes. "
+        "Bicycles travel free of charge, and the ticket office closes at 8 p.m."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory):
+    """An assistant over the two documents above (its own index)."""
+    from rag.answer.assistant import Assistant
+
+    root: Path = tmp_path_factory.mktemp("two_part")
+    (root / "seeds").mkdir()
+    for name, text in DOCS.items():
+        (root / "seeds" / name).write_text(text, encoding="utf-8")
+    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+
+
+def test_one_sentence_answering_both_parts_is_cited_once(bot) -> None:
+    """Both asked things stand in one sentence: it answers both, not a second sentence
+    about something else."""
+    ans = bot.ask(
+        "How many solar panels are on the roof, and how much of the building's "
+        "electricity should they cover?"
+    )
+    assert not ans.abstained, ans.answer
+    assert "120" in ans.answer and "half" in ans.answer
+    assert len(ans.citations) == 1
+    assert "solar panels" in ans.citations[0].quote
+    assert ans.answer.startswith("120 solar panels")  # the value first
+
+
+def test_two_values_of_one_sentence_lead_the_answer(bot) -> None:
+    """Each part's value comes first, both from the one sentence that holds them."""
+    ans = bot.ask("How much does membership cost for adults, and how much for children?")
+    assert not ans.abstained, ans.answer
+    assert len(ans.citations) == 1
+    lead = ans.answer.split(" — ")[0]
+    assert "15 euros" in lead and "5 euros" in lead.replace("15 euros", "")
+
+
+def test_parts_needing_different_sentences_get_one_each(bot) -> None:
+    ans = bot.ask(
+        "How many people does the reading room seat, and how much did the renovation cost?"
+    )
+    assert not ans.abstained, ans.answer
+    assert "60" in ans.answer and "2.4 million euros" in ans.answer
+    assert len(ans.citations) == 2
+
+
+def test_parts_in_different_documents_get_one_each(bot) -> None:
+    ans = bot.ask("How long does the crossing to Holm take, and how much does membership cost?")
+    assert not ans.abstained, ans.answer
+    assert "35 minutes" in ans.answer and "15 euros" in ans.answer
+    assert {Path(c.source).name for c in ans.citations} == {"ferry.txt", "library.txt"}
+
+
+def test_later_parts_borrow_the_question_word() -> None:
+    assert with_question_word(["On which days were the talks", "the meeting held?"]) == [
+        "On which days were the talks",
+        "On which days the meeting held?",
+    ]
+    assert with_question_word(["Who chairs it", "what did it want?"])[1] == "what did it want?"
+
+
+def test_own_terms_leave_out_the_words_naming_the_asked_kind() -> None:
+    assert own_terms("how much does it cost?") == set()
+    assert own_terms("how much of the building's electricity should they cover?") >= {"electricity"}
