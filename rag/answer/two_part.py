@@ -27,7 +27,7 @@ JOINT_MARGIN = 0.2
 """How far below a part's best sentence the shared sentence may score for that part when
 it holds a value of the kind that part asks for (its best sentence may hold a value of
 that kind about something else: "Parking costs £2.50" against "a weekly pass at £10")."""
-MIN_COVER = 0.6
+MIN_COVER = 0.75
 """Share of a part's own terms (not the words naming the asked kind) the sentence needs."""
 
 _KIND_WORDS = frozenset(
