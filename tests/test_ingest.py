@@ -40,6 +40,18 @@ def test_markdown_heading_is_the_title(tmp_path: Path) -> None:
     assert doc.title == "Smart gates"
 
 
+def test_a_chinese_news_file_is_titled_by_its_first_sentence(tmp_path: Path) -> None:
+    """As an English news file: a first line of two Chinese sentences (。 ends a
+    sentence, no space after it) was taken whole as the title."""
+    text = "凭祥 — 友谊关口岸今年进出口货物86万吨。海关表示增长明显。\n\n第二段。"
+    (tmp_path / "zh.txt").write_text(text, "utf-8")
+    (doc,) = load_corpus(tmp_path, tmp_path)
+    assert (doc.dateline, doc.title) == ("凭祥", "友谊关口岸今年进出口货物86万吨。")
+    (tmp_path / "zh.txt").write_text("# 口岸通关\n\n友谊关口岸今年进出口货物86万吨。", "utf-8")
+    (doc,) = load_corpus(tmp_path, tmp_path)
+    assert doc.title == "口岸通关"
+
+
 def test_same_text_twice_is_indexed_once(tmp_path: Path) -> None:
     for name in ("a.txt", "b.txt"):
         (tmp_path / name).write_text("Same article text.", "utf-8")

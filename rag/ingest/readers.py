@@ -358,7 +358,7 @@ def _read_bytes(path: Path) -> bytes:
 
 _DATELINE = re.compile(r"^\s*(?P<place>[^\W\d_a-zà-ỹ][^\n—–:]{0,60}?)\s*[—–]\s+", re.UNICODE)
 _BYLINE = re.compile(r"[—–]\s*(?P<byline>[A-Z][A-Z/&.\- ]{1,30})\s*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘(])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘(])|(?<=[。！？])")  # Chinese: no space
 
 
 def _dateline(text: str) -> str:
@@ -366,6 +366,9 @@ def _dateline(text: str) -> str:
     if m and m.group("place").upper() == m.group("place"):
         return m.group("place").strip()
     return ""
+
+
+_ENDS = (".", "。", "！", "？")  # a first line ending so is a sentence, not a title
 
 
 def derive_metadata(text: str, fallback_title: str) -> tuple[str, str, str]:
@@ -379,7 +382,7 @@ def derive_metadata(text: str, fallback_title: str) -> tuple[str, str, str]:
     first_line = body.strip().split("\n", 1)[0].strip()
     # A Markdown heading or a short first line is a real title.
     heading = first_line.lstrip("#").strip()
-    if first_line.startswith("#") or (0 < len(heading) <= 100 and not heading.endswith(".")):
+    if first_line.startswith("#") or (0 < len(heading) <= 100 and not heading.endswith(_ENDS)):
         title = heading
     else:
         title = _SENTENCE_END.split(first_line, maxsplit=1)[0]
