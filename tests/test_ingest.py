@@ -52,6 +52,19 @@ def test_a_chinese_news_file_is_titled_by_its_first_sentence(tmp_path: Path) -> 
     assert doc.title == "口岸通关"
 
 
+def test_markdown_front_matter_gives_the_title_not_its_fence(tmp_path: Path) -> None:
+    """A Markdown file opening with front matter was titled "---" (its first line)."""
+    text = '---\ntitle: "Harbour toll rises"\ndate: 2025-04-09\n---\n\n# Tolls\n\nThe toll rose.'
+    (tmp_path / "a.md").write_text(text, "utf-8")
+    (doc,) = load_corpus(tmp_path, tmp_path)
+    assert (doc.title, doc.date, doc.text) == ("Harbour toll rises", "2025-04-09", text)
+    (tmp_path / "a.md").write_text(
+        "---\ndate: 2025-04-09\n---\n\n# Tolls\n\nThe toll rose.", "utf-8"
+    )
+    (doc,) = load_corpus(tmp_path, tmp_path)
+    assert doc.title == "Tolls"  # no title field: the heading after it
+
+
 def test_same_text_twice_is_indexed_once(tmp_path: Path) -> None:
     for name in ("a.txt", "b.txt"):
         (tmp_path / name).write_text("Same article text.", "utf-8")

@@ -52,7 +52,7 @@ _PATTERNS = [
     re.compile(rf"{_YEAR}\s*年\s*(?P<mnum>[01]?\d)\s*月\s*(?P<day>[0-3]?\d)\s*日"),  # 2025年3月14日
     re.compile(rf"\b{_MONTH}\s+{_YEAR}\b", re.I),  # March 2025 (no day)
 ]
-_FRONT_MATTER = re.compile(r"\A---\s*\n(?P<body>.*?)\n---\s*(?:\n|\Z)", re.S)
+_FRONT_MATTER = re.compile(r"---[ \t]*\n(?P<body>.*?)\n---[ \t]*(?:\n|\Z)", re.S)  # match()ed
 _FRONT_DATE = re.compile(r"^(?:date|published|pubdate|created)\s*:\s*(?P<value>.+)$", re.I | re.M)
 _META = re.compile(
     r"<meta\b[^>]*?(?:name|property|itemprop)\s*=\s*[\"']?"
@@ -123,12 +123,27 @@ def text_date(text: str, lines: int = 4) -> str:
     return ""
 
 
+def front_matter(text: str) -> tuple[str, int]:
+    """Markdown/YAML front matter (``---`` ... ``---`` at the top): (its body, the offset
+    where the text after it starts); ("", 0) when there is none."""
+    skip = len(text) - len(text.lstrip("\ufeff"))
+    m = _FRONT_MATTER.match(text, skip)
+    return (m.group("body"), m.end()) if m else ("", 0)
+
+
+def front_matter_field(body: str, *names: str) -> str:
+    """The first of ``names`` set in a front matter ``body`` (quotes stripped), or ""."""
+    for line in body.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() in names:
+            return value.strip().strip("\"'")
+    return ""
+
+
 def front_matter_date(text: str) -> str:
     """``date:`` from Markdown/YAML front matter (``---`` ... ``---`` at the top), or ""."""
-    m = _FRONT_MATTER.match(text.lstrip("\ufeff"))
-    if not m:
-        return ""
-    d = _FRONT_DATE.search(m.group("body"))
+    body, _ = front_matter(text)
+    d = _FRONT_DATE.search(body) if body else None
     return find_date(d.group("value").strip().strip("\"'")) if d else ""
 
 

@@ -19,7 +19,13 @@ from io import BytesIO
 from pathlib import Path
 
 from rag.errors import CorpusError, UnreadableFileError
-from rag.ingest.dates import document_date, html_date, pdf_date
+from rag.ingest.dates import (
+    document_date,
+    front_matter,
+    front_matter_field,
+    html_date,
+    pdf_date,
+)
 from rag.types import Document
 
 
@@ -377,6 +383,13 @@ def derive_metadata(text: str, fallback_title: str) -> tuple[str, str, str]:
     The title is the first sentence without its dateline ("LẠNG SƠN — "), cut at a
     word boundary to at most 120 characters; news files have no separate title line.
     """
+    meta, after = front_matter(text)  # Markdown front matter: its title, else what follows
+    if meta:
+        named = front_matter_field(meta, "title")
+        text = text[after:]
+        if named:
+            m = _BYLINE.search(text.rstrip())
+            return named, _dateline(text), (m.group("byline").strip() if m else "")
     dateline = _dateline(text)
     body = _DATELINE.sub("", text, count=1) if dateline else text
     first_line = body.strip().split("\n", 1)[0].strip()
