@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.answer.cjk import asked_unit, cjk_pick_value
 from rag.answer.spans import (
-    asked_unit,
-    cjk_pick_value,
     content_span,
     is_heading_line,
     is_label,
@@ -215,7 +214,7 @@ def test_scores_are_centred_per_language_only_when_languages_mix() -> None:
 
 def test_wording_features_say_nothing_across_languages() -> None:
     from rag.answer.abstain import FEATURES
-    from rag.answer.spans import across_languages
+    from rag.answer.cjk import across_languages
 
     x = [1.0] * len(FEATURES)
     means = [0.5] * len(FEATURES)

@@ -63,7 +63,9 @@ def test_fold_and_tokenize_never_crash_and_are_stable(text: str) -> None:
     assert "đ" not in folded and "Đ" not in folded
     terms = tokenize(text)
     # Latin words and numbers, or Chinese character bigrams (a lone character as itself)
-    assert all(re.fullmatch(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{1,2}", t) for t in terms)
+    assert all(
+        re.fullmatch(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{1,2}", t) for t in terms
+    )
     assert tokenize(folded) == terms, "folding first changes nothing"
     assert tokenize(unicodedata.normalize("NFD", text)) == terms, "any normal form"
     assert set(tokenize(text, keep_stopwords=True)) >= {t for t in terms if t.isdigit()}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.qualifiers import (
     asked_role,
@@ -38,7 +39,6 @@ from rag.answer.spans import (
     ANSWER_KINDS,
     MONTHS,
     WEEKDAYS,
-    across_languages,
     asked_names,
     content_span,
     is_heading_line,

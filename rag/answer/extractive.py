@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer.candidates import Candidate, Scored
 from rag.answer.citations import Source
+from rag.answer.cjk import cjk_pick_value, cjk_value_window
 from rag.answer.followup import split_context
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     _COUNT_FOCUS,
@@ -32,8 +34,6 @@ from rag.answer.spans import (
     WORD_NUMBERS,
     Span,
     answer_values,
-    cjk_pick_value,
-    cjk_value_window,
     content_span,
     is_cjk_sentence,
     is_label,
@@ -56,28 +56,6 @@ UNTYPED_LEAD = (0.15, 0.4)
 score and in wording, to rank above it: "A host may hold at most one Class C licence" for
 "How many Class C licences may one host hold?" (the question states "one"), against a
 sentence counting Class C licences in force."""
-
-
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """A candidate sentence with its score parts."""
-
-    chunk: Chunk  # the sentence as a chunk (offsets into its document)
-    score: float
-    semantic: float
-    lexical: float
-    typed: float
-    rank: int
-    context: frozenset[str] = frozenset()  # names it refers back to, its heading's words
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A sentence of a retrieved passage; ``context`` holds names it refers back to."""
-
-    chunk: Chunk
-    rank: int
-    context: frozenset[str] = frozenset()
 
 
 def _context(text: str, start: int, sentence: str) -> frozenset[str]:

@@ -25,11 +25,10 @@ Han characters takes exactly the code paths it took before.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.lang import CJK_END_MARKS, cjk_share, detect_language, has_cjk, word_count
+from rag.lang import CJK_END_MARKS, cjk_share, has_cjk, word_count
 from rag.text import STOPWORDS, fold, stem, tokenize
 
 MONTHS = (
@@ -64,10 +63,10 @@ _NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")
 # CJK shapes: a number is bounded by what is not a Latin letter or digit (Han characters
 # may touch it), then an optional magnitude (万 ten thousand, 亿 hundred million) and an
 # approximation (多, 余: "more than").
-_HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_HAS_HAN = re.compile(f"[{_HAN_RANGE}]")
+HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAS_HAN = re.compile(f"[{HAN_RANGE}]")
 _CJK_NUM = rf"(?<![0-9A-Za-z.,]){_NUM}(?:[万亿千百]+)?(?:多|余)?"
-_CJK_UNITS = (  # measure words of two or more characters (one-character ones are generic)
+CJK_UNITS = (  # measure words of two or more characters (one-character ones are generic)
     "小时|分钟|秒钟|公里|千米|厘米|毫米|公斤|千克|平方公里|平方米|立方米|公顷|人次|辆次|架次|"
     "艘次|标箱|个月|周年|百分点"
 )
@@ -89,7 +88,7 @@ _CJK_TIME = re.compile(
     r"(?<![0-9A-Za-z.])\d{1,2}[点时](?:\d{1,2}分|半)?(?![间候期])"
 )
 _CJK_QUANTITY = re.compile(  # "86万吨", "12条", "4.6万人次", "11个小时", "2400人"
-    rf"{_CJK_NUM}\s?(?:个)?(?:{_CJK_UNITS}|[{_HAN_RANGE}])"
+    rf"{_CJK_NUM}\s?(?:个)?(?:{CJK_UNITS}|[{HAN_RANGE}])"
 )
 _CJK_NUMBER = re.compile(rf"{_CJK_NUM}(?![0-9A-Za-z])")
 _CJK_KINDS = (
@@ -285,11 +284,6 @@ def answer_values(qtype: str, sentence: str, question: str) -> list[Span]:
 
 # ---------------------------------------------------------------- CJK answer values
 
-_CJK_CLAUSE = re.compile(r"[，,；;：:、。！？!?]")
-_ASKED_UNIT = re.compile(rf"(?:多少|几)个?({_CJK_UNITS}|[{_HAN_RANGE}])")
-_VALUE_HEAD = re.compile(r"^[$€£¥￥]?[\d.,]+[万亿千百]*(?:多|余)?个?")
-
-
 CJK_SENTENCE_SHARE = 0.3
 """Share of CJK letters that makes a sentence Chinese text (not English quoting a name)."""
 
@@ -298,133 +292,6 @@ def is_cjk_sentence(sentence: str) -> bool:
     """Whether a sentence is Chinese (or Japanese) text, read with the CJK rules below:
     at least :data:`CJK_SENTENCE_SHARE` of its non-space characters are CJK letters."""
     return _HAS_HAN.search(sentence) is not None and cjk_share(sentence) >= CJK_SENTENCE_SHARE
-
-
-def asked_unit(question: str) -> str:
-    """The measure word a Chinese question counts in ("多少家企业" -> "家", "多少分钟" ->
-    "分钟", "多少辆次" -> "辆次"); "" when it names none ("约占多少？")."""
-    m = _ASKED_UNIT.search(question)
-    return m.group(1) if m else ""
-
-
-def _unit_of(value: Span) -> str:
-    """The measure word of a CJK value ("1.1万人" -> "人", "11个小时" -> "小时")."""
-    return _VALUE_HEAD.sub("", value.text)
-
-
-def _clause_of(sentence: str, start: int, end: int) -> tuple[int, int]:
-    """The clause (between ，；：、 and end marks) holding ``sentence[start:end]``."""
-    a = max((m.end() for m in _CJK_CLAUSE.finditer(sentence, 0, start)), default=0)
-    m = _CJK_CLAUSE.search(sentence, end)
-    return a, (m.start() if m else len(sentence))
-
-
-def cjk_pick_value(qtype: str, question: str, sentence: str, margin: float = 0.0) -> Span | None:
-    """The value of the asked kind that a Chinese sentence offers as the answer.
-
-    Chinese writes no spaces, so word distances say nothing there; instead each value
-    scores the question's terms (character bigrams) in its own clause, those before it
-    (the subject, the verb) counting double, plus 3 when its measure word is the one the
-    question counts in ("多少家企业" is answered by "9家", not "2400人"). None when no
-    value leads the next by ``margin`` (the whole sentence answers better)."""
-    values = answer_values(qtype, sentence, question)
-    if len(values) <= 1:
-        return values[0] if values else None
-    qterms = set(tokenize(question))
-    unit = asked_unit(question)
-    scored = []
-    for v in values:
-        a, b = _clause_of(sentence, v.start, v.end)
-        score = 2.0 * len(qterms & set(tokenize(sentence[a : v.start])))
-        score += len(qterms & set(tokenize(sentence[v.end : b])))
-        if unit and _unit_of(v).startswith(unit):
-            score += 3.0
-        scored.append((score, v))
-    scored.sort(key=lambda sv: -sv[0])
-    if scored[0][0] - scored[1][0] < margin:
-        return None
-    return scored[0][1]
-
-
-def cjk_value_window(sentence: str, value: Span, max_chars: int = 60) -> str:
-    """The clauses of a Chinese sentence around ``value``, at most ``max_chars`` characters
-    (CJK clauses are short: a whole sentence usually fits), the value never cut and the
-    end mark dropped (the citation marker follows); a cut at the start is marked "…"."""
-    a, b = _clause_of(sentence, value.start, value.end)
-    cuts = [m for m in _CJK_CLAUSE.finditer(sentence)]
-    while True:
-        before = [m.end() for m in cuts if m.end() < a]
-        after = [m.start() for m in cuts if m.start() > b]
-        wider = [(x, b) for x in before[-1:]] + [(a, y) for y in after[:1]]
-        if not before and a > 0:
-            wider.append((0, b))
-        fits = [(x, y) for x, y in wider if y - x <= max_chars]
-        if not fits:
-            break
-        a, b = min(fits, key=lambda span: (span[0] != a, span))  # earlier text first: who
-    text = sentence[a:b].strip(" ，,；;：:、")
-    end_marks = CJK_END_MARKS + "!?."
-    text = text.rstrip(end_marks) if sentence[b:].strip(end_marks + " ") == "" else text
-    return ("… " if a > 0 else "") + text
-
-
-# ---------------------------------------------------------------- across languages
-
-WORDING_FEATURES = frozenset(
-    [
-        "lexical",
-        "unfocused",
-        "cover",
-        "cover_sentence",
-        "missing_rare",
-        "missing_known",
-        "missing_unknown",
-        "names_missing",
-        "names_missing_doc",
-        "modifier_missing",
-        "qualifier_missing_near",
-        "names_missing_idf",
-        "rival_qualifier",
-        "focus_conflict",
-        "rank_mismatch",
-        "modifier_rival",
-        "modifier_dropped",
-        "role_missing",
-        "calendar_rival",
-        "partitive_missing",
-    ]
-)
-"""Abstention features that compare the question's words (terms, names, titles,
-modifiers, English number words) with the sentence's: they say nothing when the two are
-in different languages ("Youyi Guan" is 友谊关), where they would refuse every answer."""
-
-
-def across_languages(
-    names: Sequence[str],
-    x: list[float],
-    neutral: Callable[[], Sequence[float]],
-    question: str,
-    sentence: str,
-    doc_text: str,
-) -> list[float]:
-    """The abstention features ``x`` (named ``names``) of a sentence whose document is in
-    another language than the question: the wording features take their ``neutral``
-    values (``neutral()``: the fitted model's means, no evidence either way; only called
-    here, so a refit over English data never needs a fitted model) and the number
-    features compare digits only. ``x`` itself when the languages are the same."""
-    q_lang = detect_language(question) or "en"
-    if q_lang == (detect_language(doc_text[:1000]) or "en"):
-        return x
-    out, means = list(x), neutral()
-    asked = stated_numbers(question, words=False)
-    for i, name in enumerate(names):
-        if name in WORDING_FEATURES:
-            out[i] = float(means[i])
-        elif name == "numbers_missing":
-            out[i] = float(bool(asked - stated_numbers(sentence, words=False)))
-        elif name == "numbers_missing_doc":
-            out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
-    return out
 
 
 # ---------------------------------------------------------------- layout: labels, datelines
@@ -504,7 +371,7 @@ def content_span(text: str) -> tuple[int, int, str]:
     return start, end, " ".join(labels)
 
 
-_CJK_PLACE = re.compile(f"[{_HAN_RANGE}]{{1,12}}")
+_CJK_PLACE = re.compile(f"[{HAN_RANGE}]{{1,12}}")
 
 
 def _cjk_place(text: str) -> bool:
@@ -533,7 +400,7 @@ def asked_names(question: str) -> set[str]:
 
 _STATED = re.compile(r"(?:(?<=\s)[−-])?(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _STATED_CJK = re.compile(  # a Han character may touch the number: "在2026年", "企业9家"
-    rf"(?:(?<=\s)[−-])?(?<![^\W{_HAN_RANGE}])(?<!\.)\d[\d,]*(?:\.\d+)?"
+    rf"(?:(?<=\s)[−-])?(?<![^\W{HAN_RANGE}])(?<!\.)\d[\d,]*(?:\.\d+)?"
 )
 
 

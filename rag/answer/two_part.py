@@ -21,7 +21,7 @@ from rag.answer.spans import ANSWER_KINDS, answer_values
 from rag.text import tokenize
 
 if TYPE_CHECKING:
-    from rag.answer.extractive import Scored
+    from rag.answer.candidates import Scored
 
 JOINT_MARGIN = 0.2
 """How far below a part's best sentence the shared sentence may score for that part when

@@ -1,0 +1,150 @@
+"""Answer values in Chinese (and Japanese) text, and the abstention features across languages.
+
+Chinese writes no spaces and glues numbers to their measure words ("86万吨", "9家"),
+so word distances say nothing there: :func:`cjk_pick_value` picks the value of the
+asked kind by clause and by the measure word the question counts in ("多少家企业" ->
+"9家", not "2400人"), and :func:`cjk_value_window` quotes the clause around it.
+:func:`across_languages` neutralises the word-comparing abstention features when the
+answer's document is in another language than the question (their words cannot match).
+Span typing itself (:func:`rag.answer.spans.value_spans`) reads CJK shapes already.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from rag.answer.spans import CJK_UNITS, HAN_RANGE, Span, answer_values, stated_numbers
+from rag.lang import CJK_END_MARKS, detect_language
+from rag.text import tokenize
+
+_CJK_CLAUSE = re.compile(r"[，,；;：:、。！？!?]")
+_ASKED_UNIT = re.compile(rf"(?:多少|几)个?({CJK_UNITS}|[{HAN_RANGE}])")
+_VALUE_HEAD = re.compile(r"^[$€£¥￥]?[\d.,]+[万亿千百]*(?:多|余)?个?")
+
+
+def asked_unit(question: str) -> str:
+    """The measure word a Chinese question counts in ("多少家企业" -> "家", "多少分钟" ->
+    "分钟", "多少辆次" -> "辆次"); "" when it names none ("约占多少？")."""
+    m = _ASKED_UNIT.search(question)
+    return m.group(1) if m else ""
+
+
+def _unit_of(value: Span) -> str:
+    """The measure word of a CJK value ("1.1万人" -> "人", "11个小时" -> "小时")."""
+    return _VALUE_HEAD.sub("", value.text)
+
+
+def _clause_of(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """The clause (between ，；：、 and end marks) holding ``sentence[start:end]``."""
+    a = max((m.end() for m in _CJK_CLAUSE.finditer(sentence, 0, start)), default=0)
+    m = _CJK_CLAUSE.search(sentence, end)
+    return a, (m.start() if m else len(sentence))
+
+
+def cjk_pick_value(qtype: str, question: str, sentence: str, margin: float = 0.0) -> Span | None:
+    """The value of the asked kind that a Chinese sentence offers as the answer.
+
+    Chinese writes no spaces, so word distances say nothing there; instead each value
+    scores the question's terms (character bigrams) in its own clause, those before it
+    (the subject, the verb) counting double, plus 3 when its measure word is the one the
+    question counts in ("多少家企业" is answered by "9家", not "2400人"). None when no
+    value leads the next by ``margin`` (the whole sentence answers better)."""
+    values = answer_values(qtype, sentence, question)
+    if len(values) <= 1:
+        return values[0] if values else None
+    qterms = set(tokenize(question))
+    unit = asked_unit(question)
+    scored = []
+    for v in values:
+        a, b = _clause_of(sentence, v.start, v.end)
+        score = 2.0 * len(qterms & set(tokenize(sentence[a : v.start])))
+        score += len(qterms & set(tokenize(sentence[v.end : b])))
+        if unit and _unit_of(v).startswith(unit):
+            score += 3.0
+        scored.append((score, v))
+    scored.sort(key=lambda sv: -sv[0])
+    if scored[0][0] - scored[1][0] < margin:
+        return None
+    return scored[0][1]
+
+
+def cjk_value_window(sentence: str, value: Span, max_chars: int = 60) -> str:
+    """The clauses of a Chinese sentence around ``value``, at most ``max_chars`` characters
+    (CJK clauses are short: a whole sentence usually fits), the value never cut and the
+    end mark dropped (the citation marker follows); a cut at the start is marked "…"."""
+    a, b = _clause_of(sentence, value.start, value.end)
+    cuts = [m for m in _CJK_CLAUSE.finditer(sentence)]
+    while True:
+        before = [m.end() for m in cuts if m.end() < a]
+        after = [m.start() for m in cuts if m.start() > b]
+        wider = [(x, b) for x in before[-1:]] + [(a, y) for y in after[:1]]
+        if not before and a > 0:
+            wider.append((0, b))
+        fits = [(x, y) for x, y in wider if y - x <= max_chars]
+        if not fits:
+            break
+        a, b = min(fits, key=lambda span: (span[0] != a, span))  # earlier text first: who
+    text = sentence[a:b].strip(" ，,；;：:、")
+    end_marks = CJK_END_MARKS + "!?."
+    text = text.rstrip(end_marks) if sentence[b:].strip(end_marks + " ") == "" else text
+    return ("… " if a > 0 else "") + text
+
+
+# ---------------------------------------------------------------- across languages
+
+WORDING_FEATURES = frozenset(
+    [
+        "lexical",
+        "unfocused",
+        "cover",
+        "cover_sentence",
+        "missing_rare",
+        "missing_known",
+        "missing_unknown",
+        "names_missing",
+        "names_missing_doc",
+        "modifier_missing",
+        "qualifier_missing_near",
+        "names_missing_idf",
+        "rival_qualifier",
+        "focus_conflict",
+        "rank_mismatch",
+        "modifier_rival",
+        "modifier_dropped",
+        "role_missing",
+        "calendar_rival",
+        "partitive_missing",
+    ]
+)
+"""Abstention features that compare the question's words (terms, names, titles,
+modifiers, English number words) with the sentence's: they say nothing when the two are
+in different languages ("Youyi Guan" is 友谊关), where they would refuse every answer."""
+
+
+def across_languages(
+    names: Sequence[str],
+    x: list[float],
+    neutral: Callable[[], Sequence[float]],
+    question: str,
+    sentence: str,
+    doc_text: str,
+) -> list[float]:
+    """The abstention features ``x`` (named ``names``) of a sentence whose document is in
+    another language than the question: the wording features take their ``neutral``
+    values (``neutral()``: the fitted model's means, no evidence either way; only called
+    here, so a refit over English data never needs a fitted model) and the number
+    features compare digits only. ``x`` itself when the languages are the same."""
+    q_lang = detect_language(question) or "en"
+    if q_lang == (detect_language(doc_text[:1000]) or "en"):
+        return x
+    out, means = list(x), neutral()
+    asked = stated_numbers(question, words=False)
+    for i, name in enumerate(names):
+        if name in WORDING_FEATURES:
+            out[i] = float(means[i])
+        elif name == "numbers_missing":
+            out[i] = float(bool(asked - stated_numbers(sentence, words=False)))
+        elif name == "numbers_missing_doc":
+            out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
+    return out
