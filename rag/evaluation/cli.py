@@ -28,7 +28,7 @@ from rag.evaluation.backends import (
 from rag.evaluation.dataset import load_dataset
 from rag.evaluation.report import print_summary, write_reports
 from rag.evaluation.runner import DEFAULT_OUT, check_gates, evaluate, parse_compare, parse_gates
-from rag.evaluation.suite import DEFAULT_SUITE_OUT, load_suite, parse_sweep, run_suite
+from rag.evaluation.suite import DEFAULT_SUITE_OUT, Suite, load_suite, parse_sweep, run_suite
 from rag.evaluation.suite_report import build_report, print_suite_summary, write_suite_reports
 
 if TYPE_CHECKING:
@@ -80,24 +80,28 @@ def run_suite_cli(
         raise ConfigError(
             "--compare does not combine with --suite; run the suite once per configuration"
         )
-    path = Path(args.suite)
-    if not path.is_absolute() and not path.exists() and config.path(path).exists():
-        path = config.path(path)
-    split = getattr(args, "split", None) or "all"
-    suite = load_suite(path).select(split)
-    sweep = parse_sweep(getattr(args, "sweep", None), config)
-    out = Path(args.out) if getattr(args, "out", None) else config.path(DEFAULT_SUITE_OUT)
-
-    def warn(msg: str) -> None:
-        print(f"rag: {msg}", file=sys.stderr)
-
+    suite, split, sweep, out = _suite_args(args, config)
     results = run_suite(
-        suite, config, out / "index", limit=getattr(args, "limit", None), sweep=sweep, warn=warn
+        suite, config, out / "index", limit=getattr(args, "limit", None), sweep=sweep, warn=_warn
     )
     report = build_report(suite, split, config, results, gates)
     write_suite_reports(report, results, out)
     print_suite_summary(report, out)
     return 0 if all(g["passed"] for g in report["gates"]) else 1
+
+
+def _suite_args(
+    args: argparse.Namespace, config: Config
+) -> tuple[Suite, str, tuple[float, ...], Path]:
+    """The suite (a path as given, else under the project root) with its ``--split``
+    selected, the ``--sweep`` values and the ``--out`` folder."""
+    path = Path(args.suite)
+    if not path.is_absolute() and not path.exists() and config.path(path).exists():
+        path = config.path(path)
+    split = getattr(args, "split", None) or "all"
+    sweep = parse_sweep(getattr(args, "sweep", None), config)
+    out = Path(args.out) if getattr(args, "out", None) else config.path(DEFAULT_SUITE_OUT)
+    return load_suite(path).select(split), split, sweep, out
 
 
 def run_backends_cli(
@@ -109,13 +113,7 @@ def run_backends_cli(
     """``rag eval --suite --backends a,b [--sample N]``: the suite once per backend on the
     same questions (with ``--sample``, N per domain spread over its file), each backend's
     report and the comparison (:mod:`rag.evaluation.backends`)."""
-    path = Path(args.suite)
-    if not path.is_absolute() and not path.exists() and config.path(path).exists():
-        path = config.path(path)
-    split = getattr(args, "split", None) or "all"
-    suite = load_suite(path).select(split)
-    sweep = parse_sweep(getattr(args, "sweep", None), config)
-    out = Path(args.out) if getattr(args, "out", None) else config.path(DEFAULT_SUITE_OUT)
+    suite, split, sweep, out = _suite_args(args, config)
     limit, sample = getattr(args, "limit", None), getattr(args, "sample", None)
     if sample is not None:
         suite = sample_suite(suite, sample, out / "sample")
