@@ -42,6 +42,7 @@ from rag.answer.two_part import joint_pick, with_question_word
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.ingest.chunking import answer_spans
+from rag.ingest.dates import front_matter
 from rag.retrieve.retriever import sub_queries
 from rag.retrieve.routing import centre_by_language, chunk_language
 from rag.text import STOPWORDS, fold, names, tokenize
@@ -207,15 +208,17 @@ class ExtractiveBackend:
     # ------------------------------------------------------------------ internals
 
     def _candidates(self, hits: Sequence[Hit], doc_texts: dict[str, str]) -> list[Candidate]:
-        """The quotable sentences of the hits, without headings, section labels, datelines
-        or the document title (they name a topic, they do not answer); a heading's words
-        become the context of the sentence under it."""
+        """The quotable sentences of the hits, without headings, section labels, datelines,
+        Markdown front matter or the document title (they name a topic or file the
+        document, they do not answer); a heading's words become the context of the
+        sentence under it."""
         seen: set[tuple[str, int]] = set()
         out = []
         for hit in hits:
             c = hit.chunk
             text = doc_texts[c.doc_id]
-            for a, b in answer_spans(text, c.start, c.end):
+            metadata_end = front_matter(text)[1]  # 0 without front matter
+            for a, b in answer_spans(text, max(c.start, metadata_end), max(c.end, metadata_end)):
                 if (c.doc_id, a) in seen:
                     continue
                 seen.add((c.doc_id, a))
