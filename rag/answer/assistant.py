@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rag import prompts
@@ -38,13 +39,14 @@ from rag.answer.followup import (
 from rag.answer.llm.backends import ChatLLM, llm_key, make_llm
 from rag.config import Config
 from rag.errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
+from rag.ingest.dates import front_matter
 from rag.lang import detect_language, localized, with_question_word
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
 from rag.retrieve.retriever import SearchResult, clean_query
 from rag.retrieve.routing import source_language_note
 from rag.text import strip_markup
-from rag.types import Answer, Hit
+from rag.types import Answer, Chunk, Hit
 
 
 class Assistant(IndexedCorpus):
@@ -294,7 +296,8 @@ class Assistant(IndexedCorpus):
             answer.timings_ms.update(generate=0.0, verify=0.0)
             self._abstain(answer)
             return
-        sources = [Source(h.rank, h.chunk, h.score) for h in hits]
+        texts = self._texts(hits)
+        sources = [Source(h.rank, _prose(h.chunk, texts[h.chunk.doc_id]), h.score) for h in hits]
         messages = _draft_messages(answer.standalone_question, sources)
         given = frozenset(s.n for s in sources)
         limit = max(cfg.llm_max_tokens, 16) * 8  # characters; a backend may ignore max_tokens
@@ -496,6 +499,18 @@ def _previous_answers(turns: Sequence[Turn], standalone: str) -> list[str]:
 
     prev = strip_markers(turns[-1].answer)
     return [prev[a:b] for a, b in sentence_spans(prev)]
+
+
+def _prose(chunk: Chunk, doc_text: str) -> Chunk:
+    """``chunk`` without the document's Markdown front matter (``title:``/``date:``
+    lines between ``---`` fences): it files the document, it is no source text, and a
+    small model copies it ("date: 2025-12-31") or answers the scaffold instead."""
+    end = front_matter(doc_text)[1]
+    if chunk.start >= end:
+        return chunk
+    rest = doc_text[end : chunk.end]
+    start = end + len(rest) - len(rest.lstrip())  # the prose after it, blank lines skipped
+    return replace(chunk, start=start, text=doc_text[start : chunk.end])
 
 
 def _draft_messages(question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:
