@@ -25,7 +25,9 @@ from rag.ingest.chunking import sentence_spans
 ROOT = Path(__file__).resolve().parents[1]
 XL = ROOT / "eval" / "crosslingual"
 XL_DOCS = XL / "docs"
-XL_DATASET = ROOT / "eval" / "datasets" / "crosslingual.jsonl"
+XL_DATASET = ROOT / "eval" / "datasets" / "crosslingual.jsonl"  # the dev split
+XL_TEST_DOCS = XL / "docs_test"
+XL_TEST_DATASET = ROOT / "eval" / "datasets" / "crosslingual_test.jsonl"  # held out
 MODEL = "multilingual-e5-small"
 
 
@@ -153,11 +155,15 @@ def test_vietnamese_and_chinese_questions_find_the_english_passage(
     assert any(evidence in h.chunk.text for h in hits), [h.chunk.text[:80] for h in hits]
 
 
-def test_crosslingual_dataset_is_valid_and_balanced() -> None:
-    """>= 60 questions, every evidence string located, each pair with near-miss unanswerables."""
-    dataset = load_dataset(XL_DATASET, XL_DOCS)
-    assert len(dataset.items) >= 60
-    records = [json.loads(x) for x in XL_DATASET.read_text("utf-8").splitlines() if x]
+@pytest.mark.parametrize(
+    ("path", "docs", "least"), [(XL_DATASET, XL_DOCS, 60), (XL_TEST_DATASET, XL_TEST_DOCS, 40)]
+)
+def test_crosslingual_dataset_is_valid_and_balanced(path: Path, docs: Path, least: int) -> None:
+    """Dev >= 60 and test >= 40 questions, every evidence string located, each pair with
+    near-miss unanswerables (a quarter of the set)."""
+    dataset = load_dataset(path, docs)
+    assert len(dataset.items) >= least
+    records = [json.loads(x) for x in path.read_text("utf-8").splitlines() if x]
     pairs = Counter(r["lang"] for r in records)
     assert set(pairs) == {"vi->en", "zh->en", "en->vi", "vi->vi", "en->zh", "zh->zh"}
     for pair in pairs:
@@ -165,6 +171,17 @@ def test_crosslingual_dataset_is_valid_and_balanced() -> None:
         assert unanswerable and all(r.get("miss") for r in unanswerable), pair
     share = sum(not r["answerable"] for r in records) / len(records)
     assert 0.2 <= share <= 0.3
+
+
+def test_crosslingual_test_split_shares_no_document_or_question_with_dev() -> None:
+    """The test split is its own document set: no article text or question of dev in it."""
+    dev_texts = {p.read_bytes() for p in XL_DOCS.rglob("*.txt")}
+    test_paths = sorted(XL_TEST_DOCS.rglob("*.txt"))
+    assert {p.parent.name for p in test_paths} == {"en", "vi", "zh"}
+    assert not dev_texts & {p.read_bytes() for p in test_paths}
+    dev_q = {json.loads(x)["question"] for x in XL_DATASET.read_text("utf-8").splitlines()}
+    test_q = {json.loads(x)["question"] for x in XL_TEST_DATASET.read_text("utf-8").splitlines()}
+    assert not dev_q & test_q
 
 
 def test_crosslingual_english_documents_are_the_seeds() -> None:
@@ -202,9 +219,10 @@ def test_detect_language_on_every_dataset_question() -> None:
     """Each cross-lingual question is told by its asking language; the English sets stay English."""
     from rag.lang import detect_language
 
-    for line in XL_DATASET.read_text("utf-8").splitlines():
-        rec = json.loads(line)
-        assert detect_language(rec["question"]) == rec["lang"].split("->")[0], rec["id"]
+    for path in (XL_DATASET, XL_TEST_DATASET):
+        for line in path.read_text("utf-8").splitlines():
+            rec = json.loads(line)
+            assert detect_language(rec["question"]) == rec["lang"].split("->")[0], rec["id"]
     for name in ("seeds_dev.jsonl", "seeds_heldout.jsonl"):
         for line in (ROOT / "eval" / "datasets" / name).read_text("utf-8").splitlines():
             assert detect_language(json.loads(line)["question"]) == "en", line[:80]
