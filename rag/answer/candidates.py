@@ -1,11 +1,24 @@
 """The records the extractive answerer passes between its steps: a candidate sentence
 of a retrieved passage, and the same sentence scored (its own module so that the
-two-part and disagreement steps can take them without importing the answerer)."""
+two-part and disagreement steps can take them without importing the answerer).
+
+It also holds what the answerer knows about a passage's sentences before any question
+is asked: which sentences of a chunk can be quoted (:func:`chunk_sentences`) and each
+sentence's terms (:func:`sentence_terms`). The same passages answer many questions, and
+this work was redone for every question and for every part of one (the answer, its
+two-part rankings, the many-article checks' wider search). The caches are keyed by the
+document's whole text, so an edited document never gets the old one's sentences."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
+from rag.answer.spans import content_span, is_label
+from rag.ingest.chunking import answer_spans
+from rag.ingest.dates import front_matter
+from rag.text import names, tokenize
 from rag.types import Chunk
 
 
@@ -29,3 +42,51 @@ class Candidate:
     chunk: Chunk
     rank: int
     context: frozenset[str] = frozenset()
+
+
+_PRONOUN_START = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
+
+SentenceSlot = tuple[int, Chunk | None, frozenset[str]]
+"""One quotable span of a chunk: its start as :func:`answer_spans` gives it (what two
+overlapping chunks of one document are de-duplicated on), the sentence as a chunk (None
+for a heading, label or title: skipped, but still counted as seen) and its context."""
+
+
+def _context(text: str, start: int, sentence: str) -> frozenset[str]:
+    """Names from the sentence before, when this one starts with "He", "They", ..."""
+    if not _PRONOUN_START.match(sentence):
+        return frozenset()
+    before = answer_spans(text, max(0, start - 800), start)
+    if not before:
+        return frozenset()
+    a, b = before[-1]
+    return frozenset(names(text[a:b]))
+
+
+@lru_cache(maxsize=8192)
+def chunk_sentences(
+    text: str, doc_id: str, source: str, title: str, start: int, end: int
+) -> tuple[SentenceSlot, ...]:
+    """The quotable sentences of the chunk ``text[start:end]`` of a document, without
+    headings, section labels, datelines, Markdown front matter or the document title
+    (they name a topic or file the document, they do not answer); a heading's words
+    become the context of the sentence under it. Cached per document text and chunk."""
+    metadata_end = front_matter(text)[1]  # 0 without front matter
+    out: list[SentenceSlot] = []
+    for a0, b in answer_spans(text, max(start, metadata_end), max(end, metadata_end)):
+        x, y, labels = content_span(text[a0:b])
+        a, b = a0 + x, a0 + y
+        if is_label(text[a:b], title):
+            out.append((a0, None, frozenset()))
+            continue
+        sentence = Chunk(f"{doc_id}@{a}", doc_id, source, title, a, b, text[a:b])
+        context = _context(text, a, sentence.text) | frozenset(tokenize(labels))
+        out.append((a0, sentence, context))
+    return tuple(out)
+
+
+@lru_cache(maxsize=32768)
+def sentence_terms(text: str) -> frozenset[str]:
+    """``set(tokenize(text))``, cached: a sentence's terms are matched against every
+    question whose passages hold it."""
+    return frozenset(tokenize(text))

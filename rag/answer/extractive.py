@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answer.candidates import Candidate, Scored
+from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
 from rag.answer.citations import Source
 from rag.answer.cjk import cjk_pick_value, cjk_value_window
 from rag.answer.followup import split_context
@@ -34,21 +34,16 @@ from rag.answer.spans import (
     WORD_NUMBERS,
     Span,
     answer_values,
-    content_span,
     is_cjk_sentence,
-    is_label,
 )
 from rag.answer.two_part import joint_pick, with_question_word
 from rag.config import Config
 from rag.embed.encoder import Embedder
-from rag.ingest.chunking import answer_spans
-from rag.ingest.dates import front_matter
 from rag.retrieve.retriever import sub_queries
 from rag.retrieve.routing import centre_by_language, chunk_language
-from rag.text import STOPWORDS, fold, names, tokenize
+from rag.text import STOPWORDS, fold, tokenize
 from rag.types import Chunk, Hit
 
-_PRONOUN_START = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
 LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
 TYPED = 0.6
 """The type match from which a candidate holds a value of the asked kind (see _type_match)."""
@@ -57,17 +52,6 @@ UNTYPED_LEAD = (0.15, 0.4)
 score and in wording, to rank above it: "A host may hold at most one Class C licence" for
 "How many Class C licences may one host hold?" (the question states "one"), against a
 sentence counting Class C licences in force."""
-
-
-def _context(text: str, start: int, sentence: str) -> frozenset[str]:
-    """Names from the sentence before, when this one starts with "He", "They", ..."""
-    if not _PRONOUN_START.match(sentence):
-        return frozenset()
-    before = answer_spans(text, max(0, start - 800), start)
-    if not before:
-        return frozenset()
-    a, b = before[-1]
-    return frozenset(names(text[a:b]))
 
 
 @dataclass
@@ -211,26 +195,20 @@ class ExtractiveBackend:
         """The quotable sentences of the hits, without headings, section labels, datelines,
         Markdown front matter or the document title (they name a topic or file the
         document, they do not answer); a heading's words become the context of the
-        sentence under it."""
+        sentence under it (per chunk, cached: :func:`rag.answer.candidates.chunk_sentences`)."""
         seen: set[tuple[str, int]] = set()
         out = []
         for hit in hits:
             c = hit.chunk
             text = doc_texts[c.doc_id]
-            metadata_end = front_matter(text)[1]  # 0 without front matter
-            for a, b in answer_spans(text, max(c.start, metadata_end), max(c.end, metadata_end)):
+            for a, sentence, context in chunk_sentences(
+                text, c.doc_id, c.source, c.doc_title, c.start, c.end
+            ):
                 if (c.doc_id, a) in seen:
                     continue
                 seen.add((c.doc_id, a))
-                x, y, labels = content_span(text[a:b])
-                a, b = a + x, a + y
-                if is_label(text[a:b], c.doc_title):
-                    continue
-                sentence = Chunk(
-                    f"{c.doc_id}@{a}", c.doc_id, c.source, c.doc_title, a, b, text[a:b]
-                )
-                context = _context(text, a, sentence.text) | frozenset(tokenize(labels))
-                out.append(Candidate(sentence, hit.rank, context))
+                if sentence is not None:
+                    out.append(Candidate(sentence, hit.rank, context))
         return out
 
     def texts_to_embed(self, chunks: Sequence[Chunk], doc_texts: dict[str, str]) -> list[str]:
@@ -252,26 +230,25 @@ class ExtractiveBackend:
         ``blend=False`` (a part of a two-part question): the context weighs in the wording
         only, not through another embedding of the whole question."""
         primary, context = split_context(question)
-        sims = self.embedder.encode_many(
-            [c.chunk.text for c in cands]
-        ) @ self.embedder.encode_query(primary)
+        texts = [c.chunk.text for c in cands]
+        vecs = self.embedder.encode_many(texts)
+        sims = vecs @ self.embedder.encode_query(primary)
         sims = np.maximum(sims, self._clause_sims(cands, primary))
         if context and blend:
-            full = self.embedder.encode_many([c.chunk.text for c in cands]) @ (
-                self.embedder.encode_query(question)
-            )
-            sims = 0.7 * sims + 0.3 * full
+            sims = 0.7 * sims + 0.3 * (vecs @ self.embedder.encode_query(question))
         qtype = question_type(primary)
         focus = count_focus(primary) if qtype == "number" else []
-        texts = [c.chunk.text for c in cands]
-        weights = _term_weights(set(tokenize(primary)), texts)
-        for t, w in _term_weights(set(tokenize(context)), texts).items():
+        sets = [sentence_terms(t) for t in texts]
+        weights = _term_weights(set(tokenize(primary)), sets)
+        for t, w in _term_weights(set(tokenize(context)), sets).items():
             weights.setdefault(t, 0.3 * w)
         total = sum(weights.values()) or 1.0
         lexicals = []
-        for c in cands:
-            terms = set(tokenize(c.chunk.text)) | c.context
-            lexicals.append(sum(w for t, w in weights.items() if t in terms) / total)
+        for c, terms in zip(cands, sets, strict=True):
+            ctx = c.context
+            lexicals.append(
+                sum(w for t, w in weights.items() if t in terms or t in ctx) / total
+            )
         # passages in several languages: each judged among its own language's (routing)
         langs = [chunk_language(c.chunk.doc_id, c.chunk.text) for c in cands]
         sims = centre_by_language(sims, langs)
@@ -324,10 +301,9 @@ class ExtractiveBackend:
         )
 
 
-def _term_weights(qterms: set[str], texts: list[str]) -> dict[str, float]:
-    """IDF-like weights of the question terms over the candidate sentences."""
-    n = len(texts) or 1
-    sets = [set(tokenize(t)) for t in texts]
+def _term_weights(qterms: set[str], sets: list[frozenset[str]]) -> dict[str, float]:
+    """IDF-like weights of the question terms over the candidate sentences' term sets."""
+    n = len(sets) or 1
     return {t: float(np.log(1 + n / (1 + sum(t in s for s in sets)))) for t in qterms}
 
 
