@@ -17,6 +17,7 @@ import pytest
 from rag.cli import main
 from rag.evaluation.dataset import QTYPES, DatasetError, load_dataset
 from rag.evaluation.suite import DEFAULT_SUITE, SPLITS, load_suite, parse_sweep
+from rag.ingest.dates import front_matter, front_matter_field
 from tests.conftest import ROOT
 
 MANIFEST = ROOT / DEFAULT_SUITE
@@ -55,7 +56,8 @@ def test_every_document_is_300_to_900_words_with_a_title(suite_items) -> None:
         assert 3 <= len(files) <= 6, d.name
         for f in files:
             text = f.read_text(encoding="utf-8")
-            title = text.splitlines()[0].lstrip("# ").strip()
+            meta, _ = front_matter(text)  # Markdown front matter names the title
+            title = (front_matter_field(meta, "title") or text.splitlines()[0].lstrip("# ")).strip()
             assert 3 <= len(title.split()) <= 20, (f, title)
             assert 300 <= len(text.split()) <= 900, (f, len(text.split()))
 
