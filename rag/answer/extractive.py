@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -307,7 +308,14 @@ def _term_weights(qterms: set[str], sets: list[frozenset[str]]) -> dict[str, flo
     return {t: float(np.log(1 + n / (1 + sum(t in s for s in sets)))) for t in qterms}
 
 
-def _type_match(qtype: str, question: str, sentence: str, focus: list[str]) -> float:
+def _type_match(qtype: str, question: str, sentence: str, focus: Sequence[str]) -> float:
+    """:func:`_typed`, cached: one question scores the same sentence again in its
+    two-part rankings, its shortening and the many-article checks' wider search."""
+    return _typed(qtype, question, sentence, tuple(focus))
+
+
+@lru_cache(maxsize=16384)
+def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> float:
     """1.0 when the sentence holds the asked-for kind of value (see :mod:`rag.answer.spans`: a
     number near the counted thing, a person's name, a date, a place), 0.0 when it holds
     none, 0.5 for open questions; values the question itself states do not count."""
@@ -340,17 +348,24 @@ def _is_number(word: str) -> bool:
     return word.isdigit() or word in WORD_NUMBERS
 
 
-def _number_near(sentence: str, focus: list[str], window: int = 4) -> bool:
+def _number_near(sentence: str, focus: Sequence[str], window: int = 4) -> bool:
     """Is a number within ``window`` words before (or 2 after) one of the counted thing's terms?"""
-    words = tokenize(sentence, keep_stopwords=True)
-    stems = [tokenize(w)[0] if tokenize(w) else w for w in words]
-    for i, w in enumerate(words):
-        if _is_number(w) and (
-            any(t in stems[i + 1 : i + 1 + window] for t in focus)
-            or any(t in stems[max(0, i - 2) : i] for t in focus)
+    numbers, stems = _numbers_and_stems(sentence)
+    for i in numbers:
+        if any(t in stems[i + 1 : i + 1 + window] for t in focus) or any(
+            t in stems[max(0, i - 2) : i] for t in focus
         ):
             return True
     return False
+
+
+@lru_cache(maxsize=16384)
+def _numbers_and_stems(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The positions of a sentence's number words and the stem of each of its words
+    (stop words kept), cached: the same sentences are checked for many questions."""
+    words = tokenize(sentence, keep_stopwords=True)
+    stems = tuple(tokenize(w)[0] if tokenize(w) else w for w in words)
+    return tuple(i for i, w in enumerate(words) if _is_number(w)), stems
 
 
 _CLAUSE_CUT = re.compile(r",\s+(?:as well as\s+|while\s+|and\s+)?|;\s+")
@@ -358,12 +373,18 @@ _CLAUSE_CUT = re.compile(r",\s+(?:as well as\s+|while\s+|and\s+)?|;\s+")
 
 def _clauses(sentence: str) -> list[tuple[int, int]]:
     """Clause spans of a sentence, cut at commas and semicolons."""
+    return list(_clause_spans(sentence))
+
+
+@lru_cache(maxsize=16384)
+def _clause_spans(sentence: str) -> tuple[tuple[int, int], ...]:
+    """:func:`_clauses`, cached (long sentences are cut for every question they meet)."""
     spans, a = [], 0
     for m in _CLAUSE_CUT.finditer(sentence):
         spans.append((a, m.start()))
         a = m.end()
     spans.append((a, len(sentence)))
-    return [(x, y) for x, y in spans if y > x]
+    return tuple((x, y) for x, y in spans if y > x)
 
 
 def shorten(sentence: str, question: str, limit: int = 180) -> str:
