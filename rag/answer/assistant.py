@@ -351,8 +351,8 @@ class Assistant(IndexedCorpus):
             return
         if recency.asks_latest(question):
             hits = answer.passages  # already widened to newer articles
-            scored = self.extractive.draft(question, hits, self._texts(hits))
-            recency.settle(answer, question, scored.candidates, self._date_of)
+            ranked = self.extractive.rank(question, hits, self._texts(hits))
+            recency.settle(answer, question, ranked, self._date_of)
             return
         if not disagree.applicable(question):
             return
@@ -364,8 +364,8 @@ class Assistant(IndexedCorpus):
             parts=True,
             sources=allowed,
         ).hits
-        scored = self.extractive.draft(question, hits, self._texts(hits))
-        disagree.annotate(answer, question, scored.candidates, self._date_of)
+        ranked = self.extractive.rank(question, hits, self._texts(hits))
+        disagree.annotate(answer, question, ranked, self._date_of)
 
     def _date_of(self, key: str) -> str:
         """A document's publication date (ISO, "" unknown) by id or source path."""

@@ -163,6 +163,13 @@ class ExtractiveBackend:
             picks = [(primary, s) for s in self._choose(primary, scored)]
         return _compose(question, picks, scored, bool(parts))
 
+    def rank(self, question: str, hits: Sequence[Hit], doc_texts: dict[str, str]) -> list[Scored]:
+        """The candidate sentences of ``hits`` ranked for ``question``: the ``candidates``
+        of :meth:`draft`, without composing an answer (the many-article checks only
+        compare candidates, and composing one was most of their cost)."""
+        cands = self._candidates(hits, doc_texts)
+        return self._ranked(question, cands, frozenset()) if cands else []
+
     def _ranked(
         self, question: str, cands: list[Candidate], avoid: frozenset[str], *, blend: bool = True
     ) -> list[Scored]:
