@@ -91,13 +91,28 @@ def pick_value(
     (minus what the question states), the one with most question terms close by (in its
     own clause, before it most), the counted thing's terms (``focus``) counting double;
     ties go to the first. None when no value leads the next one by ``margin``."""
+    single, scores = _value_scores(qtype, question, sentence, tuple(focus))
+    if single is not None or not scores:
+        return single
+    if len(scores) > 1 and scores[0][0] - scores[1][0] < margin:
+        return None  # no value stands out: the whole sentence answers better
+    return scores[0][1]
+
+
+@lru_cache(maxsize=8192)
+def _value_scores(
+    qtype: str, question: str, sentence: str, focus_terms: tuple[str, ...]
+) -> tuple[Span | None, tuple[tuple[float, Span], ...]]:
+    """:func:`pick_value`'s scoring, cached (the answer's value-first lead, the abstention
+    features and a two-part pick score the same sentence for the same question): (the
+    value when there is only one, else None; the values with their scores, best first)."""
     qterms = set(tokenize(question))
     values = [v for v in answer_values(qtype, sentence, question) if not _restates(v, qterms)]
     if not values:
-        return None
+        return None, ()
     if len(values) == 1:
-        return values[0]
-    focus = {*focus, *asked_names(question)}  # "How many of those were Class B licences?"
+        return values[0], ()
+    focus = {*focus_terms, *asked_names(question)}  # "How many of those were Class B licences?"
     ws = words(sentence)
     clause, counts = _layout(sentence)
     starts = [w.start for w in ws]
@@ -129,9 +144,7 @@ def pick_value(
                     score += weight / gap / counts[t]
         scores.append((score, v))
     scores.sort(key=lambda sv: -sv[0])
-    if len(scores) > 1 and scores[0][0] - scores[1][0] < margin:
-        return None  # no value stands out: the whole sentence answers better
-    return scores[0][1] if scores else None
+    return None, tuple(scores)
 
 
 _COUNTS = frozenset({"quantity", "money", "percent", "number"})
