@@ -247,3 +247,44 @@ def word_count(text: str) -> float:
     n_cjk = len(_CJK.findall(text))
     rest = _CJK_OR_PUNCT.sub(" ", text)
     return len(rest.split()) + n_cjk / CJK_CHARS_PER_WORD
+
+
+# ---------------------------------------------------------------- Vietnamese value shapes
+# Vietnamese writes "4,6 km" (decimal comma), "4.820 xe" (thousands point), "ngày 15
+# tháng 10 năm 2025" and "tháng 3/2024" (dates in words), "1.100 tỷ đồng" (money). The
+# English shapes of rag.answer.spans read "4,6" as "6" after a comma and "tháng 10" as a
+# count; these are tried first in sentences detected as Vietnamese, and only there.
+_VI_NUM = r"(?<![\w.,])\d{1,3}(?:\.\d{3})+(?:,\d+)?(?![\d.])|(?<![\w.,])\d+(?:,\d+)?(?![\d.,])"
+# measure words (a counted noun of two syllables, "14 doanh nghiệp", is not cut in half:
+# the number alone is the value there)
+_VI_UNITS = (
+    "tấn|tạ|lít|héc-ta|hecta|giờ|phút|giây|ngày|tuần|tháng|năm|lần|lượt|chuyến|ca|người|"
+    "xe|chiếc|cái|con|đoàn|mét|cây số|ha|km|m|cm|mm|kg|g|m2|m²|m3|m³|MW|kW|kWh|TEU"
+)
+VI_VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "money",
+        re.compile(
+            rf"(?:{_VI_NUM})\s*(?:(?:nghìn|ngàn|triệu|tỷ|tỉ)\s+)?"
+            r"(?:đồng|USD|nhân dân tệ|NDT|tệ|đô la)(?:/\w+)?(?!\w)"
+        ),
+    ),
+    ("percent", re.compile(rf"(?:{_VI_NUM})\s*%")),
+    (
+        "date",
+        re.compile(
+            r"(?<!\w)(?:ngày\s+\d{1,2}(?:\s+tháng\s+\d{1,2}|/\d{1,2})?(?:(?:\s+năm\s+|/)\d{4})?"
+            r"|tháng\s+\d{1,2}(?:(?:\s+năm\s+|/)\d{4})?|năm\s+\d{4})(?![\w/])",
+            re.I,
+        ),
+    ),
+    (
+        "quantity",
+        re.compile(
+            rf"(?:{_VI_NUM})\s*(?:(?:nghìn|ngàn|triệu|tỷ|tỉ)\s+)?"
+            rf"(?:{_VI_UNITS})(?![\w²³])"
+        ),
+    ),
+    ("number", re.compile(rf"(?:{_VI_NUM})(?!\w)")),
+)
+"""Typed values of Vietnamese text, (kind, pattern), most specific first."""

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer.spans import is_cjk_sentence
 from rag.embed.encoder import Embedder
 from rag.ingest.chunking import answer_spans
+from rag.lang import CJK_END_MARKS
 from rag.text import fold, names, sentence_spans, tokenize
 from rag.types import Chunk, Citation
 
@@ -358,10 +360,17 @@ def _best_spans(
 
 
 def _with_markers(sentence: str, marks: list[int]) -> str:
+    """``sentence`` with its citation markers before its end mark: "… calls [1]." and,
+    for Chinese (full-width marks, no spaces), "…亿元[1]。"; a sentence without an end
+    mark gets one in its own script."""
     tags = "".join(f"[{m}]" for m in marks)
     s = sentence.rstrip()
+    if s and s[-1] in CJK_END_MARKS:
+        return f"{s[:-1]}{tags}{s[-1]}"
     if s and s[-1] in ".!?":
         return f"{s[:-1]} {tags}{s[-1]}"
+    if s and is_cjk_sentence(s):
+        return f"{s}{tags}。"
     return f"{s} {tags}."
 
 

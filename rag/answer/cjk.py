@@ -137,7 +137,7 @@ def across_languages(
     features compare digits only. ``x`` itself when the languages are the same."""
     q_lang = detect_language(question) or "en"
     if q_lang == (detect_language(doc_text[:1000]) or "en"):
-        return x
+        return x if q_lang == "en" else _with_rival_year(names, x, question, sentence)
     out, means = list(x), neutral()
     asked = stated_numbers(question, words=False)
     for i, name in enumerate(names):
@@ -147,4 +147,29 @@ def across_languages(
             out[i] = float(bool(asked - stated_numbers(sentence, words=False)))
         elif name == "numbers_missing_doc":
             out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
+    return _with_rival_year(names, out, question, sentence)
+
+
+_YEAR = re.compile(r"(?<!\d)(?<!\d[.,])(?:19|20)\d{2}(?!\d|[.,]\d)")
+
+
+def rival_year(question: str, sentence: str) -> bool:
+    """Whether the question asks about a year the sentence does not name while the
+    sentence names another ("2024年…" asked, "In 2025, …" found): the near miss of
+    another year, told by digits alone, so in any pair of languages."""
+    asked = set(_YEAR.findall(question))
+    found = set(_YEAR.findall(sentence))
+    return bool(asked) and not asked & found and bool(found)
+
+
+def _with_rival_year(
+    names: Sequence[str], x: list[float], question: str, sentence: str
+) -> list[float]:
+    """``x`` with ``rival_qualifier`` set when :func:`rival_year` holds: the English rule
+    behind that feature reads English words ("in 2024"), so a Vietnamese or Chinese
+    question, or a sentence in another language, never set it."""
+    if "rival_qualifier" not in names or not rival_year(question, sentence):
+        return x
+    out = list(x)
+    out[list(names).index("rival_qualifier")] = 1.0
     return out

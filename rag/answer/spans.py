@@ -28,7 +28,14 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.lang import CJK_END_MARKS, cjk_share, has_cjk, word_count
+from rag.lang import (
+    CJK_END_MARKS,
+    VI_VALUE_PATTERNS,
+    cjk_share,
+    detect_language,
+    has_cjk,
+    word_count,
+)
 from rag.text import STOPWORDS, fold, stem, tokenize
 
 MONTHS = (
@@ -152,7 +159,10 @@ ORDINALS = {
     )
 }
 _WORD_NUMBER = re.compile(r"\b(" + "|".join([*WORD_NUMBERS, *ORDINALS]) + r")\b", re.I)
-_CAP = r"[A-ZÀ-ỸĐ][\w’'\-–]*"
+# Capital letters only: the range À-Ỹ also holds every lowercase Vietnamese vowel, so a
+# name run could start inside "chợ" at "ợ"; and never inside a word.
+_UPPER = "".join(c for c in map(chr, range(0xC0, 0x1EF9)) if c.isupper())
+_CAP = rf"(?<![\w’'\-–])[A-Z{_UPPER}][\w’'\-–]*"
 _NAME_RUN = re.compile(rf"{_CAP}(?:\s+(?:de\s+|van\s+|von\s+|&\s+)?{_CAP})*")
 _ORG_WORD = re.compile(  # generic English words that end an organisation's name
     r"\b(?:Ltd|Limited|Inc|Corp|Company|Co|Group|Works|Council|Association|Board|Office|"
@@ -211,6 +221,8 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
         # first in a Chinese sentence; after the Latin shapes in an English one that
         # quotes a Chinese name, so "40 kg" there stays one quantity
         kinds = _CJK_KINDS + kinds if is_cjk_sentence(sentence) else kinds + _CJK_KINDS
+    elif detect_language(sentence) == "vi":  # "4,6 km", "tháng 10 năm 2025", "960 tỷ đồng"
+        kinds = VI_VALUE_PATTERNS + kinds
     for kind, pattern in kinds:
         add(kind, pattern)
     for m in _WORD_NUMBER.finditer(sentence):

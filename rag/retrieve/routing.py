@@ -69,18 +69,26 @@ def chunk_language(doc_id: str, text: str) -> str:
 
 def centre_by_language(values: np.ndarray, languages: Sequence[str]) -> np.ndarray:
     """``values`` (one per candidate) with each language's median moved to the median of
-    all, so candidates are compared by how far they stand out among their own language's:
-    a multilingual encoder scores text in the question's language higher across the board,
-    and word overlap only exists within a language. ``values`` itself is returned when
-    every candidate has one language (the usual case: nothing changes)."""
+    all and its spread scaled to the spread within languages (pooled; a language with
+    fewer than three candidates or none is only moved), so candidates are compared by how
+    far they stand out among their own language's: a multilingual encoder scores text in
+    the question's language higher and more spread out, and word overlap only exists
+    within a language. ``values`` itself is returned when every candidate has one
+    language (the usual case: nothing changes)."""
     if len(set(languages)) <= 1:
         return values
     langs = np.asarray(languages)
     out = np.asarray(values, dtype=np.float64).copy()
     overall = float(np.median(out))
-    for lang in set(languages):
-        mask = langs == lang
-        out[mask] += overall - float(np.median(out[mask]))
+    masks = [langs == lang for lang in sorted(set(languages))]
+    spreads = [float(np.std(out[m])) for m in masks]
+    # the spread within languages (pooled), not across them: e5's cosines in the
+    # question's language are both higher and more spread out
+    within = sum(m.sum() * sd**2 for m, sd in zip(masks, spreads, strict=True))
+    pooled = float(np.sqrt(within / len(out)))
+    for mask, sd in zip(masks, spreads, strict=True):
+        scale = pooled / sd if sd > 1e-9 and mask.sum() >= 3 else 1.0
+        out[mask] = overall + (out[mask] - float(np.median(out[mask]))) * scale
     return out.astype(np.asarray(values).dtype, copy=False)
 
 
@@ -303,7 +311,12 @@ class RoutedRetriever(Retriever):
             lists.append(found.hits)
             for stage, ms in found.timings_ms.items():
                 timings[stage] = timings.get(stage, 0.0) + ms
-        return SearchResult(query, balance(lists, k, cfg.rrf_k), timings)
+        # every list is the multilingual encoder's only when the question is not English
+        # (an English question's English list comes from the main index): then cosines
+        # can be compared within each list (standing_out), else ranks only
+        one_encoder = qlang != ENGLISH or multi is self
+        merge = standing_out if one_encoder else balance
+        return SearchResult(query, merge(lists, k, cfg.rrf_k), timings)
 
 
 def balance(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
@@ -335,6 +348,37 @@ def balance(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit
     return [
         Hit(rank, h.chunk, h.dense_score, h.bm25_score, score)
         for rank, (score, h) in enumerate(top, start=1)
+    ]
+
+
+def standing_out(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
+    """The top ``k`` of per-language candidate lists scored by one encoder, each hit by how
+    far its cosine stands out of its own list (standard scores: minus the list's median,
+    over its spread). The head of every list comes first (each language keeps a place,
+    as in :func:`balance`), then the rest by standard score: a list whose best passage is
+    barely above its median (no passage there is about the question) gives up its second
+    place to another language's clearly matching passages. Each list keeps its own order
+    (a hybrid list ranks by BM25 too): its n-th hit takes the list's n-th highest score. ``score`` falls with rank as
+    in :func:`balance` (1 / (``rrf_k`` + rank))."""
+    heads: list[tuple[float, Hit]] = []
+    rest: list[tuple[float, Hit]] = []
+    for hits in lists:
+        if not hits:
+            continue
+        cos = np.asarray([h.dense_score for h in hits], dtype=np.float64)
+        z = np.sort((cos - np.median(cos)) / (float(np.std(cos)) + 1e-6))[::-1]
+        heads.append((float(z[0]), hits[0]))
+        rest += [(float(zi), h) for zi, h in zip(z[1:], hits[1:], strict=True)]
+    ordered = sorted(heads, key=lambda t: -t[0]) + sorted(rest, key=lambda t: -t[0])
+    top: list[Hit] = []
+    seen: set[str] = set()
+    for _, h in ordered:
+        if h.chunk.chunk_id not in seen and len(top) < k:
+            seen.add(h.chunk.chunk_id)
+            top.append(h)
+    return [
+        Hit(rank, h.chunk, h.dense_score, h.bm25_score, 1.0 / (rrf_k + rank))
+        for rank, h in enumerate(top, start=1)
     ]
 
 
