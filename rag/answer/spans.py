@@ -419,14 +419,21 @@ _STATED_CJK = re.compile(  # a Han character may touch the number: "在2026年",
 def stated_numbers(text: str, *, words: bool = True) -> set[str]:
     """Numbers written in digits or words ("ten", "third", "1880s"), as strings of digits;
     with ``words=False`` digits only (what a text in another language can be checked for:
-    "three quarters" is 前三季度 in Chinese)."""
+    "three quarters" is 前三季度 in Chinese). A new set each call (callers may change it)."""
+    return set(_stated_numbers(text, words))
+
+
+@lru_cache(maxsize=16384)
+def _stated_numbers(text: str, words: bool) -> frozenset[str]:
+    """:func:`stated_numbers`, cached: the abstention features and the many-article checks
+    read the same sentences (and documents) for every question they answer."""
     pattern = _STATED_CJK if _HAS_HAN.search(text) else _STATED
     out = {n.replace(",", "").replace("−", "-") for n in pattern.findall(text)}
     out |= {re.sub(r"s$", "", n) for n in re.findall(r"\b\d{3,4}s\b", text)}
     for m in _WORD_NUMBER.finditer(text) if words else ():
         w = m.group().lower()
         out.add(str(WORD_NUMBERS.get(w, ORDINALS.get(w))))
-    return {n.rstrip("0").rstrip(".") if "." in n else n for n in out}
+    return frozenset(n.rstrip("0").rstrip(".") if "." in n else n for n in out)
 
 
 def capital_qualifiers(text: str) -> dict[str, set[str]]:
