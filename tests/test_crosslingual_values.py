@@ -154,3 +154,43 @@ def test_vietnamese_questions_find_english_passages_in_a_mixed_corpus(tmp_path: 
             [h.chunk.source for h in hits],
         )
         assert np.all(np.diff([h.score for h in hits]) < 0)
+
+
+# ---------------------------------------------------------------- the asked attribute (zh)
+
+
+@pytest.mark.parametrize(
+    ("question", "attribute"),
+    [
+        ("凭祥冷链仓储中心的投资额是多少？", "投资额"),
+        ("2025年东兴口岸进出口总额是多少？", "出口总额"),
+        ("凭祥综合保税区今年新引进了多少家水果加工企业？", "水果加工企业"),
+        ("鲜果车辆的平均通关时间缩短到了多少分钟？", "通关时间"),
+        ("乘坐南宁至河内国际列车的旅客中，商务出行约占多少？", "商务出行"),
+        ("中方代表团团长是谁？", ""),
+    ],
+)
+def test_chinese_asked_attribute(question: str, attribute: str) -> None:
+    from rag.answer.cjk import cjk_asked_attribute
+
+    assert cjk_asked_attribute(question) == attribute
+
+
+def test_a_chinese_sentence_without_the_asked_attribute_is_a_near_miss() -> None:
+    """The storage centre's capacity does not answer what it cost; its capacity does."""
+    from rag.answer.abstain import FEATURES
+    from rag.answer.cjk import across_languages, cjk_attribute_missing
+
+    doc = (XL_DOCS / "zh" / "zh_01_pingxiang_fruit.txt").read_text("utf-8")
+    sentence = next(s for s in doc.split("。") if "冷链仓储中心" in s) + "。"
+    assert cjk_attribute_missing("凭祥冷链仓储中心的投资额是多少？", sentence)
+    assert not cjk_attribute_missing("凭祥冷链仓储中心可同时存放多少吨水果？", sentence)
+    assert not cjk_attribute_missing("凭祥冷链仓储中心的投资额是多少？", "It cost 2 million.")
+    x = [0.0] * len(FEATURES)
+    fc = FEATURES.index("focus_conflict")
+    out = across_languages(
+        FEATURES, x, lambda: x, "凭祥冷链仓储中心的投资额是多少？", sentence, doc
+    )
+    assert out[fc] == 1.0
+    same = across_languages(FEATURES, x, lambda: x, "冷链仓储中心可存放多少吨水果？", sentence, doc)
+    assert same[fc] == 0.0

@@ -14,7 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from rag.answer.spans import CJK_UNITS, HAN_RANGE, Span, answer_values, stated_numbers
+from rag.answer.spans import (
+    CJK_UNITS,
+    HAN_RANGE,
+    Span,
+    answer_values,
+    is_cjk_sentence,
+    stated_numbers,
+)
 from rag.lang import CJK_END_MARKS, detect_language
 from rag.text import tokenize
 
@@ -137,7 +144,13 @@ def across_languages(
     features compare digits only. ``x`` itself when the languages are the same."""
     q_lang = detect_language(question) or "en"
     if q_lang == (detect_language(doc_text[:1000]) or "en"):
-        return x if q_lang == "en" else _with_rival_year(names, x, question, sentence)
+        if q_lang == "en":
+            return x
+        out = _with_rival_year(names, x, question, sentence)
+        if "focus_conflict" in names and cjk_attribute_missing(question, sentence):
+            out = list(out)
+            out[list(names).index("focus_conflict")] = 1.0
+        return out
     out, means = list(x), neutral()
     asked = stated_numbers(question, words=False)
     for i, name in enumerate(names):
@@ -173,3 +186,48 @@ def _with_rival_year(
     out = list(x)
     out[list(names).index("rival_qualifier")] = 1.0
     return out
+
+
+# ---------------------------------------------------------------- the asked attribute
+
+# "……的投资额是多少？": the interrogative and the verb or copula before it; what precedes
+# is the asked attribute. "多少家企业": a measure word follows, and the counted thing
+# after it is what is asked.
+_ASKED = re.compile(
+    r"(?:是|为|有|约为|约占|占|达到了?|达|提高到了?|增加到了?|增长到了?|缩短到了?|降低?到了?|"
+    r"减少到了?|扩大到了?)?(?:多少|几|多大|多长|多久|多高|多远|多重)"
+)
+_TAIL = re.compile(rf"^(?:个)?(?:{CJK_UNITS}|[{HAN_RANGE}])?")
+_HAN_RUN = re.compile(f"[{HAN_RANGE}]+")
+ATTRIBUTE_CHARS = 4
+"""Han characters of the asked attribute kept (its head: "进出口总额" -> "出口总额")."""
+
+
+def cjk_asked_attribute(question: str) -> str:
+    """What a Chinese value question asks about: the noun before its interrogative
+    ("凭祥冷链仓储中心的投资额是多少？" -> "投资额"), after the last 的 and at most
+    :data:`ATTRIBUTE_CHARS` characters, or the counted thing after its measure word
+    ("引进了多少家水果加工企业" -> "水果加工企业"); "" when there is none."""
+    m = _ASKED.search(question)
+    if m is None:
+        return ""
+    tail = question[m.end() + len(_TAIL.match(question[m.end() :]).group()) :]
+    after = _HAN_RUN.match(tail)
+    if after:  # "多少家水果加工企业"
+        return after.group()
+    runs = _HAN_RUN.findall(question[: m.start()])
+    if not runs:
+        return ""
+    head = runs[-1].rsplit("的", 1)[-1]
+    return head[-ATTRIBUTE_CHARS:]
+
+
+def cjk_attribute_missing(question: str, sentence: str) -> bool:
+    """Whether a Chinese sentence misses every character bigram of the attribute the
+    Chinese question asks about ("投资额" asked, the storage centre's capacity found):
+    its value measures something else. False when the sentence is not Chinese, the
+    question asks no attribute, or the attribute has no bigram."""
+    if not is_cjk_sentence(sentence):
+        return False
+    terms = set(tokenize(cjk_asked_attribute(question)))
+    return bool(terms) and not terms & set(tokenize(sentence))
