@@ -194,3 +194,15 @@ def test_a_chinese_sentence_without_the_asked_attribute_is_a_near_miss() -> None
     assert out[fc] == 1.0
     same = across_languages(FEATURES, x, lambda: x, "冷链仓储中心可存放多少吨水果？", sentence, doc)
     assert same[fc] == 0.0
+
+
+def test_a_vietnamese_sentence_without_the_counted_word_is_a_near_miss() -> None:
+    """ "bao nhiêu tấn" (how many tonnes) is not answered by a count of trucks; tone marks
+    count ("tấn" is not "Tân" of Tân Thanh); a count in the asked word answers."""
+    from rag.answer.cjk import vi_counted_missing
+
+    sentence = "Cửa khẩu Tân Thanh đã thông quan 4.820 xe container sầu riêng."
+    assert vi_counted_missing("Tân Thanh đã thông quan bao nhiêu tấn sầu riêng?", sentence)
+    assert not vi_counted_missing("Tân Thanh đã thông quan bao nhiêu xe sầu riêng?", sentence)
+    assert not vi_counted_missing("Doanh thu là bao nhiêu?", sentence)  # nothing counted
+    assert not vi_counted_missing("Bao nhiêu tấn?", "It cleared 4,820 trucks.")  # not Vietnamese

@@ -12,6 +12,7 @@ Span typing itself (:func:`rag.answer.spans.value_spans`) reads CJK shapes alrea
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 
 from rag.answer.spans import (
@@ -147,7 +148,10 @@ def across_languages(
         if q_lang == "en":
             return x
         out = _with_rival_year(names, x, question, sentence)
-        if "focus_conflict" in names and cjk_attribute_missing(question, sentence):
+        missing = cjk_attribute_missing(question, sentence) or vi_counted_missing(
+            question, sentence
+        )
+        if "focus_conflict" in names and missing:
             out = list(out)
             out[list(names).index("focus_conflict")] = 1.0
         return out
@@ -231,3 +235,19 @@ def cjk_attribute_missing(question: str, sentence: str) -> bool:
         return False
     terms = set(tokenize(cjk_asked_attribute(question)))
     return bool(terms) and not terms & set(tokenize(sentence))
+
+
+_VI_COUNTED = re.compile(r"\bbao nhiêu\s+([^\W\d_]+)", re.I)
+
+
+def vi_counted_missing(question: str, sentence: str) -> bool:
+    """Whether a Vietnamese sentence lacks the word a Vietnamese question counts in, the
+    one right after "bao nhiêu" ("bao nhiêu tấn" asked, "4.820 xe container" found): its
+    number counts something else. False when the sentence is not Vietnamese or nothing
+    follows "bao nhiêu" ("… là bao nhiêu?")."""
+    m = _VI_COUNTED.search(question)
+    if m is None or detect_language(sentence) != "vi":
+        return False
+    # tone marks kept: folded, "tấn" (tonnes) would be found in "Tân Thanh"
+    words = {unicodedata.normalize("NFC", w.lower()) for w in re.findall(r"[^\W\d_]+", sentence)}
+    return unicodedata.normalize("NFC", m.group(1).lower()) not in words
