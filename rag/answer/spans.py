@@ -25,8 +25,10 @@ Han characters takes exactly the code paths it took before.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 from rag.lang import (
     CJK_END_MARKS,
@@ -440,6 +442,13 @@ def capital_qualifiers(text: str) -> dict[str, set[str]]:
     """For each capitalised word, the capitalised words right before it, with only a space
     between ("Deputy Mayor" -> {"mayor": {"deputy"}}; "" when none): a title asked at
     one rank is not answered by another."""
+    return {k: set(v) for k, v in _capital_qualifiers(text).items()}
+
+
+@lru_cache(maxsize=8192)
+def _capital_qualifiers(text: str) -> Mapping[str, frozenset[str]]:
+    """:func:`capital_qualifiers`, cached and read-only (the gate checks the same sentences
+    for many questions)."""
     out: dict[str, set[str]] = {}
     prev, prev_end = "", -2
     for m in re.finditer(r"[\w’'-]+", text):
@@ -452,7 +461,14 @@ def capital_qualifiers(text: str) -> dict[str, set[str]]:
             )
             out.setdefault(_key(word), set()).add(_key(prev) if joined else "")
         prev, prev_end = word, m.end()
-    return out
+    return MappingProxyType({k: frozenset(v) for k, v in out.items()})
+
+
+@lru_cache(maxsize=8192)
+def _word_keys(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The :func:`_key` of every word of ``text``, and of its lower-case words (cached)."""
+    found = re.findall(r"[\w’'-]+", text)
+    return frozenset(_key(w) for w in found), frozenset(_key(w) for w in found if w.islower())
 
 
 def modifier_pairs(question: str) -> list[tuple[str, str]]:
@@ -469,7 +485,7 @@ def modifier_pairs(question: str) -> list[tuple[str, str]]:
 _WORDS = re.compile(r"[a-z0-9]+")
 
 
-def _ranked_title(word: str, q_quals: dict[str, set[str]]) -> bool:
+def _ranked_title(word: str, q_quals: Mapping[str, frozenset[str]]) -> bool:
     """Does the question put one capitalised qualifier, itself opening the name, before
     ``word`` ("Vice Chairman", "Party Secretary"; not "Calder Bay Fisheries")?"""
     quals = q_quals.get(word, {""}) - {""}
@@ -484,7 +500,7 @@ def _titles(sentence: str) -> set[str]:
     return out
 
 
-def _titles_name(word: str, sentence: str, q_words: set[str]) -> bool:
+def _titles_name(word: str, sentence: str, q_words: frozenset[str]) -> bool:
     """Is ``word`` used as a title right before a person's name that the question does not
     give ("Mayor Helen Ostrander"), not inside an organisation's name ("Border Guard
     Command")?"""
@@ -512,10 +528,9 @@ def qualifier_mismatch(question: str, sentence: str) -> bool:
     uses them as a title before a name) or under a capitalised qualifier ("Party
     Secretary") are checked, so names ("Walter Ostrander") are not.
     """
-    q_quals = capital_qualifiers(question[:1].lower() + question[1:])
-    q_words = {_key(w) for w in re.findall(r"[\w’'-]+", question)}
-    lower = {_key(w) for w in re.findall(r"[\w’'-]+", question) if w.islower()}
-    for word, quals in capital_qualifiers(sentence).items():
+    q_quals = _capital_qualifiers(question[:1].lower() + question[1:])
+    q_words, lower = _word_keys(question)
+    for word, quals in _capital_qualifiers(sentence).items():
         if word in _FUNCTION:
             continue
         if word in lower:
@@ -530,8 +545,7 @@ def qualifier_mismatch(question: str, sentence: str) -> bool:
             continue
         if not quals & allowed:
             return True
-    s_words = {_key(w) for w in re.findall(r"[\w’'-]+", sentence)}
-    lower_s = {_key(w) for w in re.findall(r"[\w’'-]+", sentence) if w.islower()}
+    s_words, lower_s = _word_keys(sentence)
     for word in q_quals:  # "Vice Chair" asked, only "the board's chair" (no vice) found
         if _ORG_WORD.fullmatch(word.title()):
             continue  # "Housing Office" asked, "the office" found: the same organisation
