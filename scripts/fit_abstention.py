@@ -1,6 +1,12 @@
 """Refit the extractive abstention model (rag/abstain_model.json) on the dev split.
 
     .venv/bin/python scripts/fit_abstention.py            # suite dev domains + seeds_dev
+    .venv/bin/python scripts/fit_abstention.py --reuse    # refit on the last collection
+    .venv/bin/python scripts/fit_abstention.py --extend   # add new features to the stored model
+
+The dev domains come from every manifest in :data:`MANIFESTS`: the main suite's and the
+many-article one's (dated, disagreeing articles), so the gate is fitted on both shapes of
+corpus it meets.
 
 Every dev question is asked with the gate open (``min_answer_score=0``), the gate's
 features of the best sentence are recorded, and a logistic regression (numpy, L2) is
@@ -23,22 +29,28 @@ from rag.answer.assistant import Assistant
 from rag.config import Config
 from rag.evaluation.dataset import load_dataset
 from rag.evaluation.metrics import Scorer
+from rag.evaluation.runner import score_items
 from rag.evaluation.suite import DEFAULT_SUITE, DEFAULT_SUITE_OUT, domain_config, load_suite
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.retriever import Retriever
 from rag.store.build import open_index
 
 ROWS = Path("eval/reports/abstain-fit.jsonl")  # what was fitted on, for inspection
+CACHE = Path("eval/reports/abstain-fit.npz")  # the collected rows, for --reuse
+MANIFESTS = (DEFAULT_SUITE, Path("eval/multiarticle/suite.toml"))  # their dev domains only
 
 
-def collect(bot: Assistant, items: list[Any], scorer: Scorer) -> list[tuple[list[float], int]]:
-    """(features, label) for each item the gate saw; wrong answers to answerable ones left out."""
+def collect(bot: Assistant, items: list[Any], scorer: Scorer) -> list[tuple[list[float], int, str]]:
+    """(features, label) for each item the gate saw; wrong answers to answerable ones left out.
+
+    Items are asked through :func:`runner.score_items`, the evaluation's own path (a
+    filtered item narrowed as ``rag eval`` narrows it), with the gate open."""
     out = []
     log = ROWS.open("a", encoding="utf-8")
     for item in items:
         bot.trace = []
-        answer = bot.ask(item.question, list(item.history) or None, min_answer_score=0.0)
-        row = scorer.score(item, answer)
+        row = score_items(bot, [item], {"min_answer_score": 0.0}, scorer)[0]
+        answer_text = str(row.get("answer", ""))
         if not bot.trace:
             continue
         correct = bool(row["metrics"].get("answer_correct"))
@@ -49,7 +61,7 @@ def collect(bot: Assistant, items: list[Any], scorer: Scorer) -> list[tuple[list
                     "question": item.question,
                     "answerable": item.answerable,
                     "correct": correct,
-                    "answer": answer.answer[:300],
+                    "answer": answer_text[:300],
                     "features": bot.trace[-1]["features"],
                 }
             )
@@ -57,30 +69,56 @@ def collect(bot: Assistant, items: list[Any], scorer: Scorer) -> list[tuple[list
         )
         for t in bot.trace:  # one per part of a two-part question
             if not item.answerable:
-                out.append((t["features"], 0))
+                out.append((t["features"], 0, item.id))
             elif correct:
-                out.append((t["features"], 1))
+                out.append((t["features"], 1, item.id))
     log.close()
     return out
 
 
-MAX_FALSE_ABSTENTION = 0.05  # on the fitted rows: the operating point may not refuse more
+MAX_FALSE_ABSTENTION = 0.10  # per dev domain, on the fitted rows: at most twice the pooled
+MAX_POOLED_FALSE_ABSTENTION = 0.04  # all rows: a point under the target, as unseen
+# domains run higher (leave-one-domain-out on the dev rows: about +1 to +2 points)
+MIN_DOMAIN_ANSWERS = 20  # below this a domain's rate moves in steps of 5+ points
+GUARDED = {"seeds_dev": 0.05}  # the bundled corpus (the CI gate's set): no looser bound
 
 
 def calibrate(
-    model: abstain.Model, x: np.ndarray, y: np.ndarray, groups: np.ndarray, at: float
+    model: abstain.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    keys: np.ndarray,
+    at: float,
 ) -> abstain.Model:
     """Shift the bias so that ``p >= at`` (the default ``min_answer_score``) is the
     operating point with the best balanced accuracy whose false-abstention rate stays
-    within :data:`MAX_FALSE_ABSTENTION` in every dev domain (``groups``), not only on
-    all rows pooled: one corpus may not pay for another's abstentions."""
-    p = np.asarray([model.probability(f) for f in x])
-    best_t, best_j = 0.05, -1.0
+    within :data:`MAX_POOLED_FALSE_ABSTENTION` on all dev questions and within
+    :data:`MAX_FALSE_ABSTENTION` in every dev domain (``groups``) with at least
+    :data:`MIN_DOMAIN_ANSWERS` answered ones (one question at least): one corpus may not
+    pay for another's abstentions. Rates are per question: a two-part question is one
+    answer, gated on the mean probability of its parts, as the assistant does."""
+    rows = np.asarray([model.probability(f) for f in x])
+    item = {k: float(np.mean(rows[keys == k])) for k in set(keys.tolist())}
+    p = np.asarray([item[k] for k in keys])
+    first = np.asarray([i == int(np.argmax(keys == k)) for i, k in enumerate(keys)])
+    pos = {g: p[first & (y == 1) & (groups == g)] for g in sorted(set(groups.tolist()))}
+    bounded = {
+        g: max(GUARDED.get(g, MAX_FALSE_ABSTENTION) * len(v), 1.0)
+        for g, v in pos.items()
+        if len(v) >= MIN_DOMAIN_ANSWERS
+    }
+    best_t, best_j = None, -1.0
     for t in np.linspace(0.05, 0.95, 91):
-        fa = max(float(np.mean(p[(y == 1) & (groups == g)] < t)) for g in set(groups.tolist()))
-        j = float(np.mean(p[y == 0] < t)) + 1 - float(np.mean(p[y == 1] < t))
-        if fa <= MAX_FALSE_ABSTENTION and j > best_j:
+        fa = float(np.mean(p[first & (y == 1)] < t))
+        ok = fa <= MAX_POOLED_FALSE_ABSTENTION and all(
+            float(np.sum(pos[g] < t)) <= n for g, n in bounded.items()
+        )
+        j = float(np.mean(p[first & (y == 0)] < t)) + 1 - fa
+        if ok and j > best_j:
             best_t, best_j = float(t), j
+    if best_t is None:
+        raise SystemExit("no operating point keeps the dev false abstentions in bounds")
     shift = np.log(at / (1 - at)) - np.log(best_t / (1 - best_t))
     print(f"operating point p >= {best_t:.2f} (balanced {best_j / 2:.3f}) -> {at}", file=sys.stderr)
     return abstain.Model(model.mean, model.std, model.weights, model.bias + float(shift))
@@ -99,19 +137,21 @@ def _placeholder_model() -> None:
         abstain.load_model.cache_clear()
 
 
-def main() -> int:
+def gather() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ask every dev question with the gate open: features, labels, domains and item keys
+    (one row per part of a two-part question), also saved to :data:`CACHE`."""
     _placeholder_model()
     base = Config.from_env()
     ROWS.parent.mkdir(parents=True, exist_ok=True)
     ROWS.write_text("", encoding="utf-8")
     parts = load_components(base)
-    data: list[tuple[list[float], int]] = []
+    data: list[tuple[list[float], int, str]] = []
     seeds = load_dataset(Path("eval/datasets/seeds_dev.jsonl"), base.corpus_path)
     bot = Assistant(parts)
     data += collect(bot, list(seeds.items), Scorer(base, parts.embedder))
     groups = ["seeds_dev"] * len(data)
-    suite = load_suite(DEFAULT_SUITE).select("dev")
-    for domain in suite.domains:
+    domains = [d for m in MANIFESTS for d in load_suite(m).select("dev").domains]
+    for domain in domains:
         cfg = domain_config(base, domain, DEFAULT_SUITE_OUT / "index")
         index = open_index(cfg, parts.embedder)
         bot = Assistant(
@@ -121,10 +161,62 @@ def main() -> int:
         data += collect(bot, items, Scorer(cfg, parts.embedder))
         groups += [domain.name] * (len(data) - len(groups))
         print(f"{domain.name}: {len(data)} rows so far", file=sys.stderr)
-    x = np.asarray([f for f, _ in data], float)
-    y = np.asarray([label for _, label in data], float)
+    x = np.asarray([f for f, _, _ in data], float)
+    y = np.asarray([label for _, label, _ in data], float)
     g = np.asarray(groups)
-    model = calibrate(abstain.fit(x, y), x, y, g, Config().min_answer_score)
+    keys = np.asarray([f"{name}:{key}" for name, (_, _, key) in zip(groups, data, strict=True)])
+    np.savez(CACHE, x=x, y=y, g=g, keys=keys, features=np.asarray(abstain.FEATURES))
+    return x, y, g, keys
+
+
+def extend(old: dict[str, Any], x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> abstain.Model:
+    """The stored model with the features it lacks added: their weights fitted on the
+    dev rows with the stored model's logit (bias included) as a fixed offset,
+    the same class-balanced, sign-constrained loss as :func:`abstain.fit`. The old
+    weights and operating point stay as they were; a new feature moves only the
+    questions it fires on. Use it for a feature that fires on few dev rows, where a
+    whole refit would move every other question for no gain."""
+    have = list(old["features"])
+    new = [i for i, f in enumerate(abstain.FEATURES) if f not in have]
+    idx = [abstain.FEATURES.index(f) for f in have]
+    mean = np.zeros(len(abstain.FEATURES))
+    std = np.ones(len(abstain.FEATURES))
+    weights = np.zeros(len(abstain.FEATURES))
+    mean[idx], std[idx], weights[idx] = old["mean"], old["std"], old["weights"]
+    offset = ((x[:, idx] - mean[idx]) / std[idx]) @ weights[idx] + float(old["bias"])
+    xs = x[:, new]
+    # centred at 0, not the mean: a question the feature does not fire on keeps its p
+    std[new] = np.where(xs.std(axis=0) > 1e-9, xs.std(axis=0), 1.0)
+    z = xs / std[new]
+    w = np.zeros(len(new))
+    cw = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    signs = np.asarray([abstain.SIGNS[i] for i in new], float)
+    for _ in range(3000):
+        p = 1.0 / (1.0 + np.exp(-(z @ w + offset)))
+        g = cw * (p - y)
+        w = w - 0.5 * ((z.T @ g) / len(y) + l2 * w / len(y))
+        w = np.where(w * signs < 0, 0.0, w)  # every weight reads as evidence
+    weights[new] = w
+    for i in new:
+        print(f"extended with {abstain.FEATURES[i]}: weight {weights[i]:+.3f}", file=sys.stderr)
+    return abstain.Model(mean, std, weights, float(old["bias"]))
+
+
+def main(argv: list[str]) -> int:
+    """Collect (or, with ``--reuse``, read the last collection) and refit the model, or
+    with ``--extend`` add the features the stored model lacks (:func:`extend`)."""
+    old = json.loads(abstain.MODEL_PATH.read_text(encoding="utf-8"))
+    if "--reuse" in argv:
+        saved = np.load(CACHE)
+        if list(saved["features"]) != list(abstain.FEATURES):
+            raise SystemExit(f"{CACHE} was collected for other features; run without --reuse")
+        x, y, g, keys = saved["x"], saved["y"], saved["g"], saved["keys"]
+    else:
+        x, y, g, keys = gather()
+    if "--extend" in argv:
+        model = extend(old, x, y)
+    else:
+        model = calibrate(abstain.fit(x, y), x, y, g, keys, Config().min_answer_score)
     abstain.MODEL_PATH.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
     p = np.asarray([model.probability(f) for f in x])
     for t in (0.3, 0.4, 0.45, 0.5, 0.6):
@@ -137,4 +229,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

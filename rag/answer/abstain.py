@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.cjk import across_languages
+from rag.answer.direction import reversed_direction
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.qualifiers import (
     asked_role,
@@ -88,6 +89,8 @@ FEATURES = (
     # ("on Fridays and Saturdays" for "on Sundays")
     "money_absent",  # a question about a price, cost, fee or payment, and no money named
     "partitive_missing",  # "how many of the X were Y": Y absent from sentence + context (IDF)
+    "direction_reversed",  # "from A into B" asked, "from B into A" stated
+    # (:func:`rag.answer.direction.reversed_direction`)
 )
 
 
@@ -299,6 +302,7 @@ def features(
         float(_calendar_rival(question, sentence, near)),
         float(bool(_MONEY_ASKED.search(question)) and not _holds_money(sentence)),
         _partitive_missing(question, focus, near, stats),
+        float(reversed_direction(question, sentence)),
     ]
     # a document in another language: the wording features say nothing (rag.answer.spans)
     return across_languages(FEATURES, x, lambda: load_model().mean, question, sentence, doc_text)

@@ -1,0 +1,80 @@
+"""A reversed direction: the question swaps the two ends of a movement (issue 15).
+
+"How much goes from the reserve into the account?" over "... moves 80,000 pounds from the
+account into the reserve" keeps every word of the question; only the ends swap. The
+helper of :mod:`rag.answer.direction` is checked on plain strings, then the gate, with
+its fitted model and a real index over a document written here (not the suite's),
+refuses the reversed questions and answers their twins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.answer import abstain
+from rag.answer.direction import ends, reversed_direction
+from rag.config import Config
+
+
+def test_the_ends_of_a_movement_are_read_from_their_prepositions() -> None:
+    sent = "The plan moves 80,000 pounds from the parking fund into the road repair reserve."
+    assert ends(sent) == (
+        ("source", frozenset({"park", "fund"})),
+        ("goal", frozenset({"road", "repair", "reserve"})),
+    )
+    asked = "How much is moved from the road repair reserve into the parking fund?"
+    assert reversed_direction(asked, sent)
+    assert not reversed_direction("How much goes from the parking fund to the reserve?", sent)
+    # one end asked, named at the other end only: "to Elmford" for "from Elmford"
+    piped = "Up to 9 million litres a day can be piped from Elmford to the town of Rusk."
+    assert reversed_direction("How much water can Rusk pipe to Elmford?", piped)
+    assert not reversed_direction("How much water can Elmford pipe to Rusk?", piped)
+    # no movement asked, or an infinitive "to": nothing to reverse
+    assert not reversed_direction("How much is in the parking fund?", sent)
+    assert not reversed_direction("How long do hosts have to reply?", sent)
+
+
+DOCS = {
+    "budget.md": (
+        "# Corrin Parish budget for 2027\n\n"
+        "## Transfers\n\n"
+        "The parish council agreed its budget for 2027 on 14 January. The budget moves "
+        "80,000 pounds from the parking fund into the road repair reserve, to resurface "
+        "Mill Lane in the spring. A further 12,000 pounds goes from the general fund to the "
+        "youth club, which will use it for a new roof.\n\n"
+        "## Grants\n\n"
+        "The county pays the parish a grant of 45,000 pounds a year for the upkeep of its "
+        "footpaths. The parish will spend 6,500 pounds of it on new signposts.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory):
+    """An assistant over the budget above (its own index, the fitted model)."""
+    from rag.answer.assistant import Assistant
+
+    root: Path = tmp_path_factory.mktemp("direction")
+    (root / "seeds").mkdir()
+    for name, text in DOCS.items():
+        (root / "seeds" / name).write_text(text, encoding="utf-8")
+    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+
+
+def test_the_stated_direction_is_answered(bot) -> None:
+    ans = bot.ask("How much money is moved from the parking fund into the road repair reserve?")
+    assert not ans.abstained, ans.answer
+    assert "80,000" in ans.answer
+
+
+def test_the_reversed_direction_abstains(bot) -> None:
+    ans = bot.ask("How much money is moved from the road repair reserve into the parking fund?")
+    assert ans.abstained, ans.answer
+
+
+def test_the_fitted_model_counts_a_reversal_against_answering() -> None:
+    assert "direction_reversed" in abstain.FEATURES
+    w = abstain.load_model().weights[abstain.FEATURES.index("direction_reversed")]
+    assert w < 0  # fitted on dev: a reversal counts against answering
