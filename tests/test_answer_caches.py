@@ -61,3 +61,20 @@ def test_answer_follows_an_edited_document(tmp_path: Path) -> None:
     assert not second.abstained and "275" in second.answer and "312" not in second.answer
     assert all("312" not in c.quote for c in second.citations)
     assert any("275" in c.quote for c in second.citations)
+
+
+def test_clearing_question_caches_keeps_the_sentence_caches() -> None:
+    """What a benchmark clears between its recurring questions: the per-question caches
+    empty, the per-sentence ones kept, and the answer's type match unchanged."""
+    from rag.answer.extractive import _type_match, _typed, clear_question_caches
+
+    sentence = "This year the volunteers hung 312 paper lanterns along the quay."
+    question = "How many paper lanterns did the volunteers hang?"
+    terms = sentence_terms(sentence)
+    before = _type_match("number", question, sentence, ["paper", "lantern"])
+    assert before == 1.0 and _typed.cache_info().currsize > 0
+    clear_question_caches()
+    assert _typed.cache_info().currsize == 0
+    hits = sentence_terms.cache_info().hits
+    assert sentence_terms(sentence) is terms and sentence_terms.cache_info().hits == hits + 1
+    assert _type_match("number", question, sentence, ("paper", "lantern")) == before

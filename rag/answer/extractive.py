@@ -309,6 +309,16 @@ class ExtractiveBackend:
         )
 
 
+def clear_question_caches() -> None:
+    """Forget what is cached per question (type matches, value scores, question types and
+    qualifiers), keeping what is cached per sentence: a benchmark that asks its questions
+    again then times a new question's work over passages already seen, not a lookup."""
+    from rag.answer.qualifiers import _value_scores, question_qualifiers
+
+    for cached in (_typed, _value_scores, question_qualifiers, question_type):
+        cached.cache_clear()
+
+
 def _term_weights(qterms: set[str], sets: list[frozenset[str]]) -> dict[str, float]:
     """IDF-like weights of the question terms over the candidate sentences' term sets."""
     n = len(sets) or 1
