@@ -261,9 +261,9 @@ def features(
     sent = set(tokenize(sentence))
     own = sent | labels
     near = own | neighbours
-    weights = {t: stats.idf(t) for t in qterms}
+    weights = {t: stats.idf(t) for t in sorted(qterms)}  # sums alike in every process
     total = sum(weights.values()) or 1.0
-    missing = [t for t in qterms if t not in near]
+    missing = [t for t in weights if t not in near]
     known = [weights[t] for t in qterms if t not in own and stats.df.get(t)]
     names = asked_names(question)
     doc_terms = _doc_terms(doc_text) if names else frozenset()
@@ -332,7 +332,7 @@ def _role_missing(question: str, near: set[str], stats: CorpusStats) -> float:
     terms = set(asked_role(question))
     if not terms:
         return 0.0
-    w = {t: stats.idf(t) for t in terms}
+    w = {t: stats.idf(t) for t in sorted(terms)}
     return sum(v for t, v in w.items() if t not in near) / (sum(w.values()) or 1.0)
 
 
@@ -459,7 +459,7 @@ def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> fl
     or title) lacks: a missing rare name says more than a missing common one."""
     if not names:
         return 0.0
-    w = {t: stats.idf(t) for t in names}
+    w = {t: stats.idf(t) for t in sorted(names)}
     return sum(v for t, v in w.items() if t not in own) / (sum(w.values()) or 1.0)
 
 

@@ -320,9 +320,11 @@ def clear_question_caches() -> None:
 
 
 def _term_weights(qterms: set[str], sets: list[frozenset[str]]) -> dict[str, float]:
-    """IDF-like weights of the question terms over the candidate sentences' term sets."""
+    """IDF-like weights of the question terms over the candidate sentences' term sets, in
+    sorted term order: sums over them then come out the same in every process (a set's
+    order follows the string hash seed, and float addition is not associative)."""
     n = len(sets) or 1
-    return {t: float(np.log(1 + n / (1 + sum(t in s for s in sets)))) for t in qterms}
+    return {t: float(np.log(1 + n / (1 + sum(t in s for s in sets)))) for t in sorted(qterms)}
 
 
 def _type_match(qtype: str, question: str, sentence: str, focus: Sequence[str]) -> float:
