@@ -112,6 +112,7 @@ def is_vietnamese_word(word: str) -> bool:
     return sum(1 for c in decomposed if c in _VI_TONES) >= 2  # two tones in one syllable: rare
 
 
+@lru_cache(maxsize=4096)
 def detect_language(text: str) -> str:
     """The language of ``text``: "zh", "ja", "ko", "vi", "en", or "" when it has no letters.
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.cjk import across_languages
-from rag.answer.direction import reversed_direction
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.qualifiers import (
     asked_role,
@@ -36,6 +35,7 @@ from rag.answer.qualifiers import (
     rival_bound,
     shape,
 )
+from rag.answer.slots import reversed_direction, rival_filler
 from rag.answer.spans import (
     ANSWER_KINDS,
     MONTHS,
@@ -90,7 +90,9 @@ FEATURES = (
     "money_absent",  # a question about a price, cost, fee or payment, and no money named
     "partitive_missing",  # "how many of the X were Y": Y absent from sentence + context (IDF)
     "direction_reversed",  # "from A into B" asked, "from B into A" stated
-    # (:func:`rag.answer.direction.reversed_direction`)
+    # (:func:`rag.answer.slots.reversed_direction`)
+    "filler_rival",  # "the warranty on the fan motor" asked, "the warranty on the
+    # compressor" stated (:func:`rag.answer.slots.rival_filler`)
 )
 
 
@@ -303,6 +305,7 @@ def features(
         float(bool(_MONEY_ASKED.search(question)) and not _holds_money(sentence)),
         _partitive_missing(question, focus, near, stats),
         float(reversed_direction(question, sentence)),
+        float(rival_filler(question, sentence, near)),
     ]
     # a document in another language: the wording features say nothing (rag.answer.spans)
     return across_languages(FEATURES, x, lambda: load_model().mean, question, sentence, doc_text)

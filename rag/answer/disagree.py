@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from rag import prompts
 from rag.answer.extractive import Scored, count_focus, question_type
@@ -238,11 +239,7 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
     own words first; bare numbers right after a capitalised word ("Phase 1") are labels."""
     spans = answer_values(qtype, sentence, question)
     qterms = set(tokenize(question))
-    anchors = [
-        (m.start(), m.end())
-        for m in re.finditer(r"[\w’'-]+", sentence)
-        if set(tokenize(m.group())) & qterms
-    ]
+    anchors = [(a, b) for a, b, terms in _word_terms(sentence) if terms & qterms]
 
     def distance(span: Span) -> int:
         if not anchors:
@@ -266,6 +263,15 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
             continue
         out.append(value)
     return out
+
+
+@lru_cache(maxsize=16384)
+def _word_terms(sentence: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
+    """Each word of ``sentence`` with its terms (cached: read for every question)."""
+    return tuple(
+        (m.start(), m.end(), frozenset(tokenize(m.group())))
+        for m in re.finditer(r"[\w’'-]+", sentence)
+    )
 
 
 def values_of(qtype: str, sentence: str, question: str) -> list[Value]:

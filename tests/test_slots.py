@@ -1,10 +1,11 @@
-"""A reversed direction: the question swaps the two ends of a movement (issue 15).
+"""Near misses in the slots prepositions open (issue 15): a reversed direction, a rival filler.
 
 "How much goes from the reserve into the account?" over "... moves 80,000 pounds from the
-account into the reserve" keeps every word of the question; only the ends swap. The
-helper of :mod:`rag.answer.direction` is checked on plain strings, then the gate, with
-its fitted model and a real index over a document written here (not the suite's),
-refuses the reversed questions and answers their twins.
+account into the reserve" keeps every word of the question; only the ends swap. "How long
+is the warranty on the heat exchanger?" over "the warranty on the pump" names another
+part in the same slot. The helpers of :mod:`rag.answer.slots` are checked on plain
+strings, then the gate, with its fitted model and a real index over documents written
+here (not the suite's), refuses the near misses and answers their twins.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from rag.answer import abstain
-from rag.answer.direction import ends, reversed_direction
+from rag.answer.slots import ends, reversed_direction, rival_filler
 from rag.config import Config
+from rag.text import tokenize
 
 
 def test_the_ends_of_a_movement_are_read_from_their_prepositions() -> None:
@@ -36,6 +38,23 @@ def test_the_ends_of_a_movement_are_read_from_their_prepositions() -> None:
     assert not reversed_direction("How long do hosts have to reply?", sent)
 
 
+def test_a_rival_filler_is_another_noun_in_the_asked_slot() -> None:
+    sent = "The warranty on the pump is five years if it is serviced every year."
+    near = set(tokenize(sent))
+    assert rival_filler("How long is the warranty on the heat exchanger?", sent, near)
+    assert not rival_filler("How long is the warranty on the pump?", sent, near)
+    # the asked filler in the context (the sentence before): not a rival
+    assert not rival_filler(
+        "How long is the warranty on the heat exchanger?",
+        sent,
+        near | {"exchang"} | set(tokenize("heat exchanger")),
+    )
+    # an infinitive after "to" is no noun phrase: "to replace" does not rival "to the market"
+    roof = "The council approved 640,000 euros in May to replace its roof."
+    q = "How much did the council approve for repairs to the fish market?"
+    assert not rival_filler(q, roof, set(tokenize(roof)))
+
+
 DOCS = {
     "budget.md": (
         "# Corrin Parish budget for 2027\n\n"
@@ -46,7 +65,10 @@ DOCS = {
         "youth club, which will use it for a new roof.\n\n"
         "## Grants\n\n"
         "The county pays the parish a grant of 45,000 pounds a year for the upkeep of its "
-        "footpaths. The parish will spend 6,500 pounds of it on new signposts.\n"
+        "footpaths. The parish will spend 6,500 pounds of it on new signposts.\n\n"
+        "## Warranties\n\n"
+        "The parish's new mower came with a warranty on the engine of three years. The "
+        "warranty on the blades is six months.\n"
     ),
 }
 
@@ -74,7 +96,15 @@ def test_the_reversed_direction_abstains(bot) -> None:
     assert ans.abstained, ans.answer
 
 
-def test_the_fitted_model_counts_a_reversal_against_answering() -> None:
-    assert "direction_reversed" in abstain.FEATURES
-    w = abstain.load_model().weights[abstain.FEATURES.index("direction_reversed")]
-    assert w < 0  # fitted on dev: a reversal counts against answering
+def test_the_asked_filler_is_answered_and_a_rival_one_abstains(bot) -> None:
+    ans = bot.ask("How long is the warranty on the mower's engine?")
+    assert not ans.abstained, ans.answer
+    assert "three years" in ans.answer
+    ans = bot.ask("How long is the warranty on the battery?")
+    assert ans.abstained, ans.answer
+
+
+def test_the_fitted_model_counts_both_against_answering() -> None:
+    model = abstain.load_model()
+    for name in ("direction_reversed", "filler_rival"):
+        assert model.weights[abstain.FEATURES.index(name)] < 0  # fitted on dev

@@ -1,0 +1,121 @@
+"""The noun phrases prepositions attach to a question and a sentence: near misses in them.
+
+A reversed direction: "How much is moved from the reserve into the surplus account?"
+answered by "the budget moves 120,000 euros from the surplus account into the reserve"
+keeps every word of the question; only the two ends of the movement swap. Word coverage
+cannot see it; the prepositions that mark the ends can. English marks a source with
+*from* and a goal with *to*, *into*, *towards* or *onto*; what follows each (its noun
+phrase) names the end.
+
+A rival filler: "How long is the warranty on the fan motor?" over "The warranty on the
+compressor is seven years": the same preposition after the same word, another noun after
+it, and the asked one nowhere near. Nothing here names a word of one corpus.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rag.answer.qualifiers import Word, words
+from rag.text import STOPWORDS, fold
+
+_SOURCE = frozenset({"from"})
+_GOAL = frozenset({"to", "into", "towards", "toward", "onto"})
+_SKIP = frozenset({"the", "a", "an", "its", "their", "his", "her", "our", "your", "this"})
+_MAX_PHRASE = 5  # words of a noun phrase after the preposition
+Ends = tuple[tuple[str, frozenset[str]], ...]
+
+
+def _phrase(ws: tuple[Word, ...], i: int, text: str) -> frozenset[str]:
+    """The content terms of the noun phrase that starts at word ``i``: determiners skipped,
+    then words joined by spaces or hyphens only, up to a stop word or punctuation."""
+    while i < len(ws) and fold(ws[i].text) in _SKIP:
+        i += 1
+    terms: list[str] = []
+    prev: Word | None = None
+    for w in ws[i : i + _MAX_PHRASE]:
+        if prev is not None and text[prev.end : w.start].strip(" -"):
+            break  # a comma, a dash or a bracket ends the phrase
+        if not w.terms or fold(w.text) in STOPWORDS:
+            break
+        terms.extend(w.terms)
+        prev = w
+    return frozenset(terms)
+
+
+@lru_cache(maxsize=4096)
+def ends(text: str) -> Ends:
+    """The marked ends of a movement in ``text``: ("source" | "goal", terms) pairs."""
+    ws = words(text)
+    out = []
+    for i, w in enumerate(ws):
+        word = fold(w.text)
+        role = "source" if word in _SOURCE else "goal" if word in _GOAL else ""
+        if role:
+            terms = _phrase(ws, i + 1, text)
+            if terms:
+                out.append((role, terms))
+    return tuple(out)
+
+
+def reversed_direction(question: str, sentence: str) -> bool:
+    """Does the sentence name one of the question's ends at the opposite end, and never
+    at the asked one? ("pipe ... to Cullerby" asked, "from Cullerby to the town" found)."""
+    asked = ends(question)
+    if not asked:
+        return False
+    found = ends(sentence)
+    for role, terms in asked:
+        same = any(r == role and terms & t for r, t in found)
+        swapped = any(r != role and terms & t for r, t in found)
+        if swapped and not same:
+            return True
+    return False
+
+
+_SLOT_PREPOSITIONS = frozenset({"on", "for", "towards", "toward", "to", "into", "at", "in"})
+_SLOT_PREPOSITIONS |= {"between", "with", "about", "from", "by", "under", "over"}
+_ANCHOR_WORDS = 3  # content words before the preposition that tie it to its noun
+
+
+def _slots(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bool]]:
+    """(preposition, anchor terms, filler terms, surely a noun) for each preposition of
+    ``text``: the anchor is the content words just before it ("warranty" in "the warranty
+    on the fan motor"), the filler the noun phrase after it ("fan motor"); a filler after
+    an article or with a capital is surely a noun phrase (not the verb of "to replace")."""
+    ws = words(text)
+    out = []
+    for i, w in enumerate(ws):
+        word = fold(w.text)
+        if word not in _SLOT_PREPOSITIONS:
+            continue
+        left = [
+            v
+            for v in ws[max(0, i - 6) : i]
+            if v.terms and fold(v.text) not in STOPWORDS and not any(c.isdigit() for c in v.text)
+        ]
+        anchor = frozenset(t for v in left[-_ANCHOR_WORDS:] for t in v.terms)
+        filler = _phrase(ws, i + 1, text)
+        nxt = ws[i + 1].text if i + 1 < len(ws) else ""
+        noun = fold(nxt) in _SKIP or nxt[:1].isupper()
+        if anchor and filler:
+            out.append((word, anchor, filler, noun))
+    return out
+
+
+def rival_filler(question: str, sentence: str, near: set[str]) -> bool:
+    """Does the sentence fill the question's slot with another noun? The same preposition
+    after the same word ("warranty on ..."), the asked filler ("the fan motor") nowhere in
+    the sentence or its context (``near``: its terms and those around it), another noun
+    phrase there ("the compressor"): the sentence is about another part, place or party
+    than the one asked about."""
+    asked = _slots(question)
+    if not asked:
+        return False
+    found = _slots(sentence)
+    for prep, anchor, filler, _ in asked:
+        if filler & near:
+            continue
+        if any(p == prep and noun and anchor & a and not filler & f for p, a, f, noun in found):
+            return True
+    return False
