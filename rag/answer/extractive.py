@@ -254,9 +254,7 @@ class ExtractiveBackend:
         lexicals = []
         for c, terms in zip(cands, sets, strict=True):
             ctx = c.context
-            lexicals.append(
-                sum(w for t, w in weights.items() if t in terms or t in ctx) / total
-            )
+            lexicals.append(sum(w for t, w in weights.items() if t in terms or t in ctx) / total)
         # passages in several languages: each judged among its own language's (routing)
         langs = [chunk_language(c.chunk.doc_id, c.chunk.text) for c in cands]
         sims = centre_by_language(sims, langs)
