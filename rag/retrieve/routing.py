@@ -340,15 +340,23 @@ def balance(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit
         if h.chunk.chunk_id not in seen:
             seen.add(h.chunk.chunk_id)
             ranked.append((score, h))
-    top = ranked[:k]
-    docs = {h.chunk.doc_id for _, h in top}
-    if k >= 3 and len(docs) == 1:  # as Retriever._diversify: another document's best
-        other = next((item for item in ranked[k:] if item[1].chunk.doc_id not in docs), None)
-        top = top if other is None else [*top[:-1], other]
+    top = _diversified(ranked, k)
     return [
         Hit(rank, h.chunk, h.dense_score, h.bm25_score, score)
         for rank, (score, h) in enumerate(top, start=1)
     ]
+
+
+def _diversified(ranked: Sequence[tuple[float, Hit]], k: int) -> list[tuple[float, Hit]]:
+    """The first ``k`` of ``ranked``, except that when they all come from one document
+    (and ``k`` >= 3) the last gives way to another document's best, as
+    ``Retriever._diversify`` does for a single list."""
+    top = list(ranked[:k])
+    docs = {h.chunk.doc_id for _, h in top}
+    if k >= 3 and len(docs) == 1:
+        other = next((item for item in ranked[k:] if item[1].chunk.doc_id not in docs), None)
+        top = top if other is None else [*top[:-1], other]
+    return top
 
 
 def standing_out(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
@@ -370,15 +378,15 @@ def standing_out(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> lis
         heads.append((float(z[0]), hits[0]))
         rest += [(float(zi), h) for zi, h in zip(z[1:], hits[1:], strict=True)]
     ordered = sorted(heads, key=lambda t: -t[0]) + sorted(rest, key=lambda t: -t[0])
-    top: list[Hit] = []
+    ranked: list[tuple[float, Hit]] = []
     seen: set[str] = set()
-    for _, h in ordered:
-        if h.chunk.chunk_id not in seen and len(top) < k:
+    for z, h in ordered:
+        if h.chunk.chunk_id not in seen:
             seen.add(h.chunk.chunk_id)
-            top.append(h)
+            ranked.append((z, h))
     return [
         Hit(rank, h.chunk, h.dense_score, h.bm25_score, 1.0 / (rrf_k + rank))
-        for rank, h in enumerate(top, start=1)
+        for rank, (_, h) in enumerate(_diversified(ranked, k), start=1)
     ]
 
 
