@@ -88,7 +88,7 @@ class Config:
     llm_temperature: float = 0.0
     llm_timeout_s: float = 60.0  # per reply, and the longest wait for the local model's turn
     llm_memory_mb: int = 0  # llamacpp child's memory cap; 0: 4 GiB + 3x the GGUF, -1: none
-    llm_prompt_chars: int = 0  # llamacpp: sources cut to the question's sentences; 0: whole
+    llm_prompt_chars: int = 1200  # llamacpp: sources cut to the question's sentences; 0: whole
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_model: str = "local"
     openai_api_key: str = "not-needed"

@@ -10,16 +10,21 @@ and title, so the model's markers still point at the same sources and the verifi
 (which checks the draft against the full retrieved chunks) is unchanged.
 
 Which sentences: those sharing a content word with the question (stemmed, stopwords
-out), at most :data:`PER_SOURCE` of them, in document order; sources are
-filled in rank order until the character budget is spent.
+out), each word weighted by how rare it is among the sources' sentences, the source's
+own title words not counted (every chunk of a document repeats them, and the title is in
+the source's header anyway); heading lines are left out. At most :data:`PER_SOURCE` of
+them, in document order; sources are filled in rank order until the character budget is
+spent.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
 from rag import prompts
+from rag.answer.spans import is_heading_line
 from rag.text import sentence_spans, tokenize
 
 PER_SOURCE = 2  # sentences at most from each source: room for the lower-ranked ones
@@ -40,17 +45,30 @@ def cap_prompt(messages: Sequence[tuple[str, str]], max_chars: int) -> list[tupl
     if not sources or sum(len(t) for _, _, t in sources) <= max_chars:
         return msgs
     wanted = set(tokenize(question))
+    split = [(n, title, _sentences(text)) for n, title, text in sources]
+    weight = _rarity(wanted, [s for _, _, sents in split for s in sents])
     budget, items = max_chars, []
-    for n, title, text in sources:
-        kept = _needed_sentences(text, wanted, budget)
+    for n, title, sents in split:
+        here = {t: w for t, w in weight.items() if t not in set(tokenize(title))}
+        kept = _needed_sentences(sents, here, budget)
         if not kept:
             break
         budget -= len(kept)
         items.append(prompts.SOURCE_ITEM.format(n=n, title=title, text=kept))
     if not items:
         return msgs
-    msgs[at] = ("user", prompts.SOURCES_BLOCK.format(sources="\n\n".join(items)))
-    return msgs
+    sources_turn = prompts.SOURCES_BLOCK.format(sources="\n\n".join(items))
+    return _one_turn(msgs, at, sources_turn)
+
+
+def _one_turn(msgs: list[tuple[str, str]], at: int, sources_turn: str) -> list[tuple[str, str]]:
+    """The capped sources and the question in one user turn, the acknowledgement between
+    them dropped: with a short sources turn, a small model answers the acknowledgement
+    ("I have read the sources. What is your question?") instead of the question."""
+    rest = msgs[at + 1 :]
+    if len(rest) >= 2 and rest[0] == ("assistant", prompts.SOURCES_READ) and rest[1][0] == "user":
+        return [*msgs[:at], ("user", f"{sources_turn}\n\n{rest[1][1]}"), *rest[2:]]
+    return [*msgs[:at], ("user", sources_turn), *rest]
 
 
 def _question(msgs: Sequence[tuple[str, str]]) -> str:
@@ -71,14 +89,28 @@ def _split_sources(block: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _needed_sentences(text: str, wanted: set[str], budget: int) -> str:
-    """The sentences of ``text`` sharing a word with the question, within ``budget``
-    characters (the best one alone when none fits with the others); "" when none fits."""
-    spans = sentence_spans(text) or [(0, len(text))]
-    sents = [text[a:b].strip() for a, b in spans if text[a:b].strip()]
-    scores = [len(wanted & set(tokenize(s))) for s in sents]
+def _sentences(text: str) -> list[str]:
+    """The sentences of a source's text, heading lines left out (a Markdown heading or a
+    short line without a full stop names a section, it does not answer)."""
+    body = "\n".join(line for line in text.split("\n") if not is_heading_line(line.strip()))
+    spans = sentence_spans(body) or [(0, len(body))]
+    return [body[a:b].strip() for a, b in spans if body[a:b].strip()]
+
+
+def _rarity(wanted: set[str], sentences: list[str]) -> dict[str, float]:
+    """Each question term's weight: log(1 + n / (1 + the sentences holding it))."""
+    terms = [set(tokenize(s)) for s in sentences]
+    n = len(terms) or 1
+    return {t: math.log(1 + n / (1 + sum(t in ts for ts in terms))) for t in sorted(wanted)}
+
+
+def _needed_sentences(sents: list[str], weight: dict[str, float], budget: int) -> str:
+    """The sentences sharing a word with the question, the rarest-worded first, within
+    ``budget`` characters (the best one alone when none fits with the others); "" when
+    none fits."""
     if not sents:
         return ""
+    scores = [sum(w for t, w in weight.items() if t in set(tokenize(s))) for s in sents]
     best = max(range(len(sents)), key=lambda i: scores[i])
     order = sorted(range(len(sents)), key=lambda i: (-scores[i], i))
     keep: set[int] = set()
