@@ -163,7 +163,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     allowed = allowed_sources(narrow, parts.index.docs, cfg)
     result = parts.retriever.search(args.query, sources=allowed)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        _print_json(result.to_dict())
         return 0
     for h in result.hits:
         c = h.chunk
@@ -194,6 +194,13 @@ def _print_answer(ans: Any) -> None:
         print(f"note: {note}", file=sys.stderr)
 
 
+def _print_json(obj: object) -> None:
+    """One JSON document on one line, in ASCII (other characters as \\u escapes): a
+    reader that decodes stdout in another encoding, or splits it on Unicode line breaks,
+    still gets the whole document, and any JSON parser gives back the same text."""
+    print(json.dumps(obj, ensure_ascii=True), flush=True)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.answer.assistant import Assistant
     from rag.retrieve.retriever import clean_query
@@ -207,7 +214,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not batch:
         ans = bot.ask(args.question, narrow=narrow)
         if args.json:
-            print(json.dumps(ans.to_dict(), ensure_ascii=False))
+            _print_json(ans.to_dict())
         else:
             _print_answer(ans)
         return 0
@@ -220,7 +227,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             failed += 1
             out = {"question": question, "error": str(exc)}
         if args.json:
-            print(json.dumps(out, ensure_ascii=False), flush=True)
+            _print_json(out)
         else:
             print(f"Q: {question}\nA: {out.get('answer', 'error: ' + out.get('error', ''))}\n")
     return 1 if failed else 0

@@ -57,6 +57,27 @@ def test_ask_json_contract(indexed_root: Path) -> None:
     assert set(data["timings_ms"]) >= {"retrieve", "generate", "verify", "total"}
 
 
+def test_ask_json_is_one_ascii_line_whatever_the_text(tmp_path: Path) -> None:
+    """A quote holding Vietnamese letters, a Unicode line separator (U+2028) and a NEL
+    (U+0085) still comes out as one line of ASCII JSON: a reader that splits stdout on
+    Unicode line breaks, or decodes it in another encoding, gets the whole answer."""
+    (tmp_path / "seeds").mkdir()
+    text = (
+        "# Ferry notice\n\nThe Bến Đá ferry\u2028carries 240 passengers a day "
+        "in summer\u0085and 90 in winter, said Nguyễn Thị Hạnh."
+    )
+    (tmp_path / "seeds" / "ferry.md").write_text(text, encoding="utf-8")
+    out = rag(["ask", "--json", "How many passengers does the ferry carry a day?"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.isascii()
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert "240" in data["answer"] and data["citations"]
+    quote = data["citations"][0]["quote"]
+    assert quote in unicodedata.normalize("NFC", text)  # the escapes decode to the source text
+
+
 def test_ask_batch_from_stdin(indexed_root: Path) -> None:
     lines = "Who headed the Chinese delegation?\n\nHow many trucks crossed Hữu Nghị gate in 2025?\n"
     out = rag(["ask", "--json", "-"], indexed_root, stdin=lines)
