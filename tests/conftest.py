@@ -68,6 +68,17 @@ def embedder(seed_config: Config):
     return Embedder(seed_config.embedding_model)
 
 
+def assistant_over(root: Path, docs: Mapping[str, str]):
+    """An Assistant over ``docs`` (file name -> text) written to ``root/seeds``: its own
+    index, the real models, no environment settings."""
+    from rag.answer.assistant import Assistant
+
+    (root / "seeds").mkdir()
+    for name, text in docs.items():
+        (root / "seeds" / name).write_text(text, encoding="utf-8")
+    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+
+
 @pytest.fixture(scope="session")
 def assistant(seed_config: Config):
     """One Assistant over the seeds for the whole session (models load once)."""

@@ -9,8 +9,6 @@ another entity) abstain. The span typing itself is checked on plain strings.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rag.answer.citations import strip_markers
@@ -23,7 +21,7 @@ from rag.answer.spans import (
     stated_numbers,
     value_spans,
 )
-from rag.config import Config
+from tests.conftest import assistant_over
 
 DOCS = {
     "history.txt": (
@@ -56,13 +54,7 @@ DOCS = {
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
     """An assistant over the three documents above (its own index)."""
-    from rag.answer.assistant import Assistant
-
-    root: Path = tmp_path_factory.mktemp("answerer")
-    (root / "seeds").mkdir()
-    for name, text in DOCS.items():
-        (root / "seeds" / name).write_text(text, encoding="utf-8")
-    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+    return assistant_over(tmp_path_factory.mktemp("answerer"), DOCS)
 
 
 def _answered(bot, question: str, history=None):

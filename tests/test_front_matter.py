@@ -4,11 +4,9 @@ date, its title the question's words). Real components over a document written h
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from rag.config import Config
+from tests.conftest import assistant_over
 
 DOC = (
     "---\n"
@@ -24,16 +22,10 @@ DOC = (
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
-    from rag.answer.assistant import Assistant
-
-    root: Path = tmp_path_factory.mktemp("front_matter")
-    (root / "seeds").mkdir()
-    (root / "seeds" / "toll.md").write_text(DOC, encoding="utf-8")
-    (root / "seeds" / "other.txt").write_text(
-        "Orran ferry timetable\n\nThe first ferry leaves Orran at 6.40 a.m. daily.",
-        encoding="utf-8",
+    other = "Orran ferry timetable\n\nThe first ferry leaves Orran at 6.40 a.m. daily."
+    return assistant_over(
+        tmp_path_factory.mktemp("front_matter"), {"toll.md": DOC, "other.txt": other}
     )
-    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
 
 
 def test_front_matter_is_never_a_candidate_sentence(bot) -> None:

@@ -506,11 +506,22 @@ def test_extractive_keeps_the_fact_despite_a_distractor(hostile_bot) -> None:
     assert "113" in answer.answer and not answer.abstained
 
 
+def _chat(sources: list[tuple[str, str, str]], question: str) -> list[tuple[str, str]]:
+    """The chain's conversation (system, sources, acknowledgement, question) over
+    ``(number, title, text)`` sources."""
+    block = "\n\n".join(prompts.SOURCE_ITEM.format(n=n, title=t, text=x) for n, t, x in sources)
+    return [
+        ("system", prompts.SYSTEM_PROMPT),
+        ("user", prompts.SOURCES_BLOCK.format(sources=block)),
+        ("assistant", prompts.SOURCES_READ),
+        ("user", prompts.QUESTION_PROMPT.format(question=question)),
+    ]
+
+
 def test_the_prompt_cap_keeps_each_source_s_number_and_the_sentences_asked_about() -> None:
     """Issue 17.4: the local model reads the question's sentences of each source, not
     whole chunks; every kept source keeps its number and title, the budget holds, the
     question follows in the same turn, and 0 leaves the prompt as the chain built it."""
-    from rag import prompts
     from rag.answer.llm.prompt_cap import cap_prompt
 
     filler = " ".join(f"The weather on day {i} was mild and calm." for i in range(12))
@@ -519,14 +530,7 @@ def test_the_prompt_cap_keeps_each_source_s_number_and_the_sentences_asked_about
         ("2", "Trade news", f"{filler} Hotline calls doubled at the gate. {filler}"),
         ("3", "Weather", filler),
     ]
-    block = "\n\n".join(prompts.SOURCE_ITEM.format(n=n, title=t, text=x) for n, t, x in sources)
-    q = "How many hotline calls did the guards make in 2025?"
-    msgs = [
-        ("system", prompts.SYSTEM_PROMPT),
-        ("user", prompts.SOURCES_BLOCK.format(sources=block)),
-        ("assistant", prompts.SOURCES_READ),
-        ("user", prompts.QUESTION_PROMPT.format(question=q)),
-    ]
+    msgs = _chat(sources, "How many hotline calls did the guards make in 2025?")
     assert cap_prompt(msgs, 0) == msgs
     capped = cap_prompt(msgs, 400)
     # one user turn: the capped sources, then the question turn's text (a small model
@@ -544,7 +548,6 @@ def test_the_prompt_cap_skips_headings_and_the_source_s_own_title_words() -> Non
     """The sentence kept is the one with the question's rare words ("inpatient beds"),
     not a heading or a sentence that only repeats the title's words, which every chunk of
     the document shares and the source's header already gives."""
-    from rag import prompts
     from rag.answer.llm.prompt_cap import cap_prompt
 
     title = "Harlow County Hospital: the year in numbers"
@@ -555,14 +558,7 @@ def test_the_prompt_cap_skips_headings_and_the_source_s_own_title_words() -> Non
         "The hospital has 388 inpatient beds on nine wards. "
         "Visitors praised the new cafe."
     )
-    block = prompts.SOURCE_ITEM.format(n=1, title=title, text=text)
-    q = "How many inpatient beds does Harlow County Hospital have?"
-    msgs = [
-        ("system", prompts.SYSTEM_PROMPT),
-        ("user", prompts.SOURCES_BLOCK.format(sources=block)),
-        ("assistant", prompts.SOURCES_READ),
-        ("user", prompts.QUESTION_PROMPT.format(question=q)),
-    ]
+    msgs = _chat([("1", title, text)], "How many inpatient beds does Harlow County Hospital have?")
     kept = cap_prompt(msgs, 120)[1][1]
     assert "388 inpatient beds" in kept
     assert "# Harlow" not in kept and "main hospital of the county" not in kept

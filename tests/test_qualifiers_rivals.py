@@ -10,14 +10,12 @@ answers their twins.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rag.answer import abstain
 from rag.answer.qualifiers import asked_role, dropped_modifiers, modifier_rivals
-from rag.config import Config
 from rag.text import tokenize
+from tests.conftest import assistant_over
 
 
 def test_modifier_rivals_find_the_asked_noun_under_another_modifier() -> None:
@@ -75,13 +73,7 @@ DOCS = {
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
     """An assistant over the library guide above (its own index, the fitted model)."""
-    from rag.answer.assistant import Assistant
-
-    root: Path = tmp_path_factory.mktemp("rivals")
-    (root / "seeds").mkdir()
-    for name, text in DOCS.items():
-        (root / "seeds" / name).write_text(text, encoding="utf-8")
-    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+    return assistant_over(tmp_path_factory.mktemp("rivals"), DOCS)
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,12 @@ here (not the suite's), refuses the near misses and answers their twins.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rag.answer import abstain
 from rag.answer.slots import ends, reversed_direction, rival_filler
-from rag.config import Config
 from rag.text import tokenize
+from tests.conftest import assistant_over
 
 
 def test_the_ends_of_a_movement_are_read_from_their_prepositions() -> None:
@@ -76,13 +74,7 @@ DOCS = {
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
     """An assistant over the budget above (its own index, the fitted model)."""
-    from rag.answer.assistant import Assistant
-
-    root: Path = tmp_path_factory.mktemp("direction")
-    (root / "seeds").mkdir()
-    for name, text in DOCS.items():
-        (root / "seeds" / name).write_text(text, encoding="utf-8")
-    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+    return assistant_over(tmp_path_factory.mktemp("direction"), DOCS)
 
 
 def test_the_stated_direction_is_answered(bot) -> None:

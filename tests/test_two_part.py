@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer.two_part import own_terms, with_question_word
-from rag.config import Config
+from tests.conftest import assistant_over
 
 DOCS = {
     "library.txt": (
@@ -34,13 +34,7 @@ DOCS = {
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
     """An assistant over the two documents above (its own index)."""
-    from rag.answer.assistant import Assistant
-
-    root: Path = tmp_path_factory.mktemp("two_part")
-    (root / "seeds").mkdir()
-    for name, text in DOCS.items():
-        (root / "seeds" / name).write_text(text, encoding="utf-8")
-    return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+    return assistant_over(tmp_path_factory.mktemp("two_part"), DOCS)
 
 
 def test_one_sentence_answering_both_parts_is_cited_once(bot) -> None:
