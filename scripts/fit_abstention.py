@@ -99,9 +99,10 @@ def calibrate(
     pay for another's abstentions. Rates are per question: a two-part question is one
     answer, gated on the mean probability of its parts, as the assistant does."""
     rows = np.asarray([model.probability(f) for f in x])
-    item = {k: float(np.mean(rows[keys == k])) for k in set(keys.tolist())}
-    p = np.asarray([item[k] for k in keys])
-    first = np.asarray([i == int(np.argmax(keys == k)) for i, k in enumerate(keys)])
+    _, starts, which = np.unique(keys, return_index=True, return_inverse=True)
+    p = (np.bincount(which, rows) / np.bincount(which))[which]  # each row: its item's mean
+    first = np.zeros(len(keys), bool)
+    first[starts] = True  # one row per question
     pos = {g: p[first & (y == 1) & (groups == g)] for g in sorted(set(groups.tolist()))}
     bounded = {
         g: max(GUARDED.get(g, MAX_FALSE_ABSTENTION) * len(v), 1.0)
@@ -172,7 +173,8 @@ def gather() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def extend(old: dict[str, Any], x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> abstain.Model:
     """The stored model with the features it lacks added: their weights fitted on the
     dev rows with the stored model's logit (bias included) as a fixed offset,
-    the same class-balanced, sign-constrained loss as :func:`abstain.fit`. The old
+    the same class-balanced, sign-constrained loss as :func:`abstain.fit`
+    (:func:`abstain.fit_added`). The old
     weights and operating point stay as they were; a new feature moves only the
     questions it fires on. Use it for a feature that fires on few dev rows, where a
     whole refit would move every other question for no gain."""
@@ -184,18 +186,8 @@ def extend(old: dict[str, Any], x: np.ndarray, y: np.ndarray, l2: float = 1.0) -
     weights = np.zeros(len(abstain.FEATURES))
     mean[idx], std[idx], weights[idx] = old["mean"], old["std"], old["weights"]
     offset = ((x[:, idx] - mean[idx]) / std[idx]) @ weights[idx] + float(old["bias"])
-    xs = x[:, new]
-    # centred at 0, not the mean: a question the feature does not fire on keeps its p
-    std[new] = np.where(xs.std(axis=0) > 1e-9, xs.std(axis=0), 1.0)
-    z = xs / std[new]
-    w = np.zeros(len(new))
-    cw = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
     signs = np.asarray([abstain.SIGNS[i] for i in new], float)
-    for _ in range(3000):
-        p = 1.0 / (1.0 + np.exp(-(z @ w + offset)))
-        g = cw * (p - y)
-        w = w - 0.5 * ((z.T @ g) / len(y) + l2 * w / len(y))
-        w = np.where(w * signs < 0, 0.0, w)  # every weight reads as evidence
+    w, std[new] = abstain.fit_added(x[:, new], y, offset, signs, l2)
     weights[new] = w
     for i in new:
         print(f"extended with {abstain.FEATURES[i]}: weight {weights[i]:+.3f}", file=sys.stderr)

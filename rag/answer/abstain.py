@@ -147,30 +147,68 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 3000) -> Mod
     dropped (weight 0) and the rest refitted."""
     mean = x.mean(axis=0)
     std = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
-    z = (x - mean) / std
-    signs = np.asarray(SIGNS, float)
+    w, b = _signed_fit((x - mean) / std, y, np.asarray(SIGNS, float), l2, steps)
+    return Model(mean, std, w, b)
+
+
+def fit_added(
+    x: np.ndarray,
+    y: np.ndarray,
+    offset: np.ndarray,
+    signs: np.ndarray,
+    l2: float = 1.0,
+    steps: int = 3000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and scales (std) of new features ``x`` (their :data:`SIGNS` ``signs``)
+    added to a fitted model whose logit on each row is ``offset``: the loss and sign rule
+    of :func:`fit`, the bias left as it is, each feature centred at 0 (not at its mean) so
+    a row it does not fire on keeps its probability exactly."""
+    std = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+    w, _ = _signed_fit(x / std, y, signs, l2, steps, offset=offset, fit_bias=False)
+    return w, std
+
+
+def _signed_fit(
+    z: np.ndarray,
+    y: np.ndarray,
+    signs: np.ndarray,
+    l2: float,
+    steps: int,
+    *,
+    offset: np.ndarray | float = 0.0,
+    fit_bias: bool = True,
+) -> tuple[np.ndarray, float]:
+    """:func:`_gradient_descent`, then again without every feature whose weight came
+    out against its sign, until none does (those weigh 0)."""
     use = np.ones(z.shape[1], bool)
     while True:
-        w, b = _gradient_descent(z * use, y, l2, steps)
+        w, b = _gradient_descent(z * use, y, l2, steps, offset, fit_bias)
         wrong = use & (w * signs < 0)
         if not wrong.any():
-            return Model(mean, std, w * use, b)
+            return w * use, b
         use &= ~wrong
 
 
 def _gradient_descent(
-    z: np.ndarray, y: np.ndarray, l2: float, steps: int
+    z: np.ndarray,
+    y: np.ndarray,
+    l2: float,
+    steps: int,
+    offset: np.ndarray | float = 0.0,
+    fit_bias: bool = True,
 ) -> tuple[np.ndarray, float]:
     """Weights and bias minimising the class-balanced log loss plus L2: an unanswered
-    unanswerable counts as much as an answered answerable one."""
+    unanswerable counts as much as an answered answerable one. ``offset`` is a fixed
+    part of each row's logit; without ``fit_bias`` the bias stays 0."""
     w, b = np.zeros(z.shape[1]), 0.0
     n = len(y)
     cw = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
+        p = 1.0 / (1.0 + np.exp(-(z @ w + b + offset)))
         g = cw * (p - y)
         w -= 0.5 * ((z.T @ g) / n + l2 * w / n)
-        b -= 0.5 * float(np.mean(g))
+        if fit_bias:
+            b -= 0.5 * float(np.mean(g))
     return w, b
 
 

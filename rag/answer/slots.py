@@ -78,7 +78,11 @@ _SLOT_PREPOSITIONS |= {"between", "with", "about", "from", "by", "under", "over"
 _ANCHOR_WORDS = 3  # content words before the preposition that tie it to its noun
 
 
-def _slots(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bool]]:
+Slots = tuple[tuple[str, frozenset[str], frozenset[str], bool], ...]
+
+
+@lru_cache(maxsize=4096)
+def _slots(text: str) -> Slots:
     """(preposition, anchor terms, filler terms, surely a noun) for each preposition of
     ``text``: the anchor is the content words just before it ("warranty" in "the warranty
     on the fan motor"), the filler the noun phrase after it ("fan motor"); a filler after
@@ -100,7 +104,7 @@ def _slots(text: str) -> list[tuple[str, frozenset[str], frozenset[str], bool]]:
         noun = fold(nxt) in _SKIP or nxt[:1].isupper()
         if anchor and filler:
             out.append((word, anchor, filler, noun))
-    return out
+    return tuple(out)
 
 
 def rival_filler(question: str, sentence: str, near: set[str]) -> bool:

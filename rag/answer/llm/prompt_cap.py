@@ -46,7 +46,7 @@ def cap_prompt(messages: Sequence[tuple[str, str]], max_chars: int) -> list[tupl
         return msgs
     wanted = set(tokenize(question))
     split = [(n, title, _sentences(text)) for n, title, text in sources]
-    weight = _rarity(wanted, [s for _, _, sents in split for s in sents])
+    weight = _rarity(wanted, [terms for _, _, sents in split for _, terms in sents])
     budget, items = max_chars, []
     for n, title, sents in split:
         here = {t: w for t, w in weight.items() if t not in set(tokenize(title))}
@@ -89,39 +89,44 @@ def _split_sources(block: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _sentences(text: str) -> list[str]:
-    """The sentences of a source's text, heading lines left out (a Markdown heading or a
-    short line without a full stop names a section, it does not answer)."""
+def _sentences(text: str) -> list[tuple[str, set[str]]]:
+    """The sentences of a source's text with their terms, heading lines left out (a
+    Markdown heading or a short line without a full stop names a section, it does not
+    answer)."""
     body = "\n".join(line for line in text.split("\n") if not is_heading_line(line.strip()))
     spans = sentence_spans(body) or [(0, len(body))]
-    return [body[a:b].strip() for a, b in spans if body[a:b].strip()]
+    sents = [body[a:b].strip() for a, b in spans]
+    return [(s, set(tokenize(s))) for s in sents if s]
 
 
-def _rarity(wanted: set[str], sentences: list[str]) -> dict[str, float]:
-    """Each question term's weight: log(1 + n / (1 + the sentences holding it))."""
-    terms = [set(tokenize(s)) for s in sentences]
-    n = len(terms) or 1
-    return {t: math.log(1 + n / (1 + sum(t in ts for ts in terms))) for t in sorted(wanted)}
+def _rarity(wanted: set[str], sentences: list[set[str]]) -> dict[str, float]:
+    """Each question term's weight over the sentences' term sets:
+    log(1 + n / (1 + the sentences holding it))."""
+    n = len(sentences) or 1
+    return {t: math.log(1 + n / (1 + sum(t in ts for ts in sentences))) for t in sorted(wanted)}
 
 
-def _needed_sentences(sents: list[str], weight: dict[str, float], budget: int) -> str:
+def _needed_sentences(
+    sents: list[tuple[str, set[str]]], weight: dict[str, float], budget: int
+) -> str:
     """The sentences sharing a word with the question, the rarest-worded first, within
     ``budget`` characters (the best one alone when none fits with the others); "" when
     none fits."""
     if not sents:
         return ""
-    scores = [sum(w for t, w in weight.items() if t in set(tokenize(s))) for s in sents]
-    best = max(range(len(sents)), key=lambda i: scores[i])
-    order = sorted(range(len(sents)), key=lambda i: (-scores[i], i))
+    scores = [sum(w for t, w in weight.items() if t in terms) for _, terms in sents]
+    texts = [s for s, _ in sents]
+    best = max(range(len(texts)), key=lambda i: scores[i])
+    order = sorted(range(len(texts)), key=lambda i: (-scores[i], i))
     keep: set[int] = set()
     used = 0
     for i in order:
         if (scores[i] == 0 and keep) or len(keep) == PER_SOURCE:
             break
-        if used + len(sents[i]) + 1 > budget:
+        if used + len(texts[i]) + 1 > budget:
             continue
         keep.add(i)
-        used += len(sents[i]) + 1
-    if not keep and len(sents[best]) <= budget:
+        used += len(texts[i]) + 1
+    if not keep and len(texts[best]) <= budget:
         keep = {best}
-    return " ".join(sents[i] for i in sorted(keep))
+    return " ".join(texts[i] for i in sorted(keep))
