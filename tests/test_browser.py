@@ -230,8 +230,13 @@ def test_ask_cite_highlight_follow_up_upload(browser, app_url, tmp_path: Path) -
     page.get_by_text("Settings", exact=True).click()
     slider = page.locator('#rag-topk input[type="range"]')
     slider.wait_for(state="visible", timeout=20_000)  # the accordion has opened
-    for _ in range(10):  # the slider may still be mounting: set it until it shows 2
-        slider.fill("2")
+    number = page.locator('#rag-topk input[type="number"]')
+    for attempt in range(10):  # the slider may still be mounting: set it until it shows 2
+        if attempt % 2 == 0:
+            slider.fill("2")
+        else:  # the slider's own number box, typed into as a user would
+            number.fill("2")
+            number.press("Enter")
         try:
             page.wait_for_function(
                 "() => document.querySelector('#rag-topk input[type=number]').value === '2'",
