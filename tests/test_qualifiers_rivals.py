@@ -35,6 +35,11 @@ def test_modifier_rivals_find_the_asked_noun_under_another_modifier() -> None:
         modifier_rivals("How often does the shuttle bus run?", "The number 6 bus runs hourly.")
         == []
     )
+    # a verb right after the asked noun ("the dermatology clinic run") does not hide it,
+    # unless the sentence joins the two as well ("bus runs" above)
+    eye = "The eye clinic is on the second floor and opens on Tuesdays."
+    assert modifier_rivals("On which days does the dermatology clinic run?", eye) == ["dermatology"]
+    assert modifier_rivals("On which days does the eye clinic run?", eye) == []
 
 
 def test_dropped_modifiers_and_asked_posts() -> None:
@@ -43,6 +48,12 @@ def test_dropped_modifiers_and_asked_posts() -> None:
         "deputy"
     ]
     assert dropped_modifiers("Who is the chief nurse?", nurse, set(tokenize(nurse))) == []
+    # the phrase may end in a verb: "the new children's assessment unit open"
+    unit = "In March the trust will open a new assessment unit for elderly patients."
+    near = set(tokenize(unit))
+    asked = "When will the new children's assessment unit open?"
+    assert dropped_modifiers(asked, unit, near) == ["children"]
+    assert dropped_modifiers("When will the new assessment unit open?", unit, near) == []
     assert asked_role("Who is the deputy chief nurse?") == ["deputy", "chief", "nurse"]
     assert asked_role("And who is her deputy on the board?") == ["deputy"]
     assert asked_role("Who is Helen Ostrander?") == []  # a name, not a post

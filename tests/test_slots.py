@@ -51,6 +51,11 @@ def test_a_rival_filler_is_another_noun_in_the_asked_slot() -> None:
     roof = "The council approved 640,000 euros in May to replace its roof."
     q = "How much did the council approve for repairs to the fish market?"
     assert not rival_filler(q, roof, set(tokenize(roof)))
+    # "against" opens a slot too, and after any preposition but "to" a noun follows
+    heard = "The panel heard 29 appeals: 9 against revocations and 20 against fines."
+    near = set(tokenize(heard))
+    assert rival_filler("How many appeals against suspensions did the panel hear?", heard, near)
+    assert not rival_filler("How many appeals against fines did the panel hear?", heard, near)
 
 
 DOCS = {
@@ -96,7 +101,23 @@ def test_the_asked_filler_is_answered_and_a_rival_one_abstains(bot) -> None:
     assert ans.abstained, ans.answer
 
 
+def test_a_where_question_needs_a_place_phrase(bot) -> None:
+    """place_absent: a where-question over a sentence that names no place at all."""
+    stats = bot._corpus_stats()
+
+    def place_absent(question: str, sentence: str) -> float:
+        near = (set(tokenize(sentence)), set())
+        x = abstain.features(question, sentence, near, sentence, (0.6, 0.6, 0.5), 0.0, [], stats)
+        return dict(zip(abstain.FEATURES, x, strict=True))["place_absent"]
+
+    bare = "The new mower has a petrol engine and a grass box of 60 litres."
+    kept = "The new mower is kept in the shed behind the parish hall."
+    assert place_absent("Where is the serial number of the new mower?", bare) == 1.0
+    assert place_absent("Where is the new mower kept?", kept) == 0.0
+    assert place_absent("What engine does the new mower have?", bare) == 0.0  # not asked
+
+
 def test_the_fitted_model_counts_both_against_answering() -> None:
     model = abstain.load_model()
-    for name in ("direction_reversed", "filler_rival"):
+    for name in ("direction_reversed", "filler_rival", "place_absent"):
         assert model.weights[abstain.FEATURES.index(name)] < 0  # fitted on dev

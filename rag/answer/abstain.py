@@ -93,6 +93,7 @@ FEATURES = (
     # (:func:`rag.answer.slots.reversed_direction`)
     "filler_rival",  # "the warranty on the fan motor" asked, "the warranty on the
     # compressor" stated (:func:`rag.answer.slots.rival_filler`)
+    "place_absent",  # a where-question, and no place phrase in the sentence
 )
 
 
@@ -344,6 +345,7 @@ def features(
         _partitive_missing(question, focus, near, stats),
         float(reversed_direction(question, sentence)),
         float(rival_filler(question, sentence, near)),
+        float(bool(_PLACE_ASKED.search(question)) and not _PLACE_PHRASE.search(sentence)),
     ]
     # a document in another language: the wording features say nothing (rag.answer.spans)
     return across_languages(FEATURES, x, lambda: load_model().mean, question, sentence, doc_text)
@@ -410,6 +412,17 @@ _MONEY_ASKED = re.compile(
 )
 """A question asking for an amount of money: "how much money", "how much does X cost",
 "what is the fee": not "how much notice must I give"."""
+
+
+_PLACE_ASKED = re.compile(r"\bwhere\b", re.I)
+_PLACE_PHRASE = re.compile(
+    r"\b(?:in|at|on|near|beside|behind|under|above|below|inside|outside|opposite|along|"
+    r"around|within|across|beyond|over|into|onto|from|to|towards|between|next to|off)\s+\w",
+    re.I,
+)
+"""A place is stated with a preposition of place or direction ("on the label", "in
+Harrowgate", "at 12 Fenwick Road", "next to the entrance"): a where-question's sentence
+without any ("The controller has a colour display and five buttons") says where nothing is."""
 
 
 def _holds_money(sentence: str) -> bool:

@@ -123,6 +123,7 @@ WORDING_FEATURES = frozenset(
         "role_missing",
         "calendar_rival",
         "partitive_missing",
+        "place_absent",
     ]
 )
 """Abstention features that compare the question's words (terms, names, titles,

@@ -380,7 +380,7 @@ def modifier_rivals(question: str, sentence: str, context: str = "") -> list[str
         m, h = qws[k], qws[k + 1]
         if not (_noun_like(m) and _noun_like(h) and _joined(question, m, h)):
             continue
-        if k + 2 < len(qws) and _content(qws[k + 2]) and _joined(question, h, qws[k + 2]):
+        if _head_goes_on(question, qws, k + 1, (sentence, context)):
             continue  # the head ends the phrase ("the staff car park": car park, staff car)
         mod, head = m.terms[-1], h.terms[0]
         if mod in sent_terms:
@@ -404,6 +404,26 @@ def modifier_rivals(question: str, sentence: str, context: str = "") -> list[str
     return out
 
 
+def _head_goes_on(question: str, qws: tuple[Word, ...], i: int, texts: tuple[str, ...]) -> bool:
+    """Does the noun phrase go on past word ``i`` of the question? It does when two more
+    joined content words follow, or when the next one follows it in the sentence too ("car
+    park" in "the staff car park"); one word the sentence does not join to it is taken for
+    the verb ("the dermatology clinic run": clinic is the head)."""
+    if i + 1 >= len(qws) or not (_content(qws[i + 1]) and _joined(question, qws[i], qws[i + 1])):
+        return False
+    if i + 2 < len(qws) and _content(qws[i + 2]) and _joined(question, qws[i + 1], qws[i + 2]):
+        return True
+    head, nxt = qws[i].terms[0], qws[i + 1].terms[:1]
+    for text in texts:
+        ws = words(text)
+        if any(
+            head in a.terms[:1] and nxt and nxt[0] in b.terms[:1] and _joined(text, a, b)
+            for a, b in zip(ws, ws[1:], strict=False)
+        ):
+            return True
+    return False
+
+
 _PREPOSITIONS = frozenset(
     {"of", "on", "for", "in", "at", "between", "from", "to", "with", "by", "about", "under"}
     | {"over", "after", "before", "into", "above", "below", "instead", "than", "per"}
@@ -421,8 +441,12 @@ def dropped_modifiers(question: str, sentence: str, near: set[str]) -> list[str]
     out = []
     for run in _noun_runs(qws, question):
         for k in range(len(run) - 1):  # "the new children's assessment unit": children's
-            first, rest = run[k].terms[-1], tuple(w.terms[0] for w in run[k + 1 :])
-            if first not in near and len(rest) <= 2 and rest in heads:
+            first = run[k].terms[-1]
+            if first in near:
+                continue
+            # the rest: one or two words; a run may end in a verb ("... assessment unit open")
+            ends = range(k + 2, min(len(run), k + 3) + 1)
+            if any(tuple(w.terms[0] for w in run[k + 1 : e]) in heads for e in ends):
                 out.append(first)
     return out
 

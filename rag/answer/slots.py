@@ -74,7 +74,7 @@ def reversed_direction(question: str, sentence: str) -> bool:
 
 
 _SLOT_PREPOSITIONS = frozenset({"on", "for", "towards", "toward", "to", "into", "at", "in"})
-_SLOT_PREPOSITIONS |= {"between", "with", "about", "from", "by", "under", "over"}
+_SLOT_PREPOSITIONS |= {"between", "with", "about", "from", "by", "under", "over", "against"}
 _ANCHOR_WORDS = 3  # content words before the preposition that tie it to its noun
 
 
@@ -86,7 +86,8 @@ def _slots(text: str) -> Slots:
     """(preposition, anchor terms, filler terms, surely a noun) for each preposition of
     ``text``: the anchor is the content words just before it ("warranty" in "the warranty
     on the fan motor"), the filler the noun phrase after it ("fan motor"); a filler after
-    an article or with a capital is surely a noun phrase (not the verb of "to replace")."""
+    an article or with a capital, or after any preposition but *to*, is surely a noun phrase
+    (*to* alone also takes a verb: "to replace"; "appeals against revocations" is a noun)."""
     ws = words(text)
     out = []
     for i, w in enumerate(ws):
@@ -101,7 +102,7 @@ def _slots(text: str) -> Slots:
         anchor = frozenset(t for v in left[-_ANCHOR_WORDS:] for t in v.terms)
         filler = _phrase(ws, i + 1, text)
         nxt = ws[i + 1].text if i + 1 < len(ws) else ""
-        noun = fold(nxt) in _SKIP or nxt[:1].isupper()
+        noun = word != "to" or fold(nxt) in _SKIP or nxt[:1].isupper()
         if anchor and filler:
             out.append((word, anchor, filler, noun))
     return tuple(out)
