@@ -332,3 +332,45 @@ def test_generative_answers_get_the_same_checks(dated_bot) -> None:
     assert "The sources disagree" in answer.answer
     assert "£5.1 million" in answer.answer and "£4.2 million" in answer.answer
     assert {"a_plan.md", "b_update.md"} <= {Path(c.source).name for c in answer.citations}
+
+
+# ---------------------------------------------------------------------------- binding
+
+
+def test_a_name_counts_only_near_a_word_of_the_asked_role() -> None:
+    q = "Who is currently the chief executive of Fenmoor Water?"
+    assert disagree.role_terms(q) == {"chief", "executive"}  # not the subject, not "currently"
+    ceo = "The announcement was made by Ruth Achterberg, who took over as chief executive."
+    regulator = "The Water Charges Commission last month approved an average bill rise of 3.6%."
+    assert [v.span.text for v in disagree.values_of("person", ceo, q)] == ["Ruth Achterberg"]
+    assert disagree.values_of("person", regulator, q) == []  # no chief executive named
+    # "what is the name of" is the question's wording, not the role
+    named = "What's the name of the project director?"
+    assert disagree.role_terms(named) == {"project", "director"}
+    farm = "The reservoir takes its name from Cullerby farm, the largest of the farms."
+    assert disagree.values_of("person", farm, named) == []
+    lead = "The scheme is led by project director Marit Halvorsen, who ran the weir rebuild."
+    assert [v.span.text for v in disagree.values_of("person", lead, named)] == ["Marit Halvorsen"]
+
+
+def test_a_latest_question_reads_ever_newer_articles() -> None:
+    dates = {"a": "2025-01-01", "b": "2025-06-01", "c": "2025-09-01", "d": "2026-01-01"}
+    groups = recency.newest_groups(["a", "b", "c", "d"], dates)
+    assert groups == [["a", "b", "c", "d"], ["d", "c"], ["d"]]
+    assert recency.newest_groups(["a"], dates) == [["a"]]
+
+
+def test_the_wider_search_for_a_name_asks_for_the_role_and_the_name() -> None:
+    from rag.types import Citation
+
+    q = "What's the name of the Cullerby project director?"
+    quote = "The scheme is led by project director Marit Halvorsen, who ran the weir rebuild."
+    answer = Answer(q, q, f"{quote} [1]", False, "extractive")
+    answer.citations = [Citation(1, "a", "a", 0, len(quote), quote, 0.5)]
+    assert disagree.seed_query(q, answer) == "project director Marit Halvorsen"
+    # a figure on the other side is another figure: its words would find nothing new
+    cost = "How much will the rebuild cost?"
+    quote = "The rebuild is expected to cost £4.2 million."
+    money = Answer(cost, cost, f"{quote} [1]", False, "extractive")
+    money.citations = [Citation(1, "a", "a", 0, len(quote), quote, 0.5)]
+    assert disagree.seed_query(cost, money) is None

@@ -36,7 +36,14 @@ from functools import lru_cache
 from rag import prompts
 from rag.answer.extractive import Scored, count_focus, question_type
 from rag.answer.followup import split_context
-from rag.answer.spans import ANSWER_KINDS, MONTHS, Span, answer_values, stated_numbers
+from rag.answer.spans import (
+    ANSWER_KINDS,
+    MONTHS,
+    Span,
+    answer_values,
+    asked_names,
+    stated_numbers,
+)
 from rag.text import STOPWORDS, fold, stem, tokenize
 from rag.types import Answer, Citation
 
@@ -234,10 +241,48 @@ def applicable(question: str) -> bool:
     return question_type(primary) in ANSWER_KINDS or bool(_MONEY_CUE.search(primary))
 
 
+_NAME_ASKED = re.compile(
+    r"\b(?:what|which)(?:'s|’s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+|their\s+|its\s+)?"
+    r"(?:full\s+|first\s+|last\s+)?names?\s+of\b",
+    re.I,
+)
+_RECENCY = re.compile(prompts.RECENCY_CUES, re.I)
+ROLE_WINDOW = 80  # characters between a name and the nearest word of the asked role
+
+
+@lru_cache(maxsize=4096)
+def role_terms(question: str) -> frozenset[str]:
+    """Stems of the words of a "who" question that name the role asked about ("chief",
+    "executive" in "Who is currently the chief executive of Fenmoor Water?"): its words
+    without the names it mentions (the subject, not the role), the latest-state cue
+    words and a "what is the name of" opening."""
+    text = _NAME_ASKED.sub(" ", _RECENCY.sub(" ", question))
+    names = asked_names(question)
+    return frozenset(stem(t) for t in tokenize(text) if t not in names)
+
+
+def _role_bound(span: Span, sentence: str, roles: frozenset[str]) -> bool:
+    """Does a word of the asked role stand near the name ``span``, outside it ("chief
+    executive Douglas Penhale"; not "the Water Charges Commission approved a rise")?"""
+    for a, b, terms in _word_terms(sentence):
+        if span.start <= a < span.end or not {stem(t) for t in terms} & roles:
+            continue
+        if max(a - span.end, span.start - b, 0) <= ROLE_WINDOW:
+            return True
+    return False
+
+
 def _values(qtype: str, sentence: str, question: str) -> list[Value]:
     """The comparable values of the asked kind in ``sentence``, nearest to the question's
-    own words first; bare numbers right after a capitalised word ("Phase 1") are labels."""
+    own words first; bare numbers right after a capitalised word ("Phase 1") are labels,
+    and a name counts only near a word of the role the question asks about
+    (:func:`role_terms`), when it names one."""
     spans = answer_values(qtype, sentence, question)
+    roles = role_terms(question)
+    if roles:
+        spans = [
+            sp for sp in spans if sp.kind not in _NAME_KINDS or _role_bound(sp, sentence, roles)
+        ]
     qterms = set(tokenize(question))
     anchors = [(a, b) for a, b, terms in _word_terms(sentence) if terms & qterms]
 
@@ -530,3 +575,22 @@ def annotate(
         return None
     answer.answer = f"{answer.answer} {note(answer, found)}"
     return found
+
+
+def seed_query(question: str, answer: Answer) -> str | None:
+    """A second query for the check's wider search, for a name: the asked role's words
+    and the name the answer gives ("project director Marit Halvorsen"). Another
+    article may state the same fact without the question's subject ("Project director
+    Marit Halvorson said ..." never names the reservoir) and rank below any cut-off for
+    the question alone; the name's other words find it (a figure or date on the other
+    side is another figure: its words would not). None when the answer cites no name
+    bound to a role."""
+    primary = split_context(question)[0]
+    qtype = question_type(primary)
+    role = _NAME_ASKED.sub(" ", _RECENCY.sub(" ", primary))
+    role_words = [w for w in re.findall(r"[\w’'-]+", role) if stem(fold(w)) in role_terms(primary)]
+    for cit in answer.citations:
+        value = answer_value(qtype, cit.quote, primary)
+        if value is not None and value.kind == "name" and role_words:
+            return " ".join([*role_words, value.span.text])
+    return None

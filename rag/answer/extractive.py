@@ -19,6 +19,7 @@ import numpy as np
 from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
 from rag.answer.citations import Source
 from rag.answer.cjk import cjk_pick_value, cjk_value_window
+from rag.answer.date_binding import bind_dates
 from rag.answer.followup import split_context
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     _COUNT_FOCUS,
@@ -242,6 +243,9 @@ class ExtractiveBackend:
         vecs = self.embedder.encode_many(texts)
         sims = vecs @ self.embedder.encode_query(primary)
         sims = np.maximum(sims, self._clause_sims(cands, primary))
+        if question_type(primary) == "date":  # its date, not another event's (date_binding)
+            query = self.embedder.encode_query(primary)
+            sims = bind_dates(sims, texts, primary, self.embedder.encode_many, query)
         if context and blend:
             sims = 0.7 * sims + 0.3 * (vecs @ self.embedder.encode_query(question))
         qtype = question_type(primary)

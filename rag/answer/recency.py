@@ -76,14 +76,33 @@ def widen(
     ]
     if not newer or not found.hits:
         return found
-    extra = search(newer)
     seen = {h.chunk.chunk_id for h in found.hits}
     hits = list(found.hits)
-    for h in extra.hits:
-        if h.chunk.chunk_id not in seen:
-            seen.add(h.chunk.chunk_id)
-            hits.append(Hit(len(hits) + 1, h.chunk, h.dense_score, h.bm25_score, h.score))
+    for group in newest_groups(newer, {d.source: d.date for d in docs}):
+        for h in search(group).hits:
+            if h.chunk.chunk_id not in seen:
+                seen.add(h.chunk.chunk_id)
+                hits.append(Hit(len(hits) + 1, h.chunk, h.dense_score, h.bm25_score, h.score))
     return replace(found, hits=hits)
+
+
+NEWEST_SEARCHES = 3  # searches of ever fewer, ever newer articles after the first
+
+
+def newest_groups(newer: Sequence[str], date: Callable[[str], str] | dict) -> list[list[str]]:
+    """``newer`` (the articles dated after the found ones), then its newest half, quarter,
+    ... (at most :data:`NEWEST_SEARCHES` more, down to the newest article alone): each
+    search of the same ``k`` reads deeper into fewer articles, so the newest ones'
+    passages that rank below the cut-off among all of them (worded unlike the question:
+    "completion is planned for June 2028" for "expected to be finished") are still read."""
+    get = date.get if isinstance(date, dict) else date
+    ordered = sorted(newer, key=lambda s: get(s) or "", reverse=True)
+    groups = [list(newer)]
+    size = len(ordered) // 2
+    while size >= 1 and len(groups) <= NEWEST_SEARCHES:
+        groups.append(ordered[:size])
+        size //= 2
+    return groups
 
 
 def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]:
