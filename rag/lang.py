@@ -289,3 +289,81 @@ VI_VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("number", re.compile(rf"(?:{_VI_NUM})(?!\w)")),
 )
 """Typed values of Vietnamese text, (kind, pattern), most specific first."""
+
+
+# ---------------------------------------------------------------- background sentences
+# The same twenty everyday sentences in each language the router detects (written for
+# this project; no topic of any corpus). A multilingual encoder's cosine between a
+# question and text in language L has a level of its own per pair of languages (e5: a
+# Vietnamese question scores unrelated Vietnamese text ~0.1 above unrelated English),
+# so :func:`rag.retrieve.routing.calibrated_similarity` reads a sentence's cosine against
+# the question's cosines to these: how far it stands out of unrelated text in its own
+# language. Parallel translations, so only the language differs between the sets.
+BACKGROUND_SENTENCES: dict[str, tuple[str, ...]] = {
+    "en": (
+        "The weather stayed mild and dry for most of the week.",
+        "She baked a loaf of bread with flour, water and a little salt.",
+        "The football match ended in a draw after extra time.",
+        "Students must hand in their essays before the end of the month.",
+        "The orchestra played a new symphony to a full concert hall.",
+        "Regular exercise and enough sleep help to prevent many illnesses.",
+        "The new phone has a larger screen and a longer battery life.",
+        "Tourists crowded the old town square on Saturday afternoon.",
+        "The library will close early on public holidays.",
+        "Farmers planted maize after the first heavy rains of spring.",
+        "The museum opened an exhibition of paintings from the last century.",
+        "A small fire in the kitchen was put out by the neighbours.",
+        "The company hired twelve new engineers last year.",
+        "Children learn to swim faster when lessons start early.",
+        "The bridge was repainted and reopened to cyclists.",
+        "Prices of vegetables rose slightly at the local market.",
+        "The author signed copies of her latest novel at the bookshop.",
+        "Heavy traffic delayed the morning buses by twenty minutes.",
+        "The hospital added a new wing for children's care.",
+        "Volunteers cleaned the beach and collected plastic waste.",
+    ),
+    "vi": (
+        "Thời tiết ôn hòa và khô ráo trong phần lớn tuần.",
+        "Cô ấy nướng một ổ bánh mì bằng bột, nước và một chút muối.",
+        "Trận bóng đá kết thúc với tỷ số hòa sau hiệp phụ.",
+        "Học sinh phải nộp bài luận trước cuối tháng.",
+        "Dàn nhạc đã biểu diễn một bản giao hưởng mới trước khán phòng chật kín.",
+        "Tập thể dục đều đặn và ngủ đủ giấc giúp phòng ngừa nhiều bệnh.",
+        "Chiếc điện thoại mới có màn hình lớn hơn và pin dùng lâu hơn.",
+        "Du khách đông đúc ở quảng trường phố cổ vào chiều thứ Bảy.",
+        "Thư viện sẽ đóng cửa sớm vào các ngày lễ.",
+        "Nông dân trồng ngô sau những trận mưa lớn đầu tiên của mùa xuân.",
+        "Bảo tàng khai mạc triển lãm tranh từ thế kỷ trước.",
+        "Một đám cháy nhỏ trong bếp đã được hàng xóm dập tắt.",
+        "Công ty đã tuyển mười hai kỹ sư mới vào năm ngoái.",
+        "Trẻ em học bơi nhanh hơn khi bắt đầu học sớm.",
+        "Cây cầu được sơn lại và mở cửa trở lại cho người đi xe đạp.",
+        "Giá rau tăng nhẹ tại chợ địa phương.",
+        "Nữ tác giả ký tặng cuốn tiểu thuyết mới nhất của mình tại hiệu sách.",
+        "Giao thông đông đúc khiến xe buýt buổi sáng bị trễ hai mươi phút.",
+        "Bệnh viện đã xây thêm một khu mới để chăm sóc trẻ em.",
+        "Tình nguyện viên dọn dẹp bãi biển và thu gom rác thải nhựa.",
+    ),
+    "zh": (
+        "这一周的大部分时间天气温和干燥。",
+        "她用面粉、水和一点盐烤了一条面包。",
+        "这场足球比赛在加时赛后以平局结束。",
+        "学生必须在月底之前交上论文。",
+        "乐团在座无虚席的音乐厅演奏了一首新的交响曲。",
+        "经常锻炼和充足的睡眠有助于预防许多疾病。",
+        "这款新手机的屏幕更大，电池续航更长。",
+        "星期六下午，游客挤满了老城广场。",
+        "图书馆在公共假日会提前关门。",
+        "春天第一场大雨过后，农民种下了玉米。",
+        "博物馆举办了一个上世纪绘画作品展。",
+        "厨房里的一场小火被邻居扑灭了。",
+        "这家公司去年招聘了十二名新工程师。",
+        "孩子们越早开始上课，学游泳就越快。",
+        "这座桥重新粉刷后再次向骑车人开放。",
+        "当地市场的蔬菜价格略有上涨。",
+        "这位作家在书店为她的新小说签名。",
+        "交通拥堵使早班公交车晚点了二十分钟。",
+        "医院新建了一栋儿童护理楼。",
+        "志愿者清理了海滩并收集了塑料垃圾。",
+    ),
+}

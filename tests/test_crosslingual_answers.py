@@ -230,4 +230,57 @@ def test_wording_features_say_nothing_across_languages() -> None:
     other = across_languages(FEATURES, x, lambda: means, question, "达到86万吨。", zh_doc)
     assert dict(zip(FEATURES, other, strict=True))["numbers_missing"] == 1.0
     same = across_languages(FEATURES, x, lambda: means, "有多少吨？", "……86万吨。", zh_doc)
-    assert same is x
+    own = dict(zip(FEATURES, same, strict=True))
+    assert own["cover"] == 1.0 and own["names_missing"] == 1.0  # words compare in one language
+    assert own["dense_max"] == 0.5  # e5's raw cosine: not the model's scale
+
+
+@pytest.mark.slow
+def test_similarity_is_read_against_unrelated_text_in_each_language() -> None:
+    """e5 scores unrelated text in the question's language about as high as the answer in
+    another language; read against its cosines to the background sentences of each
+    language, the answer stands out, on the main encoder's scale (unrelated text near
+    its background level, the answer well above it)."""
+    from rag.embed.encoder import Embedder
+    from rag.retrieve.routing import REFERENCE_LEVEL, calibrated_similarity
+
+    e5 = Embedder("multilingual-e5-small")
+    answer = "The new textile factory hired 340 workers in its first year."
+    for question, unrelated, lang in (
+        (
+            "Nhà máy dệt mới đã tuyển bao nhiêu công nhân?",
+            [
+                "Chợ phiên họp vào sáng thứ Bảy hàng tuần ở trung tâm huyện.",
+                "Nhà máy có một bãi đỗ xe rộng cho khách tham quan.",
+            ],
+            "vi",
+        ),
+        (
+            "新纺织厂招聘了多少名工人？",
+            ["每周六上午，县城中心都会举办集市。", "工厂有一个供游客使用的大停车场。"],
+            "zh",
+        ),
+    ):
+        texts = [answer, *unrelated]
+        query = e5.encode_query(question)
+        raw = e5.encode_many(texts) @ query
+        assert raw[0] < max(raw[1:])  # raw cosines prefer the question's language
+        cal = calibrated_similarity(raw, ["en", lang, lang], query, e5)
+        assert cal[0] > max(cal[1:]) + 0.1, cal
+        assert all(abs(c - REFERENCE_LEVEL) < 0.15 for c in cal[1:]), cal
+        assert cal[1] > cal[2] if raw[1] > raw[2] else cal[1] <= cal[2]  # order kept
+
+
+def test_the_main_encoders_similarities_are_only_centred() -> None:
+    """MiniLM (the main encoder) keeps today's scoring: centred per language when
+    languages mix, the same array when they do not; nothing is embedded."""
+    from rag.embed.encoder import Embedder
+    from rag.retrieve.routing import answer_similarity, centre_by_language
+
+    cfg = Config.from_env(environ={})
+    main = Embedder(cfg.embedding_model)
+    sims = np.array([0.6, 0.4, 0.2])
+    query = np.zeros(384, dtype=np.float32)
+    assert answer_similarity(sims, ["en"] * 3, query, main, cfg) is sims
+    mixed = answer_similarity(sims, ["en", "zh", "zh"], query, main, cfg)
+    assert np.allclose(mixed, centre_by_language(sims, ["en", "zh", "zh"]))

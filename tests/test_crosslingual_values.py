@@ -206,3 +206,107 @@ def test_a_vietnamese_sentence_without_the_counted_word_is_a_near_miss() -> None
     assert not vi_counted_missing("Tân Thanh đã thông quan bao nhiêu xe sầu riêng?", sentence)
     assert not vi_counted_missing("Doanh thu là bao nhiêu?", sentence)  # nothing counted
     assert not vi_counted_missing("Bao nhiêu tấn?", "It cleared 4,820 trucks.")  # not Vietnamese
+
+
+# ---------------------------------------------------------------- Chinese numerals and names
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("该园区已引进九家水果加工企业。", ("quantity", "九家")),
+        ("项目带动两百多人就业。", ("quantity", "两百多人")),
+        ("其中榴莲约占四成。", ("percent", "四成")),
+        ("上座率保持在七成以上。", ("percent", "七成以上")),
+        ("全年共接待游客三十五万人次。", ("quantity", "三十五万人次")),
+        ("仓库共有两百个冷藏位。", ("quantity", "两百个")),
+    ],
+)
+def test_chinese_numerals_are_typed_as_values(sentence: str, expected: tuple[str, str]) -> None:
+    """Counts written in Chinese numerals are values like "9家": a how-many question over
+    them finds its number."""
+    assert expected in _spans(sentence)
+
+
+def test_chinese_numeral_characters_inside_words_are_not_values() -> None:
+    """十分 (very), 百姓 (the people), 统一, 一站式, 进一步, ordinals after 第: no count."""
+    for sentence in (
+        "这是第一次统一安排，十分顺利，百姓满意。",
+        "服务中心实现了一站式办理，双方将进一步合作。",
+        "第十二届交易会在南宁举行。",
+    ):
+        assert _spans(sentence) == [], _spans(sentence)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "name"),
+    [
+        ("东兴市商务局局长陈丽华介绍，今年的申报时间缩短了。", "陈丽华"),
+        ("陈丽华表示，两地将于明年联合举办交易会。", "陈丽华"),
+        ("中方代表团团长朱兴安上校说，双方将加强合作。", "朱兴安"),
+        ("医院院长黄明，在会上介绍了新病房。", "黄明"),
+    ],
+)
+def test_chinese_person_names_after_a_post_or_before_saying(sentence: str, name: str) -> None:
+    """A surname and one or two characters, after a post (局长, 团长) or before a verb
+    of saying (表示, 说): a 谁 question over Chinese text has a person to answer with."""
+    assert ("person", name) in _spans(sentence)
+
+
+def test_a_who_question_over_chinese_text_leads_with_the_name() -> None:
+    from rag.answer.cjk import cjk_pick_value
+    from rag.answer.extractive import _typed, value_first
+    from rag.lang import with_question_word
+
+    question = with_question_word("东兴市商务局局长是谁？")
+    sentence = "东兴市商务局局长陈丽华介绍，今年启用的服务中心实现了一站式办理。"
+    value = cjk_pick_value("person", question, sentence)
+    assert value is not None and value.text == "陈丽华"
+    assert _typed("person", question, sentence, ()) == 1.0
+    assert value_first(sentence, question).startswith("陈丽华")
+    # no post, no verb of saying: three characters are not a name
+    assert _typed("person", question, "东兴市商务局今年启用了服务中心。", ()) < 1.0
+
+
+# ---------------------------------------------------------------- the asked kind across languages
+
+
+def test_the_counted_thing_is_looked_for_only_in_the_questions_language() -> None:
+    """ "how many tonnes" cannot find "tonnes" in "86万吨": a Chinese sentence holding a
+    count is a typed answer to the English question; an English sentence whose number
+    counts something else is not; a Chinese question uses its own asked attribute."""
+    from rag.answer.extractive import TYPED, _typed, count_focus
+
+    question = "How many tonnes of fruit were imported through the port in 2025?"
+    focus = tuple(count_focus(question))
+    zh = "2025年前三季度，经口岸进口的水果达到86万吨，同比增长21%。"
+    en = "The port hosted roughly 150,000 visitors in 2025."
+    assert focus and _typed("number", question, zh, focus) == 1.0
+    assert _typed("number", question, en, focus) == 0.4
+    zh_q = "乘坐该列车的旅客中，商务出行约占多少？ (how many)"
+    right = "据介绍，乘坐该列车的旅客中，商务出行约占45%，旅游观光约占38%。"
+    other = "该列车截至10月底已累计发送旅客4.6万人次。"
+    assert _typed("number", zh_q, right, ()) == 1.0
+    assert _typed("number", zh_q, other, ()) == TYPED  # lowered, not out of the running
+
+
+def test_english_phrase_rules_say_nothing_in_vietnamese_or_chinese() -> None:
+    """A Vietnamese question over Vietnamese text: the English phrase rules (ranked
+    titles, modifiers before nouns, ...) and the raw retrieval cosine take their neutral
+    values; word overlap and names still count. An English pair is left alone."""
+    from rag.answer.abstain import FEATURES
+    from rag.answer.cjk import ENGLISH_RULE_FEATURES, across_languages
+
+    x = [1.0] * len(FEATURES)
+    means = [0.25] * len(FEATURES)
+    question = "Hệ thống cửa khẩu số có bao nhiêu camera nhận diện biển số?"
+    sentence = "Theo Sở Công Thương tỉnh, hệ thống gồm 18 camera nhận diện biển số."
+    doc = "Cửa khẩu số ở tỉnh được vận hành thử từ tháng trước. " + sentence
+    got = across_languages(FEATURES, x, lambda: means, question, sentence, doc)
+    out = dict(zip(FEATURES, got, strict=True))
+    assert out["rank_mismatch"] == 0.25 and out["dense_max"] == 0.25
+    assert all(out[f] == 0.25 for f in ENGLISH_RULE_FEATURES if f != "focus_conflict")
+    assert out["lexical"] == 1.0 and out["cover"] == 1.0 and out["semantic"] == 1.0
+    en = "How many cameras does the digital border gate have?"
+    en_doc = "The digital gate has 18 cameras that read number plates."
+    assert across_languages(FEATURES, x, lambda: means, en, en_doc, en_doc) is x

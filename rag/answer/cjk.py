@@ -101,6 +101,31 @@ def cjk_value_window(sentence: str, value: Span, max_chars: int = 60) -> str:
 
 # ---------------------------------------------------------------- across languages
 
+
+def same_language(question: str, sentence: str) -> bool:
+    """Whether ``question`` and ``sentence`` are in one language (English when unsure):
+    only then can the question's words (the counted thing of "how many tonnes") be
+    looked for in the sentence; "86万吨" cannot hold "tonnes"."""
+    return (detect_language(question) or "en") == (detect_language(sentence) or "en")
+
+
+def counted_missing(question: str, sentence: str) -> bool | None:
+    """Whether a value question's counted thing or asked attribute is missing from
+    ``sentence``, by the rule of the question's language: Chinese
+    (:func:`cjk_attribute_missing`: "商务出行约占多少" and a sentence without 商务出行) or
+    Vietnamese (:func:`vi_counted_missing`: "bao nhiêu tấn" and no "tấn"). False across
+    languages (the words cannot match); None for an English pair, where the English
+    count focus decides (:func:`rag.answer.extractive._number_near`)."""
+    lang = detect_language(question) or "en"
+    if lang != (detect_language(sentence) or "en"):
+        return False
+    if lang == "zh":
+        return cjk_attribute_missing(question, sentence)
+    if lang == "vi":
+        return vi_counted_missing(question, sentence)
+    return None if lang == "en" else False
+
+
 WORDING_FEATURES = frozenset(
     [
         "lexical",
@@ -148,7 +173,8 @@ def across_languages(
     if q_lang == (detect_language(doc_text[:1000]) or "en"):
         if q_lang == "en":
             return x
-        out = _with_rival_year(names, x, question, sentence)
+        out = _with_encoder_neutral(names, x, neutral, ENGLISH_RULE_FEATURES)
+        out = _with_rival_year(names, out, question, sentence)
         missing = cjk_attribute_missing(question, sentence) or vi_counted_missing(
             question, sentence
         )
@@ -159,13 +185,63 @@ def across_languages(
     out, means = list(x), neutral()
     asked = stated_numbers(question, words=False)
     for i, name in enumerate(names):
-        if name in WORDING_FEATURES:
+        if name in WORDING_FEATURES or name in ENCODER_FEATURES:
             out[i] = float(means[i])
         elif name == "numbers_missing":
             out[i] = float(bool(asked - stated_numbers(sentence, words=False)))
         elif name == "numbers_missing_doc":
             out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
     return _with_rival_year(names, out, question, sentence)
+
+
+ENCODER_FEATURES = frozenset(["dense_max"])
+"""Abstention features that read a retrieval cosine as it is. Outside English the
+passages were scored by the multilingual encoder, whose cosines sit near 0.8 for any
+text where the main encoder's (the model's scale) sit near 0.5: read raw, they vouch for
+every answer. They take the model's mean there; the sentence's own similarity
+(``semantic``) is put on the main encoder's scale before it gets here
+(:func:`rag.retrieve.routing.calibrated_similarity`)."""
+
+
+ENGLISH_RULE_FEATURES = frozenset(
+    [
+        "unfocused",
+        "modifier_missing",
+        "focus_conflict",
+        "rank_mismatch",
+        "modifier_rival",
+        "modifier_dropped",
+        "role_missing",
+        "calendar_rival",
+        "partitive_missing",
+        "direction_reversed",
+        "filler_rival",
+        "place_absent",
+    ]
+)
+"""Abstention features read by English phrase rules (a count after "how many", a modifier
+before its noun, "Deputy" before a title, "from A into B", month and weekday names,
+"in"/"at" before a place).
+On a Vietnamese or Chinese question over text in its own language they match nothing
+meant or the wrong words (Vietnamese puts modifiers after the noun; capitalised agency
+names read as ranked titles), so they take their neutral values there; term overlap
+(``lexical``, ``cover``, ``missing_*``) and names still compare, and the asked attribute
+or counted word of the question's own language sets ``focus_conflict``
+(:func:`cjk_attribute_missing`, :func:`vi_counted_missing`)."""
+
+
+def _with_encoder_neutral(
+    names: Sequence[str],
+    x: list[float],
+    neutral: Callable[[], Sequence[float]],
+    also: frozenset[str] = frozenset(),
+) -> list[float]:
+    """``x`` with the :data:`ENCODER_FEATURES` (and ``also``) at their ``neutral`` values."""
+    means = neutral()
+    keep = ENCODER_FEATURES | also
+    return [
+        float(means[i]) if n in keep else v for i, (n, v) in enumerate(zip(names, x, strict=True))
+    ]
 
 
 _YEAR = re.compile(r"(?<!\d)(?<!\d[.,])(?:19|20)\d{2}(?!\d|[.,]\d)")

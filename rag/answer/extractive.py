@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
 from rag.answer.citations import Source
-from rag.answer.cjk import cjk_pick_value, cjk_value_window
+from rag.answer.cjk import cjk_pick_value, cjk_value_window, counted_missing
 from rag.answer.date_binding import bind_dates
 from rag.answer.followup import split_context
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
@@ -42,7 +42,7 @@ from rag.answer.two_part import joint_pick, with_question_word
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.retrieve.retriever import sub_queries
-from rag.retrieve.routing import centre_by_language, chunk_language
+from rag.retrieve.routing import answer_similarity, centre_by_language, chunk_language
 from rag.text import STOPWORDS, fold, tokenize
 from rag.types import Chunk, Hit
 
@@ -261,7 +261,8 @@ class ExtractiveBackend:
             lexicals.append(sum(w for t, w in weights.items() if t in terms or t in ctx) / total)
         # passages in several languages: each judged among its own language's (routing)
         langs = [chunk_language(c.chunk.doc_id, c.chunk.text) for c in cands]
-        sims = centre_by_language(sims, langs)
+        query = self.embedder.encode_query(primary)  # cached: the same vector as above
+        sims = answer_similarity(sims, langs, query, self.embedder, self.config)
         lexicals = centre_by_language(np.asarray(lexicals), langs).tolist()
         out = []
         for cand, sim, lexical in zip(cands, sims.tolist(), lexicals, strict=True):
@@ -346,7 +347,12 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     if qtype == "number":
         if not values:
             return 0.0
-        return 1.0 if not focus or _number_near(sentence, focus) else 0.4
+        missing = counted_missing(question, sentence)  # by the question language's rule
+        if missing is None:  # English: the counted thing near the number
+            return 0.4 if focus and not _number_near(sentence, focus) else 1.0
+        # Chinese or Vietnamese: lowered, not demoted below the candidates in another
+        # language, where nothing can be checked (they would win by default)
+        return TYPED if missing else 1.0
     if qtype == "measure":
         return 1.0 if values else 0.0
     kinds = {v.kind for v in values}
