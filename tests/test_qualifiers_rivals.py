@@ -48,12 +48,6 @@ def test_dropped_modifiers_and_asked_posts() -> None:
         "deputy"
     ]
     assert dropped_modifiers("Who is the chief nurse?", nurse, set(tokenize(nurse))) == []
-    # the phrase may end in a verb: "the new children's assessment unit open"
-    unit = "In March the trust will open a new assessment unit for elderly patients."
-    near = set(tokenize(unit))
-    asked = "When will the new children's assessment unit open?"
-    assert dropped_modifiers(asked, unit, near) == ["children"]
-    assert dropped_modifiers("When will the new assessment unit open?", unit, near) == []
     assert asked_role("Who is the deputy chief nurse?") == ["deputy", "chief", "nurse"]
     assert asked_role("And who is her deputy on the board?") == ["deputy"]
     assert asked_role("Who is Helen Ostrander?") == []  # a name, not a post

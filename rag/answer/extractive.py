@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -21,6 +21,7 @@ from rag.answer.citations import Source
 from rag.answer.cjk import cjk_pick_value, cjk_value_window, counted_missing
 from rag.answer.date_binding import bind_dates
 from rag.answer.followup import split_context
+from rag.answer.lists import announced_count, cite_each, with_following
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     _COUNT_FOCUS,
     STRICT_TYPES,
@@ -73,18 +74,42 @@ class ExtractiveDraft:
     plain: str = ""  # the same picks without value-first leads: the fallback if those fail
 
 
+def _with_listed(
+    question: str, picks: list[tuple[str, Scored]], doc_texts: dict[str, str]
+) -> list[tuple[str, Scored]]:
+    """The picks, each quoted with the sentences after it when it only announces a list
+    the question asks for ("The HX-40 has four operating modes." for "What are its
+    operating modes?": :mod:`rag.answer.lists`); a pick that a longer passage already
+    holds is dropped. A value question keeps its sentence: the count is what "how many"
+    asks."""
+    if not picks or question_type(question) in VALUE_TYPES:
+        return picks
+    out: list[tuple[str, Scored]] = []
+    for q, s in picks:
+        if any(
+            o.chunk.doc_id == s.chunk.doc_id and o.chunk.start <= s.chunk.start < o.chunk.end
+            for _, o in out
+        ):
+            continue  # a longer passage already quotes it
+        count = announced_count(s.chunk.text, question)
+        if count:
+            s = replace(s, chunk=with_following(doc_texts[s.chunk.doc_id], s.chunk, count))
+        out.append((q, s))
+    return out
+
+
 def _compose(
     question: str, picks: list[tuple[str, Scored]], scored: list[Scored], parts: object
 ) -> ExtractiveDraft:
     """A draft citing each picked sentence, shortened for the (part) question it answers."""
     sources = [Source(n, s.chunk, s.score) for n, (_, s) in enumerate(picks, start=1)]
-    plain = " ".join(_cite(shorten(s.chunk.text, p), n) for n, (p, s) in enumerate(picks, start=1))
+    plain = " ".join(
+        cite_each(shorten(s.chunk.text, p), n, _cite) for n, (p, s) in enumerate(picks, start=1)
+    )
     text = " ".join(
-        _cite(
-            (s.typed >= 1.0 and value_first(s.chunk.text, p if parts else question))
-            or shorten(s.chunk.text, p),
-            n,
-        )
+        _cite(v, n)
+        if (v := s.typed >= 1.0 and value_first(s.chunk.text, p if parts else question))
+        else cite_each(shorten(s.chunk.text, p), n, _cite)
         for n, (p, s) in enumerate(picks, start=1)
     )
     best = picks[0][1] if parts and picks else (scored[0] if scored else None)
@@ -161,7 +186,9 @@ class ExtractiveBackend:
                 if pick is not None:
                     picks.append((p, pick))
         else:
-            picks = [(primary, s) for s in self._choose(primary, scored)]
+            picks = _with_listed(
+                primary, [(primary, s) for s in self._choose(primary, scored)], doc_texts
+            )
         return _compose(question, picks, scored, bool(parts))
 
     def rank(self, question: str, hits: Sequence[Hit], doc_texts: dict[str, str]) -> list[Scored]:

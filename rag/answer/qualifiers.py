@@ -441,12 +441,8 @@ def dropped_modifiers(question: str, sentence: str, near: set[str]) -> list[str]
     out = []
     for run in _noun_runs(qws, question):
         for k in range(len(run) - 1):  # "the new children's assessment unit": children's
-            first = run[k].terms[-1]
-            if first in near:
-                continue
-            # the rest: one or two words; a run may end in a verb ("... assessment unit open")
-            ends = range(k + 2, min(len(run), k + 3) + 1)
-            if any(tuple(w.terms[0] for w in run[k + 1 : e]) in heads for e in ends):
+            first, rest = run[k].terms[-1], tuple(w.terms[0] for w in run[k + 1 :])
+            if first not in near and len(rest) <= 2 and rest in heads:
                 out.append(first)
     return out
 

@@ -1,0 +1,84 @@
+"""A sentence that announces a list, and the sentences that give it.
+
+"What are the HX-40's operating modes?" is best matched by "The HX-40 has four operating
+modes." — a sentence that counts the asked things without naming them; the names follow
+in the next sentences ("In Auto mode ... Heating mode ... Hot water mode ... Standby
+mode ..."). Quoted alone, it answers nothing. English announces a list the same way in
+any document: a count before a plural noun the question asks about, in a short sentence
+that does not go on to name them (or ends in a colon). The answer then quotes the
+announcing sentence with the ones after it, as one passage of the same paragraph.
+
+Nothing here names a word of one corpus: numbers, plural nouns and the question's words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from rag.answer.spans import WORD_NUMBERS
+from rag.ingest.chunking import answer_spans
+from rag.text import STOPWORDS, fold, tokenize
+from rag.types import Chunk
+
+MAX_WORDS = 14  # an announcing sentence is short: "The work comes in two phases."
+MAX_FOLLOWING = 4  # sentences quoted after it at most
+MAX_CHARS = 700  # the whole quoted passage at most
+
+_COUNT = re.compile(
+    r"\b(\d[\d,]*|" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")\s+"
+    r"((?:[\w-]+\s+){0,2}?[A-Za-z-]+s)\b",
+    re.I,
+)
+
+
+def announced_count(sentence: str, question: str) -> int:
+    """How many things the sentence announces that the question asks about, without
+    naming them (0 when it does not announce a list): "The HX-40 has four operating
+    modes." for "What are the operating modes?" -> 4; a sentence that names them after
+    the noun ("three members: a councillor, ...") announces nothing to add, unless a
+    colon ends it."""
+    if len(sentence.split()) > MAX_WORDS:
+        return 0
+    asked = set(tokenize(question))
+    for m in _COUNT.finditer(sentence):
+        noun = m.group(2).split()[-1]
+        if fold(noun) in STOPWORDS or not set(tokenize(noun)) & asked:
+            continue
+        rest = sentence[m.end() :].strip()
+        if rest and rest not in {".", ":"} and not rest.endswith(":"):
+            continue  # the sentence goes on (names them, or says something else)
+        raw = m.group(1).replace(",", "").lower()
+        n = int(raw) if raw.isdigit() else WORD_NUMBERS.get(raw, 0)
+        if isinstance(n, int) and n >= 2:
+            return n
+    return 0
+
+
+def with_following(doc_text: str, sentence: Chunk, count: int) -> Chunk:
+    """The sentence with the ``count`` sentences after it in the same paragraph (one
+    sentence per item), or with the one after it when more are counted than
+    :data:`MAX_FOLLOWING` ("534 complaints": the next sentence breaks them down), as one
+    quotable span (offsets into the document); the sentence itself when none follows."""
+    para_end = doc_text.find("\n\n", sentence.end)
+    para_end = len(doc_text) if para_end < 0 else para_end
+    end = sentence.end
+    take = count if count <= MAX_FOLLOWING else 1
+    for _, b in answer_spans(doc_text, sentence.end, para_end)[:take]:
+        if b - sentence.start > MAX_CHARS:
+            break
+        end = b
+    if end == sentence.end:
+        return sentence
+    return replace(sentence, end=end, text=doc_text[sentence.start : end])
+
+
+def cite_each(passage: str, n: int, cite: Callable[[str, int], str]) -> str:
+    """``passage`` with marker ``n`` on each of its sentences (``cite`` puts one on one):
+    an announcing sentence quoted with its list is several claims, each one checked
+    against the quote; a single sentence gets its one marker."""
+    spans = answer_spans(passage)
+    if len(spans) < 2:
+        return cite(passage, n)
+    return " ".join(cite(passage[a:b], n) for a, b in spans)
