@@ -24,7 +24,7 @@ from rag.embed.encoder import Embedder
 from rag.errors import IndexCorruptError
 from rag.store.build import build_index
 from rag.store.milvus_shared import state_for
-from rag.store.milvus_state import LeaseHeldError, SharedState
+from rag.store.milvus_state import LeaseHeldError, SharedState, legacy_chunk_key
 from tests.conftest import SEEDS, run_rag
 from tests.test_stores import milvus_server  # noqa: F401  (the server fixture)
 
@@ -152,17 +152,42 @@ def test_a_second_indexer_is_refused_while_the_lease_is_held(
     assert build_index(cfg, embedder, progress=False).version == 3  # its lease expired
 
 
+def _record_milvus_calls(
+    st: SharedState, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, str, str]]:
+    """Record (method, collection, filter) of every read and delete on ``st``'s client;
+    the calls still go to the server."""
+    calls: list[tuple[str, str, str]] = []
+    for name in ("delete", "query", "query_iterator", "get"):
+        real = getattr(st.client, name)
+
+        def spy(collection: str, *a: object, _n: str = name, _r: object = real, **k: object):
+            calls.append((_n, collection, str(k.get("filter") or "")))
+            return _r(collection, *a, **k)  # type: ignore[operator]
+
+        monkeypatch.setattr(st.client, name, spy)
+    return calls
+
+
+def _heads_filter(version: int) -> str:
+    """The filter of the writer's one read of every document head (removal detection)."""
+    return f"part == 0 and ver <= {version} and (gone == 0 or gone > {version})"
+
+
 def test_updating_one_document_touches_only_its_rows(
     milvus_server: str,  # noqa: F811
     prefix: str,
     tmp_path: Path,
     embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Editing one article deletes its old chunk rows and inserts its new ones; the other
-    article's rows are untouched, and its unchanged sentences are not re-embedded."""
+    """Editing one article deletes its old chunk rows and inserts its new ones, by primary
+    key; the other article's rows are untouched, and its unchanged sentences are not
+    re-embedded. A replica follows it by primary-key reads too."""
     cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
     build_index(cfg, embedder, progress=False)
-    reader = Assistant.from_config(_replica(tmp_path / "r", milvus_server, prefix))
+    reader_cfg = _replica(tmp_path / "r", milvus_server, prefix)
+    reader = Assistant.from_config(reader_cfg)
     st = state_for(cfg)
     before = {r["id"]: r["doc_id"] for r in st.iterate(st.chunks, "", ["id", "doc_id"])}
     index = reader.parts.index
@@ -171,7 +196,13 @@ def test_updating_one_document_touches_only_its_rows(
     old_ids = {i for i, d in before.items() if d == old_doc.doc_id}
     path = cfg.root / edited
     path.write_text(path.read_text("utf-8") + "\nThe archive was reopened on 9 May 2026.\n")
+    calls = _record_milvus_calls(st, monkeypatch)
     report = build_index(cfg, embedder, progress=False)
+    # by primary key: no delete by filter, no read of the chunks by filter but the vector
+    # re-use by text hash, and no recovery scan after the previous batch's clean release
+    assert [c for c in calls if c[0] == "delete" and c[2]] == []
+    assert {c[2].split(" ")[0] for c in calls if c[1] == st.chunks and c[2]} <= {"thash"}
+    assert {c[2] for c in calls if c[1] == st.docs and c[2]} <= {_heads_filter(1)}
     after = {r["id"]: r["doc_id"] for r in st.iterate(st.chunks, "", ["id", "doc_id"])}
     assert report.removed_docs == 1 and report.deleted_chunks == len(old_ids)
     assert set(before) - set(after) == old_ids  # only that document's rows went
@@ -181,9 +212,54 @@ def test_updating_one_document_touches_only_its_rows(
     assert new_doc_id != old_doc.doc_id
     assert report.embedded <= 2 and report.reused == report.inserted_chunks - report.embedded
     assert st.count(st.chunks) == len(before) - len(old_ids) + len(added)
+    assert st is not state_for(reader_cfg)  # the replica has a client of its own
+    reads = _record_milvus_calls(state_for(reader_cfg), monkeypatch)
     assert reader.follow_index()
+    assert reads and [c for c in reads if c[2]] == []  # the log names the documents: by key
     assert "reopened on 9 May 2026" in reader.document(edited).text
     assert reader.document(edited).doc_id == new_doc_id
+
+
+def test_an_index_created_before_keyed_chunk_ids_is_still_updated_and_followed(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An index whose settings lack ``chunk_ids`` (created by the earlier release, chunk ids
+    hashed with their offsets) is written with those ids and read and purged by filter."""
+    real_create = SharedState.create
+
+    def legacy_create(self: SharedState, dim: int, settings: dict, **kw: object) -> None:
+        real_create(self, dim, settings, **kw)  # type: ignore[arg-type]
+        made = self.read_state()
+        assert made is not None and made.settings["chunk_ids"]
+        old = {k: v for k, v in made.settings.items() if k != "chunk_ids"}
+        self.write_state(0, old, "", 0.0, made.counts)
+
+    monkeypatch.setattr(SharedState, "create", legacy_create)
+    cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True)
+    build_index(cfg, embedder, progress=False)
+    monkeypatch.undo()
+    st = state_for(cfg)
+    assert "chunk_ids" not in st.read_state().settings
+    reader = Assistant.from_config(_replica(tmp_path / "r", milvus_server, prefix))
+    edited = "seeds/002_4a7f68795f813e4f.txt"
+    old_doc = reader.document(edited)
+    path = cfg.root / edited
+    path.write_text(path.read_text("utf-8") + "\nThe archive was reopened on 9 May 2026.\n")
+    report = build_index(cfg, embedder, progress=False)
+    assert report.removed_docs == 1 and report.deleted_chunks > 0
+    rows = st.iterate(st.chunks, "", ["id", "doc_id", "ordinal", "start", "end"])
+    assert old_doc.doc_id not in {r["doc_id"] for r in rows}
+    assert all(
+        r["id"] == legacy_chunk_key(r["doc_id"], r["ordinal"], r["start"], r["end"]) for r in rows
+    )
+    assert reader.follow_index()
+    assert reader.document(edited).doc_id != old_doc.doc_id
+    assert len(reader.parts.index.chunks) == len(rows)
+    assert "reopened on 9 May 2026" in reader.document(edited).text
 
 
 def test_a_writer_that_dies_before_its_commit_is_invisible_and_undone(

@@ -6,7 +6,7 @@ rows of synthetic documents (``--doc-chunks`` x 600 characters each), exactly th
 writer would store (the real chunker, ids, text hashes, terms) but with random unit
 vectors instead of embeddings; loads a replica snapshot of it; then edits one document
 (a sentence added in its middle) through the real writer
-(:func:`rag.store.milvus_writer._write_batch`: lease, insert, tombstone, commit, purge),
+(:func:`rag.store.milvus_writer.write_locked`: lease, insert, tombstone, commit, purge),
 ``--updates`` times, and reports medians of:
 
 - ``update_milvus_s``: the Milvus writes of that batch (what the issue bounds),
@@ -40,13 +40,13 @@ from rag.embed.encoder import Embedder
 from rag.ingest.chunking import chunk_document
 from rag.ingest.readers import content_id
 from rag.store.milvus_shared import _load, state_for
-from rag.store.milvus_state import me
+from rag.store.milvus_state import CLEAN, me
 from rag.store.milvus_writer import (
     SharedBuildReport,
     _chunk_row,
     _create,
     _settings,
-    _write_batch,
+    write_locked,
 )
 from rag.types import Document
 
@@ -101,7 +101,7 @@ def fill(config: Config, docs: list[Document], dim: int) -> int:
     state = st.read_state()
     assert state is not None
     counts = {"documents": len(docs), "chunks": sum(per_doc.values())}
-    st.write_state(1, state.settings, "", 0.0, counts)
+    st.write_state(1, state.settings, "", CLEAN, counts)  # as a finished batch leaves it
     st.flush_all()
     return counts["chunks"]
 
@@ -114,14 +114,17 @@ def documents_for(config: Config, n_chunks: int, doc_chunks: int) -> list[Docume
     return synthetic_documents(max(1, -(-n_chunks // max(per, 1))), doc_chunks)
 
 
-def shared_config(base: Config, uri: str, prefix: str, n_chunks: int) -> Config:
-    """``base`` pointed at a shared index under ``prefix`` at ``uri`` (Milvus BM25)."""
+def shared_config(
+    base: Config, uri: str, prefix: str, n_chunks: int, lexical: str = "milvus"
+) -> Config:
+    """``base`` pointed at a shared index under ``prefix`` at ``uri`` (Milvus BM25, or
+    ``lexical="bm25s"`` for a Milvus older than 2.5, which has no BM25 function)."""
     return base.replace(
         store="milvus",
         milvus_state="shared",
         milvus_uri=uri,
         milvus_collection=prefix,
-        lexical="milvus",
+        lexical=lexical,
         index_type="hnsw" if n_chunks >= 50_000 else "flat",
     )
 
@@ -135,13 +138,14 @@ def run(
     base: Config | None = None,
     embedder: Embedder | None = None,
     updates: int | None = None,
+    lexical: str = "milvus",
 ) -> dict[str, Any]:
     """Fill a fresh shared index of about ``n_chunks`` chunks at ``uri``, measure
     ``updates`` one-document updates (medians) and a replica's pickup of each, then drop
     it. ``base`` supplies the chunking and model (defaults otherwise)."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     base = base or Config.from_env({"root": root}, environ={})
-    config = shared_config(base.replace(root=root), uri, prefix, n_chunks)
+    config = shared_config(base.replace(root=root), uri, prefix, n_chunks, lexical)
     embedder = embedder or Embedder(config.embedding_model)
     docs = documents_for(config, n_chunks, doc_chunks)
     st = state_for(config)
@@ -196,11 +200,7 @@ def _update_one(
     report = SharedBuildReport()
     holder = f"{me()}:bench"
     t = time.perf_counter()
-    st.acquire(config.milvus_lease_s, holder)
-    try:
-        _write_batch(st, config, embedder, docs, (), report, {}, holder)
-    finally:
-        st.release(holder)
+    write_locked(st, config, embedder, docs, (), report, {}, holder)
     total = time.perf_counter() - t
     t = time.perf_counter()
     moved = st.poll()[1] != snap.version
@@ -242,12 +242,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--doc-chunks", type=int, default=20, help="document length / 600 chars")
     p.add_argument("--updates", type=int, default=UPDATES, help="updates measured (medians)")
     p.add_argument("--root", type=Path, default=Path("."))
-    args = p.parse_args(argv)
-    print(
-        json.dumps(
-            run(args.uri, args.chunks, args.doc_chunks, args.root, updates=args.updates), indent=2
-        )
+    p.add_argument(
+        "--lexical",
+        choices=("milvus", "bm25s"),
+        default="milvus",
+        help="bm25s for a Milvus server older than 2.5 (no BM25 function)",
     )
+    args = p.parse_args(argv)
+    out = run(
+        args.uri,
+        args.chunks,
+        args.doc_chunks,
+        args.root,
+        updates=args.updates,
+        lexical=args.lexical,
+    )
+    print(json.dumps(out, indent=2))
     return 0
 
 

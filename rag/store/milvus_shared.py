@@ -27,7 +27,7 @@ from rag.errors import IndexCorruptError, IndexMissingError, StoreError
 from rag.store.index import CHUNK_DTYPE, ChunkTable, Index, lexical_text
 from rag.store.lexical import BM25Index
 from rag.store.manifest import settings_fingerprint
-from rag.store.milvus_state import SharedState, State, in_filter
+from rag.store.milvus_state import SharedState, State, in_filter, keyed
 from rag.store.milvus_store import (
     INDEX_TYPES,
     _ranked,
@@ -291,9 +291,11 @@ def _fetch(st: SharedState, config: Config, state: State, prev: Snapshot | None)
         heads = {h["doc_id"]: h for h in st.heads_of(fresh, version)}
     chunks_of = {d: prev.chunks_of[d] for d in keep} if prev else {}
     new = [d for d in heads if d not in old or d not in chunks_of]
-    texts = st.document_texts(new, version)
+    parts = {d: int(heads[d]["meta"]["parts"]) for d in new}  # rows read by primary key
+    texts = st.document_texts(new, version, parts)
+    counts = {d: int(heads[d]["meta"]["chunks"]) for d in new} if keyed(settings) else None
     by_doc: dict[str, list[tuple[int, int, int, int]]] = {}
-    for r in st.chunk_rows(new, version):
+    for r in st.chunk_rows(new, version, counts):
         by_doc.setdefault(r["doc_id"], []).append(
             (int(r["id"]), int(r["ordinal"]), int(r["start"]), int(r["end"]))
         )

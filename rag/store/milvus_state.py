@@ -25,8 +25,9 @@ builds and loads indexes with it.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import hashlib
-import json
 import logging
 import os
 import socket
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import RagError, StoreError
+from rag.store.milvus_schema import chunks_schema, docs_schema, dummy_index, state_schema
 
 LOG_VERSIONS = 32  # batches the state row remembers, so replicas reload only what changed
 LOG_MAX_IDS = 2000  # a bigger batch is logged as "reload everything"
@@ -46,6 +48,9 @@ SCAN_OVER = 400  # more documents than this are read in one pass, not by id
 PART_CHARS = 16_000  # <= 64 KB of UTF-8 per Milvus VARCHAR row
 BATCH = 2000
 STATE_KEY = "state"
+KEYED = "doc:ordinal"  # settings["chunk_ids"] of an index whose chunk ids are chunk_key()
+CLEAN = -1.0  # the lease's expiry once a writer released it after a finished batch
+GET_BATCH = 1000  # primary keys per point read
 DUMMY = [0.0, 0.0]  # Milvus needs a vector field in every collection
 
 # Milvus Lite's server does not report an MVCC timestamp to iterators; pymilvus then
@@ -67,13 +72,47 @@ class State:
     expires: float
     counts: dict[str, int]
     log: list[dict[str, Any]]  # the last LOG_VERSIONS batches: documents added, removed
+    # set by acquire(): the lease was taken from a writer that released it after a finished
+    # batch, so there is nothing above the committed version and no removal left to purge
+    # (a crashed or failed writer, or one of an older release of this code, leaves the
+    # lease held or its expiry at 0: the new writer recovers)
+    taken_clean: bool = False
+
+    @property
+    def clean(self) -> bool:
+        """Released as :data:`CLEAN` (see ``taken_clean``)."""
+        return not self.holder and self.expires == CLEAN
 
 
-def chunk_key(doc_id: str, ordinal: int, start: int, end: int) -> int:
+def chunk_key(doc_id: str, ordinal: int) -> int:
     """The stable int64 id of a chunk: the same document text, chunked the same way, gives
-    the same id on every machine (the settings are checked through the fingerprint)."""
+    the same id on every machine (the settings are checked through the fingerprint). It
+    depends on nothing but the document id and the ordinal, so the ids of a document's
+    chunks follow from its chunk count: they are read and deleted by primary key, never
+    by a filter that scans the collection."""
+    digest = hashlib.blake2b(f"{doc_id}:{ordinal}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def legacy_chunk_key(doc_id: str, ordinal: int, start: int, end: int) -> int:
+    """The chunk id of indexes created before :data:`KEYED` (offsets hashed in too, so the
+    ids do not follow from the chunk count: those indexes are read and purged by filter)."""
     digest = hashlib.blake2b(f"{doc_id}:{ordinal}:{start}:{end}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def keyed(settings: dict[str, Any]) -> bool:
+    """Whether an index's chunk ids are :func:`chunk_key` (set when it was created)."""
+    return settings.get("chunk_ids") == KEYED
+
+
+def chunk_keys(doc_id: str, n_chunks: int) -> list[int]:
+    return [chunk_key(doc_id, i) for i in range(n_chunks)]
+
+
+def part_keys(doc_id: str, parts: int) -> list[str]:
+    """The primary keys of a document's rows in ``<prefix>_s_docs``."""
+    return [f"{doc_id}#{i}" for i in range(max(1, parts))]
 
 
 def me() -> str:
@@ -106,22 +145,32 @@ class SharedState:
 
     def create(self, dim: int, settings: dict[str, Any], *, full_text: bool, index: Any) -> None:
         """Create the collections (dropping any of these names) and a version-0 state row;
-        ``settings`` get a fresh creation id."""
-        settings = {**settings, "created": uuid.uuid4().hex}
-        self.drop()
+        ``settings`` get a fresh creation id. The scalar indexes are INVERTED (Milvus >=
+        2.4, Milvus Lite), or Trie where the server has no INVERTED index (Milvus 2.3)."""
+        settings = {**settings, "created": uuid.uuid4().hex, "chunk_ids": KEYED}
+        for scalar in ("INVERTED", "Trie"):
+            self.drop()
+            try:
+                self._create(dim, full_text, copy.deepcopy(index), scalar)
+                break
+            except Exception as exc:
+                if scalar != "INVERTED" or "index type" not in str(exc).lower():
+                    raise
+        self.write_state(0, settings, "", 0.0, {"documents": 0, "chunks": 0})
+
+    def _create(self, dim: int, full_text: bool, index: Any, scalar: str) -> None:
         c = self.client
         c.create_collection(
-            self.state, schema=_state_schema(c), index_params=_dummy_index(c), **_STRONG
+            self.state, schema=state_schema(c), index_params=dummy_index(c), **_STRONG
         )
-        docs_index = _dummy_index(c)
-        docs_index.add_index("doc_id", index_type="INVERTED")  # filters by document
-        c.create_collection(self.docs, schema=_docs_schema(c), index_params=docs_index, **_STRONG)
-        index.add_index("doc_id", index_type="INVERTED")  # deletes and loads by document
-        index.add_index("thash", index_type="INVERTED")  # vector re-use by text
+        docs_index = dummy_index(c)
+        docs_index.add_index("doc_id", index_type=scalar)  # filters by document
+        c.create_collection(self.docs, schema=docs_schema(c), index_params=docs_index, **_STRONG)
+        index.add_index("doc_id", index_type=scalar)  # legacy purges, first loads
+        index.add_index("thash", index_type=scalar)  # vector re-use by text
         c.create_collection(
-            self.chunks, schema=_chunks_schema(c, dim, full_text), index_params=index, **_STRONG
+            self.chunks, schema=chunks_schema(c, dim, full_text), index_params=index, **_STRONG
         )
-        self.write_state(0, settings, "", 0.0, {"documents": 0, "chunks": 0})
 
     def drop(self) -> None:
         for name in (self.chunks, self.docs, self.state):
@@ -139,9 +188,9 @@ class SharedState:
         with self.errors("state read"):
             if not self.client.has_collection(self.state):
                 return None
-            rows = self.client.query(
+            rows = self.client.get(
                 self.state,
-                filter=f"key == {quote(STATE_KEY)}",
+                ids=[STATE_KEY],
                 output_fields=["version", "settings", "holder", "expires", "counts", "log"],
             )
         if not rows:
@@ -160,10 +209,8 @@ class SharedState:
         """Which index (its creation id: a rebuild starts again at version 0) at which
         committed version: one small query, what replicas run before answering."""
         with self.errors("version poll"):
-            rows = self.client.query(
-                self.state,
-                filter=f"key == {quote(STATE_KEY)}",
-                output_fields=["version", "settings"],
+            rows = self.client.get(
+                self.state, ids=[STATE_KEY], output_fields=["version", "settings"]
             )
         if not rows:
             return "", -1
@@ -217,7 +264,7 @@ class SharedState:
                 f"another indexer ({back.holder if back else '?'}) took the write lease of "
                 f"{self.prefix!r} at the same time; retry when it has finished"
             )
-        return back
+        return dataclasses.replace(back, taken_clean=st.clean and back.version == st.version)
 
     def renew(self, lease_s: float, holder: str | None = None) -> None:
         """Extend this writer's lease (long batches call it between steps)."""
@@ -256,10 +303,13 @@ class SharedState:
         log = [*st.log, entry][-LOG_VERSIONS:]
         self.write_state(version, st.settings, holder, time.time() + lease_s, counts, log)
 
-    def release(self, holder: str | None = None) -> None:
+    def release(self, holder: str | None = None, *, clean: bool = False) -> None:
+        """Give the lease up. ``clean``: the batch finished (committed and purged), so the
+        next writer has nothing to undo and skips the recovery scans."""
         st = self.read_state()
         if st is not None and st.holder == (holder or me()):
-            self.write_state(st.version, st.settings, "", 0.0, st.counts, st.log)
+            expires = CLEAN if clean else 0.0
+            self.write_state(st.version, st.settings, "", expires, st.counts, st.log)
 
     # ------------------------------------------------------------------ documents
 
@@ -269,21 +319,23 @@ class SharedState:
         return self.iterate(self.docs, flt, ["doc_id", "meta", "ver"])
 
     def heads_of(self, doc_ids: Sequence[str], version: int) -> list[dict[str, Any]]:
-        """:meth:`document_heads`, only for ``doc_ids`` (what a version log names)."""
-        vis = f"part == 0 and ver <= {version} and (gone == 0 or gone > {version})"
-        out: list[dict[str, Any]] = []
-        for a in range(0, len(doc_ids), 200):
-            flt = f"{vis} and {in_filter('doc_id', doc_ids[a : a + 200])}"
-            out += self.iterate(self.docs, flt, ["doc_id", "meta", "ver"])
-        return out
+        """:meth:`document_heads`, only for ``doc_ids`` (what a version log names): a point
+        read of their part-0 rows by primary key, visibility checked here."""
+        rows = self.get(self.docs, [f"{d}#0" for d in doc_ids], ["doc_id", "meta", "ver", "gone"])
+        return [r for r in rows if _visible(r, version)]
 
-    def document_texts(self, doc_ids: Sequence[str], version: int) -> dict[str, str]:
+    def document_texts(
+        self, doc_ids: Sequence[str], version: int, parts: dict[str, int] | None = None
+    ) -> dict[str, str]:
         """The whole text of each document, joined from its parts. Many documents (a
-        replica's first load) are read in one pass over the collection, not by id."""
-        parts: dict[str, list[tuple[int, str]]] = {}
+        replica's first load) are read in one pass over the collection; a few, whose part
+        counts ``parts`` gives, by primary key; otherwise by a filter on ``doc_id``."""
+        chunks: dict[str, list[tuple[int, str]]] = {}
         fields = ["doc_id", "part", "text"]
         if len(doc_ids) > SCAN_OVER:
             rows = self.iterate(self.docs, f"ver <= {version}", fields)
+        elif parts is not None and all(d in parts for d in doc_ids):
+            rows = self.get(self.docs, [k for d in doc_ids for k in part_keys(d, parts[d])], fields)
         else:
             rows = [
                 r
@@ -293,8 +345,8 @@ class SharedState:
         wanted = set(doc_ids)
         for row in rows:
             if row["doc_id"] in wanted:
-                parts.setdefault(row["doc_id"], []).append((int(row["part"]), row["text"]))
-        return {d: "".join(t for _, t in sorted(p)) for d, p in parts.items()}
+                chunks.setdefault(row["doc_id"], []).append((int(row["part"]), row["text"]))
+        return {d: "".join(t for _, t in sorted(p)) for d, p in chunks.items()}
 
     def insert_documents(self, docs: Sequence[Any], n_chunks: dict[str, int], ver: int) -> int:
         """Insert documents (their parts) at version ``ver``; returns rows written."""
@@ -320,11 +372,9 @@ class SharedState:
 
     def tombstone(self, doc_ids: Sequence[str], gone: int) -> None:
         """Mark documents removed as of version ``gone`` (0: not removed); part 0 is
-        rewritten, the other parts and the chunks stay until :meth:`purge`."""
-        heads: list[dict[str, Any]] = []
-        for a in range(0, len(doc_ids), 200):
-            flt = f"part == 0 and {in_filter('doc_id', doc_ids[a : a + 200])}"
-            heads += self.iterate(self.docs, flt, _HEAD_FIELDS)
+        rewritten (read and written by primary key), the other parts and the chunks stay
+        until :meth:`purge`."""
+        heads = self.get(self.docs, [f"{d}#0" for d in doc_ids], _HEAD_FIELDS)
         rows = [
             {
                 "key": f"{h['doc_id']}#0",
@@ -342,21 +392,32 @@ class SharedState:
             with self.errors("tombstone"):
                 self.client.upsert(self.docs, rows[a : a + BATCH])
 
-    def purge(self, doc_ids: Sequence[str]) -> int:
-        """Delete the rows of documents (all parts and chunks); returns chunk rows deleted."""
+    def purge(self, metas: dict[str, dict[str, Any]], keyed: bool) -> int:
+        """Delete the rows of documents (all parts and chunks), given their part-0 metadata
+        by document id; returns chunk rows deleted. Document rows go by primary key; chunk
+        rows too when the index is ``keyed`` (ids from the chunk count), else by filter."""
         deleted = 0
-        for a in range(0, len(doc_ids), 200):
-            part = doc_ids[a : a + 200]
+        ids = list(metas)
+        for a in range(0, len(ids), 200):
+            part = ids[a : a + 200]
             with self.errors("delete"):
-                res = self.client.delete(self.chunks, filter=in_filter("doc_id", part))
-                self.client.delete(self.docs, filter=in_filter("doc_id", part))
-            deleted += _delete_count(res)
+                if keyed:
+                    keys = [k for d in part for k in chunk_keys(d, int(metas[d]["chunks"]))]
+                    res = self.client.delete(self.chunks, ids=keys) if keys else None
+                    deleted += len(keys)
+                else:
+                    res = self.client.delete(self.chunks, filter=in_filter("doc_id", part))
+                    deleted += _delete_count(res)
+                docs = [k for d in part for k in part_keys(d, int(metas[d].get("parts", 1)))]
+                self.client.delete(self.docs, ids=docs)
         return deleted
 
-    def recover(self, version: int) -> dict[str, np.ndarray]:
-        """Undo what a crashed writer left (rows above the committed ``version``; tombstones
-        it never committed) and finish its committed removals. Returns the vectors of the
-        rows it deletes, by embedded-text hash, so that they are re-used, not re-embedded."""
+    def recover(self, version: int, keyed: bool) -> dict[str, np.ndarray]:
+        """Undo what a crashed or failed writer left (rows above the committed
+        ``version``; tombstones it never committed) and finish its committed removals.
+        Returns the vectors of the rows it deletes, by embedded-text hash, so that they
+        are re-used, not re-embedded. These are filter scans: a writer runs this only
+        when the lease was not released :attr:`State.clean`."""
         flt = f"ver > {version}"
         orphans = self.vectors_where(flt)
         with self.errors("recovery"):
@@ -366,20 +427,28 @@ class SharedState:
         if stale:
             self.tombstone([r["doc_id"] for r in stale], 0)
         flt = f"part == 0 and gone > 0 and gone <= {version}"
-        removed = self.iterate(self.docs, flt, ["doc_id"])
+        removed = self.iterate(self.docs, flt, ["doc_id", "meta"])
         if removed:
-            self.purge([r["doc_id"] for r in removed])
+            self.purge({r["doc_id"]: r["meta"] for r in removed}, keyed)
         return orphans
 
     # ------------------------------------------------------------------ chunks
 
-    def chunk_rows(self, doc_ids: Sequence[str], version: int) -> list[dict[str, Any]]:
-        """The chunk rows (no vectors) of some documents; many in one pass, as above."""
+    def chunk_rows(
+        self, doc_ids: Sequence[str], version: int, counts: dict[str, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """The chunk rows (no vectors) of some documents; many in one pass, as above; a few
+        by primary key when ``counts`` gives their chunk counts (a :func:`keyed` index),
+        else by a filter on ``doc_id``."""
         fields = ["id", "doc_id", "ordinal", "start", "end"]
         if len(doc_ids) > SCAN_OVER:
             wanted = set(doc_ids)
             rows = self.iterate(self.chunks, f"ver <= {version}", fields)
             return [r for r in rows if r["doc_id"] in wanted]
+        if counts is not None and all(d in counts for d in doc_ids):
+            return self.get(
+                self.chunks, [k for d in doc_ids for k in chunk_keys(d, counts[d])], fields
+            )
         out: list[dict[str, Any]] = []
         for a in range(0, len(doc_ids), 200):
             out += self.iterate(self.chunks, in_filter("doc_id", doc_ids[a : a + 200]), fields)
@@ -420,9 +489,11 @@ class SharedState:
                 self.client.insert(collection, rows[a : a + BATCH])
 
     def flush(self, *collections: str) -> None:
-        """Seal what was written (durability). Reads do not need it: every collection is
-        created with Strong consistency, so a query sees all writes before it; a batch
-        flushes once, at its end (:meth:`flush_all`), not after each step."""
+        """Seal what was written into segments. Neither reads nor durability need it:
+        every collection is created with Strong consistency, so a query sees all writes
+        before it, and a write is in Milvus's write-ahead log once acknowledged. Only a
+        bulk batch flushes, once at its end (:meth:`flush_all`); a small one does not
+        (Milvus advises against frequent flushes: each seals a tiny segment)."""
         for c in collections:
             with contextlib.suppress(Exception):
                 self.client.flush(c)
@@ -446,6 +517,17 @@ class SharedState:
                 it.close()
         return out
 
+    def get(self, collection: str, keys: Sequence[Any], fields: list[str]) -> list[dict[str, Any]]:
+        """The rows with these primary keys (missing ones are left out): a point read,
+        never a scan."""
+        out: list[dict[str, Any]] = []
+        for a in range(0, len(keys), GET_BATCH):
+            with self.errors("read"):
+                out += self.client.get(
+                    collection, ids=list(keys[a : a + GET_BATCH]), output_fields=fields
+                )
+        return out
+
     def count(self, collection: str) -> int:
         with self.errors("count"):
             res = self.client.query(collection, filter="", output_fields=["count(*)"])
@@ -466,6 +548,14 @@ class SharedState:
 
 
 _STRONG = {"consistency_level": "Strong"}
+
+
+def _visible(head: dict[str, Any], version: int) -> bool:
+    """Whether a document's part-0 row is in the snapshot of ``version``."""
+    gone = int(head["gone"])
+    return int(head["ver"]) <= version and (gone == 0 or gone > version)
+
+
 _HEAD_FIELDS = ["doc_id", "meta", "ver", "text"]
 
 
@@ -473,72 +563,3 @@ def _delete_count(res: Any) -> int:
     if isinstance(res, dict):
         return int(res.get("delete_count", 0))
     return int(getattr(res, "delete_count", 0) or 0)
-
-
-def _dummy_index(client: Any) -> Any:
-    index = client.prepare_index_params()
-    index.add_index("v", index_type="FLAT", metric_type="L2")
-    return index
-
-
-def _state_schema(client: Any) -> Any:
-    from pymilvus import DataType
-
-    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
-    s.add_field("version", DataType.INT64)
-    s.add_field("settings", DataType.JSON)
-    s.add_field("holder", DataType.VARCHAR, max_length=256)
-    s.add_field("expires", DataType.DOUBLE)
-    s.add_field("counts", DataType.JSON)
-    s.add_field("log", DataType.JSON)
-    s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
-    return s
-
-
-def _docs_schema(client: Any) -> Any:
-    from pymilvus import DataType
-
-    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=96)
-    s.add_field("doc_id", DataType.VARCHAR, max_length=64)
-    s.add_field("part", DataType.INT64)
-    s.add_field("ver", DataType.INT64)
-    s.add_field("gone", DataType.INT64)
-    s.add_field("text", DataType.VARCHAR, max_length=65535)
-    s.add_field("meta", DataType.JSON)
-    s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
-    return s
-
-
-def _chunks_schema(client: Any, dim: int, full_text: bool) -> Any:
-    from pymilvus import DataType, Function, FunctionType
-
-    s = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    s.add_field("id", DataType.INT64, is_primary=True)
-    s.add_field("doc_id", DataType.VARCHAR, max_length=64)
-    s.add_field("ordinal", DataType.INT64)
-    s.add_field("start", DataType.INT64)
-    s.add_field("end", DataType.INT64)
-    s.add_field("source", DataType.VARCHAR, max_length=2048)
-    s.add_field("date", DataType.VARCHAR, max_length=32)
-    s.add_field("ver", DataType.INT64)
-    s.add_field("thash", DataType.VARCHAR, max_length=32)
-    s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    if full_text:
-        s.add_field("lexical", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
-        s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        s.add_function(
-            Function(
-                name="bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["lexical"],
-                output_field_names=["sparse"],
-            )
-        )
-    return s
-
-
-def settings_json(settings: dict[str, Any]) -> str:
-    """A stable text form of a fingerprint (for messages)."""
-    return json.dumps(settings, sort_keys=True)

@@ -3,12 +3,18 @@ removed documents per commit, under the writer lease, touching only their rows.
 
 A batch at committed version ``V``:
 
-1. take the lease (a second indexer is refused), undo a crashed writer's leftovers;
+1. take the lease (a second indexer is refused); undo a crashed or failed writer's
+   leftovers, unless the lease was released as clean (the previous batch finished);
 2. insert the new documents' chunks, then their document rows, at ``ver = V + 1``
    (invisible to readers, who filter on ``ver <= V``);
 3. tombstone the removed documents (``gone = V + 1``; readers at ``V`` still see them);
 4. commit: the state row says ``V + 1`` (replicas polling it reload);
-5. purge the removed documents' rows; release the lease.
+5. purge the removed documents' rows; release the lease as clean.
+
+Every step but the recovery works by primary key (the state row, a document's parts
+``<doc_id>#<n>``, its chunks :func:`~rag.store.milvus_state.chunk_key` of ``doc_id`` and
+ordinal): no filter that scans the collection, so a batch's Milvus work follows its own
+rows, not the index's size.
 
 Documents already in Milvus are not read, re-embedded or re-inserted. A new document's
 chunks re-use the stored vector of any chunk with the same embedded text (an edited
@@ -38,12 +44,20 @@ from rag.store.faiss_store import choose_index_type
 from rag.store.index import Index, embed_text, lexical_text, load_index
 from rag.store.manifest import settings_fingerprint
 from rag.store.milvus_shared import forget, load_shared, state_for
-from rag.store.milvus_state import LeaseHeldError, SharedState, chunk_key, me
+from rag.store.milvus_state import (
+    LeaseHeldError,
+    SharedState,
+    chunk_key,
+    keyed,
+    legacy_chunk_key,
+    me,
+)
 from rag.store.milvus_store import INDEX_TYPES, _index_params
 from rag.text import terms
 from rag.types import Chunk, Document
 
 EMBED_SLICE = 4096  # chunks embedded between two renewals of the lease
+FLUSH_OVER = 10_000  # a batch inserting this many chunk rows is flushed (sealed) at its end
 
 
 @dataclass
@@ -129,13 +143,8 @@ def build_shared(
         if state is not None and _same_encoder(state.settings["fingerprint"], config):
             seed.update(st.vectors_where(""))  # a rebuild re-uses the vectors it replaces
         _create(st, config, settings, len(docs))
-    st.acquire(config.milvus_lease_s, holder)
-    try:
-        seed.update(st.recover(st.read_state().version))  # type: ignore[union-attr]
-        known = {**seed, **(precomputed or {})}
-        _write_batch(st, config, embedder, docs, remove, report, known, holder, progress)
-    finally:
-        st.release(holder)
+    known = {**seed, **(precomputed or {})}
+    write_locked(st, config, embedder, docs, remove, report, known, holder, progress)
     forget(config)
     report.seconds = time.perf_counter() - started
     return report
@@ -187,6 +196,31 @@ def _create(st: SharedState, config: Config, settings: dict[str, Any], n: int) -
         st.create(settings["dim"], settings, full_text=config.lexical == "milvus", index=index)
 
 
+def write_locked(
+    st: SharedState,
+    config: Config,
+    embedder: Embedder,
+    docs: list[Document],
+    remove: Sequence[str],
+    report: SharedBuildReport,
+    known: dict[str, np.ndarray],
+    holder: str,
+    progress: bool = False,
+) -> None:
+    """Steps 1-5 of the module docstring: take the lease, undo what a crashed or failed
+    writer left (only then: a writer that finished released the lease as clean), write
+    the batch, release the lease (clean only when the batch finished)."""
+    taken = st.acquire(config.milvus_lease_s, holder)
+    clean = False
+    try:
+        if not taken.taken_clean:
+            known.update(st.recover(taken.version, keyed(taken.settings)))
+        _write_batch(st, config, embedder, docs, remove, report, known, holder, progress)
+        clean = True
+    finally:
+        st.release(holder, clean=clean)
+
+
 def _write_batch(
     st: SharedState,
     config: Config,
@@ -226,7 +260,10 @@ def _write_batch(
     t0 = time.perf_counter()
     nxt = version + 1
     by_id = {d.doc_id: d for d in new_docs}
-    rows = [_chunk_row(c, by_id[c.doc_id], vectors[i], nxt, config) for i, c in enumerate(flat)]
+    ids = keyed(state.settings)
+    rows = [
+        _chunk_row(c, by_id[c.doc_id], vectors[i], nxt, config, ids) for i, c in enumerate(flat)
+    ]
     st.insert_chunks(rows)
     st.insert_documents(new_docs, {d: len(cs) for d, cs in chunks.items()}, nxt)
     st.tombstone(gone, nxt)
@@ -236,8 +273,9 @@ def _write_batch(
         "chunks": int(state.counts.get("chunks", 0)) + len(rows) - removed_chunks,
     }
     st.commit(nxt, counts, config.milvus_lease_s, holder, ([d.doc_id for d in new_docs], gone))
-    report.deleted_chunks = st.purge(gone) if gone else 0
-    st.flush_all()
+    report.deleted_chunks = st.purge({d: heads[d] for d in gone}, ids) if gone else 0
+    if len(rows) >= FLUSH_OVER:
+        st.flush_all()  # seal a bulk load; a small batch stays in Milvus's log (durable)
     report.deleted_chunks = report.deleted_chunks or removed_chunks
     report.milvus_seconds = time.perf_counter() - t0
     report.inserted_chunks, report.version = len(rows), nxt
@@ -264,11 +302,15 @@ def _removed(
 
 
 def _chunk_row(
-    c: Chunk, doc: Document, vector: np.ndarray, ver: int, config: Config
+    c: Chunk, doc: Document, vector: np.ndarray, ver: int, config: Config, ids: bool = True
 ) -> dict[str, Any]:
+    """The chunk's row; ``ids``: a :func:`keyed` index (else the legacy id)."""
     ordinal = int(c.chunk_id.rsplit(":", 1)[1])
+    key = (
+        chunk_key(c.doc_id, ordinal) if ids else legacy_chunk_key(c.doc_id, ordinal, c.start, c.end)
+    )
     row = {
-        "id": chunk_key(c.doc_id, ordinal, c.start, c.end),
+        "id": key,
         "doc_id": c.doc_id,
         "ordinal": ordinal,
         "start": c.start,
