@@ -364,6 +364,18 @@ class Assistant(IndexedCorpus):
             parts=True,
             sources=allowed,
         ).hits
+        seed = disagree.seed_query(question, answer)  # a name: its role and the name too
+        if seed:
+            seen = {h.chunk.chunk_id for h in hits}
+            more = self._search(
+                seed,
+                cfg.k,
+                hybrid=cfg.hybrid,
+                lexical_only=cfg.lexical_only,
+                parts=True,
+                sources=allowed,
+            ).hits
+            hits = [*hits, *(h for h in more if h.chunk.chunk_id not in seen)]
         ranked = self.extractive.rank(question, hits, self._texts(hits))
         disagree.annotate(answer, question, ranked, self._date_of)
 
