@@ -99,8 +99,31 @@ def question_type(question: str) -> str:
     """The kind of answer asked for: number, date, person, place or other. The question
     word that comes first decides ("Who cut the ribbon when ... opened?" asks for a
     person); at the same place, the order of :data:`_TYPES`."""
-    found = [(m.start(), i) for i, (_, p) in enumerate(_TYPES) if (m := p.search(question))]
+    found = [
+        (m.start(), i)
+        for i, (name, p) in enumerate(_TYPES)
+        if (m := p.search(question if name != "date" else _without_clause_when(question)))
+    ]
     return _TYPES[min(found)[1]][0] if found else "other"
+
+
+_WH_START = re.compile(r"^\W*(?:what|which|who|whom|whose|how|where|why)\b", re.I)
+_CLAUSE_WHEN = re.compile(
+    r"(?<![,;])(?<!\band)(?<!\bor)(?<!\bbut)(?<!\bby)(?<!\bsince)(?<!\buntil)(?<!\btill)"
+    r"\s+when\b",
+    re.I,
+)
+
+
+def _without_clause_when(question: str) -> str:
+    """The question without a "when" that opens a clause inside it: "What is the limit
+    for a room when the host is away?" asks for a limit, not a date. A question that
+    starts with another question word asks that; "when" still asks at the start, after
+    "and"/"or"/a comma or "by"/"since"/"until" ("What will it reach, and by when?"), or
+    in "Do you know when ...?"."""
+    if not _WH_START.match(question):
+        return question
+    return _CLAUSE_WHEN.sub(" ", question)
 
 
 def count_focus(question: str) -> list[str]:
