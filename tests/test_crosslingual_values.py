@@ -310,3 +310,36 @@ def test_english_phrase_rules_say_nothing_in_vietnamese_or_chinese() -> None:
     en = "How many cameras does the digital border gate have?"
     en_doc = "The digital gate has 18 cameras that read number plates."
     assert across_languages(FEATURES, x, lambda: means, en, en_doc, en_doc) is x
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "conflict"),
+    [
+        # things counted, only measures given: a length, money and a share
+        ("How many self-driving trucks use the route?", "Tuyến đường dài 4,6 km.", True),
+        ("Có bao nhiêu xe tải đi qua cửa khẩu?", "Tuyến đường chuyên dụng dài 4,6 km.", True),
+        ("有多少家企业入驻？", "园区面积达到12平方公里，投资额为3亿元。", True),
+        ("How many trucks crossed?", "The fee is $40 and rose 12%.", True),
+        # a count of things is there, or a measure is what is asked
+        ("How many trucks use the route?", "Mỗi ngày có trung bình 320 lượt xe hàng.", False),
+        ("How many passengers did it carry?", "已累计发送旅客4.6万人次，上座率七成以上。", False),
+        ("How many tonnes of fruit were imported?", "进口的越南水果达到86万吨。", False),
+        ("Bao nhiêu tấn sầu riêng được xuất khẩu?", "Đã xuất khẩu 4,6 tấn.", False),
+        ("Doanh thu là bao nhiêu?", "Doanh thu đạt 960 tỷ đồng.", False),  # nothing counted
+    ],
+)
+def test_a_count_of_things_is_not_answered_by_a_measure(
+    question: str, sentence: str, conflict: bool
+) -> None:
+    """Told by units in any pair of languages: "how many trucks" is not answered by
+    "4,6 km"; the gate reads it as the counted thing under another name (an English
+    pair keeps the English rules: its features are left alone)."""
+    from rag.answer.abstain import FEATURES
+    from rag.answer.cjk import across_languages, measured_not_counted
+    from rag.lang import detect_language
+
+    assert measured_not_counted(question, sentence) is conflict
+    x = [0.0] * len(FEATURES)
+    out = across_languages(FEATURES, x, lambda: x, question, sentence, sentence)
+    english = detect_language(question) == detect_language(sentence) == "en"
+    assert out[FEATURES.index("focus_conflict")] == float(conflict and not english)

@@ -175,8 +175,10 @@ def across_languages(
             return x
         out = _with_encoder_neutral(names, x, neutral, ENGLISH_RULE_FEATURES)
         out = _with_rival_year(names, out, question, sentence)
-        missing = cjk_attribute_missing(question, sentence) or vi_counted_missing(
-            question, sentence
+        missing = (
+            cjk_attribute_missing(question, sentence)
+            or vi_counted_missing(question, sentence)
+            or measured_not_counted(question, sentence)
         )
         if "focus_conflict" in names and missing:
             out = list(out)
@@ -191,6 +193,8 @@ def across_languages(
             out[i] = float(bool(asked - stated_numbers(sentence, words=False)))
         elif name == "numbers_missing_doc":
             out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
+    if "focus_conflict" in names and measured_not_counted(question, sentence):
+        out[list(names).index("focus_conflict")] = 1.0
     return _with_rival_year(names, out, question, sentence)
 
 
@@ -267,6 +271,73 @@ def _with_rival_year(
     out = list(x)
     out[list(names).index("rival_qualifier")] = 1.0
     return out
+
+
+# ---------------------------------------------------------------- things counted, not measured
+
+_EN_MEASURES = (
+    "tonne tonnes ton tons kilometre kilometres kilometer kilometers km metre metres meter "
+    "meters m cm mm hectare hectares ha kg kilogram kilograms g gram grams litre litres "
+    "liter liters hour hours minute minutes second seconds day days week weeks month "
+    "months year years percent mw megawatt megawatts kw kwh dollar dollars euro euros "
+    "pound pounds yuan dong usd square cubic m2 m² m3 m³ %"
+)
+_VI_MEASURES = "tấn tạ lít héc-ta hecta giờ phút giây ngày tuần tháng năm mét đồng"
+_ZH_MEASURES = (
+    "吨 万吨 公里 千米 米 厘米 毫米 公斤 千克 克 公顷 亩 升 小时 分钟 秒 秒钟 天 年 个月 月 周 "
+    "元 万元 亿元 平方米 平方公里 立方米 百分点"
+)
+MEASURE_UNITS = frozenset(" ".join((_EN_MEASURES, _VI_MEASURES, _ZH_MEASURES)).split())
+"""Units that measure (length, mass, area, volume, time, money, shares) rather than count
+things, in the three languages the router detects."""
+_HOW_MANY = re.compile(r"\bhow many\s+([^\W\d_][\w-]*)", re.I)
+_QUANTITY_UNIT = re.compile(r"^[\d.,\s]+(?:nghìn|ngàn|triệu|tỷ|tỉ|million|billion|thousand)?\s*")
+
+
+def counts_things(question: str) -> bool:
+    """Whether a value question counts things ("how many trucks", "bao nhiêu xe", "多少家")
+    rather than asking a measure ("how many tonnes", "bao nhiêu tấn", "多少公里"), by the
+    word after its interrogative; False when it names none ("là bao nhiêu?")."""
+    lang = detect_language(question) or "en"
+    if lang == "zh":
+        unit = asked_unit(question)
+    elif lang == "vi":
+        m = _VI_COUNTED.search(question)
+        unit = m.group(1) if m else ""
+    else:
+        m = _HOW_MANY.search(question)
+        unit = m.group(1) if m else ""
+    unit = unicodedata.normalize("NFC", unit.lower())
+    return bool(unit) and unit not in MEASURE_UNITS
+
+
+def _is_measure(value: Span) -> bool:
+    """Whether an answer value is a measure: money, a share, or a quantity in a measuring
+    unit ("4,6 km", "86万吨"); a count of things ("58家", "320 lượt", "113") is not."""
+    if value.kind in {"money", "percent"}:
+        return True
+    if value.kind != "quantity":
+        return False
+    unit = (
+        _unit_of(value)
+        if is_cjk_sentence(value.text) or _HAN_HEAD.match(value.text)
+        else (_QUANTITY_UNIT.sub("", value.text))
+    )
+    return unicodedata.normalize("NFC", unit.strip().lower()) in MEASURE_UNITS
+
+
+_HAN_HEAD = re.compile(r"^[\d.,]+[万亿千百]*[多余]?个?[\u4e00-\u9fff]")
+
+
+def measured_not_counted(question: str, sentence: str) -> bool:
+    """Whether a question counting things meets a sentence whose only values of its kind
+    are measures ("How many self-driving trucks ...?" and "… a dedicated route 4,6 km
+    long …"): the counted thing under another name, told by units, so in any pair of
+    languages."""
+    if not counts_things(question):
+        return False
+    values = answer_values("number", sentence, question)
+    return bool(values) and all(_is_measure(v) for v in values)
 
 
 # ---------------------------------------------------------------- the asked attribute
