@@ -25,13 +25,18 @@ Han characters takes exactly the code paths it took before.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
 from rag.lang import (
     CJK_END_MARKS,
+    CJK_UNITS,
+    HAN_NUMBER,
+    HAN_PERCENT,
+    HAN_PERSONS,
+    HAN_QUANTITY,
     VI_VALUE_PATTERNS,
     cjk_share,
     detect_language,
@@ -75,10 +80,6 @@ _NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")
 HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAS_HAN = re.compile(f"[{HAN_RANGE}]")
 _CJK_NUM = rf"(?<![0-9A-Za-z.,]){_NUM}(?:[万亿千百]+)?(?:多|余)?"
-CJK_UNITS = (  # measure words of two or more characters (one-character ones are generic)
-    "小时|分钟|秒钟|公里|千米|厘米|毫米|公斤|千克|平方公里|平方米|立方米|公顷|人次|辆次|架次|"
-    "艘次|标箱|个月|周年|百分点"
-)
 _CJK_MONEY = re.compile(
     rf"[$€£¥￥]\s?{_CJK_NUM}|(?:人民币|美元|欧元)\s?{_CJK_NUM}元?|"
     rf"{_CJK_NUM}\s?(?:元|美元|欧元|英镑|日元|韩元|港元|澳元|越南盾|人民币|越盾)"
@@ -100,80 +101,17 @@ _CJK_QUANTITY = re.compile(  # "86万吨", "12条", "4.6万人次", "11个小时
     rf"{_CJK_NUM}\s?(?:个)?(?:{CJK_UNITS}|[{HAN_RANGE}])"
 )
 _CJK_NUMBER = re.compile(rf"{_CJK_NUM}(?![0-9A-Za-z])")
-# numbers in Chinese numerals: "九家" (nine companies), "两百多人", "四成" (four tenths).
-# A numeral run counts only before a measure word (or, for a bare number, when it holds
-# a magnitude: "两百"), never after 第 (an ordinal) or another numeral character, and a
-# lone 一 not at all: it is part of countless words (一站式, 统一, 进一步).
-_HAN_NUMERALS = "零〇一二两三四五六七八九十百千万亿"
-_HAN_NUM = (
-    rf"(?<![第{_HAN_NUMERALS}])(?:[{_HAN_NUMERALS}]{{2,}}|[零〇二两三四五六七八九十])(?:多|余)?"
-)
-_HAN_CLASSIFIERS = "个家名位人条项辆次座台架艘吨件种批所起例只张份户对趟班列倍"
-_HAN_PERCENT = re.compile(rf"{_HAN_NUM}成(?:以上|左右|多)?")
-_HAN_QUANTITY = re.compile(rf"{_HAN_NUM}(?:个)?(?:{CJK_UNITS}|[{_HAN_CLASSIFIERS}])")
-_HAN_NUMBER = re.compile(
-    rf"(?<![第{_HAN_NUMERALS}])(?=[{_HAN_NUMERALS}]*[十百千万亿])[{_HAN_NUMERALS}]{{2,}}"
-    rf"(?![{_HAN_NUMERALS}])"
-)
-# Chinese person names: a common surname and one or two characters, right after a post
-# ("局长陈丽华介绍") or right before a verb of saying ("陈丽华表示"); the post or the
-# verb is what tells a name from any three characters.
-_HAN_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余"
-    "杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史"
-    "陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤农阮黄潘"
-)
-_HAN_POSTS = (
-    "局长|厅长|部长|市长|省长|县长|区长|镇长|主席|主任|书记|团长|队长|司令员?|处长|科长|院长|"
-    "校长|所长|站长|经理|总经理|董事长|总裁|行长|会长|社长|负责人|发言人|专家|教授|上校|大校|"
-    "少将|中将|将军|先生|女士"
-)
-_HAN_SAYS = "介绍|表示|说|指出|称|认为|强调|透露|告诉|宣布|提出|透露"
-
-
-class _Group:
-    """A pattern whose matches are its ``v`` group (what a look-behind of variable width
-    would give): the post before a name is read, not typed."""
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = re.compile(pattern)
-
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        for m in self.pattern.finditer(text):
-            yield _GroupMatch(m)
-
-
-class _GroupMatch:
-    def __init__(self, m: re.Match[str]) -> None:
-        self.m = m
-
-    def span(self) -> tuple[int, int]:
-        return self.m.span("v")
-
-    def group(self) -> str:
-        return self.m.group("v")
-
-
-_HAN_PERSON_AFTER_POST = _Group(
-    rf"(?:{_HAN_POSTS})(?P<v>[{_HAN_SURNAMES}][{HAN_RANGE}]{{1,2}}?)"
-    rf"(?=(?:{_HAN_POSTS})?(?:{_HAN_SAYS})|[，,。、；（(])"
-)
-_HAN_PERSON_SAYING = _Group(
-    rf"(?:^|(?<=[，,。、；：:“\"]))(?P<v>[{_HAN_SURNAMES}][{HAN_RANGE}]{{1,2}}?)"
-    rf"(?=(?:{_HAN_POSTS})?(?:{_HAN_SAYS}))"
-)
 _CJK_KINDS = (
     ("money", _CJK_MONEY),
     ("percent", _CJK_PERCENT),
-    ("percent", _HAN_PERCENT),
+    ("percent", HAN_PERCENT),
     ("date", _CJK_DATE),
     ("time", _CJK_TIME),
     ("quantity", _CJK_QUANTITY),
-    ("quantity", _HAN_QUANTITY),
+    ("quantity", HAN_QUANTITY),
     ("number", _CJK_NUMBER),
-    ("number", _HAN_NUMBER),
-    ("person", _HAN_PERSON_AFTER_POST),
-    ("person", _HAN_PERSON_SAYING),
+    ("number", HAN_NUMBER),
+    *(("person", pattern) for pattern in HAN_PERSONS),
 )
 """Typed values of Chinese text, tried (before the Latin shapes) only in sentences
 holding Han characters; a date is found before a quantity, so "2025年" is a date."""
