@@ -13,7 +13,7 @@ from typing import Any
 
 from rag.answer.citations import strip_markers
 from rag.answer.spans import value_spans
-from rag.text import tokenize
+from rag.text import sentence_spans, tokenize
 
 _FOLLOWUP = re.compile(
     r"^\s*(and|also|but|so|then|what about|how about|and what about)\b|"
@@ -97,8 +97,124 @@ def condense_heuristic(question: str, turns: Sequence[Turn]) -> str:
         named = [p for p in people(turns[-1].answer) if p not in prev]
         context += named[:1]
     q = _LEADING.sub("", question).strip()
-    q = q[:1].upper() + q[1:]
+    q = resolve_references(q[:1].upper() + q[1:], context[0], turns[-1].answer)
+    given = previous_amount(turns[-1].answer)
+    if given and _AMOUNT_ASKED.match(q) and given not in context:
+        # "And how many were upheld?" after "534 complaints": that amount is not the answer
+        # again (a value the question's context states is no answer to it)
+        context.append(given)
     return f"{q} (context: {'; '.join(context)})"
+
+
+_AUX = (
+    r"is|are|was|were|will|would|can|could|should|shall|may|might|must|do|does|did|"
+    r"has|have|had"
+)
+_WH_FRAGMENT = re.compile(
+    rf"^(how many|how much|which|what)\s+((?:(?!(?:{_AUX})\b)[\w'&.-]+\s*){{1,3}})\?*\s*$",
+    re.I,
+)
+"""A follow-up that is only a question word and the thing asked ("How many businesses?")."""
+_WH_HEAD = re.compile(
+    rf"^(how many|how much|which|what)\s+((?:(?!(?:{_AUX})\b)[\w'&.-]+\s+){{1,3}}?)(?=(?:{_AUX})\b)",
+    re.I,
+)
+"""The question word and the thing asked at the start of a question, up to its verb
+("How many homes | will the flood scheme protect?")."""
+_DEFINITE = re.compile(r"\b(that|this|the same|the)\s+([a-z][\w-]*)\b(?!\s+(?:of|'s)\b)", re.I)
+_WHICH_NOUN = re.compile(r"^\s*(?:which|what)\s+([a-z][\w-]*)\b", re.I)
+_DETERMINER = frozenset({"the", "a", "an", "this", "that", "its", "their", "his", "her"})
+
+
+def resolve_references(question: str, previous: str, previous_answer: str = "") -> str:
+    """The follow-up with what it points back to written out, the same way for any
+    documents: a bare "And how many businesses?" takes the rest of the previous question
+    ("How many businesses will the flood scheme protect?"); "that firm", after "Which firm
+    won ...?", becomes the firm the previous answer named; "the board" or "that committee"
+    becomes the previous question's longer name for it ("the Calder Bay Fisheries Board").
+    Pronouns stay (they are carried as context): guessing their referent costs more
+    than it gains."""
+    frag = _WH_FRAGMENT.match(question)
+    head = _WH_HEAD.match(previous)
+    if frag and head and frag.group(1).lower() == head.group(1).lower():
+        rest = previous[head.end() :].strip()
+        return f"{frag.group(1)} {frag.group(2).strip(' ?')} {rest}"
+    which = _WHICH_NOUN.match(previous)
+    named = answer_value(previous_answer) or _sole_entity(previous_answer, previous)
+
+    def expand(m: re.Match[str]) -> str:
+        noun = m.group(2)
+        if (
+            m.group(1).lower() != "the"
+            and which
+            and named
+            and which.group(1).lower() == noun.lower()
+        ):
+            return named  # "that firm" after "Which firm ...?": the firm named
+        longer = _longer_name(noun, previous)
+        return longer if longer and len(longer.split()) > 2 else m.group(0)
+
+    return _DEFINITE.sub(expand, question)
+
+
+def _longer_name(noun: str, text: str) -> str | None:
+    """The phrase of ``text`` that ends in ``noun`` and starts at "the" ("the Calder Bay
+    Fisheries Board" for "board"), at most five words before the noun."""
+    words = text.rstrip("?.! ").split()
+    for i, w in enumerate(words):
+        if w.strip("?,.;:").lower() != noun.lower():
+            continue
+        for j in range(i - 1, max(-1, i - 6), -1):
+            if words[j].lower() in _DETERMINER:
+                if words[j].lower() != "the":
+                    return None
+                return " ".join(words[j : i + 1]).strip("?,.;:")
+            if not re.fullmatch(r"[\w'&-]+", words[j]):
+                return None
+    return None
+
+
+_AMOUNT_ASKED = re.compile(
+    r"^\s*(?:how\s+(?:many|much)|what\s+(?:share|percentage|proportion))\b", re.I
+)
+_AMOUNT_KINDS = frozenset({"number", "quantity", "money", "percent"})
+
+
+def previous_amount(answer: str) -> str:
+    """The one amount the previous answer gave ("2,874 babies", "2.4 million euros"): the
+    longest amount span of its first sentence holding its number; "" when it gives none
+    or several different numbers."""
+    text = strip_markers(answer)
+    lead = answer_value(text)
+    first = sentence_spans(text)[:1]
+    head = text[first[0][0] : first[0][1]] if first else text
+    spans = [s for s in value_spans(head) if s.kind in _AMOUNT_KINDS]
+    numbers = {re.sub(r"\D", "", s.text) or s.text.lower().split()[0] for s in spans}
+    if lead:
+        spans = [s for s in spans if lead in s.text or s.text in lead] or spans
+        numbers = {re.sub(r"\D", "", s.text) or s.text.lower().split()[0] for s in spans}
+    if len(numbers) != 1:
+        return ""
+    return max((s.text for s in spans), key=len)
+
+
+def _sole_entity(answer: str, question: str) -> str:
+    """The one person or organisation the answer's first sentence names that the
+    question does not ("" when it names none or several)."""
+    text = strip_markers(answer)
+    first = sentence_spans(text)[:1]
+    head = text[first[0][0] : first[0][1]] if first else text
+    found = {s.text for s in value_spans(head) if s.kind in {"org", "person"}}
+    found = {f for f in found if f not in question}
+    return found.pop() if len(found) == 1 else ""
+
+
+def answer_value(answer: str) -> str:
+    """The value an answer leads with ("Corrie Brothers Roofing" in "Corrie Brothers Roofing
+    — the contract ... [1]."): the words before the dash of a value-first answer, else ""."""
+    head, dash, _ = strip_markers(answer).partition(" — ")
+    head = head.strip()
+    return head if dash and 0 < len(head.split()) <= 6 else ""
 
 
 _CONTEXT = re.compile(r"\s*\(context: (.*)\)\s*$")
