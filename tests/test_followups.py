@@ -119,3 +119,15 @@ def test_that_firm_is_asked_about_by_name(bot) -> None:
     assert split_context(ans.standalone_question)[0].startswith("Where is Harl & Voss"), (
         ans.standalone_question
     )
+
+
+def test_a_post_next_to_the_person_named_keeps_the_previous_question_s_body() -> None:
+    got = resolve_references("Who is her vice-chair?", "Who chairs the Orchard Finance Committee?")
+    assert got == "Who is her vice-chair of the Orchard Finance Committee?"
+    # a follow-up naming its own body, or a previous question naming none: unchanged
+    assert resolve_references("Who is her deputy on the board?", "Who chairs it?") == (
+        "Who is her deputy on the board?"
+    )
+    assert resolve_references("Who is his deputy?", "Who is Tembury's clerk?") == (
+        "Who is his deputy?"
+    )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.two_part import own_terms, with_question_word
+from rag.answer.two_part import own_terms, topic_of, with_question_word, with_referents
+from rag.retrieve.retriever import sub_queries
 from tests.conftest import assistant_over
 
 DOCS = {
@@ -79,11 +80,64 @@ def test_parts_in_different_documents_get_one_each(bot) -> None:
 def test_later_parts_borrow_the_question_word() -> None:
     assert with_question_word(["On which days were the talks", "the meeting held?"]) == [
         "On which days were the talks",
-        "On which days the meeting held?",
+        "On which days were the meeting held?",
     ]
+    assert with_question_word(
+        ["How many suspects were involved in the fireworks cases", "the smuggling cases?"]
+    )[1] == "How many suspects were involved in the smuggling cases?"
+    assert with_question_word(["How much is the fee for adults", "for children?"])[1] == (
+        "How much for children?"
+    )
     assert with_question_word(["Who chairs it", "what did it want?"])[1] == "what did it want?"
 
 
 def test_own_terms_leave_out_the_words_naming_the_asked_kind() -> None:
     assert own_terms("how much does it cost?") == set()
     assert own_terms("how much of the building's electricity should they cover?") >= {"electricity"}
+
+
+def test_a_bare_question_word_part_is_asked_of_the_first_part() -> None:
+    assert sub_queries("How much did the town pay for the roof, and to whom?") == [
+        "How much did the town pay for the roof",
+        "to whom did the town pay for the roof?",
+    ]
+    assert sub_queries("When did the ferry stop running, and why?")[1] == (
+        "why did the ferry stop running?"
+    )
+    # a question word after a preposition still starts a part
+    assert len(sub_queries("Who chairs the club, and on what grounds will it appeal?")) == 2
+
+
+def test_a_first_part_without_its_verb_takes_the_parallel_second_part_s() -> None:
+    assert sub_queries("How many adult and how many child tickets were sold?") == [
+        "How many adult tickets were sold",
+        "how many child tickets were sold?",
+    ]
+
+
+def test_it_in_a_later_part_is_the_first_part_s_topic() -> None:
+    assert topic_of("When does the ferry season open") == "the ferry season"
+    assert topic_of("How many appeals did the panel hear") == "the panel"
+    assert topic_of("Who can ask for a weekly pass") == "a weekly pass"
+    assert topic_of("How much did the charity raise in 2025") == ""  # ends in a phrase
+    assert with_referents(["When does the ferry season open", "when does it close?"]) == [
+        "When does the ferry season open",
+        "when does the ferry season close?",
+    ]
+    assert with_referents(["How large is the depot", "how many vans can park there?"])[1] == (
+        "how many vans can park at the depot?"
+    )
+    # "they" is left alone: the counted thing would lend its count to the second part
+    assert with_referents(["How many panels are on the roof", "what do they power?"])[1] == (
+        "what do they power?"
+    )
+
+
+def test_a_second_part_without_its_verb_takes_the_first_part_s() -> None:
+    assert sub_queries("How many study desks does the reading room have, and how many pianos?")[
+        1
+    ] == ("how many pianos does the reading room have?")
+    # "how much for children?": a phrase of its own, left as it is
+    assert sub_queries("How much does membership cost for adults, and how much for children?")[
+        1
+    ] == ("how much for children?")

@@ -39,7 +39,7 @@ from rag.answer.spans import (
     answer_values,
     is_cjk_sentence,
 )
-from rag.answer.two_part import joint_pick, with_question_word
+from rag.answer.two_part import joint_pick, with_question_word, with_referents
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.retrieve.retriever import sub_queries
@@ -166,7 +166,7 @@ class ExtractiveBackend:
         parts = sub_queries(primary)
         if parts:  # two questions in one: each part answered by its own best sentence
             # each part keeps the whole question as context: "..., and what did it want?"
-            parts = with_question_word(parts)
+            parts = with_referents(with_question_word(parts))  # "it": the first part's topic
             ranked = [
                 self._ranked(f"{p} (context: {primary})", cands, avoid, blend=False) for p in parts
             ]

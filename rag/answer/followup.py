@@ -154,7 +154,23 @@ def resolve_references(question: str, previous: str, previous_answer: str = "") 
         longer = _longer_name(noun, previous)
         return longer if longer and len(longer.split()) > 2 else m.group(0)
 
-    return _DEFINITE.sub(expand, question)
+    question = _DEFINITE.sub(expand, question)
+    role, body = _ROLE_OF.match(question), _WHO_HEADS.match(previous)
+    if role and body:  # "And who is her vice-chair?" after "Who chairs the X Committee?"
+        return f"{role.group(1)} of {body.group(1)}?"  # the X Committee's, not another's
+    return question
+
+
+_ROLE_OF = re.compile(
+    r"^(who\s+(?:is|was|are|were)\s+(?:her|his|their)\s+[\w-]+(?:\s+[\w-]+)?)\s*\?\s*$", re.I
+)
+"""A follow-up asking for a post next to the person just named, with no body of its own."""
+_WHO_HEADS = re.compile(
+    r"^\s*who\s+(?!(?:is|was|are|were)\b)[a-z]+\s+(the\s+(?:[\w'&-]+\s+){0,6}?[\w'&-]+)\s*\?\s*$",
+    re.I,
+)
+"""A question for whoever holds a post in a body ("Who chairs the Finance and Audit
+Committee?"): the body."""
 
 
 def _longer_name(noun: str, text: str) -> str | None:

@@ -48,14 +48,71 @@ _WH_LEAD = re.compile(
 
 
 def with_question_word(parts: list[str]) -> list[str]:
-    """Parts after the first that lack a question word borrow the first one's ("On which
-    weekdays were the talks and [on which weekdays were] the meeting held?")."""
+    """Parts after the first that lack a question word borrow the first one's ("How many
+    suspects were involved in the fireworks cases and [how many suspects were involved
+    in] the smuggling cases?"): all it has before its "the" when the later part is a
+    "the ..." phrase, else the question word ("On which days")."""
     lead = _WH_LEAD.match(parts[0]) if parts else None
     if lead is None:
         return parts
+    # two things in one question ("... were the review talks and the chairmen's talks
+    # held?"): the second borrows all the first has before its own "the"
+    shared = parts[0][: parts[0].lower().rfind(" the ")].strip()
+    if len(shared) <= len(lead.group().strip()):
+        shared = lead.group().strip()
     return [parts[0]] + [
-        p if _WH_LEAD.match(p) else f"{lead.group().strip()} {p}" for p in parts[1:]
+        p
+        if _WH_LEAD.match(p)
+        else f"{shared if p.lower().startswith('the ') else lead.group().strip()} {p}"
+        for p in parts[1:]
     ]
+
+
+_AUX = r"(?:is|are|was|were|will|would|can|could|should|do|does|did|has|have|had)"
+_NP_START = re.compile(
+    rf"\b(?:(?P<aux>{_AUX})\s+)?(?P<np>(?:the|a|an|this|its|their)\s+[\w'-]+(?:\s+[\w'-]+)*"
+    r"|[A-Z][\w-]*'s(?:\s+[\w'-]+)+)\s*$",
+)
+_IT = re.compile(r"\b(it|its|there)\b", re.I)
+
+
+def topic_of(part: str) -> str:
+    """What a later part's "it" points back to in the first part: its last noun phrase
+    ("the scallop season" in "When does the scallop season open", the verb after a
+    "does ..." subject left out); "" when none stands out. ("They" is left alone: after
+    "How many solar panels ...", writing the counted thing into the second part makes
+    its count the second part's value too.)"""
+    text = part.strip().rstrip("?")
+    m = _NP_START.search(text)
+    it = ""
+    if m:
+        words = m.group("np").split()
+        if m.group("aux") and len(words) > 2:
+            words = words[:-1]  # "did the panel hear": the subject, not its verb
+        it = " ".join(words)
+        if re.search(r"\b(?:on|in|at|of|for|to|from|with|by)\b", it):
+            it = ""  # a phrase with a preposition in it: too long to be sure of
+    return it
+
+
+def with_referents(parts: list[str]) -> list[str]:
+    """Later parts with "it", "its" and "there" written out from the first part
+    ("..., and when does it close?" -> "when does the scallop season close?"): each part
+    is ranked on its own, and a pronoun matches any sentence."""
+    if len(parts) < 2:
+        return parts
+    it = topic_of(parts[0])
+
+    def sub_it(m: re.Match[str]) -> str:
+        word = m.group(1).lower()
+        return {"it": it, "its": f"{it}'s", "there": f"at {it}"}[word]
+
+    out = [parts[0]]
+    for p in parts[1:]:
+        if it:
+            p = _IT.sub(sub_it, p)
+        out.append(p)
+    return out
 
 
 def own_terms(part: str) -> set[str]:

@@ -63,7 +63,18 @@ TWO_PARTS = re.compile(  # a question about two events, often reported in two ar
     re.I,
 )
 _JOIN = re.compile(r"\s(?:and|as well as)\s(?:(?:at|in|during)\s)?(?=the\s)", re.I)
-_WH_JOIN = re.compile(r",?\s+and\s+(?=(?:who|whom|which|what|where|when|how)\b)", re.I)
+_WH = r"(?:who|whom|whose|which|what|where|when|why|how)\b"
+_PREP = r"(?:on|in|at|by|for|from|to|with|under|until|since|about|after|before)\s+"
+_WH_JOIN = re.compile(rf",?\s+and\s+(?=(?:{_PREP})?{_WH})", re.I)
+_BARE_WH = re.compile(rf"^\s*(?:{_PREP})?{_WH}\s*\??\s*$", re.I)
+"""A second part that is only a question word ("..., and to whom?", "..., and why?")."""
+_WH_OPENING = re.compile(
+    rf"^\s*(?:{_PREP})?{_WH}(?:\s+(?:many|much|long|often|old|far|large|big|soon))?"
+    r"(?:\s+(?!(?:is|are|was|were|will|would|can|could|should|do|does|did|has|have|had)\b)"
+    r"[\w'-]+){0,2}?\s+(?=(?:is|are|was|were|will|would|can|could|should|do|does|did|has|have|had)\b)",
+    re.I,
+)
+"""A question's opening up to its verb ("How much | did the council have to pay ...")."""
 
 
 def sub_queries(question: str) -> list[str]:
@@ -74,6 +85,13 @@ def sub_queries(question: str) -> list[str]:
     wh = _WH_JOIN.search(question)
     if wh:
         parts = [question[: wh.start()].strip(" ,;"), question[wh.end() :].strip()]
+        if _BARE_WH.match(parts[1]):  # "and to whom?": asked of the first part's event
+            opening = _WH_OPENING.match(parts[0])
+            if opening is None:
+                return []
+            parts[1] = f"{parts[1].strip(' ?')} {parts[0][opening.end() :].strip()}?"
+        parts[0] = _complete_first(parts[0], parts[1])
+        parts[1] = _complete_second(parts[0], parts[1])
         return [p for p in parts if tokenize(p)]
     joins = list(_JOIN.finditer(question))
     if not joins:
@@ -86,6 +104,49 @@ def sub_queries(question: str) -> list[str]:
     if not (TWO_PARTS.search(question) or repeated):
         return []
     return [p for p in parts if len(tokenize(p)) >= 2]
+
+
+_SHORT_WH = re.compile(
+    r"^\s*((?:how\s+(?:many|much)|which|what))\s+((?:[\w'-]+\s*){1,3}?)\s*$", re.I
+)
+_VERB_LIKE = re.compile(
+    r"\b(?:is|are|was|were|will|would|can|could|should|do|does|did|has|have|had|be)\b", re.I
+)
+
+
+def _complete_first(first: str, second: str) -> str:
+    """A first part without its verb takes the second's, the parts being parallel: "How
+    many Class A [licences were refused]" from "how many Class D licences were refused"."""
+    m = _SHORT_WH.match(first)
+    if m is None or _VERB_LIKE.search(first):
+        return first
+    head, words = m.group(1).lower(), m.group(2).split()
+    rest = second.strip().rstrip("?").split()
+    lead = head.split()
+    if [w.lower() for w in rest[: len(lead)]] != lead or len(rest) <= len(lead) + len(words):
+        return first
+    return f"{first.strip()} {' '.join(rest[len(lead) + len(words) :])}"
+
+
+_NOUN_THEN_VERB = re.compile(
+    r"^\s*(how\s+(?:many|much)|which|what)\s+(?:(?!(?:is|are|was|were|will|would|can|could|"
+    r"should|do|does|did|has|have|had)\b)[\w'-]+\s+){1,3}?(?=(?:is|are|was|were|will|would|can|"
+    r"could|should|do|does|did|has|have|had)\b)",
+    re.I,
+)
+_PREPOSITION = re.compile(r"\b(?:for|of|in|on|at|to|from|by|with|about)\b", re.I)
+
+
+def _complete_second(first: str, second: str) -> str:
+    """A second part without its verb takes the first's: "how many pianos [does the
+    reading room have]" after "How many study desks does the reading room have"."""
+    m = _SHORT_WH.match(second.strip().rstrip("?"))
+    head = _NOUN_THEN_VERB.match(first)
+    if m is None or head is None or _VERB_LIKE.search(second) or _PREPOSITION.search(m.group(2)):
+        return second
+    if m.group(1).lower().split() != head.group(1).lower().split():
+        return second
+    return f"{second.strip().rstrip('?')} {first[head.end() :].strip()}?"
 
 
 def rrf(rankings: list[np.ndarray], k: int = 60) -> dict[int, float]:
