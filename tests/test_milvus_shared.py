@@ -16,6 +16,7 @@ import unicodedata
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.answer.assistant import Assistant
@@ -23,6 +24,8 @@ from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.errors import IndexCorruptError
 from rag.store.build import build_index
+from rag.store.index import lexical_text
+from rag.store.lexical import BM25Index
 from rag.store.milvus_shared import state_for
 from rag.store.milvus_state import LeaseHeldError, SharedState, legacy_chunk_key
 from tests.conftest import SEEDS, run_rag
@@ -260,6 +263,55 @@ def test_an_index_created_before_keyed_chunk_ids_is_still_updated_and_followed(
     assert reader.document(edited).doc_id != old_doc.doc_id
     assert len(reader.parts.index.chunks) == len(rows)
     assert "reopened on 9 May 2026" in reader.document(edited).text
+
+
+def _scores(bm25: BM25Index, query: str) -> np.ndarray:
+    """Every row's BM25 score; zeros where no query term is indexed (None from bm25s), as
+    for a term only a removed document had, which the replica's vocabulary keeps."""
+    scores = bm25.scores(query)
+    return np.zeros(len(bm25)) if scores is None else scores
+
+
+def test_a_bm25s_replica_reload_tokenizes_only_the_documents_it_adds(
+    milvus_server: str,  # noqa: F811
+    prefix: str,
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With RAG_LEXICAL=bm25s (a Milvus without the BM25 function) a replica rebuilds bm25s
+    at each reload from the term ids it holds: only an added document's chunks are
+    tokenized, and the scores are those of a bm25s built from every chunk's text, after an
+    upload and after a removal (whose terms stay in the vocabulary)."""
+    import rag.store.milvus_shared as shared
+
+    cfg = _replica(tmp_path / "w", milvus_server, prefix, seeds=True).replace(lexical="bm25s")
+    build_index(cfg, embedder, progress=False)
+    reader = Assistant.from_config(
+        _replica(tmp_path / "r", milvus_server, prefix).replace(lexical="bm25s")
+    )
+    (cfg.corpus_path / "harbour.txt").write_text(NEW_DOC, encoding="utf-8")
+    build_index(cfg, embedder, progress=False)
+    seen: list[str] = []
+    real = shared.tokenize
+    monkeypatch.setattr(shared, "tokenize", lambda text: seen.append(text) or real(text))
+    for step in ("upload", "removal"):
+        seen.clear()
+        assert reader.follow_index()
+        index = reader.parts.index
+        fresh = BM25Index.build([lexical_text(c) for c in index.chunks])
+        for q in (Q_NEW, Q_HOTLINE, "reading rooms opened in March", "harbour library"):
+            assert np.allclose(_scores(index.bm25, q), _scores(fresh, q)), (step, q)
+        if step == "upload":
+            new = index.document("seeds/harbour.txt")
+            rows = [i for i, c in enumerate(index.chunks) if c.doc_id == new.doc_id]
+            assert len(seen) == len(rows) > 0  # the two seeds were not tokenized again
+            assert set(index.bm25.search(Q_NEW, 3)[1].tolist()) & set(rows)
+            assert "seeds/harbour.txt" in _cited_sources(reader, Q_NEW)
+            (cfg.corpus_path / "harbour.txt").unlink()
+            build_index(cfg, embedder, progress=False)
+        else:
+            assert seen == [] and "seeds/harbour.txt" not in {d.source for d in reader.documents}
 
 
 def test_a_writer_that_dies_before_its_commit_is_invisible_and_undone(

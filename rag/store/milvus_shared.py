@@ -6,17 +6,18 @@ local layout).
 A replica keeps a snapshot: the documents of one committed version, their chunk table
 and a map from the chunks' stable Milvus ids to local row numbers (what the retriever
 addresses). A reload fetches only the documents added since the snapshot (their text and
-chunk rows); removed ones are dropped. The snapshot is checked before it is served: each
-new document's text length and chunk count must match its metadata, and the version
-must not have moved during the load (else it is loaded again), so a replica never
-serves a half-written document. The writer is :mod:`rag.store.milvus_writer`.
+chunk rows, by primary key); removed ones are dropped; with ``RAG_LEXICAL=bm25s`` only the
+added documents are tokenized for the bm25s it rebuilds. The snapshot is checked before
+it is served: each new document's text length and chunk count must match its metadata,
+and the version must not have moved during the load (else it is loaded again), so a
+replica never serves a half-written document. The writer is :mod:`rag.store.milvus_writer`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from rag.store.milvus_store import (
     connect,
     resolve_uri,
 )
+from rag.text import tokenize
 from rag.types import Document
 
 LOAD_TRIES = 5
@@ -64,6 +66,10 @@ class Snapshot:
     version: int
     index: Index
     chunks_of: dict[str, np.ndarray]  # doc_id -> rows of (id, ordinal, start, end)
+    # RAG_LEXICAL=bm25s: each document's chunks as term ids (all of them, and the count per
+    # chunk) under ``vocab``, so that a reload tokenizes only the documents it adds
+    terms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    vocab: dict[str, int] = field(default_factory=dict)
 
 
 class SharedStore:
@@ -316,11 +322,8 @@ def _fetch(st: SharedState, config: Config, state: State, prev: Snapshot | None)
     rows["ordinal"], rows["start"], rows["end"] = flat[:, 1], flat[:, 2], flat[:, 3]
     ids = np.ascontiguousarray(flat[:, 0])
     table = ChunkTable(order, rows)
-    bm25 = (
-        BM25Index.build([lexical_text(c) for c in table])
-        if config.lexical == "bm25s"
-        else BM25Index.build([])
-    )
+    terms, vocab = _terms(config, table, prev)
+    bm25 = _bm25(table, terms, vocab) if config.lexical == "bm25s" else BM25Index.build([])
     dim = int(settings["dim"])
     kind, created = settings.get("index_type", "flat"), str(settings.get("created", ""))
     store = SharedStore(st, version, dim, ids, config, kind, created)
@@ -340,7 +343,54 @@ def _fetch(st: SharedState, config: Config, state: State, prev: Snapshot | None)
         "skipped": {},
     }
     index = Index(order, table, store, bm25, manifest, config.index_path)
-    return Snapshot(version, index, chunks_of)
+    return Snapshot(version, index, chunks_of, terms, vocab)
+
+
+def _terms(
+    config: Config, table: ChunkTable, prev: Snapshot | None
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, int]]:
+    """Every document's chunks as term ids (``RAG_LEXICAL=bm25s``), re-using ``prev``'s for
+    the documents it held (a document's chunks never change): tokenizing is most of a bm25s
+    build, so a reload tokenizes only what it adds. One vocabulary grows across snapshots
+    (a removed document's terms stay, matching nothing; BM25 scores do not depend on
+    them); it is copied, so ``prev``'s index keeps its own."""
+    if config.lexical != "bm25s":
+        return {}, {}
+    vocab = dict(prev.vocab) if prev is not None else {}
+    old = prev.terms if prev is not None else {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    counts = np.bincount(table.rows["doc"], minlength=len(table.docs))
+    at = 0
+    for doc, n in zip(table.docs, counts.tolist(), strict=True):
+        got = old.get(doc.doc_id)
+        if got is None:
+            per = [
+                [vocab.setdefault(t, len(vocab)) for t in tokenize(lexical_text(table[i]))]
+                for i in range(at, at + n)
+            ]
+            flat = [t for p in per for t in p]
+            got = (np.array(flat, np.int32), np.array([len(p) for p in per], np.int64))
+        out[doc.doc_id] = got
+        at += n
+    return out, vocab
+
+
+def _bm25(
+    table: ChunkTable, terms: dict[str, tuple[np.ndarray, np.ndarray]], vocab: dict[str, int]
+) -> BM25Index:
+    """bm25s over the chunks in table order, from their term ids (what
+    :meth:`BM25Index.build` makes from their texts, the same scores)."""
+    import bm25s
+
+    ids: list[list[int]] = []
+    for doc in table.docs:
+        flat, lens = terms[doc.doc_id]
+        ids += [a.tolist() for a in np.split(flat, np.cumsum(lens)[:-1])] if len(lens) else []
+    model = bm25s.BM25()
+    if not any(ids):  # bm25s cannot index a corpus without a single term
+        return BM25Index(model, {}, len(ids))
+    model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    return BM25Index(model, vocab, len(ids))
 
 
 def _document(meta: dict[str, Any], text: str) -> Document:

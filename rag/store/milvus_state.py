@@ -7,8 +7,8 @@ collections hold everything a replica needs, so replicas share nothing but the c
                        characters (Milvus strings are bounded), metadata (source, title,
                        dateline, byline, pages, date, chunk count) on part 0, and two
                        version columns: ``ver`` (committed in) and ``gone`` (removed in).
-``<prefix>_s_chunks``  one row per chunk: a stable int64 id (a hash of the document id,
-                       ordinal and offsets), document id, ordinal, offsets, source, date,
+``<prefix>_s_chunks``  one row per chunk: a stable int64 id (a hash of the document id
+                       and ordinal), document id, ordinal, offsets, source, date,
                        ``ver``, the hash of the embedded text (vector re-use), the vector,
                        and with ``RAG_LEXICAL=milvus`` the folded words + Milvus BM25.
 
@@ -18,7 +18,14 @@ version: a reader that loaded version ``V`` sees documents with ``ver <= V`` and
 ``gone == 0 or gone > V``, and searches chunks with ``ver <= V``, so rows a writer is still
 inserting (``ver = V + 1``) are invisible until it commits by writing the state row.
 Milvus has no transactions; this ordering (insert, tombstone, commit, purge) is what makes
-a batch appear at once. This module is storage only; :mod:`rag.store.milvus_shared`
+a batch appear at once.
+
+Every row a batch touches has a primary key that follows from what the writer or the
+reader already holds: the state row ``"state"``, a document's parts ``<doc_id>#<n>`` (the
+part count is in its metadata), its chunks :func:`chunk_key` of ``(doc_id, 0..n-1)`` (the
+chunk count too). So updates, tombstones, purges and a replica's reload are point reads
+and deletes by key, never a filter that scans the collection (Milvus evaluates a delete
+by filter as a query first). This module is storage only; :mod:`rag.store.milvus_shared`
 builds and loads indexes with it.
 """
 
@@ -202,7 +209,7 @@ class SharedState:
             r["holder"],
             float(r["expires"]),
             r["counts"],
-            list(r.get("log") or []),
+            _batches(r.get("log")),
         )
 
     def poll(self) -> tuple[str, int]:
@@ -232,7 +239,7 @@ class SharedState:
             "holder": holder,
             "expires": expires,
             "counts": counts,
-            "log": log or [],
+            "log": {"batches": log or []},  # an object: Milvus 2.3 takes no JSON array
             "v": DUMMY,
         }
         with self.errors("state write"):
@@ -370,11 +377,19 @@ class SharedState:
         self.insert(self.docs, rows)
         return len(rows)
 
-    def tombstone(self, doc_ids: Sequence[str], gone: int) -> None:
+    def head_rows(self, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The whole part-0 rows of documents (text included), by primary key: what
+        :meth:`tombstone` rewrites (an upsert replaces a whole row before Milvus 2.6)."""
+        return self.get(self.docs, [f"{d}#0" for d in doc_ids], _HEAD_FIELDS)
+
+    def tombstone(
+        self, doc_ids: Sequence[str], gone: int, heads: list[dict[str, Any]] | None = None
+    ) -> None:
         """Mark documents removed as of version ``gone`` (0: not removed); part 0 is
-        rewritten (read and written by primary key), the other parts and the chunks stay
-        until :meth:`purge`."""
-        heads = self.get(self.docs, [f"{d}#0" for d in doc_ids], _HEAD_FIELDS)
+        rewritten (read by primary key, or ``heads`` from :meth:`head_rows` read before
+        the batch's writes: on a Milvus server each Strong read waits for a time tick),
+        the other parts and the chunks stay until :meth:`purge`."""
+        heads = self.head_rows(doc_ids) if heads is None else heads
         rows = [
             {
                 "key": f"{h['doc_id']}#0",
@@ -548,6 +563,14 @@ class SharedState:
 
 
 _STRONG = {"consistency_level": "Strong"}
+
+
+def _batches(log: Any) -> list[dict[str, Any]]:
+    """The batch log of a state row: ``{"batches": [...]}``, or the bare list that rows
+    written before Milvus 2.3 was supported hold."""
+    if isinstance(log, dict):
+        return list(log.get("batches") or [])
+    return list(log or [])
 
 
 def _visible(head: dict[str, Any], version: int) -> bool:

@@ -256,6 +256,7 @@ def _write_batch(
         st, config, embedder, flat, known, lambda: st.renew(config.milvus_lease_s, holder), progress
     )
     report.embedded = len(flat) - report.reused
+    gone_rows = st.head_rows(gone)  # read before the first write (see tombstone)
     st.renew(config.milvus_lease_s, holder)
     t0 = time.perf_counter()
     nxt = version + 1
@@ -266,7 +267,7 @@ def _write_batch(
     ]
     st.insert_chunks(rows)
     st.insert_documents(new_docs, {d: len(cs) for d, cs in chunks.items()}, nxt)
-    st.tombstone(gone, nxt)
+    st.tombstone(gone, nxt, gone_rows)
     removed_chunks = sum(int(heads[d]["chunks"]) for d in gone)
     counts = {
         "documents": report.documents,
