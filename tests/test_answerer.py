@@ -194,6 +194,14 @@ def test_value_first_never_cuts_the_value() -> None:
     assert answer is not None and answer.startswith("113 hotline calls")
     assert len(answer.split()) <= 25
     assert value_first(long, "Why did they meet?") is None  # not a factoid: the sentence
+    # an area keeps both words of its unit, a lettered class its letter
+    shop = "The firm applied to build a shop of 2,900 square metres, with 210 parking spaces."
+    answer = value_first(shop, "How large would the shop be?")
+    assert answer is not None and answer.startswith("2,900 square metres")
+    issued = "Of the licences in force, 388 were Class A, 617 Class B and 407 Class C."
+    for q in ("How many licences were Class B?", "How many Class B licences were in force?"):
+        answer = value_first(issued, q)
+        assert answer is not None and answer.split(" — ")[0] == "617 Class B", answer
 
 
 def test_dates_and_money_are_not_misread() -> None:

@@ -569,6 +569,8 @@ def _lead(sentence: str, value: Span, focus: list[str]) -> str:
     if focus:  # up to the last of the counted thing's words among the next three
         after = [w for w in words(sentence) if w.start >= end][:3]
         for w in after:
+            if _is_number(fold(w.text).replace(",", "")):
+                break  # another value's words ("617 Class B and 407 Class C")
             if set(w.terms) & set(focus):
                 end = w.end
     lead = sentence[value.start : end]

@@ -69,8 +69,9 @@ _MONEY = re.compile(
     re.I,
 )
 _PERCENT = re.compile(rf"\b{_NUM}\s*(?:%|per\s?cent\b|percent\b|percentage points?\b)", re.I)
-_QUANTITY = re.compile(  # a number and the word or symbol after it: "96 kg", "50 minutes"
-    rf"(?<![\w.]){_NUM}\s*(?:°\s?[CF]|[%²³]|[a-zA-Z]+\b(?:\([A-Za-z]\))?)"
+_QUANTITY = re.compile(  # "96 kg", "50 minutes", "2,900 square metres", "617 Class B"
+    rf"(?<![\w.]){_NUM}\s*(?:°\s?[CF]|[%²³]|(?:square|cubic)\s+[a-zA-Z]+\b|"
+    rf"[A-Z][a-z]+\s[A-Z]\b(?![\w-])|[a-zA-Z]+\b(?:\([A-Za-z]\))?)"
 )
 _NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")
 
