@@ -233,3 +233,22 @@ def test_the_child_s_openmp_threads_sleep_when_idle(bot: Assistant) -> None:
     env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     want = os.environ.get("OMP_WAIT_POLICY", "PASSIVE").encode()
     assert b"OMP_WAIT_POLICY=" + want in env
+
+
+def test_the_child_reads_only_the_new_part_of_each_prompt(bot: Assistant) -> None:
+    """Issue 17.4, time to first token: the child is started without per-token logits
+    (``--logits_all false``: the vocabulary's logits for every prompt token are a quarter
+    more work for SmolLM2), and the system prompt is read once at start-up, so that even
+    the first question's prompt evaluation starts after it (llama.cpp reuses the longest
+    common token prefix of consecutive requests)."""
+    llm = local_model(bot)
+    pid = llm.process.pid
+    assert pid is not None
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert argv[argv.index(b"--logits_all") + 1] == b"false"
+    before = llm.process.log_tail(10**9)
+    assert "prompt eval time" in before  # the warm-up request ran
+    answer = bot.ask(HOTLINE_Q, backend="llamacpp", **FAST)
+    assert answer.backend == "llamacpp", answer.notes
+    hits = re.findall(r"(\d+) prefix-match hit", llm.process.log_tail(10**9)[len(before) :])
+    assert hits and int(hits[0]) >= 60, hits  # the system prompt is ~100 tokens

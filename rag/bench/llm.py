@@ -70,6 +70,7 @@ def bench_llm(bench: Bench) -> dict[str, Any] | None:
         "abstained_answerable": _share(answerable, "abstained"),
         "abstained_unanswerable": _share(unanswerable, "abstained"),
         "fell_back": sum(p["fell_back"] for p in per),
+        "prompt_chars": cfg.llm_prompt_chars,  # the source-text cap the model read under
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "PASSIVE (the child's default)"),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
@@ -92,7 +93,8 @@ def llm_markdown(res: dict[str, Any] | None) -> list[str]:
         return [f"- local model (llamacpp): {res['error']}", ""]
     ft, tot = res.get("first_token_s") or {}, res["total_s"]
     return [
-        f"- local model (llamacpp, {res['questions']} dev questions, load {res['load_avg']}): "
+        f"- local model (llamacpp, {res['questions']} dev questions, "
+        f"{res.get('prompt_chars', '?')} characters of sources, load {res['load_avg']}): "
         f"first token p50 {ft.get('p50', float('nan')):.2f} s, p95 {ft.get('p95', float('nan')):.2f} s; "
         f"total p50 {tot['p50']:.2f} s, p95 {tot['p95']:.2f} s; accuracy {res['accuracy']}, "
         f"abstained on answerable {res['abstained_answerable']}, on unanswerable "

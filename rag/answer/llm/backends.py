@@ -285,6 +285,38 @@ class LlamaCppLocal:
         self._client: tuple[str, OpenAICompatible] | None = None
         with self.process.turn(self.timeout_s):
             self.process.ensure_running()  # load now: a model that cannot start fails here
+            self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Have the model read the system prompt once, now, so that the first question
+        pays neither the child's first-request costs nor the system prompt (llama.cpp
+        keeps the longest common token prefix of consecutive requests in its KV cache,
+        and every answer prompt starts with the system turn). Best effort: a failure
+        here shows again, with its explanation, on the first question."""
+        import json
+        import urllib.request
+
+        from rag import prompts
+
+        body = {
+            "model": "local",
+            "messages": [
+                {"role": "system", "content": prompts.SYSTEM_PROMPT},
+                {"role": "user", "content": prompts.SOURCES_BLOCK.split("{sources}")[0]},
+            ],
+            "max_tokens": 1,
+            "temperature": 0.0,
+        }
+        request = urllib.request.Request(
+            f"{self.process.base_url}/chat/completions",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
+                reply.read()
+        except (OSError, ValueError):
+            pass
 
     def stream_chat(self, messages: Sequence[tuple[str, str]]) -> ChatStream:
         from rag.answer.llm.prompt_cap import cap_prompt
