@@ -8,6 +8,7 @@ random vectors. Timings are reported, never asserted.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -348,6 +349,7 @@ def test_a_background_thread_embeds_with_its_own_lower_priority_session() -> Non
     assert thread_niceness() == 0  # only that thread was lowered
     if not got["lowered"]:
         pytest.skip("this system does not let a thread lower its own priority")
-    assert got["nice"] == 10
-    assert set(emb._onnx._docs) == {0, 10}  # a session per priority
+    step = min(10, 19 - os.getpriority(os.PRIO_PROCESS, os.getpid()))  # 19 caps a nice run
+    assert got["nice"] == step
+    assert set(emb._onnx._docs) == {0, step}  # a session per priority
     np.testing.assert_allclose(got["vecs"], want, atol=1e-5)
