@@ -51,7 +51,7 @@ def announced_count(sentence: str, question: str) -> int:
             continue  # the sentence goes on (names them, or says something else)
         raw = m.group(1).replace(",", "").lower()
         n = int(raw) if raw.isdigit() else WORD_NUMBERS.get(raw, 0)
-        if isinstance(n, int) and n >= 2:
+        if n >= 2:
             return n
     return 0
 

@@ -123,7 +123,7 @@ def _without_clause_when(question: str) -> str:
     in "Do you know when ...?"."""
     if not _WH_START.match(question):
         return question
-    return _CLAUSE_WHEN.sub(" ", question)
+    return _CLAUSE_WHEN.sub(lambda m: " " * len(m.group()), question)  # positions kept
 
 
 def count_focus(question: str) -> list[str]:
