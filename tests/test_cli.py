@@ -55,6 +55,16 @@ def test_ask_json_contract(indexed_root: Path) -> None:
     assert "113" in data["answer"] and not data["abstained"]
     assert data["citations"] and "113 hotline calls" in data["citations"][0]["quote"]
     assert set(data["timings_ms"]) >= {"retrieve", "generate", "verify", "total"}
+    # the passages by their place only: their text is what made the document long
+    assert data["passages"] and all("text" not in p for p in data["passages"])
+    assert all({"source", "start", "end", "rank"} <= set(p) for p in data["passages"])
+    full = rag(
+        ["ask", "--json", "--passage-text", "How many hotline calls were made in 2025?"],
+        indexed_root,
+    )
+    for p in json.loads(full.stdout)["passages"]:
+        text = (indexed_root / p["source"]).read_text(encoding="utf-8")
+        assert p["text"] == text[p["start"] : p["end"]]
 
 
 def test_ask_json_is_one_ascii_line_whatever_the_text(tmp_path: Path) -> None:
