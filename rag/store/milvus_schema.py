@@ -43,7 +43,7 @@ def docs_schema(client: Any) -> Any:
 
 
 def chunks_schema(client: Any, dim: int, full_text: bool) -> Any:
-    from pymilvus import DataType, Function, FunctionType
+    from pymilvus import DataType
 
     s = client.create_schema(auto_id=False, enable_dynamic_field=False)
     s.add_field("id", DataType.INT64, is_primary=True)
@@ -57,14 +57,22 @@ def chunks_schema(client: Any, dim: int, full_text: bool) -> Any:
     s.add_field("thash", DataType.VARCHAR, max_length=32)
     s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     if full_text:
-        s.add_field("lexical", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
-        s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        s.add_function(
-            Function(
-                name="bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["lexical"],
-                output_field_names=["sparse"],
-            )
-        )
+        add_bm25(s)
     return s
+
+
+def add_bm25(schema: Any) -> None:
+    """The lexical side in Milvus: the chunk's folded terms (``lexical``) and Milvus's BM25
+    function over them (``sparse``), shared by both Milvus layouts' chunk schemas."""
+    from pymilvus import DataType, Function, FunctionType
+
+    schema.add_field("lexical", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(
+        Function(
+            name="bm25",
+            function_type=FunctionType.BM25,
+            input_field_names=["lexical"],
+            output_field_names=["sparse"],
+        )
+    )

@@ -22,6 +22,7 @@ import numpy as np
 
 from rag.errors import IndexCorruptError, RagError, StoreError
 from rag.store.base import RowMeta
+from rag.store.milvus_schema import add_bm25
 
 BATCH = 2000
 INDEX_TYPES = {"flat": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}  # RAG_INDEX_TYPE -> Milvus
@@ -364,7 +365,7 @@ class MilvusStore:
 
 
 def _schema(client: Any, dim: int, full_text: bool) -> Any:
-    from pymilvus import DataType, Function, FunctionType
+    from pymilvus import DataType
 
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
@@ -375,16 +376,7 @@ def _schema(client: Any, dim: int, full_text: bool) -> Any:
     schema.add_field("start", DataType.INT64)
     schema.add_field("end", DataType.INT64)
     if full_text:
-        schema.add_field("lexical", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(
-            Function(
-                name="bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["lexical"],
-                output_field_names=["sparse"],
-            )
-        )
+        add_bm25(schema)
     return schema
 
 
