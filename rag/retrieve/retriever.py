@@ -128,10 +128,9 @@ def _complete_first(first: str, second: str) -> str:
     return f"{first.strip()} {' '.join(rest[len(lead) + len(words) :])}"
 
 
+_AUX = r"(?:is|are|was|were|will|would|can|could|should|do|does|did|has|have|had)\b"
 _NOUN_THEN_VERB = re.compile(
-    r"^\s*(how\s+(?:many|much)|which|what)\s+(?:(?!(?:is|are|was|were|will|would|can|could|"
-    r"should|do|does|did|has|have|had)\b)[\w'-]+\s+){1,3}?(?=(?:is|are|was|were|will|would|can|"
-    r"could|should|do|does|did|has|have|had)\b)",
+    rf"^\s*(how\s+(?:many|much)|which|what)\s+(?:(?!{_AUX})[\w'-]+\s+){{1,3}}?(?={_AUX})",
     re.I,
 )
 _PREPOSITION = re.compile(r"\b(?:for|of|in|on|at|to|from|by|with|about)\b", re.I)
