@@ -443,3 +443,53 @@ BACKGROUND_SENTENCES: dict[str, tuple[str, ...]] = {
         "志愿者清理了海滩并收集了塑料垃圾。",
     ),
 }
+
+
+# ordinals in the three languages: "16th", "第16次" / "第十六届", "lần thứ 16": the near
+# miss of another event in a series is told by its number in any pair of languages
+_ORDINAL = re.compile(
+    r"(?<![\w])(\d{1,4})(?:st|nd|rd|th)\b"
+    r"|第\s*(\d{1,4}|[一二两三四五六七八九十百]{1,4})"
+    r"|\blần\s+thứ\s+(\d{1,4})\b|\bthứ\s+(\d{2,4})\b",
+    re.I,
+)
+_HAN_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+
+
+def _han_ordinal(text: str) -> int | None:
+    """A Chinese numeral below 1,000 as an int ("十六" -> 16, "二十" -> 20, "一百零五" is
+    not read: None)."""
+    total, digit = 0, 0
+    for ch in text:
+        if ch in _HAN_DIGITS:
+            digit = _HAN_DIGITS[ch]
+        elif ch in "十百":
+            total += (digit or 1) * (10 if ch == "十" else 100)
+            digit = 0
+        else:
+            return None
+    return total + digit or None
+
+
+def ordinals(text: str) -> list[tuple[int, int, int]]:
+    """The ordinals ``text`` states, as (number, start, end): "the 16th meeting",
+    "第16次会议", "第十六届", "Hội nghị lần thứ 16" (Vietnamese "thứ" before a one-digit
+    number is a weekday, "thứ 2": not read)."""
+    out = []
+    for m in _ORDINAL.finditer(text):
+        raw = next(g for g in m.groups() if g)
+        n = int(raw) if raw.isdigit() else _han_ordinal(raw)
+        if n is not None:
+            out.append((n, m.start(), m.end()))
+    return out

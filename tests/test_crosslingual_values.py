@@ -343,3 +343,31 @@ def test_a_count_of_things_is_not_answered_by_a_measure(
     out = across_languages(FEATURES, x, lambda: x, question, sentence, sentence)
     english = detect_language(question) == detect_language(sentence) == "en"
     assert out[FEATURES.index("focus_conflict")] == float(conflict and not english)
+
+
+def test_ordinals_are_read_in_three_languages() -> None:
+    """Ordinals come as numbers from English, Chinese (digits or numerals) and
+    Vietnamese; a Vietnamese weekday ("thứ 2") is no ordinal."""
+    from rag.lang import ordinals
+
+    assert [n for n, _, _ in ordinals("the 16th meeting and the 17th one")] == [16, 17]
+    assert [n for n, _, _ in ordinals("第16次会议，第十六届，第二十一次")] == [16, 16, 21]
+    assert [n for n, _, _ in ordinals("Hội nghị lần thứ 17")] == [17]
+    assert ordinals("họp vào thứ 2 hằng tuần") == []
+
+
+def test_rival_ordinal_across_languages() -> None:
+    """A question about the n-th event of a series is not answered by a sentence about
+    another one, whatever the two languages: the value next to the 17th does not answer
+    where the 16th was held, and does answer where the 17th is."""
+    from rag.answer.cjk import rival_ordinal
+
+    sentence = (
+        "They reviewed the 16th committee meeting and prepared the 17th committee "
+        "meeting in Nanning."
+    )
+    assert rival_ordinal("第16次委员会会议在哪里举行？", sentence)
+    assert not rival_ordinal("第17次委员会会议在哪里举行？", sentence)
+    assert not rival_ordinal("Hội nghị lần thứ 17 được tổ chức ở đâu?", sentence)
+    assert rival_ordinal("第18次会议在哪里举行？", "第17次会议在南宁举行。")
+    assert not rival_ordinal("会议在哪里举行？", sentence)

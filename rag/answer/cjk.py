@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
+from rag.answer.qtypes import question_type
 from rag.answer.spans import (
     CJK_UNITS,
     HAN_RANGE,
@@ -23,7 +24,7 @@ from rag.answer.spans import (
     is_cjk_sentence,
     stated_numbers,
 )
-from rag.lang import CJK_END_MARKS, detect_language
+from rag.lang import CJK_END_MARKS, detect_language, ordinals, with_question_word
 from rag.text import tokenize
 
 _CJK_CLAUSE = re.compile(r"[，,；;：:、。！？!?]")
@@ -260,13 +261,43 @@ def rival_year(question: str, sentence: str) -> bool:
     return bool(asked) and not asked & found and bool(found)
 
 
+def rival_ordinal(question: str, sentence: str) -> bool:
+    """Whether the question asks about the n-th event of a series ("第16次会议",
+    "lần thứ 16", "the 16th meeting") and the sentence answers about another one, told by
+    the ordinals' numbers alone, so in any pair of languages: the sentence names only
+    other ordinals, or names the asked one too but its values of the asked kind all
+    stand nearer (in characters) to another ("the 16th meeting … and the 17th meeting in
+    Nanning" for "where was the 16th held?")."""
+    asked = {n for n, _, _ in ordinals(question)}
+    found = ordinals(sentence)
+    if not asked or not found:
+        return False
+    if not asked & {n for n, _, _ in found}:
+        return True
+    if all(n in asked for n, _, _ in found):
+        return False
+    qtype = question_type(with_question_word(question))
+    values = answer_values(qtype, sentence, question)
+    values = [v for v in values if v.kind == qtype] or values
+    if not values:
+        return False
+
+    def nearest(v: Span) -> int:
+        return min(found, key=lambda o: min(abs(o[1] - v.end), abs(v.start - o[2])))[0]
+
+    return all(nearest(v) not in asked for v in values)
+
+
 def _with_rival_year(
     names: Sequence[str], x: list[float], question: str, sentence: str
 ) -> list[float]:
-    """``x`` with ``rival_qualifier`` set when :func:`rival_year` holds: the English rule
-    behind that feature reads English words ("in 2024"), so a Vietnamese or Chinese
-    question, or a sentence in another language, never set it."""
-    if "rival_qualifier" not in names or not rival_year(question, sentence):
+    """``x`` with ``rival_qualifier`` set when :func:`rival_year` or
+    :func:`rival_ordinal` holds: the English rule behind that feature reads English words
+    ("in 2024", "the 17th"), so a Vietnamese or Chinese question, or a sentence in
+    another language, never set it."""
+    if "rival_qualifier" not in names or not (
+        rival_year(question, sentence) or rival_ordinal(question, sentence)
+    ):
         return x
     out = list(x)
     out[list(names).index("rival_qualifier")] = 1.0
