@@ -148,6 +148,12 @@ NOT_IN_SOURCES_LANG = {
     "vi": "Các nguồn không trả lời câu hỏi này: “{question}”",
     "zh": "资料中没有这个问题的答案：“{question}”",
 }
+PART_NOT_IN_SOURCES = "The sources do not answer this part of the question: “{part}”"
+"""Said after the answer to a two-part question for a part the documents never mention."""
+PART_NOT_IN_SOURCES_LANG = {
+    "vi": "Các nguồn không trả lời phần này của câu hỏi: “{part}”",
+    "zh": "资料中没有这部分问题的答案：“{part}”",
+}
 CLOSEST_PASSAGES_LANG = {"vi": "Các đoạn gần nhất:", "zh": "最接近的段落："}
 
 SOURCE_LANGUAGE = {

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.two_part import own_terms, topic_of, with_question_word, with_referents
+from rag import prompts
+from rag.answer.two_part import (
+    own_terms,
+    topic_of,
+    unheld,
+    unheld_parts,
+    with_question_word,
+    with_referents,
+)
 from rag.retrieve.retriever import sub_queries
 from tests.conftest import assistant_over
 
@@ -82,9 +90,12 @@ def test_later_parts_borrow_the_question_word() -> None:
         "On which days were the talks",
         "On which days were the meeting held?",
     ]
-    assert with_question_word(
-        ["How many suspects were involved in the fireworks cases", "the smuggling cases?"]
-    )[1] == "How many suspects were involved in the smuggling cases?"
+    assert (
+        with_question_word(
+            ["How many suspects were involved in the fireworks cases", "the smuggling cases?"]
+        )[1]
+        == "How many suspects were involved in the smuggling cases?"
+    )
     assert with_question_word(["How much is the fee for adults", "for children?"])[1] == (
         "How much for children?"
     )
@@ -141,3 +152,33 @@ def test_a_second_part_without_its_verb_takes_the_first_part_s() -> None:
     assert sub_queries("How much does membership cost for adults, and how much for children?")[
         1
     ] == ("how much for children?")
+
+
+def test_a_part_about_what_no_document_names_is_declined_the_other_answered(bot) -> None:
+    """ "... and how much does the Zone D pass cost?": no document names a Zone D, so the
+    answer gives the ferry's first sailing with its citation and says plainly that the
+    sources do not answer the other part, instead of quoting another price for it."""
+    ans = bot.ask("When does the first ferry leave Orran, and how much does a Zone D pass cost?")
+    assert not ans.abstained, ans.answer
+    assert "6.40" in ans.answer
+    said = prompts.PART_NOT_IN_SOURCES.split("{")[0]
+    assert said in ans.answer and "Zone D" in ans.answer.split(said)[1]
+    assert all("euros" not in c.quote for c in ans.citations)  # no price quoted for it
+
+
+def test_every_part_about_what_no_document_names_abstains(bot) -> None:
+    """Both parts ask about things no document mentions: the whole question is declined."""
+    ans = bot.ask("How much does the Zone D pass cost, and when does the Zone E ferry leave?")
+    assert ans.abstained, ans.answer
+
+
+def test_unheld_reads_the_part_s_names_codes_and_numbers() -> None:
+    """A part's names, series letters and numbers are looked for in the documents; a
+    letter of a series is looked for with its word ("Class D", not any "d")."""
+    docs = ["Class A and Class C licences: 388 Class A were issued in 2025 by Mr D. Harlow."]
+    assert unheld("how many Class D licences were refused?", docs) == ["class d"]
+    assert unheld("How many Class A licences were issued in 2025?", docs) == []
+    assert unheld("How many were issued in 2024?", docs) == ["2024"]
+    assert unheld("Who did Ms Pellow meet?", docs) == ["ms", "pellow"]
+    assert unheld("Who did Mr Harlow meet?", docs) == []  # most of the name is there
+    assert unheld_parts(["How many Class A?", "How many Class D?"], docs) == [1]

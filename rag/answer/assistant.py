@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from rag import prompts
-from rag.answer import abstain, disagree, recency
+from rag.answer import abstain, disagree, recency, two_part, yesno
 from rag.answer.citations import Source, SupportChecker, verify
 from rag.answer.corpus import IndexedCorpus, manifest_key
 from rag.answer.extractive import (
@@ -29,6 +29,7 @@ from rag.answer.extractive import (
     question_type,
     unstated_numbers,
 )
+from rag.answer.extractive import _compose as compose_parts  # a two-part draft, recomposed
 from rag.answer.followup import (
     Turn,
     condense_heuristic,
@@ -258,6 +259,9 @@ class Assistant(IndexedCorpus):
         )
         t1 = time.perf_counter()
         answer.timings_ms["generate"] = (t1 - t0) * 1000
+        declined: list[str] = []  # parts about what no retrieved document mentions
+        if draft.parts:
+            draft, declined = self._without_unheld(draft, found.hits)
         draft = self._confident(draft, found.hits, cfg) if draft.sources else None
         if draft is None:
             self._abstain(answer)
@@ -269,6 +273,13 @@ class Assistant(IndexedCorpus):
         if answer.abstained and draft.plain and draft.plain != draft.text:  # value-first failed
             answer.abstained, answer.notes = False, answer.notes[:-1]
             self._verify(answer, draft.plain, draft.sources, found.hits, reattribute=False)
+        if declined and not answer.abstained:  # said so, in the question's language
+            said = localized(
+                prompts.PART_NOT_IN_SOURCES_LANG,
+                detect_language(answer.question),
+                prompts.PART_NOT_IN_SOURCES,
+            )
+            answer.answer = " ".join([answer.answer, *(said.format(part=p) for p in declined)])
         if answer.answer:
             yield answer.answer
 
@@ -426,9 +437,39 @@ class Assistant(IndexedCorpus):
             ps = [self._probability(q, s, hits) for q, s in draft.parts]
             return draft if sum(ps) / len(ps) >= cfg.min_answer_score else None
         question = split_context(draft.question)[0]
+        if yesno.is_yes_no(question) and self._unconfirmed(question, draft, hits):
+            return None  # it states a year / modifier the quoted sentences do not hold
         return (
             draft if self._probability(question, draft.best, hits) >= cfg.min_answer_score else None
         )
+
+    def _without_unheld(
+        self, draft: ExtractiveDraft, hits: list[Hit]
+    ) -> tuple[ExtractiveDraft, list[str]]:
+        """A two-part draft without the parts that ask about what none of the retrieved
+        documents mentions (:func:`rag.answer.two_part.unheld_parts`), recomposed from the
+        other parts' sentences, and those parts; no sources when every part is one."""
+        parts = [q for q, _ in draft.parts]
+        gone = set(two_part.unheld_parts(parts, self._texts(hits).values()))
+        if not gone:
+            return draft, []
+        kept = [pick for i, pick in enumerate(draft.parts) if i not in gone]
+        declined = [parts[i] for i in sorted(gone)]
+        if not kept:
+            return replace(draft, sources=[], best=None, parts=[]), declined
+        return compose_parts(draft.question, kept, draft.candidates, True), declined
+
+    def _unconfirmed(self, question: str, draft: ExtractiveDraft, hits: list[Hit]) -> list[str]:
+        """What a yes/no question states that the draft's sentences do not hold
+        (:func:`rag.answer.yesno.unconfirmed`): its best sentence, with the sentences
+        around it and the draft's other quoted sentences as context."""
+        assert draft.best is not None
+        best = draft.best.chunk
+        near, labels = abstain.context_texts(
+            self._texts(hits)[best.doc_id], best.start, best.end, best.doc_title
+        )
+        quoted = [s.chunk.text for s in draft.sources if s.chunk.chunk_id != best.chunk_id]
+        return yesno.unconfirmed(question, best.text, [labels, *quoted], [near])
 
     def _probability(self, question: str, best: Scored, hits: list[Hit]) -> float:
         """The abstention model's probability that ``best`` answers ``question``."""

@@ -8,17 +8,24 @@ electricity use"): forcing each part onto a different sentence then answers the 
 part with a sentence about something else. :func:`joint_pick` finds that sentence from
 what the question asks, the same way for any documents: each part's value of the asked
 kind, or its own words, must stand in it.
+
+A part can ask about something the documents never mention ("How many Class A and how
+many Class D licences were refused?", and no retrieved document names a Class D):
+:func:`unheld_parts` finds it from the part's own names, codes and numbers, so the
+answer gives the other part with its citation and says that the sources do not answer
+this one, instead of quoting a sentence about another class for it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from rag.answer.qtypes import unstated_numbers
 from rag.answer.qualifiers import pick_value
-from rag.answer.spans import ANSWER_KINDS, answer_values
-from rag.text import tokenize
+from rag.answer.spans import ANSWER_KINDS, answer_values, asked_names
+from rag.text import STOPWORDS, fold, tokenize
 
 if TYPE_CHECKING:
     from rag.answer.candidates import Scored
@@ -199,3 +206,33 @@ def joint_pick(
         if ok and len(set(known)) == len(known):
             return [s for s in mine if s is not None]
     return None
+
+
+_SERIES = re.compile(r"\b([A-Za-z]+)\s+([A-Z])\b")
+"""A capital letter naming one of a series ("Class D", "zone B"): one letter as a term
+says nothing, so the pair is looked for as written."""
+
+
+def unheld(part: str, doc_texts: Iterable[str]) -> list[str]:
+    """The names, codes and numbers ``part`` states that none of ``doc_texts`` (the
+    retrieved documents) mentions: the part asks about something they do not hold."""
+    texts = list(doc_texts)
+    folded = fold("\n".join(texts))
+    terms = set(tokenize(folded))
+    series = {fold(m.group(2)) for m in _SERIES.finditer(part)}
+    asked = asked_names(part) - STOPWORDS - series
+    absent = sorted(t for t in asked if t not in terms)
+    # most of its name's words: "Mr Harlow" asked, "Harlow" written, is held
+    out = absent if 2 * len(absent) > len(asked) else []
+    for m in _SERIES.finditer(part):
+        pair = fold(f"{m.group(1)} {m.group(2)}")
+        if not re.search(rf"\b{re.escape(pair)}\b", folded):
+            out.append(pair)
+    return out + unstated_numbers(part, "\n".join(texts))
+
+
+def unheld_parts(parts: Sequence[str], doc_texts: Iterable[str]) -> list[int]:
+    """The indexes of the parts that ask about something the documents never mention
+    (:func:`unheld`)."""
+    texts = list(doc_texts)
+    return [i for i, p in enumerate(parts) if unheld(p, texts)]
