@@ -371,3 +371,29 @@ def test_rival_ordinal_across_languages() -> None:
     assert not rival_ordinal("Hội nghị lần thứ 17 được tổ chức ở đâu?", sentence)
     assert rival_ordinal("第18次会议在哪里举行？", "第17次会议在南宁举行。")
     assert not rival_ordinal("会议在哪里举行？", sentence)
+
+
+def test_money_asked_in_vietnamese_and_chinese() -> None:
+    """A Vietnamese or Chinese question asking for an amount of money is told by those
+    languages' words for it; a sentence without money (or a share) then lacks what is
+    asked, in any language, and sets ``money_absent`` of the gate."""
+    from rag.answer.abstain import FEATURES
+    from rag.answer.cjk import across_languages, counted_missing, money_asked
+
+    assert money_asked("2025年东兴口岸进出口总额是多少？")
+    assert money_asked("Tổng vốn đầu tư giai đoạn một là bao nhiêu?")
+    assert not money_asked("有多少家企业参与？") and not money_asked("Bao nhiêu đoàn xe?")
+    assert not money_asked("How much money was raised?")  # English: the English rule
+    q = "Doanh thu từ khách quốc tế ước đạt bao nhiêu?"
+    assert counted_missing(q, "The visitors numbered 150,000 in 2025.")
+    assert counted_missing(q, "Tỉnh đón khoảng 215.000 lượt khách.")
+    assert not counted_missing(q, "Doanh thu từ khách quốc tế ước đạt 960 tỷ đồng.")
+    assert not counted_missing(q, "贸易额达到312亿元。")
+    x = [0.0] * len(FEATURES)
+    means = [0.0] * len(FEATURES)
+    doc = "The guest hosted roughly 150,000 visitors in the first 10 months of 2025."
+    out = across_languages(FEATURES, x, lambda: means, q, doc, doc)
+    assert out[FEATURES.index("money_absent")] == 1.0
+    doc = "Trade reached $3.2 billion in 2025."
+    out = across_languages(FEATURES, x, lambda: means, q, doc, doc)
+    assert out[FEATURES.index("money_absent")] == 0.0

@@ -347,7 +347,7 @@ def test_eval_reads_language_pairs_of_the_dataset() -> None:
     from rag.evaluation.report import dataset_pairs
 
     pairs = dataset_pairs(XL_DATASET)
-    assert len(pairs) == 64 and pairs["xve01"] == "vi->en"
+    assert len(pairs) == 67 and pairs["xve01"] == "vi->en"
     assert dataset_pairs(ROOT / "eval" / "datasets" / "seeds_dev.jsonl") == {}
 
 

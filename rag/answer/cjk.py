@@ -23,6 +23,7 @@ from rag.answer.spans import (
     answer_values,
     is_cjk_sentence,
     stated_numbers,
+    value_spans,
 )
 from rag.lang import CJK_END_MARKS, detect_language, ordinals, with_question_word
 from rag.text import tokenize
@@ -114,10 +115,15 @@ def counted_missing(question: str, sentence: str) -> bool | None:
     """Whether a value question's counted thing or asked attribute is missing from
     ``sentence``, by the rule of the question's language: Chinese
     (:func:`cjk_attribute_missing`: "商务出行约占多少" and a sentence without 商务出行) or
-    Vietnamese (:func:`vi_counted_missing`: "bao nhiêu tấn" and no "tấn"). False across
-    languages (the words cannot match); None for an English pair, where the English
-    count focus decides (:func:`rag.answer.extractive._number_near`)."""
+    Vietnamese (:func:`vi_counted_missing`: "bao nhiêu tấn" and no "tấn"); and, in any
+    pair of languages, a Vietnamese or Chinese question asking for money
+    (:func:`money_asked`) and a sentence naming none (values are typed in every
+    language). Otherwise False across languages (the words cannot match); None for an
+    English pair, where the English count focus decides
+    (:func:`rag.answer.extractive._number_near`)."""
     lang = detect_language(question) or "en"
+    if money_asked(question) and not holds_money(sentence):  # typed: in any language
+        return True
     if lang != (detect_language(sentence) or "en"):
         return False
     if lang == "zh":
@@ -175,7 +181,9 @@ def across_languages(
         if q_lang == "en":
             return x
         out = _with_encoder_neutral(names, x, neutral, ENGLISH_RULE_FEATURES)
-        out = _with_rival_year(names, out, question, sentence)
+        out = _with_money_absent(
+            names, _with_rival_year(names, out, question, sentence), question, sentence
+        )
         missing = (
             cjk_attribute_missing(question, sentence)
             or vi_counted_missing(question, sentence)
@@ -196,7 +204,8 @@ def across_languages(
             out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
     if "focus_conflict" in names and measured_not_counted(question, sentence):
         out[list(names).index("focus_conflict")] = 1.0
-    return _with_rival_year(names, out, question, sentence)
+    out = _with_rival_year(names, out, question, sentence)
+    return _with_money_absent(names, out, question, sentence)
 
 
 ENCODER_FEATURES = frozenset(["dense_max"])
@@ -301,6 +310,51 @@ def _with_rival_year(
         return x
     out = list(x)
     out[list(names).index("rival_qualifier")] = 1.0
+    return out
+
+
+_ZH_MONEY = re.compile(
+    r"(?:总|贸易|投资|交易|成交|销售|营业|进出口|出口|进口|互市贸易)额|金额|价格|价值|费用|成本|"
+    r"多少钱|资金|预算|收入|利润|产值|营收|票价|花费"
+)
+_VI_MONEY = re.compile(
+    r"\b(?:kim ngạch|giá trị|bao nhiêu tiền|chi phí|kinh phí|vốn|doanh thu|ngân sách|"
+    r"lợi nhuận|thu nhập|giá vé|giá bán|giá cả|tiền)\b",
+    re.I,
+)
+
+
+def money_asked(question: str) -> bool:
+    """Whether a Vietnamese or Chinese question asks for an amount of money ("进出口总额是
+    多少", "kim ngạch … đạt bao nhiêu", "tổng vốn đầu tư"), by the words those languages
+    name money with; False for English questions (the English rule decides there,
+    ``rag.answer.abstain``)."""
+    lang = detect_language(question) or "en"
+    if lang == "zh":
+        return bool(_ZH_MONEY.search(question))
+    if lang == "vi":
+        return bool(_VI_MONEY.search(unicodedata.normalize("NFC", question)))
+    return False
+
+
+def holds_money(sentence: str) -> bool:
+    """Whether a sentence in any language names an amount of money or a share of one
+    ("1.100 tỷ đồng", "312亿元", "$3.2 billion", "16%")."""
+    return any(v.kind in {"money", "percent"} for v in value_spans(sentence))
+
+
+def _with_money_absent(
+    names: Sequence[str], x: list[float], question: str, sentence: str
+) -> list[float]:
+    """``x`` with ``money_absent`` set when a Vietnamese or Chinese question asks for money
+    (:func:`money_asked`) and the sentence, in any language, names none (nor a share):
+    the English rule behind that feature reads English questions only."""
+    if "money_absent" not in names or not money_asked(question):
+        return x
+    if holds_money(sentence):
+        return x
+    out = list(x)
+    out[list(names).index("money_absent")] = 1.0
     return out
 
 
