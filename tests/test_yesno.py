@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.yesno import is_yes_no, unconfirmed
+from rag.answer.yesno import is_yes_no, series_pairs, unconfirmed
 from tests.conftest import assistant_over
 
 DOCS = {
@@ -19,6 +19,11 @@ DOCS = {
         "will consider the recommendation in March 2027.\n\n"
         "The orchard's pear trees were planted in 2019 by volunteers from Fendale school. "
         "Pruning is done by a certified arborist every winter."
+    ),
+    "plots.txt": (
+        "Fendale orchard plots\n\n"
+        "There is a limit on events for a Zone B plot: 20 hours a year. "
+        "Zone A plots are not capped."
     ),
 }
 
@@ -65,3 +70,19 @@ def test_a_yes_no_question_the_sentence_holds_is_answered(bot) -> None:
     ans = bot.ask("Were the pear trees planted in 2019?")
     assert not ans.abstained, ans.answer
     assert "2019" in ans.answer
+
+
+def test_series_members_are_read_with_their_word_and_not_the_pronoun() -> None:
+    """ "Class A" is a member of a series (and "a" a stop word), "Can I" is not."""
+    assert series_pairs("Can I still get a Class C licence in Zone B?") == {"class c", "zone b"}
+    s = "A dwelling let under a Class B licence may be let for no more than 90 nights."
+    assert unconfirmed("Is there a limit on nights for a Class A licence?", s) == ["class a"]
+    assert unconfirmed("Can I let a Class B dwelling for 90 nights?", s) == []
+
+
+def test_the_sentence_naming_the_asked_member_is_quoted_not_its_rival(bot) -> None:
+    """"... for a Zone A plot?": the Zone B limit may rank first, the Zone A sentence
+    answers."""
+    ans = bot.ask("Is there a limit on events for a Zone A plot?")
+    assert not ans.abstained, ans.answer
+    assert "Zone A" in ans.answer and "Zone B" not in ans.answer

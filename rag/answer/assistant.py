@@ -437,8 +437,10 @@ class Assistant(IndexedCorpus):
             ps = [self._probability(q, s, hits) for q, s in draft.parts]
             return draft if sum(ps) / len(ps) >= cfg.min_answer_score else None
         question = split_context(draft.question)[0]
-        if yesno.is_yes_no(question) and self._unconfirmed(question, draft, hits):
-            return None  # it states a year / modifier the quoted sentences do not hold
+        if yesno.is_yes_no(question):  # what it states must be in the quoted sentence
+            draft = self._confirmed(question, draft, hits)
+            if draft is None or draft.best is None:
+                return None
         return (
             draft if self._probability(question, draft.best, hits) >= cfg.min_answer_score else None
         )
@@ -458,6 +460,24 @@ class Assistant(IndexedCorpus):
         if not kept:
             return replace(draft, sources=[], best=None, parts=[]), declined
         return compose_parts(draft.question, kept, draft.candidates, True), declined
+
+    def _confirmed(
+        self, question: str, draft: ExtractiveDraft, hits: list[Hit]
+    ) -> ExtractiveDraft | None:
+        """A yes/no draft whose sentence holds what the question states: the draft, else
+        one quoting the first of the next :data:`rag.answer.yesno.REPICK` candidates that
+        does ("... a Class A licence?": not the Class B sentence ranked first), else None."""
+        if not self._unconfirmed(question, draft, hits):
+            return draft
+        best = draft.best
+        for s in draft.candidates[: yesno.REPICK + 1]:
+            if s is best:
+                continue
+            ranked = [s, *(c for c in draft.candidates if c is not s)]
+            alt = compose_parts(draft.question, [(question, s)], ranked, False)
+            if not self._unconfirmed(question, alt, hits):
+                return alt
+        return None
 
     def _unconfirmed(self, question: str, draft: ExtractiveDraft, hits: list[Hit]) -> list[str]:
         """What a yes/no question states that the draft's sentences do not hold

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from rag.answer.qtypes import unstated_numbers
 from rag.answer.qualifiers import pick_value
 from rag.answer.spans import ANSWER_KINDS, answer_values, asked_names
+from rag.answer.yesno import names_member, series_pairs
 from rag.text import STOPWORDS, fold, tokenize
 
 if TYPE_CHECKING:
@@ -208,26 +209,18 @@ def joint_pick(
     return None
 
 
-_SERIES = re.compile(r"\b([A-Za-z]+)\s+([A-Z])\b")
-"""A capital letter naming one of a series ("Class D", "zone B"): one letter as a term
-says nothing, so the pair is looked for as written."""
-
-
 def unheld(part: str, doc_texts: Iterable[str]) -> list[str]:
     """The names, codes and numbers ``part`` states that none of ``doc_texts`` (the
     retrieved documents) mentions: the part asks about something they do not hold."""
     texts = list(doc_texts)
     folded = fold("\n".join(texts))
     terms = set(tokenize(folded))
-    series = {fold(m.group(2)) for m in _SERIES.finditer(part)}
+    series = {p.split()[-1] for p in series_pairs(part)}
     asked = asked_names(part) - STOPWORDS - series
     absent = sorted(t for t in asked if t not in terms)
     # most of its name's words: "Mr Harlow" asked, "Harlow" written, is held
     out = absent if 2 * len(absent) > len(asked) else []
-    for m in _SERIES.finditer(part):
-        pair = fold(f"{m.group(1)} {m.group(2)}")
-        if not re.search(rf"\b{re.escape(pair)}\b", folded):
-            out.append(pair)
+    out += sorted(p for p in series_pairs(part) if not names_member(folded, p))
     return out + unstated_numbers(part, "\n".join(texts))
 
 

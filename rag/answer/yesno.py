@@ -51,6 +51,27 @@ def _months(text: str) -> set[str]:
     return {fold(m.group()) for m in _MONTH.finditer(text) if m.group()[0].isupper()}
 
 
+REPICK = 4
+"""How many of the next-ranked candidates a yes/no question may quote instead when the
+first one does not hold what it states."""
+
+_SERIES = re.compile(r"\b([A-Za-z]+)\s+([A-Z])\b")
+"""A capital letter naming one of a series ("Class D", "zone B")."""
+
+
+def series_pairs(text: str) -> set[str]:
+    """The series members a text names, folded ("Class A" -> "class a"): one letter as a
+    term says nothing (and "a" is a stop word), so the pair is what is looked for."""
+    return {
+        fold(f"{m.group(1)} {m.group(2)}") for m in _SERIES.finditer(text) if m.group(2) != "I"
+    }  # "Can I ...": the pronoun
+
+
+def names_member(text: str, pair: str) -> bool:
+    """Whether ``text`` names the series member ``pair`` (as :func:`series_pairs` folds it)."""
+    return re.search(rf"\b{re.escape(pair)}\b", fold(text)) is not None
+
+
 _DETERMINERS = frozenset({"another", "other", "any", "some", "each", "every", "such", "same"})
 """Words before a noun that choose no other entity ("another survey", "any installer")."""
 
@@ -59,7 +80,7 @@ def unconfirmed(
     question: str, sentence: str, labels: Sequence[str] = (), near: Sequence[str] = ()
 ) -> list[str]:
     """What ``question`` states that ``sentence`` (the quoted sentence) does not hold:
-    numbers and dates it states and months it names, absent from the sentence and its
+    numbers and dates it states, months and series members ("Class A") it names, absent from the sentence and its
     ``labels`` (heading, title, the other quoted sentences: a year in the next sentence
     dates another event, "The council will consider them in October 2026"), and its
     modifiers that the sentence, or the sentences ``near`` it, replace with another on
@@ -67,5 +88,6 @@ def unconfirmed(
     own = "\n".join([sentence, *labels])
     out = sorted(stated_numbers(question) - stated_numbers(own))
     out += sorted(_months(question) - _months(own))
+    out += sorted(p for p in series_pairs(question) if not names_member(own, p))
     rivals = modifier_rivals(question, sentence, "\n".join(near))
     return out + [m for m in rivals if m not in _DETERMINERS]
