@@ -81,8 +81,16 @@ def test_series_members_are_read_with_their_word_and_not_the_pronoun() -> None:
 
 
 def test_the_sentence_naming_the_asked_member_is_quoted_not_its_rival(bot) -> None:
-    """"... for a Zone A plot?": the Zone B limit may rank first, the Zone A sentence
+    """ "... for a Zone A plot?": the Zone B limit may rank first, the Zone A sentence
     answers."""
     ans = bot.ask("Is there a limit on events for a Zone A plot?")
     assert not ans.abstained, ans.answer
     assert "Zone A" in ans.answer and "Zone B" not in ans.answer
+
+
+def test_a_weekday_or_weekend_the_sentence_does_not_name_is_unconfirmed() -> None:
+    """ "on weekends only" asked, a schedule by the hour stated: not a yes."""
+    s = "It can run on a schedule, for example from 10 p.m. to 6 a.m."
+    assert unconfirmed("Can it be scheduled on weekends only?", s) == ["weekend"]
+    assert unconfirmed("Does it run on Sundays?", "It runs on Sunday mornings.") == []
+    assert unconfirmed("Does it run on Sundays?", "It runs on Saturdays.") == ["sunday"]

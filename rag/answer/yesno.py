@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.qualifiers import modifier_rivals
-from rag.answer.spans import MONTHS, stated_numbers
+from rag.answer.spans import MONTHS, WEEKDAYS, stated_numbers
 from rag.text import fold
 
 _AUX_LEAD = re.compile(
@@ -35,7 +35,7 @@ _ASKS_WH = re.compile(
 """"Do you know when ...?", "Can you tell me who ...?": a wh-question in a polite frame."""
 _ALTERNATIVE = re.compile(r"\bor\b", re.I)
 """"Is the fee paid monthly or yearly?": a choice between two answers, not yes or no."""
-_MONTH = re.compile(rf"\b(?:{MONTHS})\b", re.I)
+_CALENDAR = re.compile(rf"\b(?:{MONTHS}|{WEEKDAYS}|weekend|weekday)s?\b", re.I)
 
 
 def is_yes_no(question: str) -> bool:
@@ -46,9 +46,15 @@ def is_yes_no(question: str) -> bool:
     return bool(_AUX_LEAD.match(q)) and not _ASKS_WH.match(q) and not _ALTERNATIVE.search(q)
 
 
-def _months(text: str) -> set[str]:
-    """Month names written with a capital ("October"; not the verb "may")."""
-    return {fold(m.group()) for m in _MONTH.finditer(text) if m.group()[0].isupper()}
+def _calendar(text: str) -> set[str]:
+    """Months and weekdays named with a capital ("October", "Sundays"; not the verb
+    "may"), and weekends and weekdays ("on weekends only"): a closed class, so one the
+    sentence does not name is not what it says."""
+    return {
+        fold(m.group()).removesuffix("s")
+        for m in _CALENDAR.finditer(text)
+        if m.group()[0].isupper() or m.group().lower().startswith("week")
+    }
 
 
 REPICK = 4
@@ -80,14 +86,15 @@ def unconfirmed(
     question: str, sentence: str, labels: Sequence[str] = (), near: Sequence[str] = ()
 ) -> list[str]:
     """What ``question`` states that ``sentence`` (the quoted sentence) does not hold:
-    numbers and dates it states, months and series members ("Class A") it names, absent from the sentence and its
+    numbers and dates it states, months, weekdays, weekends and series members ("Class A")
+    it names, absent from the sentence and its
     ``labels`` (heading, title, the other quoted sentences: a year in the next sentence
     dates another event, "The council will consider them in October 2026"), and its
     modifiers that the sentence, or the sentences ``near`` it, replace with another on
     the same noun. Empty when the sentence can answer it."""
     own = "\n".join([sentence, *labels])
     out = sorted(stated_numbers(question) - stated_numbers(own))
-    out += sorted(_months(question) - _months(own))
+    out += sorted(_calendar(question) - _calendar(own))
     out += sorted(p for p in series_pairs(question) if not names_member(own, p))
     rivals = modifier_rivals(question, sentence, "\n".join(near))
     return out + [m for m in rivals if m not in _DETERMINERS]
