@@ -397,3 +397,26 @@ def test_money_asked_in_vietnamese_and_chinese() -> None:
     doc = "Trade reached $3.2 billion in 2025."
     out = across_languages(FEATURES, x, lambda: means, q, doc, doc)
     assert out[FEATURES.index("money_absent")] == 0.0
+
+
+def test_untyped_sentence_of_a_vietnamese_or_chinese_count_question() -> None:
+    """A "bao nhiêu" / "多少" question over a sentence holding no value of the asked kind
+    sets ``strict_untyped``, as an English "how many" question does; a typed sentence,
+    a date question and an English question are left as they are."""
+    from rag.answer.abstain import FEATURES
+    from rag.answer.cjk import across_languages
+
+    means = [0.0] * len(FEATURES)
+    i_typed, i_untyped = FEATURES.index("typed"), FEATURES.index("strict_untyped")
+
+    def untyped(question: str, sentence: str, typed: float) -> float:
+        x = [0.0] * len(FEATURES)
+        x[i_typed] = typed
+        return across_languages(FEATURES, x, lambda: means, question, sentence, sentence)[i_untyped]
+
+    en_sentence = "The two sides held talks on border management."
+    assert untyped("2025年共进行了多少次热线通话？", en_sentence, 0.0) == 1.0
+    assert untyped("Đã thực hiện bao nhiêu cuộc gọi?", "Hai bên đã hội đàm.", 0.0) == 1.0
+    assert untyped("2025年共进行了多少次热线通话？", en_sentence, 1.0) == 0.0
+    assert untyped("广西一侧的组件预计何时投入试运行？", en_sentence, 0.0) == 0.0
+    assert untyped("How many calls were made?", "Hai bên đã hội đàm.", 0.0) == 0.0

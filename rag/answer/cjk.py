@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
-from rag.answer.qtypes import question_type
+from rag.answer.qtypes import VALUE_TYPES, question_type
 from rag.answer.spans import (
     CJK_UNITS,
     HAN_RANGE,
@@ -181,6 +181,7 @@ def across_languages(
         if q_lang == "en":
             return x
         out = _with_encoder_neutral(names, x, neutral, ENGLISH_RULE_FEATURES)
+        out = _with_untyped(names, out, question)
         out = _with_money_absent(
             names, _with_rival_year(names, out, question, sentence), question, sentence
         )
@@ -204,7 +205,7 @@ def across_languages(
             out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
     if "focus_conflict" in names and measured_not_counted(question, sentence):
         out[list(names).index("focus_conflict")] = 1.0
-    out = _with_rival_year(names, out, question, sentence)
+    out = _with_rival_year(names, _with_untyped(names, out, question), question, sentence)
     return _with_money_absent(names, out, question, sentence)
 
 
@@ -242,6 +243,24 @@ names read as ranked titles), so they take their neutral values there; term over
 (``lexical``, ``cover``, ``missing_*``) and names still compare, and the asked attribute
 or counted word of the question's own language sets ``focus_conflict``
 (:func:`cjk_attribute_missing`, :func:`vi_counted_missing`)."""
+
+
+def _with_untyped(names: Sequence[str], x: list[float], question: str) -> list[float]:
+    """``x`` with ``strict_untyped`` set for a Vietnamese or Chinese count or measure
+    question ("bao nhiêu", "多少") whose sentence holds no value of the asked kind
+    (``typed`` at most 0.2): the caller types the question by its English words, so
+    that feature never fires for those questions otherwise."""
+    if "strict_untyped" not in names or "typed" not in names:
+        return x
+    if (detect_language(question) or "en") == "en":
+        return x
+    if question_type(with_question_word(question)) not in VALUE_TYPES - {"date"}:
+        return x  # a date question may be answered by "by year-end" (abstain.features)
+    if x[list(names).index("typed")] > 0.2:
+        return x
+    out = list(x)
+    out[list(names).index("strict_untyped")] = 1.0
+    return out
 
 
 def _with_encoder_neutral(
