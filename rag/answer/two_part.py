@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from rag.answer.qtypes import unstated_numbers
 from rag.answer.qualifiers import pick_value
 from rag.answer.spans import ANSWER_KINDS, answer_values, asked_names
 from rag.answer.yesno import names_member, series_pairs
-from rag.text import STOPWORDS, fold, tokenize
+from rag.text import STOPWORDS, fold, numbers, tokenize
 
 if TYPE_CHECKING:
     from rag.answer.candidates import Scored
@@ -212,16 +213,42 @@ def joint_pick(
 def unheld(part: str, doc_texts: Iterable[str]) -> list[str]:
     """The names, codes and numbers ``part`` states that none of ``doc_texts`` (the
     retrieved documents) mentions: the part asks about something they do not hold."""
-    texts = list(doc_texts)
-    folded = fold("\n".join(texts))
-    terms = set(tokenize(folded))
+    docs = [_read(t) for t in doc_texts]
     series = {p.split()[-1] for p in series_pairs(part)}
     asked = asked_names(part) - STOPWORDS - series
-    absent = sorted(t for t in asked if t not in terms)
+    absent = sorted(t for t in asked if not any(t in d.terms for d in docs))
     # most of its name's words: "Mr Harlow" asked, "Harlow" written, is held
     out = absent if 2 * len(absent) > len(asked) else []
-    out += sorted(p for p in series_pairs(part) if not names_member(folded, p))
-    return out + unstated_numbers(part, "\n".join(texts))
+    out += sorted(p for p in series_pairs(part) if not any(names_member(d.folded, p) for d in docs))
+    out += [f"{n:g}" for n in numbers(part) if not any(n in d.numbers for d in docs)]
+    ordinals = _ORDINAL.findall(part)
+    return out + [o for o in ordinals if not any(o in d.ordinals for d in docs)]
+
+
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    """A document as :func:`unheld` reads it."""
+
+    folded: str
+    terms: frozenset[str]
+    numbers: frozenset[float]
+    ordinals: frozenset[str]
+
+
+@lru_cache(maxsize=256)
+def _read(text: str) -> _Doc:
+    """A document folded, its terms, numbers and ordinals (cached: the same documents
+    answer many questions)."""
+    folded = fold(text)
+    return _Doc(
+        folded,
+        frozenset(tokenize(folded)),
+        frozenset(numbers(text)),
+        frozenset(_ORDINAL.findall(text)),
+    )
 
 
 def unheld_parts(parts: Sequence[str], doc_texts: Iterable[str]) -> list[int]:
