@@ -30,15 +30,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from functools import lru_cache
 
 from rag import prompts
+from rag.answer.compare import (
+    NAME_KINDS,
+    Value,
+    conflict,
+    former,
+    make_value,
+    same_value,
+    unit_key,
+)
 from rag.answer.extractive import Scored, count_focus, question_type
 from rag.answer.followup import split_context
 from rag.answer.spans import (
     ANSWER_KINDS,
-    MONTHS,
     Span,
     answer_values,
     asked_names,
@@ -50,23 +57,13 @@ from rag.types import Answer, Citation
 SEMANTIC_MARGIN = 0.25  # a supporting sentence is this close in meaning to the best one
 LEXICAL_SHARE = 0.3  # ... and has this share of the best question-term coverage,
 SAME_WORDING = 0.9  # ... or is worded (almost) as closely as the best
-MIN_NAME_SIMILARITY = 0.75  # two spellings of one name: similar, not equal
+IN_UNIT_WORDING = 0.7  # a figure in the asked unit: close in meaning, or this well worded
 MAX_SIDES = 3
 WIDER_SEARCH = 3  # the check reads k x this many passages: the other side may rank lower
 MAX_CANDIDATES = 12  # supporting sentences looked at, best first
 
 DateOf = Callable[[str], str]
 """A document's publication date (ISO, or "" when unknown) by doc_id."""
-
-
-@dataclass(frozen=True, slots=True)
-class Value:
-    """The value a sentence gives for the question: its span and a comparison key."""
-
-    span: Span
-    kind: str  # money | percent | quantity | number | date | name
-    key: tuple  # what two values must share to be compared (currency, unit, ...)
-    amount: tuple  # what they must differ in to conflict (the figure, the date, the name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,144 +81,6 @@ class Disagreement:
     """Two or more sides, newest first (undated last)."""
 
     sides: tuple[Side, ...]
-
-
-# ---------------------------------------------------------------------------- values
-
-_NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
-_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
-_MONTH_NO = {
-    m: i
-    for i, names in enumerate(
-        [
-            "jan january",
-            "feb february",
-            "mar march",
-            "apr april",
-            "may",
-            "jun june",
-            "jul july",
-            "aug august",
-            "sep sept september",
-            "oct october",
-            "nov november",
-            "dec december",
-        ],
-        start=1,
-    )
-    for m in names.split()
-}
-_MONTH_RE = re.compile(rf"\b({MONTHS})\b\.?", re.I)
-_YEAR_RE = re.compile(r"\b(1[5-9]\d{2}|20\d{2})\b")
-_DAY_RE = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\b")
-_ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_NAME_KINDS = frozenset({"person", "name", "org", "place"})
-
-
-def _figure(text: str) -> float | None:
-    m = _NUM.search(text)
-    if not m:
-        return None
-    try:
-        return float(m.group().replace(",", ""))
-    except ValueError:
-        return None
-
-
-def _scale(text: str) -> float:
-    m = re.search(r"\d\s*(thousand|million|billion|bn|m|k)\b", text, re.I)
-    return _SCALES[m.group(1).lower()] if m else 1.0
-
-
-def _date_parts(text: str) -> tuple[int | None, int | None, int | None] | None:
-    """(year, month, day) of a date span, unknown parts None; None when it is no calendar
-    date ("spring", "Monday")."""
-    m = _ISO_RE.match(text.strip())
-    if m:
-        return int(m.group(1)), int(m.group(2)), int(m.group(3))
-    month_m = _MONTH_RE.search(text)
-    year_m = _YEAR_RE.search(text)
-    month = _MONTH_NO.get(month_m.group(1).lower()) if month_m else None
-    year = int(year_m.group(1)) if year_m else None
-    rest = _YEAR_RE.sub(" ", text)
-    day_m = _DAY_RE.search(rest) if month else None
-    day = int(day_m.group(1)) if day_m and 1 <= int(day_m.group(1)) <= 31 else None
-    if month is None and year is None:
-        return None
-    return year, month, day
-
-
-def make_value(span: Span) -> Value | None:
-    """The comparable form of a typed span (None: nothing to compare, e.g. a weekday)."""
-    text = span.text
-    if span.kind == "money":
-        figure = _figure(text)
-        if figure is None:
-            return None
-        currency = re.sub(r"[\d.,\s]|thousand|million|billion|\bbn\b|\bm\b|\bk\b", "", fold(text))
-        return Value(span, "money", ("money", currency), (figure * _scale(text),))
-    if span.kind == "percent":
-        figure = _figure(text)
-        return None if figure is None else Value(span, "percent", ("percent",), (figure,))
-    if span.kind in {"quantity", "number"}:
-        figure = _figure(text)
-        if figure is None:
-            return None
-        words = re.findall(r"[^\W\d_]+|°\s?[CF]|%", text[_NUM.search(text).end() :])  # type: ignore[union-attr]
-        words = [w for w in words if fold(w) not in _SCALES]
-        unit = fold(words[0]) if words else ""
-        if unit in STOPWORDS or not unit:
-            return Value(span, "number", ("number",), (figure,))
-        return Value(span, "quantity", ("quantity", stem(unit)), (figure,))
-    if span.kind == "date":
-        parts = _date_parts(text)
-        return None if parts is None else Value(span, "date", ("date",), parts)
-    if span.kind in _NAME_KINDS:
-        return Value(span, "name", ("name",), tuple(fold(text).split()))
-    return None
-
-
-def _name_tail(value: Value) -> str:
-    return " ".join(value.amount[-2:])
-
-
-def conflict(a: Value, b: Value, question: str = "") -> bool:
-    """Do ``a`` and ``b`` give different values for the same thing?
-
-    Figures: the same kind and unit (or a unit that is the question's counted thing),
-    different amounts. Dates: a known part (year, month, day) differs where both have it.
-    Names: two spellings of one name (similar, not equal; the role words before them are
-    not compared).
-    """
-    if a.kind == "date" and b.kind == "date":
-        return _comparable_dates(a, b) and any(
-            x is not None and y is not None and x != y
-            for x, y in zip(a.amount, b.amount, strict=True)
-        )
-    if a.kind == "name" and b.kind == "name":
-        x, y = _name_tail(a), _name_tail(b)
-        if x == y or x in fold(b.span.text) or y in fold(a.span.text):
-            return False
-        return SequenceMatcher(None, x, y).ratio() >= MIN_NAME_SIMILARITY
-    if a.key != b.key and not _counted_alike(a, b, question):
-        return False
-    return abs(a.amount[0] - b.amount[0]) > 1e-9 * max(abs(a.amount[0]), 1.0)
-
-
-def _comparable_dates(a: Value, b: Value) -> bool:
-    """Both dates give a year, or both a day of a month ("January" alone pins nothing)."""
-    (ya, ma, da), (yb, mb, db) = a.amount, b.amount
-    return (ya is not None and yb is not None) or None not in (ma, da, mb, db)
-
-
-def _counted_alike(a: Value, b: Value, question: str) -> bool:
-    """Two counts of units named differently ("220 people", "180 jobs") count the same
-    thing when one of the units is what the question counts ("how many people ...")."""
-    if {a.kind, b.kind} - {"quantity", "number"}:
-        return False
-    focus = {stem(t) for t in count_focus(question)}
-    units = {k[1] for k in (a.key, b.key) if len(k) > 1}
-    return bool(focus & units)
 
 
 # ---------------------------------------------------------------------------- detection
@@ -247,7 +106,7 @@ _NAME_ASKED = re.compile(
     re.I,
 )
 _RECENCY = re.compile(prompts.RECENCY_CUES, re.I)
-ROLE_WINDOW = 80  # characters between a name and the nearest word of the asked role
+ROLE_WINDOW = 40  # characters between a name and the nearest word of the asked role
 
 
 @lru_cache(maxsize=4096)
@@ -281,7 +140,7 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
     roles = role_terms(question)
     if roles:
         spans = [
-            sp for sp in spans if sp.kind not in _NAME_KINDS or _role_bound(sp, sentence, roles)
+            sp for sp in spans if sp.kind not in NAME_KINDS or _role_bound(sp, sentence, roles)
         ]
     qterms = set(tokenize(question))
     anchors = [(a, b) for a, b, terms in _word_terms(sentence) if terms & qterms]
@@ -292,7 +151,7 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
         return min(max(a - span.end, span.start - b, 0) for a, b in anchors)
 
     out = []
-    for span in sorted(spans, key=lambda sp: (distance(sp), sp.start)):
+    for span in sorted(spans, key=lambda sp: (former(sentence, sp), distance(sp), sp.start)):
         tail = re.match(r"\d+", sentence[span.end :])
         if span.kind == "date" and tail:  # "December 20" cut out of "December 2027"
             span = Span(
@@ -352,7 +211,7 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
     money = bool(_MONEY_CUE.search(question)) and qtype in {"number", "measure", "other"}
     if money:
         qtype = "number"
-    qstems = {stem(t) for t in tokenize(question)}
+    qunits = asked_units(question)
     pool = []
     for s in candidates:
         if is_metadata(s.chunk.text):
@@ -364,12 +223,19 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
             pool.append((s, values))
     if qtype in {"number", "measure"} and not money:
         in_unit = [
-            (s, [v for v in vs if v.kind == "quantity" and v.key[1] in qstems]) for s, vs in pool
+            (s, [v for v in vs if v.kind == "quantity" and v.key[1] in qunits]) for s, vs in pool
         ]
         in_unit = [(s, vs) for s, vs in in_unit if vs]
         if in_unit:
             pool = in_unit + _counted_otherwise(question, pool, in_unit)
     return pool
+
+
+def asked_units(question: str) -> set[str]:
+    """Unit keys of the thing a question counts ("how many homes ... turbines": homes, not
+    turbines), else of all its words (a "how far" question names its unit anywhere)."""
+    focus = count_focus(question)
+    return {unit_key(t) for t in (focus or tokenize(question))}
 
 
 SAME_CONTEXT = 2  # question terms (besides the counted thing) two counts must share
@@ -384,7 +250,10 @@ def _counted_otherwise(
     of construction" for "how many people ... at the peak of construction?", where another
     sentence says "220 people"): the sentence's only counts are in other units, and it
     shares at least :data:`SAME_CONTEXT` of the question's other terms with the best
-    sentence that counts in the question's unit, so it is about the same occasion."""
+    sentence that counts in the question's unit, so it is about the same occasion; or it
+    is at least as close in meaning to the question as that sentence and its count stands
+    among the same words ("enough electricity for 410,000 households" beside "enough to
+    power 380,000 homes")."""
     focus = {stem(t) for t in count_focus(question)}
     asked = {stem(t) for t in tokenize(question) if t not in STOPWORDS} - focus
     best = max(in_unit, key=lambda p: p[0].score)[0]
@@ -395,9 +264,30 @@ def _counted_otherwise(
         counts = [v for v in vs if v.kind == "quantity"]
         if s.chunk.chunk_id in taken or not counts or len(counts) != len(vs):
             continue
-        if len(ref & {stem(t) for t in tokenize(s.chunk.text)}) >= SAME_CONTEXT:
+        alike = s.semantic >= best.semantic and any(
+            _around(s.chunk.text, c.span) & _around(t.chunk.text, v.span)
+            for c in counts
+            for t, vs_t in in_unit
+            for v in vs_t
+        )
+        if alike or len(ref & {stem(t) for t in tokenize(s.chunk.text)}) >= SAME_CONTEXT:
             out.append((s, counts))
     return out
+
+
+AROUND = 4  # words either side of a figure read as its wording
+
+
+def _around(sentence: str, span: Span) -> set[str]:
+    """Stems of the content words among the :data:`AROUND` words either side of ``span``
+    (no figures)."""
+    before = re.findall(r"[\w’'-]+", sentence[: span.start])[-AROUND:]
+    after = re.findall(r"[\w’'-]+", sentence[span.end :])[:AROUND]
+    return {
+        stem(t)
+        for t in tokenize(" ".join(before + after))
+        if t not in STOPWORDS and not t[:1].isdigit()
+    }
 
 
 def supporting_values(
@@ -415,12 +305,19 @@ def supporting_values(
         return []
     top_sem = max(s.semantic for s, _ in pool)
     top_lex = max(s.lexical for s, _ in pool)
-    keep = [
-        (s, vs)
-        for s, vs in pool
-        if (s.semantic >= top_sem - SEMANTIC_MARGIN and s.lexical >= LEXICAL_SHARE * top_lex)
-        or (top_lex > 0 and s.lexical >= SAME_WORDING * top_lex)
-    ]
+    units = asked_units(primary) if question_type(primary) in {"number", "measure"} else set()
+
+    def near(s: Scored, vs: list[Value]) -> bool:
+        close = s.semantic >= top_sem - SEMANTIC_MARGIN
+        if units and any(v.kind == "quantity" and v.key[1] in units for v in vs):
+            # a figure in the very unit asked about ("24 km" for "how many kilometres"): the
+            # unit is the question's word in other letters, so either test alone will do
+            return close or s.lexical >= IN_UNIT_WORDING * top_lex
+        return (close and s.lexical >= LEXICAL_SHARE * top_lex) or (
+            top_lex > 0 and s.lexical >= SAME_WORDING * top_lex
+        )
+
+    keep = [(s, vs) for s, vs in pool if near(s, vs)]
     keep.sort(key=lambda p: -p[0].score)
     return keep[:MAX_CANDIDATES]
 
@@ -452,15 +349,17 @@ def find(
     groups: list[list[tuple[Value, Scored]]] = []
     for s, values in supporting_values(primary, candidates):
         value = values[0]
-        if value.kind == "date" and any(_same(g[0][0], value) for g in groups):
-            moved = [v for v in values[1:] if not any(_same(g[0][0], v) for g in groups)]
+        if value.kind == "date" and any(same_value(g[0][0], value) for g in groups):
+            moved = [v for v in values[1:] if not any(same_value(g[0][0], v) for g in groups)]
             if moved and any(conflict(g[0][0], moved[0], primary) for g in groups):
                 value = moved[0]  # a date moved: "was due on 28 March, has been extended to ..."
-        same = next((g for g in groups if _same(g[0][0], value)), None)
+        same = next((g for g in groups if same_value(g[0][0], value)), None)
         if same is not None:
             same.append((value, s))
         else:
             groups.append([(value, s)])
+    roles = role_terms(primary)
+    groups = [g for g in groups if g[0][0].kind != "date" or _about_event(g, roles)]
     anchors = [g for g in groups if cited is not None and any(cited(m) for _, m in g)]
     for anchor in anchors or groups[:1]:
         sides = [anchor]
@@ -471,6 +370,16 @@ def find(
         if found is not None:
             return found
     return None
+
+
+def _about_event(group: list[tuple[Value, Scored]], roles: frozenset[str]) -> bool:
+    """Does a sentence of a date's group name the event the question asks about (a word of
+    the question besides its names: "consultation", "close")? Every article is full of
+    dates; one in a sentence about another event ("becomes project director on 2 February")
+    is no side. True when the question has no such words."""
+    if not roles:
+        return True
+    return any({stem(t) for t in tokenize(s.chunk.text)} & roles for _, s in group)
 
 
 def _sides(sides: list[list[tuple[Value, Scored]]], date_of: DateOf) -> Disagreement | None:
@@ -492,18 +401,6 @@ def _sides(sides: list[list[tuple[Value, Scored]]], date_of: DateOf) -> Disagree
         out.append(Side(value, sentence, date_of(sentence.chunk.doc_id), members))
     out.sort(key=lambda side: (side.date != "", side.date), reverse=True)
     return Disagreement(tuple(out))
-
-
-def _same(a: Value, b: Value) -> bool:
-    """Do two values state the same thing (one kind and unit; equal figure, compatible
-    date, same name)?"""
-    if a.kind != b.kind or a.key != b.key:
-        return False
-    if a.kind == "date":
-        return _comparable_dates(a, b) and not conflict(a, b)
-    if a.kind == "name":
-        return _name_tail(a) == _name_tail(b)
-    return a.amount == b.amount
 
 
 # ---------------------------------------------------------------------------- the answer
@@ -547,14 +444,30 @@ def _cited(answer: Answer, sentence: Scored) -> bool:
     )
 
 
-def note(answer: Answer, found: Disagreement) -> str:
+def shown(side: Side, question: str = "") -> str:
+    """A side's value as the note gives it: a count with the rest of the counted thing's
+    words that follow it ("75 permanent" -> "75 permanent jobs" for "how many permanent
+    jobs ...")."""
+    text, span = side.sentence.chunk.text, side.value.span
+    if side.value.kind != "quantity" or text[span.start : span.end] != span.text:
+        return span.text
+    focus = set(count_focus(question)) if question else set()
+    end = span.end
+    for m in re.finditer(r"\s+([\w’'-]+)", text[end:]):
+        if m.start() != end - span.end or not set(tokenize(m.group(1))) & focus:
+            break
+        end = span.end + m.end()
+    return text[span.start : end]
+
+
+def note(answer: Answer, found: Disagreement, question: str = "") -> str:
     """The sentence naming each side with its citation and date, newest first; the
     sides' sentences are cited in ``answer`` as needed."""
     parts = [
         prompts.DISAGREE_SIDE.format(
             n=cite_sentence(answer, side.sentence),
             date=show_date(side.date),
-            value=side.value.span.text,
+            value=shown(side, question),
         )
         for side in found.sides
     ]
@@ -573,7 +486,7 @@ def annotate(
         _cited(answer, m) for side in found.sides for m in side.members
     ):  # the sides must be about what the answer says: one of them is its own
         return None
-    answer.answer = f"{answer.answer} {note(answer, found)}"
+    answer.answer = f"{answer.answer} {note(answer, found, split_context(question)[0])}"
     return found
 
 

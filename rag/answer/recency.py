@@ -27,9 +27,12 @@ from rag import prompts
 from rag.answer.citations import Source
 from rag.answer.disagree import (
     DateOf,
+    Value,
     answer_value,
     cite_sentence,
+    conflict,
     is_metadata,
+    same_value,
     show_date,
     supporting,
     values_of,
@@ -44,6 +47,7 @@ from rag.answer.extractive import (
 )
 from rag.answer.followup import split_context
 from rag.retrieve.retriever import SearchResult
+from rag.text import STOPWORDS, stem, tokenize
 from rag.types import Answer, Document, Hit
 
 _CUES = re.compile(prompts.RECENCY_CUES, re.I)
@@ -121,7 +125,7 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
         if not strict
         or (
             s.typed >= MIN_TYPED
-            and (qtype not in VALUE_TYPES or answer_value(qtype, s.chunk.text, question))
+            and answer_value(qtype, s.chunk.text, question)  # a name by the asked role, too
         )
     ]
     if not pool:
@@ -137,10 +141,66 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
     return near + [s for s in supporting(question, candidates) if s.chunk.chunk_id not in seen]
 
 
+RESTATED_WORDS = 2  # content words (besides the values) an update shares with a restatement
+
+
+def _content(text: str, values: Sequence[Value]) -> set[str]:
+    """Stems of ``text``'s content words outside the spans of ``values``."""
+    at, kept = 0, []
+    for v in sorted(values, key=lambda v: v.span.start):
+        kept.append(text[at : v.span.start])
+        at = max(at, v.span.end)
+    kept.append(text[at:])
+    return {stem(t) for t in tokenize(" ".join(kept)) if t not in STOPWORDS and not t[:1].isdigit()}
+
+
+def updates(
+    question: str, candidates: Sequence[Scored], support: Sequence[Scored], date_of: DateOf
+) -> list[Scored]:
+    """Newer sentences that restate a supported fact in other words than the question's,
+    with another value: "completion is planned for June 2028" (newest article) for "when
+    is it now expected to be finished?", where an older article says "Fenmoor still
+    expects to finish in December 2027" (supporting) and "Completion is planned for
+    December 2027" (the same value, so the same fact, in the newer one's words). A
+    candidate is an update when its value conflicts with a restatement's (a sentence
+    giving a supporting sentence's value), it shares :data:`RESTATED_WORDS` content
+    words with that restatement besides the values, and its document is newer."""
+    qtype = question_type(question)
+    if qtype not in VALUE_TYPES:
+        return []
+    valued = []
+    for s in candidates:
+        if is_metadata(s.chunk.text) or not date_of(s.chunk.doc_id):
+            continue
+        values = values_of(qtype, s.chunk.text, question)
+        if values:
+            valued.append((s, values))
+    given = [v for s in support if (v := answer_value(qtype, s.chunk.text, question))]
+    restated = [(s, vs) for s, vs in valued if any(same_value(vs[0], g) for g in given)]
+    seen = {s.chunk.chunk_id for s in support}
+    out = []
+    for s, vs in valued:
+        if s.chunk.chunk_id in seen:
+            continue
+        words = _content(s.chunk.text, vs)
+        for r, rvs in restated:
+            if (
+                date_of(s.chunk.doc_id) > date_of(r.chunk.doc_id)
+                and conflict(vs[0], rvs[0], question)
+                and len(words & _content(r.chunk.text, rvs)) >= RESTATED_WORDS
+            ):
+                out.append(s)
+                seen.add(s.chunk.chunk_id)
+                break
+    return out
+
+
 def newest_support(question: str, candidates: Sequence[Scored], date_of: DateOf) -> Scored | None:
-    """The supporting sentence from the newest dated document (ties: the better scored);
-    None when none of them is dated."""
-    dated = [s for s in current_support(question, candidates) if date_of(s.chunk.doc_id)]
+    """The supporting sentence (or update of one, :func:`updates`) from the newest dated
+    document (ties: the better scored); None when none of them is dated."""
+    support = current_support(question, candidates)
+    support = support + updates(question, candidates, support, date_of)
+    dated = [s for s in support if date_of(s.chunk.doc_id)]
     if not dated:
         return None
     return max(dated, key=lambda s: (date_of(s.chunk.doc_id), s.score))
@@ -160,7 +220,10 @@ def prefer_newest(draft: ExtractiveDraft, date_of: DateOf) -> tuple[ExtractiveDr
     if pick is None:
         return draft, ""
     date = date_of(pick.chunk.doc_id)
-    if draft.sources and date_of(draft.sources[0].chunk.doc_id) >= date:
+    own = draft.sources[0].chunk
+    qtype = question_type(primary)
+    valued = qtype not in STRICT_TYPES or answer_value(qtype, own.text, primary) is not None
+    if date_of(own.doc_id) >= date and valued:
         return _current_only(draft, primary), date  # already from the newest source
     text = f"{shorten(pick.chunk.text, primary)} [1]"
     sources = [Source(1, pick.chunk, pick.score)]

@@ -1,0 +1,254 @@
+"""Comparable values: what two sources give for one question, and whether they differ.
+
+The typed spans of :mod:`rag.answer.spans` made comparable (:func:`make_value`): money and
+figures with their unit (abbreviations spelt out, :func:`unit_key`: "24 km" and "22
+kilometres" measure alike), dates as (year, month, day), names as their words. Two values
+*conflict* (:func:`conflict`) when they are of one kind and unit and differ; a value a
+sentence gives only as a former state ("was due to close on 30 May, to 27 June") is
+recognised by :func:`former`. Used by :mod:`rag.answer.disagree` and
+:mod:`rag.answer.recency`; no word of any corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from rag.answer.qtypes import count_focus
+from rag.answer.spans import MONTHS, Span
+from rag.text import STOPWORDS, fold, stem
+
+MIN_NAME_SIMILARITY = 0.75  # two spellings of one name: similar, not equal
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """The value a sentence gives for the question: its span and a comparison key."""
+
+    span: Span
+    kind: str  # money | percent | quantity | number | date | name
+    key: tuple  # what two values must share to be compared (currency, unit, ...)
+    amount: tuple  # what they must differ in to conflict (the figure, the date, the name)
+
+
+_NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
+_MONTH_NO = {
+    m: i
+    for i, names in enumerate(
+        [
+            "jan january",
+            "feb february",
+            "mar march",
+            "apr april",
+            "may",
+            "jun june",
+            "jul july",
+            "aug august",
+            "sep sept september",
+            "oct october",
+            "nov november",
+            "dec december",
+        ],
+        start=1,
+    )
+    for m in names.split()
+}
+_MONTH_RE = re.compile(rf"\b({MONTHS})\b\.?", re.I)
+_YEAR_RE = re.compile(r"\b(1[5-9]\d{2}|20\d{2})\b")
+_DAY_RE = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\b")
+_ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+NAME_KINDS = frozenset({"person", "name", "org", "place"})
+
+
+def _figure(text: str) -> float | None:
+    m = _NUM.search(text)
+    if not m:
+        return None
+    try:
+        return float(m.group().replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _scale(text: str) -> float:
+    m = re.search(r"\d\s*(thousand|million|billion|bn|m|k)\b", text, re.I)
+    return _SCALES[m.group(1).lower()] if m else 1.0
+
+
+def _date_parts(text: str) -> tuple[int | None, int | None, int | None] | None:
+    """(year, month, day) of a date span, unknown parts None; None when it is no calendar
+    date ("spring", "Monday")."""
+    m = _ISO_RE.match(text.strip())
+    if m:
+        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    month_m = _MONTH_RE.search(text)
+    year_m = _YEAR_RE.search(text)
+    month = _MONTH_NO.get(month_m.group(1).lower()) if month_m else None
+    year = int(year_m.group(1)) if year_m else None
+    rest = _YEAR_RE.sub(" ", text)
+    day_m = _DAY_RE.search(rest) if month else None
+    day = int(day_m.group(1)) if day_m and 1 <= int(day_m.group(1)) <= 31 else None
+    if month is None and year is None:
+        return None
+    return year, month, day
+
+
+def make_value(span: Span) -> Value | None:
+    """The comparable form of a typed span (None: nothing to compare, e.g. a weekday)."""
+    text = span.text
+    if span.kind == "money":
+        figure = _figure(text)
+        if figure is None:
+            return None
+        currency = re.sub(r"[\d.,\s]|thousand|million|billion|\bbn\b|\bm\b|\bk\b", "", fold(text))
+        return Value(span, "money", ("money", currency), (figure * _scale(text),))
+    if span.kind == "percent":
+        figure = _figure(text)
+        return None if figure is None else Value(span, "percent", ("percent",), (figure,))
+    if span.kind in {"quantity", "number"}:
+        figure = _figure(text)
+        if figure is None:
+            return None
+        words = re.findall(r"[^\W\d_]+|°\s?[CF]|%", text[_NUM.search(text).end() :])  # type: ignore[union-attr]
+        words = [w for w in words if fold(w) not in _SCALES]
+        unit = fold(words[0]) if words else ""
+        if unit in STOPWORDS or not unit:
+            return Value(span, "number", ("number",), (figure,))
+        return Value(span, "quantity", ("quantity", unit_key(unit)), (figure,))
+    if span.kind == "date":
+        parts = _date_parts(text)
+        return None if parts is None else Value(span, "date", ("date",), parts)
+    if span.kind in NAME_KINDS:
+        return Value(span, "name", ("name",), tuple(fold(text).split()))
+    return None
+
+
+_UNIT_ALIASES = {
+    "km": "kilometre",
+    "kilometer": "kilometre",
+    "cm": "centimetre",
+    "mm": "millimetre",
+    "meter": "metre",
+    "mi": "mile",
+    "ft": "foot",
+    "feet": "foot",
+    "kg": "kilogram",
+    "kilo": "kilogram",
+    "g": "gram",
+    "t": "tonne",
+    "ton": "tonne",
+    "l": "litre",
+    "liter": "litre",
+    "ml": "millilitre",
+    "ha": "hectare",
+    "kw": "kilowatt",
+    "mw": "megawatt",
+    "gw": "gigawatt",
+    "kwh": "kilowatt-hour",
+    "mwh": "megawatt-hour",
+    "gwh": "gigawatt-hour",
+    "hr": "hour",
+    "hrs": "hour",
+    "min": "minute",
+    "mins": "minute",
+    "yr": "year",
+    "yrs": "year",
+}
+"""Standard abbreviations and spellings of units (any domain): "24 km" and "22 kilometres"
+measure the same thing."""
+
+
+def unit_key(word: str) -> str:
+    """The comparable form of a unit word: folded, stemmed, abbreviations spelt out
+    ("km", "kilometers", "kilometres" -> one key)."""
+    w = stem(fold(word))
+    return stem(_UNIT_ALIASES.get(w, _UNIT_ALIASES.get(fold(word), w)))
+
+
+def _name_tail(value: Value) -> str:
+    return " ".join(value.amount[-2:])
+
+
+def conflict(a: Value, b: Value, question: str = "") -> bool:
+    """Do ``a`` and ``b`` give different values for the same thing?
+
+    Figures: the same kind and unit (or a unit that is the question's counted thing),
+    different amounts. Dates: a known part (year, month, day) differs where both have it.
+    Names: two spellings of one name (similar, not equal; the role words before them are
+    not compared).
+    """
+    if a.kind == "date" and b.kind == "date":
+        return _comparable_dates(a, b) and any(
+            x is not None and y is not None and x != y
+            for x, y in zip(a.amount, b.amount, strict=True)
+        )
+    if a.kind == "name" and b.kind == "name":
+        x, y = _name_tail(a), _name_tail(b)
+        if x == y or _within(x, b) or _within(y, a):  # "Halvorsen" is "Marit Halvorsen"
+            return False
+        return SequenceMatcher(None, x, y).ratio() >= MIN_NAME_SIMILARITY
+    if a.key != b.key and not _counted_alike(a, b, question):
+        return False
+    return abs(a.amount[0] - b.amount[0]) > 1e-9 * max(abs(a.amount[0]), 1.0)
+
+
+def _within(tail: str, value: Value) -> bool:
+    """Are the words of ``tail`` a run of whole words of ``value``'s name ("Castellan" is
+    not within "Priya Castellane": a spelling, not a shorter form)?"""
+    words, inner = tail.split(), tuple(fold(value.span.text).split())
+    n = len(words)
+    return any(tuple(words) == inner[i : i + n] for i in range(len(inner) - n + 1))
+
+
+def _comparable_dates(a: Value, b: Value) -> bool:
+    """Both dates give a year, or both a day of a month ("January" alone pins nothing)."""
+    (ya, ma, da), (yb, mb, db) = a.amount, b.amount
+    return (ya is not None and yb is not None) or None not in (ma, da, mb, db)
+
+
+def _counted_alike(a: Value, b: Value, question: str) -> bool:
+    """Two counts of units named differently ("220 people", "180 jobs") count the same
+    thing when one of the units is what the question counts ("how many people ...")."""
+    if {a.kind, b.kind} - {"quantity", "number"}:
+        return False
+    focus = {unit_key(t) for t in count_focus(question)}
+    units = {k[1] for k in (a.key, b.key) if len(k) > 1}
+    return bool(focus & units)
+
+
+_FORMER = re.compile(
+    r"(?:\b(?:was|were|had\s+been)\s+(?:originally\s+|initially\s+|first\s+)?"
+    r"(?:due|expected|scheduled|planned|set|meant|supposed|intended|forecast|estimated)\b"
+    r"|\b(?:originally|initially|previously|formerly|earlier)\b|\bfrom(?:\s+the|\s+an?)?)"
+    r"[^,;:.()]{0,40}$",
+    re.I,
+)
+"""Wording that gives the value after it as a former state: "which was due to close on
+<A>, to <B>", "originally <A>", "moved from <A> to <B>" (general English, any corpus)."""
+
+
+def former(sentence: str, span: Span) -> bool:
+    """Does ``sentence`` give ``span`` only as a former or superseded value (another value
+    follows as the current one: "was due to close on 30 May, to 27 June")? Such a value
+    is the sentence's answer only when it gives no other."""
+    before = sentence[max(0, span.start - 60) : span.start]
+    m = _FORMER.search(before)
+    if not m:
+        return False
+    if m.group().lower().startswith("from"):
+        return bool(re.match(r"\s+to\b", sentence[span.end :]))
+    return True
+
+
+def same_value(a: Value, b: Value) -> bool:
+    """Do two values state the same thing (one kind and unit; equal figure, compatible
+    date, same name)?"""
+    if a.kind != b.kind or a.key != b.key:
+        return False
+    if a.kind == "date":
+        return _comparable_dates(a, b) and not conflict(a, b)
+    if a.kind == "name":
+        return _name_tail(a) == _name_tail(b)
+    return a.amount == b.amount
