@@ -54,8 +54,9 @@ _ABBREV = {
     "p",
 }
 _BOUNDARY = re.compile(
-    r"[.!?…]+[\"”’)\]]*(?=\s)|[。！？]+[”’」』）)\]]*|\n\s*\n|\n(?=\s*[-*#•])"
-)  # full-width 。！？ end a sentence with no space after them (Chinese, Japanese)
+    r"[.!?…]+[\"”’)\]]*(?=\s)|[。！？]+[”’」』）)\]]*|\n\s*\n|\n(?=\s*[-*#•|])"
+)  # full-width 。！？ end a sentence with no space after them (Chinese, Japanese); a line
+# opening with "|" is a table row: one row, one sentence
 _WORD_BEFORE = re.compile(r"(\S+)$")
 
 
@@ -86,6 +87,45 @@ def _sentence_spans(text: str, start: int, end: int) -> tuple[tuple[int, int], .
         cursor = cut
     _append_trimmed(text, cursor, end, spans)
     return tuple(spans)
+
+
+_TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
+_TABLE_RULE = re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*(?::?-{3,}:?[ \t]*)?$", re.M)
+
+
+def is_table_row(text: str) -> bool:
+    """Is ``text`` one row of a Markdown (pipe) table, its rule row ("|---|---|") aside?"""
+    t = text.strip()
+    return bool(_TABLE_ROW.fullmatch(t)) and not _TABLE_RULE.fullmatch(t) and "\n" not in t
+
+
+def is_table_header(text: str) -> bool:
+    """Is ``text`` a table's header row with its rule row under it (what
+    :func:`sentence_spans` gives as one span: the rule is too short to stand alone)?"""
+    lines = text.strip().split("\n")
+    return (
+        len(lines) == 2
+        and bool(_TABLE_ROW.fullmatch(lines[0].strip()))
+        and bool(_TABLE_RULE.fullmatch(lines[1].strip()))
+    )
+
+
+def table_header(text: str, pos: int) -> str:
+    """The header row of the table whose body row starts at ``pos`` ("" when the line is
+    not a table row, or its table has no header and rule row above it): its cells name
+    what each of the row's cells is ("Department | 2026/27 budget | Change on 2025/26")."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    while line_start > 0:
+        prev_start = text.rfind("\n", 0, line_start - 1) + 1
+        line = text[prev_start : line_start - 1]
+        if _TABLE_RULE.fullmatch(line.strip()):
+            head_start = text.rfind("\n", 0, max(0, prev_start - 1)) + 1
+            head = text[head_start : max(head_start, prev_start - 1)].strip()
+            return head.strip("| ") if _TABLE_ROW.fullmatch(head) else ""
+        if not _TABLE_ROW.fullmatch(line.strip()):
+            return ""
+        line_start = prev_start
+    return ""
 
 
 def _continues(text: str, mark: str, pos: int, end: int) -> bool:

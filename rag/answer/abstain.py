@@ -49,7 +49,7 @@ from rag.answer.spans import (
     value_spans,
 )
 from rag.ingest.chunking import answer_spans
-from rag.text import STOPWORDS, fold, tokenize
+from rag.text import STOPWORDS, fold, is_table_row, table_header, tokenize
 from rag.types import Document, Hit
 
 MODEL_PATH = Path(__file__).with_name("abstain_model.json")
@@ -267,6 +267,8 @@ def context_texts(text: str, start: int, end: int, title: str = "") -> tuple[str
                 if 0 <= j < len(spans) and spans[j] != (a, b):
                     near.append(text[spans[j][0] : spans[j][1]])
     labels = [_heading_before(text, para_a), title, content_span(text[start:end])[2]]
+    if is_table_row(text[start:end]):
+        labels.append(table_header(text, start))  # the column names of a row's cells
     return "\n".join(near), "\n".join(labels)
 
 

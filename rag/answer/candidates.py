@@ -18,7 +18,7 @@ from functools import lru_cache
 from rag.answer.spans import content_span, is_label
 from rag.ingest.chunking import answer_spans
 from rag.ingest.dates import front_matter
-from rag.text import names, tokenize
+from rag.text import is_table_header, is_table_row, names, table_header, tokenize
 from rag.types import Chunk
 
 
@@ -73,13 +73,15 @@ def chunk_sentences(
     become the context of the sentence under it. Cached per document text and chunk."""
     metadata_end = front_matter(text)[1]  # 0 without front matter
     out: list[SentenceSlot] = []
-    for a0, b in answer_spans(text, max(start, metadata_end), max(end, metadata_end)):
-        x, y, labels = content_span(text[a0:b])
+    for a0, b0 in answer_spans(text, max(start, metadata_end), max(end, metadata_end)):
+        x, y, labels = content_span(text[a0:b0])
         a, b = a0 + x, a0 + y
-        if is_label(text[a:b], title):
+        if is_label(text[a:b], title) or is_table_header(text[a0:b0]):
             out.append((a0, None, frozenset()))
             continue
         sentence = Chunk(f"{doc_id}@{a}", doc_id, source, title, a, b, text[a:b])
+        # a table row's header names its cells ("Department | 2026/27 budget")
+        labels = f"{labels} {table_header(text, a)}" if is_table_row(sentence.text) else labels
         context = _context(text, a, sentence.text) | frozenset(tokenize(labels))
         out.append((a0, sentence, context))
     return tuple(out)

@@ -43,7 +43,7 @@ from rag.lang import (
     has_cjk,
     word_count,
 )
-from rag.text import STOPWORDS, fold, stem, tokenize
+from rag.text import STOPWORDS, fold, is_table_header, is_table_row, stem, tokenize
 
 MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -342,6 +342,10 @@ def is_label(text: str, title: str = "") -> bool:
     t = text.strip()
     if not t:
         return True
+    if is_table_header(t):
+        return True  # its cells name the columns: the context of each row (candidates)
+    if is_table_row(t):
+        return False  # a row states its cells' values, like a sentence
     if _HEADING.match(t) or _SECTION.match(t):
         return True
     cjk = has_cjk(t)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from rag.text import sentence_spans
+from rag.text import is_table_row, sentence_spans
 from rag.types import Chunk, Document
 
 
@@ -30,11 +30,14 @@ def split_long(text: str, span: tuple[int, int], limit: int) -> list[tuple[int, 
     return pieces
 
 
-def merge_fragments(spans: list[tuple[int, int]], min_chars: int = 20) -> list[tuple[int, int]]:
-    """Attach very short pieces (a byline such as "— VNA/VNS") to the sentence before."""
+def merge_fragments(
+    spans: list[tuple[int, int]], min_chars: int = 20, text: str = ""
+) -> list[tuple[int, int]]:
+    """Attach very short pieces (a byline such as "— VNA/VNS", a table's rule row) to the
+    sentence before; a short table row of ``text`` stays a row of its own."""
     out: list[tuple[int, int]] = []
     for a, b in spans:
-        if out and b - a < min_chars:
+        if out and b - a < min_chars and not (text and is_table_row(text[a:b])):
             out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))
@@ -53,7 +56,7 @@ def answer_spans(text: str, start: int = 0, end: int | None = None) -> list[tupl
 def _answer_spans(text: str, start: int, end: int) -> tuple[tuple[int, int], ...]:
     """:func:`answer_spans`, cached (the same passages answer many questions)."""
     out = []
-    for a, b in merge_fragments(sentence_spans(text, start, end)):
+    for a, b in merge_fragments(sentence_spans(text, start, end), text=text):
         m = _BYLINE_TAIL.search(text, a, b)
         if m and m.start() > a + 20:
             b = m.start()
@@ -64,7 +67,7 @@ def _answer_spans(text: str, start: int, end: int) -> tuple[tuple[int, int], ...
 def chunk_spans(text: str, chunk_size: int, overlap: int) -> list[tuple[int, int]]:
     """(start, end) offsets of the chunks of ``text``."""
     sents: list[tuple[int, int]] = []
-    for span in merge_fragments(sentence_spans(text)):
+    for span in merge_fragments(sentence_spans(text), text=text):
         sents.extend(split_long(text, span, max(2 * chunk_size, 1)))
     spans: list[tuple[int, int]] = []
     i = 0
