@@ -182,3 +182,25 @@ def test_unheld_reads_the_part_s_names_codes_and_numbers() -> None:
     assert unheld("Who did Ms Pellow meet?", docs) == ["ms", "pellow"]
     assert unheld("Who did Mr Harlow meet?", docs) == []  # most of the name is there
     assert unheld_parts(["How many Class A?", "How many Class D?"], docs) == [1]
+
+
+def test_a_why_or_whose_part_keeps_its_own_question_word() -> None:
+    """ "..., and why was it late?" is a question of its own: it borrows no "How long"."""
+    parts = ["How long does the crossing take", "why was the ferry late on Monday?"]
+    assert with_question_word(parts) == parts
+    parts = ["Who won the tender", "whose bid was the lowest?"]
+    assert with_question_word(parts) == parts
+
+
+def test_parts_weak_on_average_answer_the_sure_part_and_decline_the_other(bot) -> None:
+    """Gated at a strict probability, the crossing part is sure and the membership part
+    (a child's membership "of the ferry": no such thing is written) is not: the sure part
+    is answered and cited, the other declined in words; stricter still, neither is sure
+    and the whole question is declined."""
+    q = "How long does the crossing to Holm take, and how much does a child's membership of the ferry cost?"
+    ans = bot.ask(q, min_answer_score=0.95)
+    assert not ans.abstained, ans.answer
+    assert "35 minutes" in ans.answer and len(ans.citations) == 1
+    said = prompts.PART_NOT_IN_SOURCES.split("{")[0]
+    assert said in ans.answer and "membership" in ans.answer.split(said)[1]
+    assert bot.ask(q, min_answer_score=0.999).abstained

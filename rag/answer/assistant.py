@@ -259,10 +259,11 @@ class Assistant(IndexedCorpus):
         )
         t1 = time.perf_counter()
         answer.timings_ms["generate"] = (t1 - t0) * 1000
-        declined: list[str] = []  # parts about what no retrieved document mentions
+        declined: list[str] = []  # parts the sources do not answer: said so after the rest
         if draft.parts:
             draft, declined = self._without_unheld(draft, found.hits)
-        draft = self._confident(draft, found.hits, cfg) if draft.sources else None
+        draft, weak = self._confident(draft, found.hits, cfg) if draft.sources else (None, [])
+        declined += weak
         if draft is None:
             self._abstain(answer)
             answer.timings_ms["verify"] = 0.0
@@ -426,24 +427,32 @@ class Assistant(IndexedCorpus):
 
     def _confident(
         self, draft: ExtractiveDraft, hits: list[Hit], cfg: Config
-    ) -> ExtractiveDraft | None:
-        """The draft if its best sentence is a real answer, else None. The abstention model
-        (:mod:`rag.answer.abstain`, fitted on the suite's dev split) gives the probability that
-        answering is right; ``min_answer_score`` is the probability needed. A two-part
-        question is gated on the mean probability of its parts' sentences."""
+    ) -> tuple[ExtractiveDraft | None, list[str]]:
+        """The draft if its best sentence is a real answer, else None; and the parts of a
+        two-part question it leaves unanswered. The abstention model (:mod:`rag.answer.abstain`,
+        fitted on the suite's dev split) gives the probability that answering is right;
+        ``min_answer_score`` is the probability needed. A two-part question is answered
+        when its parts' sentences are confident on average; else the parts that are
+        confident on their own are answered and the others declined (none: None)."""
         if draft.best is None:
-            return None
-        if draft.parts:  # answered when the parts are confident on average
+            return None, []
+        if draft.parts:
             ps = [self._probability(q, s, hits) for q, s in draft.parts]
-            return draft if sum(ps) / len(ps) >= cfg.min_answer_score else None
+            if sum(ps) / len(ps) >= cfg.min_answer_score:
+                return draft, []
+            sure = [p >= cfg.min_answer_score for p in ps]
+            if not any(sure):
+                return None, []
+            kept = [pick for pick, ok in zip(draft.parts, sure, strict=True) if ok]
+            weak = [q for (q, _), ok in zip(draft.parts, sure, strict=True) if not ok]
+            return compose_parts(draft.question, kept, draft.candidates, True), weak
         question = split_context(draft.question)[0]
         if yesno.is_yes_no(question):  # what it states must be in the quoted sentence
             draft = self._confirmed(question, draft, hits)
             if draft is None or draft.best is None:
-                return None
-        return (
-            draft if self._probability(question, draft.best, hits) >= cfg.min_answer_score else None
-        )
+                return None, []
+        p = self._probability(question, draft.best, hits)
+        return (draft if p >= cfg.min_answer_score else None), []
 
     def _without_unheld(
         self, draft: ExtractiveDraft, hits: list[Hit]

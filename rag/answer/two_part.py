@@ -50,7 +50,7 @@ _KIND_WORDS = frozenset(
 _MONEY_ASKED = re.compile(r"\b(?:cost|costs|price|fee|fees|charge|pay|paid|spend|spent)\b", re.I)
 
 _WH_LEAD = re.compile(
-    r"^\s*(?:(?:on|in|at|by|for|from|to|until)\s+)?(?:what|which|who|whom|when|where|how)\b"
+    r"^\s*(?:(?:on|in|at|by|for|from|to|until)\s+)?(?:what|which|who|whom|whose|when|where|why|how)\b"
     r"(?:\s+(?:many|much|long|often|old|far|days?|weekdays?|years?|months?|dates?))?",
     re.I,
 )
