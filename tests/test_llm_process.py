@@ -252,3 +252,24 @@ def test_the_child_reads_only_the_new_part_of_each_prompt(bot: Assistant) -> Non
     assert answer.backend == "llamacpp", answer.notes
     hits = re.findall(r"(\d+) prefix-match hit", llm.process.log_tail(10**9)[len(before) :])
     assert hits and int(hits[0]) >= 60, hits  # the system prompt is ~100 tokens
+
+
+def test_the_app_starts_an_enabled_local_model_before_its_first_question(bot: Assistant) -> None:
+    """An enabled ``llamacpp`` backend that is not the default is started in a background
+    thread once the app is up (the warm-up question only loads the default one), so the
+    first question on it finds its child running and the system prompt read; the
+    questions then use that model, not a new one."""
+    from rag.app.engine import Engine
+
+    bot.config = bot.config.replace(backend="extractive", allowed_backends="extractive,llamacpp")
+    cfg = bot.config.replace(backend="llamacpp")
+    Engine(assistant=bot).warm_models()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any(k[0] == "llamacpp" for k in bot._llms):
+        time.sleep(0.1)
+    llm = bot._llm(cfg)
+    assert isinstance(llm, LlamaCppLocal)
+    assert llm.process.pid is not None and not gone(llm.process.pid)
+    assert "prompt eval time" in llm.process.log_tail(10**9)  # the system prompt was read
+    bot.warm_backend("llamacpp")  # once started, warming again changes nothing
+    assert bot._llm(cfg) is llm

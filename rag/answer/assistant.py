@@ -560,6 +560,20 @@ class Assistant(IndexedCorpus):
         index = self.parts.index
         return {h.chunk.doc_id: index.document(h.chunk.doc_id).text for h in hits}
 
+    def warm_backend(self, backend: str) -> None:
+        """Start ``backend``'s model now (for a background thread), so that the first
+        question on it does not wait for it (the local model: its child process and the
+        system prompt read, ~1-3 s). Created outside the lock: questions on other
+        backends do not wait for it. Raises what creating it raises."""
+        cfg = self.config.replace(backend=backend)
+        key = llm_key(cfg)
+        with self._llm_lock:
+            if key in self._llms:
+                return
+        llm = make_llm(cfg)
+        with self._llm_lock:
+            self._llms.setdefault(key, llm)
+
     def _llm(self, cfg: Config) -> ChatLLM:
         """The generative model for these settings, created once per process and reused."""
         key = llm_key(cfg)

@@ -83,6 +83,7 @@ class Engine:
             warm_up(bot)
             self._assistant = bot
             self.prefetch()
+            self.warm_models()
             if stale:  # said before anyone is served, so the status line shows it
                 self.updating = UPDATING
             print(f"rag: ready ({len(bot.documents)} documents)", file=sys.stderr)
@@ -148,6 +149,30 @@ class Engine:
         if self._error is not None:
             raise gr.Error(f"The engine could not load: {public_text(self.config, self._error)}")
         return self._assistant
+
+    def warm_models(self) -> None:
+        """Start the local model of an enabled ``llamacpp`` backend that is not the default
+        (the warm-up question loaded that one) in a background thread, so that the first
+        question on it does not wait for the model to start (~1-3 s)."""
+        bot = self._assistant
+        names = [
+            b for b in self.config.enabled_backends() if b == "llamacpp" != self.config.backend
+        ]
+        if bot is None or not names:
+            return
+
+        def start() -> None:
+            for name in names:
+                t0 = time.perf_counter()
+                try:
+                    bot.warm_backend(name)
+                except Exception as exc:  # the first question on it reports it, and falls back
+                    warn(f"could not start the {name} backend ahead of questions: {exc}")
+                    continue
+                secs = time.perf_counter() - t0
+                warn(f"{name} backend started ahead of questions in {secs:.1f} s")
+
+        threading.Thread(target=start, name="rag-llm-warm", daemon=True).start()
 
     def prefetch(self) -> None:
         """Embed the corpus' sentences ahead of questions in a low-priority thread (see
