@@ -29,6 +29,7 @@ from rag.errors import ModelLoadError
 EXPORT_VERSION = "3"  # bump when the export recipe changes: old cached files are not reused
 STATIC_VERSION = "1"  # the static int8 recipe (its file name carries it: model-qdq-v1.onnx)
 CALIBRATION_FILE = Path(__file__).with_name("calibration.txt")  # dev-split texts only
+BATCH_TOKENS = 1024  # padded tokens per document batch (see OnnxEncoder.encode)
 MIN_EXPORT_COSINE = 0.98  # an export whose embeddings drift further from PyTorch is refused
 _PROBES = (
     "How many hotline calls did the two border forces make in 2025?",
@@ -142,20 +143,27 @@ class OnnxEncoder:
         progress: bool | Callable[[int, int], None] = False,
         single: bool = False,
     ) -> np.ndarray:
-        """Embeddings of ``texts`` (float32, normalised), batched by similar length."""
+        """Embeddings of ``texts`` (float32, normalised), batched by similar length.
+
+        A batch holds at most ``batch_size`` texts and about :data:`BATCH_TOKENS` tokens
+        (at least one text): long passages go a dozen at a time, so that each layer's
+        activations stay in the CPU's caches (64 passages of ~100 tokens took ~15% more
+        CPU time per passage than 8-16 on a 2-core AVX2 EPYC), sentences and short
+        questions still go many at a time.
+        """
         encs = self._tokenizer.encode_batch([str(t).strip() for t in texts])
         lengths = np.array([len(e.ids) for e in encs])
         order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         session = self._query if single or len(texts) == 1 else self._doc_session()
-        starts = range(0, len(texts), max(1, batch_size))
+        spans = _batches(lengths[order], max(1, batch_size), BATCH_TOKENS)
         report = progress if callable(progress) else None
         if progress is True:
             from tqdm import tqdm
 
-            starts = tqdm(starts, desc="Batches", unit="batch")  # as sentence-transformers
-        for s in starts:
-            rows = order[s : s + batch_size]
+            spans = tqdm(spans, desc="Batches", unit="batch")  # as sentence-transformers
+        for s, e in spans:
+            rows = order[s:e]
             width = int(lengths[rows].max())
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -168,8 +176,20 @@ class OnnxEncoder:
                 feeds["token_type_ids"] = np.zeros_like(ids)
             out[rows] = session.run(None, feeds)[0]
             if report is not None:
-                report(min(len(texts), s + batch_size), len(texts))
+                report(e, len(texts))
         return out
+
+
+def _batches(sorted_lengths: np.ndarray, max_rows: int, max_tokens: int) -> list[tuple[int, int]]:
+    """(start, end) of consecutive batches over texts sorted longest first: at most
+    ``max_rows`` texts each, and no more padded tokens (rows x the first, longest
+    row's length) than ``max_tokens`` unless one text alone is longer."""
+    out, s, n = [], 0, len(sorted_lengths)
+    while s < n:
+        rows = max(1, min(max_rows, max_tokens // max(1, int(sorted_lengths[s]))))
+        out.append((s, min(n, s + rows)))
+        s += rows
+    return out
 
 
 def thread_niceness() -> int:
