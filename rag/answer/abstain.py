@@ -50,6 +50,7 @@ from rag.answer.spans import (
 )
 from rag.ingest.chunking import answer_spans
 from rag.text import STOPWORDS, fold, is_table_row, table_header, tokenize
+from rag.text import names as text_names
 from rag.types import Document, Hit
 
 MODEL_PATH = Path(__file__).with_name("abstain_model.json")
@@ -94,6 +95,8 @@ FEATURES = (
     "filler_rival",  # "the warranty on the fan motor" asked, "the warranty on the
     # compressor" stated (:func:`rag.answer.slots.rival_filler`)
     "place_absent",  # a where-question, and no place phrase in the sentence
+    "name_rival",  # a name the question asks about missing, another name standing in the
+    # sentence ("Port Aldwick" where "Kessock Harbour" is asked; not for who-questions)
 )
 
 
@@ -348,6 +351,7 @@ def features(
         float(reversed_direction(question, sentence)),
         float(rival_filler(question, sentence, near)),
         float(bool(_PLACE_ASKED.search(question)) and not _PLACE_PHRASE.search(sentence)),
+        _name_rival(question, qtype, names, sentence, own, qterms),
     ]
     # a document in another language: the wording features say nothing (rag.answer.spans)
     return across_languages(FEATURES, x, lambda: load_model().mean, question, sentence, doc_text)
@@ -508,6 +512,28 @@ def _plain_numbers(text: str) -> frozenset[str]:
 
 
 _CODE_TOKEN = re.compile(r"\b[A-Za-z]+[-–]?\d[\w-]*|\b\d+[A-Za-z]+\d[\w-]*")
+
+
+_PRONOUN_SUBJECT = re.compile(r"^\W*(?:he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
+
+
+def _name_rival(
+    question: str, qtype: str, asked: set[str], sentence: str, own: set[str], qterms: set[str]
+) -> float:
+    """Share of the question's names (terms of two letters or more) that the sentence and
+    its heading lack, when the sentence names someone or something the question does not:
+    the same statement made about another harbour, firm or person ("Fishing crews from
+    Port Aldwick will be allowed to land 1,850 tonnes" for "How many tonnes may Kessock
+    Harbour land?"). 0 for a who-question, whose answer is a name the question lacks, and
+    for a sentence whose subject is a pronoun ("He emphasised ..."): who it is, and so
+    what is said of whom, is named before it."""
+    if qtype == "person" or _PRONOUN_SUBJECT.match(sentence):
+        return 0.0
+    terms = {t for t in asked if t not in STOPWORDS and len(t) > 1}
+    missing = terms - own
+    if not missing or not any(not set(tokenize(n)) & qterms for n in text_names(sentence)):
+        return 0.0
+    return len(missing) / len(terms)
 
 
 def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> float:

@@ -156,6 +156,7 @@ WORDING_FEATURES = frozenset(
         "calendar_rival",
         "partitive_missing",
         "place_absent",
+        "name_rival",
     ]
 )
 """Abstention features that compare the question's words (terms, names, titles,
