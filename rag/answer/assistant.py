@@ -18,18 +18,10 @@ from dataclasses import replace
 from typing import Any
 
 from rag import prompts
-from rag.answer import abstain, disagree, recency, two_part, yesno
+from rag.answer import abstain, disagree, recency
 from rag.answer.citations import Source, SupportChecker, verify
 from rag.answer.corpus import IndexedCorpus, manifest_key
-from rag.answer.extractive import (
-    VALUE_TYPES,
-    ExtractiveBackend,
-    ExtractiveDraft,
-    Scored,
-    question_type,
-    unstated_numbers,
-)
-from rag.answer.extractive import _compose as compose_parts  # a two-part draft, recomposed
+from rag.answer.extractive import ExtractiveBackend, unstated_numbers
 from rag.answer.followup import (
     Turn,
     condense_heuristic,
@@ -37,6 +29,7 @@ from rag.answer.followup import (
     normalize_history,
     split_context,
 )
+from rag.answer.gate import DraftGate
 from rag.answer.llm.backends import ChatLLM, llm_key, make_llm
 from rag.config import Config
 from rag.errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
@@ -259,10 +252,17 @@ class Assistant(IndexedCorpus):
         )
         t1 = time.perf_counter()
         answer.timings_ms["generate"] = (t1 - t0) * 1000
+        gate = DraftGate(
+            found.hits,
+            self._texts(found.hits),
+            self._corpus_stats,
+            cfg.min_answer_score,
+            self.trace,
+        )
         declined: list[str] = []  # parts the sources do not answer: said so after the rest
         if draft.parts:
-            draft, declined = self._without_unheld(draft, found.hits)
-        draft, weak = self._confident(draft, found.hits, cfg) if draft.sources else (None, [])
+            draft, declined = gate.without_unheld(draft)
+        draft, weak = gate.confident(draft) if draft.sources else (None, [])
         declined += weak
         if draft is None:
             self._abstain(answer)
@@ -424,105 +424,6 @@ class Assistant(IndexedCorpus):
             return
         answer.answer = result.text
         answer.citations = result.citations
-
-    def _confident(
-        self, draft: ExtractiveDraft, hits: list[Hit], cfg: Config
-    ) -> tuple[ExtractiveDraft | None, list[str]]:
-        """The draft if its best sentence is a real answer, else None; and the parts of a
-        two-part question it leaves unanswered. The abstention model (:mod:`rag.answer.abstain`,
-        fitted on the suite's dev split) gives the probability that answering is right;
-        ``min_answer_score`` is the probability needed. A two-part question is answered
-        when its parts' sentences are confident on average; else the parts that are
-        confident on their own are answered and the others declined (none: None)."""
-        if draft.best is None:
-            return None, []
-        if draft.parts:
-            ps = [self._probability(q, s, hits) for q, s in draft.parts]
-            if sum(ps) / len(ps) >= cfg.min_answer_score:
-                return draft, []
-            sure = [p >= cfg.min_answer_score for p in ps]
-            if not any(sure):
-                return None, []
-            kept = [pick for pick, ok in zip(draft.parts, sure, strict=True) if ok]
-            weak = [q for (q, _), ok in zip(draft.parts, sure, strict=True) if not ok]
-            return compose_parts(draft.question, kept, draft.candidates, True), weak
-        question = split_context(draft.question)[0]
-        if yesno.is_yes_no(question):  # what it states must be in the quoted sentence
-            draft = self._confirmed(question, draft, hits)
-            if draft is None or draft.best is None:
-                return None, []
-        p = self._probability(question, draft.best, hits)
-        return (draft if p >= cfg.min_answer_score else None), []
-
-    def _without_unheld(
-        self, draft: ExtractiveDraft, hits: list[Hit]
-    ) -> tuple[ExtractiveDraft, list[str]]:
-        """A two-part draft without the parts that ask about what none of the retrieved
-        documents mentions (:func:`rag.answer.two_part.unheld_parts`), recomposed from the
-        other parts' sentences, and those parts; no sources when every part is one."""
-        parts = [q for q, _ in draft.parts]
-        gone = set(two_part.unheld_parts(parts, self._texts(hits).values()))
-        if not gone:
-            return draft, []
-        kept = [pick for i, pick in enumerate(draft.parts) if i not in gone]
-        declined = [parts[i] for i in sorted(gone)]
-        if not kept:
-            return replace(draft, sources=[], best=None, parts=[]), declined
-        return compose_parts(draft.question, kept, draft.candidates, True), declined
-
-    def _confirmed(
-        self, question: str, draft: ExtractiveDraft, hits: list[Hit]
-    ) -> ExtractiveDraft | None:
-        """A yes/no draft whose sentence holds what the question states: the draft, else
-        one quoting the first of the next :data:`rag.answer.yesno.REPICK` candidates that
-        does ("... a Class A licence?": not the Class B sentence ranked first), else None."""
-        if not self._unconfirmed(question, draft, hits):
-            return draft
-        best = draft.best
-        for s in draft.candidates[: yesno.REPICK + 1]:
-            if s is best:
-                continue
-            ranked = [s, *(c for c in draft.candidates if c is not s)]
-            alt = compose_parts(draft.question, [(question, s)], ranked, False)
-            if not self._unconfirmed(question, alt, hits):
-                return alt
-        return None
-
-    def _unconfirmed(self, question: str, draft: ExtractiveDraft, hits: list[Hit]) -> list[str]:
-        """What a yes/no question states that the draft's sentences do not hold
-        (:func:`rag.answer.yesno.unconfirmed`): its best sentence, with the sentences
-        around it and the draft's other quoted sentences as context."""
-        assert draft.best is not None
-        best = draft.best.chunk
-        near, labels = abstain.context_texts(
-            self._texts(hits)[best.doc_id], best.start, best.end, best.doc_title
-        )
-        quoted = [s.chunk.text for s in draft.sources if s.chunk.chunk_id != best.chunk_id]
-        return yesno.unconfirmed(question, best.text, [labels, *quoted], [near])
-
-    def _probability(self, question: str, best: Scored, hits: list[Hit]) -> float:
-        """The abstention model's probability that ``best`` answers ``question``."""
-        doc = self._texts(hits)[best.chunk.doc_id]
-        untyped = 0.0  # 1: no value of the asked kind; 0..1: one away from the counted thing
-        if question_type(question) in VALUE_TYPES:
-            untyped = 1.0 if best.typed <= 0.2 else 1.0 - best.typed
-        near, labels = abstain.context_terms(
-            doc, best.chunk.start, best.chunk.end, best.chunk.doc_title
-        )
-        x = abstain.features(
-            question,
-            best.chunk.text,
-            (near, labels | best.context),
-            doc,
-            (best.semantic, best.lexical, best.typed),
-            untyped,
-            hits,
-            self._corpus_stats(),
-        )
-        p = abstain.load_model().probability(x)  # a title at another rank: rank_mismatch
-        if self.trace is not None:
-            self.trace.append({"question": question, "features": x, "p": p})
-        return p
 
     def _corpus_stats(self) -> abstain.CorpusStats:
         """Term rarity over the loaded index's documents, computed once per index."""
