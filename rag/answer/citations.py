@@ -81,11 +81,20 @@ def split_claims(answer: str) -> list[Claim]:
     """Split a drafted answer into sentences with their markers.
 
     Markers placed after the full stop ("calls. [1] Next") belong to the sentence
-    before them, as writers mean it.
+    before them, as writers mean it. A piece opening with a dash goes on the sentence
+    before it: a value ending in an abbreviation's full stop ("6.40 a.m. — The first
+    ferry leaves at 6.40 a.m. [1]") is no sentence of its own (alone it would have no
+    marker and be dropped, leaving "— The first ferry ...").
     """
     moved = _MARKER_BEFORE_PUNCT.sub(lambda m: f"{m.group(2)}{m.group(1)}", answer)
-    claims = []
+    spans: list[list[int]] = []
     for a, b in sentence_spans(moved):
+        if spans and moved[a] in _DASHES:  # "6.40 a.m. — The first ferry ...": one claim
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    claims = []
+    for a, b in spans:
         piece = moved[a:b]
         text = strip_markers(piece)
         if text and re.search(r"\w", text):
@@ -367,11 +376,23 @@ def _with_markers(sentence: str, marks: list[int]) -> str:
     s = sentence.rstrip()
     if s and s[-1] in CJK_END_MARKS:
         return f"{s[:-1]}{tags}{s[-1]}"
+    if ends_with_abbreviation(s):  # "at 6.40 a.m. [1]", not "at 6.40 a.m [1]."
+        return f"{s} {tags}"
     if s and s[-1] in ".!?":
         return f"{s[:-1]} {tags}{s[-1]}"
     if s and is_cjk_sentence(s):
         return f"{s}{tags}。"
     return f"{s} {tags}."
+
+
+_DASHES = "—–"
+_DOTTED_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:[A-Za-z]\.){2,}$")
+
+
+def ends_with_abbreviation(sentence: str) -> bool:
+    """Does ``sentence`` end with a dotted abbreviation ("a.m.", "p.m.", "U.S.", "e.g.")?
+    Its last full stop belongs to the abbreviation, so a marker goes after it."""
+    return bool(_DOTTED_ABBREVIATION.search(sentence.rstrip()))
 
 
 def fold_contains(haystack: str, needle: str) -> bool:

@@ -17,9 +17,19 @@ from functools import lru_cache
 import numpy as np
 
 from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
-from rag.answer.citations import Source
-from rag.answer.cjk import cjk_pick_value, cjk_value_window, counted_missing
+from rag.answer.citations import Source, ends_with_abbreviation
+from rag.answer.cjk import counted_missing
 from rag.answer.date_binding import bind_dates
+from rag.answer.factoid import FACTOID_WORDS as FACTOID_WORDS  # re-exported
+from rag.answer.factoid import VALUE_MARGIN as VALUE_MARGIN
+from rag.answer.factoid import (
+    _clauses,
+    _factoid_value,
+    _holds_value,
+    _is_number,
+    _lead,
+    value_first,
+)
 from rag.answer.followup import split_context
 from rag.answer.lists import announced_count, cite_each, with_following
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
@@ -30,21 +40,19 @@ from rag.answer.qtypes import (  # re-exported: the answer chain imports them fr
 )
 from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
 from rag.answer.qtypes import unstated_numbers as unstated_numbers
-from rag.answer.qualifiers import pick_value, value_window, words
 from rag.answer.spans import (
     ANSWER_KINDS,
     WEEKDAYS,
-    WORD_NUMBERS,
-    Span,
     answer_values,
-    is_cjk_sentence,
+    asked_names,
+    stated_numbers,
 )
 from rag.answer.two_part import joint_pick, with_question_word, with_referents
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.retrieve.retriever import sub_queries
 from rag.retrieve.routing import answer_similarity, centre_by_language, chunk_language
-from rag.text import STOPWORDS, fold, tokenize
+from rag.text import tokenize
 from rag.types import Chunk, Hit
 
 LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
@@ -319,15 +327,30 @@ class ExtractiveBackend:
         return out
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
-        """The best sentence, plus others that add asked-for terms the best one lacks."""
+        """The best sentence, plus others that add asked-for terms the best one lacks.
+
+        When the best sentence already leads with a value of the asked kind (a factoid:
+        "Captain Ruth Iveson — The harbour master, ..."), another sentence is added only
+        if it holds a value of that kind too (it may be the right one: "Eleven licences
+        ... were revoked" next to "issued 1,412 licences"), or it names a name or code of
+        the question that neither the best sentence nor its heading and document title
+        name: a sentence that adds only a topic word ("The Aldwick Fishermen's
+        Cooperative has 46 boats" for "Who is Port Aldwick's harbour master?") pads."""
         best = scored[0]
         chosen = [best]
         covered = set(tokenize(best.chunk.text))
         qterms = set(tokenize(question))
+        factoid = best.typed >= 1.0
+        topic = covered | best.context | set(tokenize(best.chunk.doc_title))
+        names = asked_names(question) | stated_numbers(question)
         for s in scored[1:6]:
             if len(chosen) >= self.config.max_answer_sentences:
                 break
             new_terms = (qterms & set(tokenize(s.chunk.text))) - covered
+            if factoid and not (
+                _holds_value(question, s.chunk.text, new_terms) or (new_terms - topic) & names
+            ):
+                continue
             if s.score >= best.score - 0.12 and new_terms and s.typed >= best.typed - 0.5:
                 chosen.append(s)
                 covered |= set(tokenize(s.chunk.text))
@@ -398,10 +421,6 @@ _DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the
 _DAY = re.compile(rf"\b(?:{WEEKDAYS})|\b\d{{1,2}}(?:st|nd|rd|th)?\b(?!\d)", re.I)
 
 
-def _is_number(word: str) -> bool:
-    return word.isdigit() or word in WORD_NUMBERS
-
-
 def _number_near(sentence: str, focus: Sequence[str], window: int = 4) -> bool:
     """Is a number within ``window`` words before (or 2 after) one of the counted thing's terms?"""
     numbers, stems = _numbers_and_stems(sentence)
@@ -420,25 +439,6 @@ def _numbers_and_stems(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]
     words = tokenize(sentence, keep_stopwords=True)
     stems = tuple(tokenize(w)[0] if tokenize(w) else w for w in words)
     return tuple(i for i, w in enumerate(words) if _is_number(w)), stems
-
-
-_CLAUSE_CUT = re.compile(r",\s+(?:as well as\s+|while\s+|and\s+)?|;\s+")
-
-
-def _clauses(sentence: str) -> list[tuple[int, int]]:
-    """Clause spans of a sentence, cut at commas and semicolons."""
-    return list(_clause_spans(sentence))
-
-
-@lru_cache(maxsize=16384)
-def _clause_spans(sentence: str) -> tuple[tuple[int, int], ...]:
-    """:func:`_clauses`, cached (long sentences are cut for every question they meet)."""
-    spans, a = [], 0
-    for m in _CLAUSE_CUT.finditer(sentence):
-        spans.append((a, m.start()))
-        a = m.end()
-    spans.append((a, len(sentence)))
-    return tuple((x, y) for x, y in spans if y > x)
 
 
 def shorten(sentence: str, question: str, limit: int = 180) -> str:
@@ -495,93 +495,12 @@ def shorten(sentence: str, question: str, limit: int = 180) -> str:
     return out + "."
 
 
-VALUE_MARGIN = 0.5
-"""How far the chosen value's nearness score must lead the next value's (else the whole
-sentence is given: "paid 22 million euros, ... contributed 11.4 million euros")."""
-FACTOID_WORDS = 20
-"""Words of the source sentence quoted after a factoid's value (the answer stays under ~25)."""
-
-
-def value_first(sentence: str, question: str) -> str | None:
-    """A factoid's answer, the asked value first: "113 hotline calls — … exchanging 679
-    official letters and making 113 hotline calls"; the words after the dash are the
-    source sentence around the value (at most :data:`FACTOID_WORDS`), which the citation
-    then quotes whole. None when the question is not a factoid (what, why, yes/no), asks
-    for several counts at once, or the sentence holds no value of the asked kind."""
-    found = _factoid_value(sentence, question)
-    if found is None:
-        return None
-    value, focus = found
-    cjk = is_cjk_sentence(sentence)
-    window = (
-        cjk_value_window(sentence, value) if cjk else value_window(sentence, value, FACTOID_WORDS)
-    )
-    at = window.find(value.text)
-    stop = re.compile(r"[.!?]\s|\n").search(window, max(at, 0) + len(value.text))
-    if stop:  # a label line or a second sentence inside the span ("... 40 °C.\nAuto")
-        window = window[: stop.start()]
-    lead = _lead(sentence, value, focus)
-    if fold(window).lstrip("… ").startswith(fold(lead)):
-        return window
-    # no "…" after the dash: it would end the claim there, and the dash says it is a quote
-    return f"{lead[:1].upper()}{lead[1:]} — {window.removeprefix('… ')}"
-
-
-def _factoid_value(sentence: str, question: str) -> tuple[Span, list[str]] | None:
-    """The value a factoid answer leads with, and the counted thing's terms; None when the
-    question is no factoid, asks for several counts at once, or no value stands out."""
-    primary = split_context(question)[0]
-    qtype = question_type(primary)
-    if qtype not in ANSWER_KINDS:
-        return None
-    focus = count_focus(primary) if qtype == "number" else []
-    m = _COUNT_FOCUS.search(primary)
-    if m and re.search(r"\band\b", m.group(1)):
-        return None  # "how many talks and meetings": each count is in the sentence
-    # a follow-up's context ("that class" -> "... Class C ...") helps to choose the value
-    cjk = is_cjk_sentence(sentence)  # Chinese: no spaces, so clauses instead of word distances
-    value = (
-        cjk_pick_value(qtype, question, sentence, VALUE_MARGIN)
-        if cjk
-        else pick_value(qtype, question, sentence, focus, margin=VALUE_MARGIN)
-    )
-    if value is None or value.kind not in _FACTOID_KINDS[qtype]:
-        return None
-    return value, focus
-
-
-_FACTOID_KINDS = {
-    "number": frozenset({"money", "percent", "quantity", "number"}),
-    "measure": frozenset({"quantity", "percent", "money", "time"}),
-    "date": frozenset({"date", "time"}),
-    "person": frozenset({"person"}),
-    "org": frozenset({"org"}),
-    "place": frozenset({"place"}),
-}
-"""The value kinds a factoid's answer may lead with (stricter than ranking's: a "who"
-question is led by a person's name, not an organisation's)."""
-
-
-def _lead(sentence: str, value: Span, focus: list[str]) -> str:
-    """The value as the answer's first words: a count keeps the counted thing after it
-    ("113 hotline calls"), a trailing stop word is dropped ("46 the" -> "46")."""
-    end = value.end
-    if focus:  # up to the last of the counted thing's words among the next three
-        after = [w for w in words(sentence) if w.start >= end][:3]
-        for w in after:
-            if _is_number(fold(w.text).replace(",", "")):
-                break  # another value's words ("617 Class B and 407 Class C")
-            if set(w.terms) & set(focus):
-                end = w.end
-    lead = sentence[value.start : end]
-    parts = lead.split()
-    while len(parts) > 1 and fold(parts[-1]) in STOPWORDS:
-        parts.pop()
-    return " ".join(parts).rstrip(" ,;:")
-
-
 def _cite(sentence: str, n: int) -> str:
+    """``sentence`` with the marker ``[n]`` before its end mark ("… calls [1]."), after
+    a closing abbreviation ("… at 6.40 a.m. [1]")."""
     s = sentence.rstrip().rstrip("。！？")  # a Chinese quote: the marker and "." end it instead
+    if ends_with_abbreviation(s):
+        return f"{s} [{n}]"
     if s and s[-1] in ".!?":
         return f"{s[:-1]} [{n}]{s[-1]}"
     return f"{s} [{n}]."

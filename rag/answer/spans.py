@@ -407,13 +407,19 @@ def _cjk_place(text: str) -> bool:
 # ---------------------------------------------------------------- what a question pins down
 
 
+_PLAIN_CAPS = frozenset(
+    ["ok", "okay", "yes", "no", "not", "never", "always", "only", "must", "safe", "please"]
+)
+"""English words written in capitals for emphasis, not acronyms ("Is it OK to ...?")."""
+
+
 def asked_names(question: str) -> set[str]:
     """Folded terms of the names and codes a question mentions ("Kessock Harbour",
     "HC-3", "W05", "Class D"): its answer must be about them."""
     out: set[str] = set()
     for span in _name_spans(question, []):
-        if span.text != "I":
-            out.update(tokenize(span.text))
+        if span.text != "I" and not (span.text.isupper() and fold(span.text) in _PLAIN_CAPS):
+            out.update(tokenize(span.text))  # "OK", "NEVER": a plain word in capitals
     for m in _CODE.finditer(question):
         out.update(tokenize(m.group()))
     # "class D", "zone B": a capital letter naming one of a series (numbers: stated_numbers)
