@@ -26,6 +26,7 @@ from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.qualifiers import (
     asked_role,
+    calendar_words,
     dropped_modifiers,
     focus_conflict,
     modifier_rivals,
@@ -38,8 +39,6 @@ from rag.answer.qualifiers import (
 from rag.answer.slots import reversed_direction, rival_filler
 from rag.answer.spans import (
     ANSWER_KINDS,
-    MONTHS,
-    WEEKDAYS,
     asked_names,
     content_span,
     is_heading_line,
@@ -49,7 +48,7 @@ from rag.answer.spans import (
     value_spans,
 )
 from rag.ingest.chunking import answer_spans
-from rag.text import STOPWORDS, fold, is_table_row, table_header, tokenize
+from rag.text import STOPWORDS, is_table_row, table_header, tokenize
 from rag.text import names as text_names
 from rag.types import Document, Hit
 
@@ -385,25 +384,13 @@ def _role_missing(question: str, near: set[str], stats: CorpusStats) -> float:
     return sum(v for t, v in w.items() if t not in near) / (sum(w.values()) or 1.0)
 
 
-_CALENDAR = re.compile(rf"\b(?:{MONTHS}|{WEEKDAYS})(?:s\b|\b)", re.I)
-
-
-def _calendar_words(text: str) -> set[str]:
-    """Weekdays and months named with a capital ("Sundays" -> "sunday"; not "may")."""
-    return {
-        fold(m.group()).removesuffix("s")
-        for m in _CALENDAR.finditer(text)
-        if m.group()[0].isupper()
-    }
-
-
 def _calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
     """The question names a weekday or month that the sentence and its context lack, and
     the sentence names another one: a closed class, so the other one is a rival."""
-    asked = _calendar_words(question)
+    asked = calendar_words(question)
     if not asked:
         return False
-    said = _calendar_words(sentence)
+    said = calendar_words(sentence)
     missing = {a for a in asked if not set(tokenize(a)) <= near}
     return bool(missing) and bool(said - asked)
 

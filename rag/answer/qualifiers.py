@@ -18,7 +18,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answer.spans import Span, answer_values, asked_names, stated_numbers
+from rag.answer.spans import MONTHS, WEEKDAYS, Span, answer_values, asked_names, stated_numbers
 from rag.text import STOPWORDS, fold, tokenize
 
 _WORD = re.compile(r"[\w’'](?:[\w’'.\-–]|,(?=\d{3}))*")  # "1,182" is one word
@@ -490,3 +490,18 @@ def asked_role(question: str) -> list[str]:
             break  # "Who is Helen Ostrander?" asks about a name, not a post
         out.extend(w.terms)
     return out
+
+
+_CALENDAR = re.compile(rf"\b(?:{MONTHS}|{WEEKDAYS}|weekend|weekday)s?\b", re.I)
+
+
+def calendar_words(text: str, *, weeks: bool = False) -> set[str]:
+    """Months and weekdays named with a capital ("October", "Sundays" -> "sunday"; not
+    the verb "may"), and with ``weeks`` also weekends and weekdays ("on weekends only"):
+    a closed class, so one that a sentence does not name is not what it says."""
+    return {
+        fold(m.group()).removesuffix("s")
+        for m in _CALENDAR.finditer(text)
+        if (m.group()[0].isupper() and not m.group().lower().startswith("week"))
+        or (weeks and m.group().lower().startswith("week"))
+    }

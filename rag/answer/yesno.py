@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.qualifiers import modifier_rivals
-from rag.answer.spans import MONTHS, WEEKDAYS, stated_numbers
+from rag.answer.qualifiers import calendar_words, modifier_rivals
+from rag.answer.spans import stated_numbers
 from rag.text import fold
 
 _AUX_LEAD = re.compile(
@@ -35,7 +35,6 @@ _ASKS_WH = re.compile(
 """"Do you know when ...?", "Can you tell me who ...?": a wh-question in a polite frame."""
 _ALTERNATIVE = re.compile(r"\bor\b", re.I)
 """"Is the fee paid monthly or yearly?": a choice between two answers, not yes or no."""
-_CALENDAR = re.compile(rf"\b(?:{MONTHS}|{WEEKDAYS}|weekend|weekday)s?\b", re.I)
 
 
 def is_yes_no(question: str) -> bool:
@@ -44,17 +43,6 @@ def is_yes_no(question: str) -> bool:
     polite frame ("Do you know when ...?") and offers no alternatives ("... or ...")."""
     q = question.strip()
     return bool(_AUX_LEAD.match(q)) and not _ASKS_WH.match(q) and not _ALTERNATIVE.search(q)
-
-
-def _calendar(text: str) -> set[str]:
-    """Months and weekdays named with a capital ("October", "Sundays"; not the verb
-    "may"), and weekends and weekdays ("on weekends only"): a closed class, so one the
-    sentence does not name is not what it says."""
-    return {
-        fold(m.group()).removesuffix("s")
-        for m in _CALENDAR.finditer(text)
-        if m.group()[0].isupper() or m.group().lower().startswith("week")
-    }
 
 
 REPICK = 4
@@ -94,7 +82,7 @@ def unconfirmed(
     the same noun. Empty when the sentence can answer it."""
     own = "\n".join([sentence, *labels])
     out = sorted(stated_numbers(question) - stated_numbers(own))
-    out += sorted(_calendar(question) - _calendar(own))
+    out += sorted(calendar_words(question, weeks=True) - calendar_words(own, weeks=True))
     out += sorted(p for p in series_pairs(question) if not names_member(own, p))
     rivals = modifier_rivals(question, sentence, "\n".join(near))
     return out + [m for m in rivals if m not in _DETERMINERS]
