@@ -106,7 +106,7 @@ def _with_listed(
     return out
 
 
-def _compose(
+def compose(
     question: str, picks: list[tuple[str, Scored]], scored: list[Scored], parts: object
 ) -> ExtractiveDraft:
     """A draft citing each picked sentence, shortened for the (part) question it answers."""
@@ -197,7 +197,7 @@ class ExtractiveBackend:
             picks = _with_listed(
                 primary, [(primary, s) for s in self._choose(primary, scored)], doc_texts
             )
-        return _compose(question, picks, scored, bool(parts))
+        return compose(question, picks, scored, bool(parts))
 
     def rank(self, question: str, hits: Sequence[Hit], doc_texts: dict[str, str]) -> list[Scored]:
         """The candidate sentences of ``hits`` ranked for ``question``: the ``candidates``

@@ -24,8 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rag.answer import abstain, two_part, yesno
-from rag.answer.extractive import VALUE_TYPES, ExtractiveDraft, Scored, question_type
-from rag.answer.extractive import _compose as compose_parts  # a two-part draft, recomposed
+from rag.answer.extractive import VALUE_TYPES, ExtractiveDraft, Scored, compose, question_type
 from rag.answer.followup import split_context
 from rag.types import Hit
 
@@ -62,7 +61,7 @@ class DraftGate:
                 return None, []
             kept = [pick for pick, ok in zip(draft.parts, sure, strict=True) if ok]
             weak = [q for (q, _), ok in zip(draft.parts, sure, strict=True) if not ok]
-            return compose_parts(draft.question, kept, draft.candidates, True), weak
+            return compose(draft.question, kept, draft.candidates, True), weak
         question = split_context(draft.question)[0]
         if yesno.is_yes_no(question):  # what it states must be in the quoted sentence
             draft = self.confirmed(question, draft)
@@ -83,7 +82,7 @@ class DraftGate:
         declined = [parts[i] for i in sorted(gone)]
         if not kept:
             return replace(draft, sources=[], best=None, parts=[]), declined
-        return compose_parts(draft.question, kept, draft.candidates, True), declined
+        return compose(draft.question, kept, draft.candidates, True), declined
 
     def confirmed(self, question: str, draft: ExtractiveDraft) -> ExtractiveDraft | None:
         """A yes/no draft whose sentence holds what the question states: the draft, else
@@ -96,7 +95,7 @@ class DraftGate:
             if s is best:
                 continue
             ranked = [s, *(c for c in draft.candidates if c is not s)]
-            alt = compose_parts(draft.question, [(question, s)], ranked, False)
+            alt = compose(draft.question, [(question, s)], ranked, False)
             if not self.unconfirmed(question, alt):
                 return alt
         return None
