@@ -79,6 +79,25 @@ def assistant_over(root: Path, docs: Mapping[str, str]):
     return Assistant.from_config(Config.from_env({"root": root}, environ={}))
 
 
+def gate_features(
+    bot,
+    question: str,
+    sentence: str,
+    context: tuple[set[str], set[str]] = (set(), set()),
+    doc_text: str | None = None,
+    scores: tuple[float, float, float] = (0.6, 0.6, 1.0),
+) -> dict[str, float]:
+    """The abstention gate's features (:func:`rag.answer.abstain.features`, by name) of
+    ``sentence`` as the answer to ``question``, with ``bot``'s corpus statistics: its
+    context (neighbour terms, label terms), its document (the sentence alone by default)
+    and its (semantic, lexical, typed) scores; no passages retrieved."""
+    from rag.answer import abstain
+
+    doc = sentence if doc_text is None else doc_text
+    x = abstain.features(question, sentence, context, doc, scores, 0.0, [], bot._corpus_stats())
+    return dict(zip(abstain.FEATURES, x, strict=True))
+
+
 @pytest.fixture(scope="session")
 def assistant(seed_config: Config):
     """One Assistant over the seeds for the whole session (models load once)."""

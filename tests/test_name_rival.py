@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import abstain
-from tests.conftest import assistant_over
+from tests.conftest import assistant_over, gate_features
 
 DOCS = {
     "quotas.md": (
@@ -24,10 +24,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _name_rival(bot, question: str, sentence: str) -> float:
-    x = abstain.features(
-        question, sentence, (set(), set()), sentence, (0.6, 0.6, 1.0), 0.0, [], bot._corpus_stats()
-    )
-    return dict(zip(abstain.FEATURES, x, strict=True))["name_rival"]
+    return gate_features(bot, question, sentence)["name_rival"]
 
 
 def test_a_statement_about_another_named_place_is_a_rival(bot) -> None:

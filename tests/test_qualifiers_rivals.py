@@ -15,7 +15,7 @@ import pytest
 from rag.answer import abstain
 from rag.answer.qualifiers import asked_role, dropped_modifiers, modifier_rivals
 from rag.text import tokenize
-from tests.conftest import assistant_over
+from tests.conftest import assistant_over, gate_features
 
 
 def test_modifier_rivals_find_the_asked_noun_under_another_modifier() -> None:
@@ -108,15 +108,13 @@ def test_another_post_or_department_abstains(bot, question: str) -> None:
 
 def test_the_gate_sees_the_rival_and_the_missing_post(bot) -> None:
     """The features that carry these near misses fire on them, not on their twins."""
-    stats = bot._corpus_stats()
     text = DOCS["library.md"]
     sent = "Its head librarian, Miriam Okafor, has led the library since 2019."
     a = text.index(sent)
-    near, labels = abstain.context_terms(text, a, a + len(sent), "")
+    context = abstain.context_terms(text, a, a + len(sent), "")
 
     def feats(question: str) -> dict[str, float]:
-        x = abstain.features(question, sent, (near, labels), text, (0.6, 0.6, 1.0), 0.0, [], stats)
-        return dict(zip(abstain.FEATURES, x, strict=True))
+        return gate_features(bot, question, sent, context, text)
 
     assert feats("Who is the deputy head librarian?")["role_missing"] > 0
     assert feats("Who is the head librarian?")["role_missing"] == 0

@@ -15,7 +15,7 @@ import pytest
 from rag.answer import abstain
 from rag.answer.slots import ends, reversed_direction, rival_filler
 from rag.text import tokenize
-from tests.conftest import assistant_over
+from tests.conftest import assistant_over, gate_features
 
 
 def test_the_ends_of_a_movement_are_read_from_their_prepositions() -> None:
@@ -103,12 +103,11 @@ def test_the_asked_filler_is_answered_and_a_rival_one_abstains(bot) -> None:
 
 def test_a_where_question_needs_a_place_phrase(bot) -> None:
     """place_absent: a where-question over a sentence that names no place at all."""
-    stats = bot._corpus_stats()
 
     def place_absent(question: str, sentence: str) -> float:
         near = (set(tokenize(sentence)), set())
-        x = abstain.features(question, sentence, near, sentence, (0.6, 0.6, 0.5), 0.0, [], stats)
-        return dict(zip(abstain.FEATURES, x, strict=True))["place_absent"]
+        scores = (0.6, 0.6, 0.5)
+        return gate_features(bot, question, sentence, near, scores=scores)["place_absent"]
 
     bare = "The new mower has a petrol engine and a grass box of 60 litres."
     kept = "The new mower is kept in the shed behind the parish hall."
