@@ -65,6 +65,21 @@ def test_ask_json_contract(indexed_root: Path) -> None:
     for p in json.loads(full.stdout)["passages"]:
         text = (indexed_root / p["source"]).read_text(encoding="utf-8")
         assert p["text"] == text[p["start"] : p["end"]]
+        assert {"doc_title", "dense_score", "bm25_score"} <= set(p)
+
+
+def test_ask_json_of_the_longest_seed_answer_fits_in_4_kb(indexed_root: Path) -> None:
+    """A reader that takes stdout in 4 KB pieces got the seeds' longest answer (three
+    cited sentences, 5.2 KB with whole passages) cut: by place, the passages leave it
+    whole in one piece."""
+    q = "Which two border gates did the Lang Son border guard commander want upgraded or officially opened?"
+    out = rag(["ask", "--json", q], indexed_root)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.encode()) < 4096
+    data = json.loads(out.stdout)
+    assert data["citations"] and all(
+        set(p) == {"rank", "chunk_id", "source", "start", "end", "score"} for p in data["passages"]
+    )
 
 
 def test_ask_json_is_one_ascii_line_whatever_the_text(tmp_path: Path) -> None:
