@@ -19,9 +19,10 @@ from typing import Any
 
 from rag import prompts
 from rag.answer import abstain, disagree, recency
+from rag.answer.candidates import Scored
 from rag.answer.citations import Source, SupportChecker, verify
 from rag.answer.corpus import IndexedCorpus, manifest_key
-from rag.answer.extractive import ExtractiveBackend, unstated_numbers
+from rag.answer.extractive import ExtractiveBackend, ExtractiveDraft, compose, unstated_numbers
 from rag.answer.followup import (
     Turn,
     condense_heuristic,
@@ -39,7 +40,7 @@ from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
 from rag.retrieve.retriever import SearchResult, clean_query
 from rag.retrieve.routing import source_language_note
-from rag.text import strip_markup
+from rag.text import strip_markup, tokenize
 from rag.types import Answer, Chunk, Hit
 
 
@@ -154,9 +155,9 @@ class Assistant(IndexedCorpus):
                 else prompts.NOTHING_MATCHES.format(what=narrow.describe())
             )
         if llm is None:
-            yield from self._extractive(answer, found, avoid, cfg)
+            yield from self._extractive(answer, found, avoid, cfg, allowed)
         else:
-            yield from self._generative(answer, found, llm, avoid, cfg)
+            yield from self._generative(answer, found, llm, avoid, cfg, allowed)
         self._dated(answer, cfg, allowed)
         if answer.citations:  # quotes stay in their language; say which when it differs
             cited = [c.source for c in answer.citations]
@@ -243,7 +244,12 @@ class Assistant(IndexedCorpus):
         return self.extractive if embedder is None else ExtractiveBackend(embedder, self.config)
 
     def _extractive(
-        self, answer: Answer, found: SearchResult, avoid: frozenset[str], cfg: Config
+        self,
+        answer: Answer,
+        found: SearchResult,
+        avoid: frozenset[str],
+        cfg: Config,
+        allowed: list[str] | None = None,
     ) -> Iterator[str]:
         t0 = time.perf_counter()
         asked = with_question_word(answer.standalone_question)  # "Ai là ...?" asks for a person
@@ -262,18 +268,22 @@ class Assistant(IndexedCorpus):
         declined: list[str] = []  # parts the sources do not answer: said so after the rest
         if draft.parts:
             draft, declined = gate.without_unheld(draft)
+        refused = draft
         draft, weak = gate.confident(draft) if draft.sources else (None, [])
         declined += weak
+        hits = found.hits
+        if draft is None and not refused.parts and cfg.dated_answers:  # the sources disagree?
+            draft, hits = self._disputed(answer.standalone_question, cfg, allowed) or (None, hits)
         if draft is None:
             self._abstain(answer)
             answer.timings_ms["verify"] = 0.0
             return
         if cfg.dated_answers:  # "latest": the newest supporting source answers
             draft = recency.prefer_newest(draft, self._date_of)[0]
-        self._verify(answer, draft.text, draft.sources, found.hits, reattribute=False)
+        self._verify(answer, draft.text, draft.sources, hits, reattribute=False)
         if answer.abstained and draft.plain and draft.plain != draft.text:  # value-first failed
             answer.abstained, answer.notes = False, answer.notes[:-1]
-            self._verify(answer, draft.plain, draft.sources, found.hits, reattribute=False)
+            self._verify(answer, draft.plain, draft.sources, hits, reattribute=False)
         if declined and not answer.abstained:  # said so, in the question's language
             said = localized(
                 prompts.PART_NOT_IN_SOURCES_LANG,
@@ -285,7 +295,13 @@ class Assistant(IndexedCorpus):
             yield answer.answer
 
     def _generative(
-        self, answer: Answer, found: SearchResult, llm: ChatLLM, avoid: frozenset[str], cfg: Config
+        self,
+        answer: Answer,
+        found: SearchResult,
+        llm: ChatLLM,
+        avoid: frozenset[str],
+        cfg: Config,
+        allowed: list[str] | None = None,
     ) -> Iterator[str]:
         """Draft with the LLM over numbered sources, then keep only what they support.
 
@@ -335,7 +351,7 @@ class Assistant(IndexedCorpus):
             answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
             answer.notes.append(prompts.FALLBACK_NOTE.format(backend=llm.name, reason=exc))
             answer.backend = f"extractive (fallback from {llm.name})"
-            yield from self._extractive(answer, found, avoid, cfg)
+            yield from self._extractive(answer, found, avoid, cfg, allowed)
             return
         finally:
             if hasattr(stream, "close"):
@@ -353,6 +369,52 @@ class Assistant(IndexedCorpus):
             return
         self._verify(answer, draft, sources, hits, reattribute=True)  # abstains if none kept
 
+    def _disputed(
+        self, question: str, cfg: Config, allowed: list[str] | None
+    ) -> tuple[ExtractiveDraft, list[Hit]] | None:
+        """A draft for a question whose draft the gate refused, when the sources disagree:
+        a wider search (the disagreement check's, within ``allowed``) finds its sentences
+        giving different values in dated sources, and one of those sentences answers on
+        its own (:func:`rag.answer.disagree.confident_side`): the gate is confident of it,
+        and it holds every word of the question with the sentences around it (the gate was
+        fitted on the best-ranked sentence; another one may be about another thing: "the
+        flood scheme will cost ..." for an allotment's rent). Returns that sentence's
+        draft and the passages it comes from; :meth:`_dated` adds the note naming every
+        side. None otherwise (refused). A "latest" question is not one: its newest
+        source answers (:mod:`rag.answer.recency`)."""
+        primary = split_context(question)[0]
+        if recency.asks_latest(question) or not disagree.applicable(primary):
+            return None
+        hits = self._wider(question, cfg, allowed)
+        texts = self._texts(hits)
+        ranked = self.extractive.rank(question, hits, texts)
+        gate = DraftGate(hits, texts, self._corpus_stats, cfg.min_answer_score)  # untraced
+        asked = set(tokenize(primary))
+
+        def sure(s: Scored) -> bool:  # every word of the question read there, and confident
+            c = s.chunk
+            near, labels = abstain.context_terms(texts[c.doc_id], c.start, c.end, c.doc_title)
+            held = set(tokenize(c.text)) | near | labels | s.context
+            return asked <= held and gate.probability(primary, s) >= cfg.min_answer_score
+
+        side = disagree.confident_side(question, ranked, self._date_of, sure)
+        if side is None:
+            return None
+        ranked = [side, *(s for s in ranked if s is not side)]
+        return compose(question, [(question, side)], ranked, False), hits
+
+    def _wider(self, question: str, cfg: Config, allowed: list[str] | None) -> list[Hit]:
+        """The passages the disagreement check reads: :data:`rag.answer.disagree.WIDER_SEARCH`
+        times ``k`` of them, within ``allowed``."""
+        return self._search(
+            question,
+            cfg.k * disagree.WIDER_SEARCH,
+            hybrid=cfg.hybrid,
+            lexical_only=cfg.lexical_only,
+            parts=True,
+            sources=allowed,
+        ).hits
+
     def _dated(self, answer: Answer, cfg: Config, allowed: list[str] | None) -> None:
         """Many dated articles, after verification (any backend): a "latest" question's
         answer states its newest source's date (:mod:`rag.answer.recency`); otherwise, where
@@ -368,14 +430,7 @@ class Assistant(IndexedCorpus):
             return
         if not disagree.applicable(question):
             return
-        hits = self._search(
-            question,
-            cfg.k * disagree.WIDER_SEARCH,
-            hybrid=cfg.hybrid,
-            lexical_only=cfg.lexical_only,
-            parts=True,
-            sources=allowed,
-        ).hits
+        hits = self._wider(question, cfg, allowed)
         seed = disagree.seed_query(question, answer)  # a name: its role and the name too
         if seed:
             seen = {h.chunk.chunk_id for h in hits}

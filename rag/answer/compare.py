@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from rag.answer.qtypes import count_focus
+from rag.answer.qtypes import count_focus, question_type
 from rag.answer.spans import MONTHS, Span
 from rag.text import STOPWORDS, fold, stem
 
@@ -252,3 +252,55 @@ def same_value(a: Value, b: Value) -> bool:
     if a.kind == "name":
         return _name_tail(a) == _name_tail(b)
     return a.amount == b.amount
+
+
+# ---------------------------------------------------------------------------- the asked slot
+
+MONEY_CUE = re.compile(
+    r"\b(?:cost|costs|price|prices|budget|spend|spent|pay|paid|worth|fund|funding|fee|fees|"
+    r"charge|charges|bill|invest|investment|revenue|income|salary|loan)\b",
+    re.I,
+)
+"""Ordinary English words of a question that ask for an amount of money."""
+
+CUE_WINDOW = 3  # words between the question's own money word and the amount it governs
+
+
+def priced_by(question: str, sentence: str, span: Span) -> bool:
+    """Does an amount stand within :data:`CUE_WINDOW` words after one of the question's own
+    money words ("to cost £1.2 billion" for "How much will it cost?"; not "raised £1.2
+    billion")? Then the sentence states the amount the question asks for."""
+    cues = {stem(fold(m.group())) for m in MONEY_CUE.finditer(question)}
+    before = re.findall(r"[\w’'-]+", sentence[: span.start])[-CUE_WINDOW:]
+    return bool(cues & {stem(fold(w)) for w in before})
+
+
+_ATTRIBUTE = re.compile(
+    r"\bwhat(?:'s|’s|\s+is|\s+was|\s+will|\s+would)?\s+(?:be\s+)?the\s+"
+    r"(?:total\s+|overall\s+|planned\s+)?([^\W\d_]+)\s+of\b",
+    re.I,
+)
+"""An open question for a measured attribute: "What will the capacity of X be?"."""
+
+
+def asked_attribute(question: str) -> str | None:
+    """The attribute an open "what is the X of ..." question asks for ("capacity"), or
+    None (a question of another type, or one about a name or a figure already)."""
+    if question_type(question) != "other":
+        return None
+    m = _ATTRIBUTE.search(question)
+    return fold(m.group(1)) if m and m.group(1).lower() not in STOPWORDS else None
+
+
+_UNIT_ADJECTIVE = re.compile(r"(?<![\w.,-])\d[\d,]*(?:\.\d+)?-[^\W\d_]{2,}\b(?!-)")
+
+
+def unit_adjectives(sentence: str, spans: list[Span]) -> list[Span]:
+    """Figures written as an adjective with their unit ("the 480-megawatt project", "a
+    24-metre wall"), which the span typing does not read as quantities; not inside a
+    span it found."""
+    return [
+        Span(m.start(), m.end(), "quantity", m.group())
+        for m in _UNIT_ADJECTIVE.finditer(sentence)
+        if not any(sp.start < m.end() and m.start() < sp.end for sp in spans)
+    ]

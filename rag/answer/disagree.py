@@ -34,12 +34,16 @@ from functools import lru_cache
 
 from rag import prompts
 from rag.answer.compare import (
+    MONEY_CUE,
     NAME_KINDS,
     Value,
+    asked_attribute,
     conflict,
     former,
     make_value,
+    priced_by,
     same_value,
+    unit_adjectives,
     unit_key,
 )
 from rag.answer.extractive import Scored, count_focus, question_type
@@ -85,19 +89,34 @@ class Disagreement:
 
 # ---------------------------------------------------------------------------- detection
 
-_MONEY_CUE = re.compile(
-    r"\b(?:cost|costs|price|prices|budget|spend|spent|pay|paid|worth|fund|funding|fee|fees|"
-    r"charge|charges|bill|invest|investment|revenue|income|salary|loan)\b",
-    re.I,
-)
-"""Ordinary English words of a question that ask for an amount of money."""
-
 
 def applicable(question: str) -> bool:
     """Does the question ask for a value two sources could give differently (a figure,
-    a date, a name)? "Why"/"how" questions are not checked (and no search is spent)."""
+    a date, a name, an attribute a figure measures)? "Why"/"how" questions are not
+    checked (and no search is spent)."""
     primary = split_context(question)[0]
-    return question_type(primary) in ANSWER_KINDS or bool(_MONEY_CUE.search(primary))
+    return (
+        question_type(primary) in ANSWER_KINDS
+        or bool(MONEY_CUE.search(primary))
+        or asked_attribute(primary) is not None
+    )
+
+
+def attribute_units(question: str, candidates: Sequence[Scored]) -> set[str]:
+    """The units the candidates measure the asked attribute in: of each figure that stands
+    right after "<attribute> of" ("a capacity of 450 megawatts": megawatt). Empty for
+    other questions, or when no candidate measures it."""
+    noun = asked_attribute(question)
+    if noun is None:
+        return set()
+    cue = re.compile(rf"\b{re.escape(noun)}\s+of\s+(?:about\s+|around\s+|up\s+to\s+)?$", re.I)
+    out = set()
+    for s in candidates:
+        text = s.chunk.text
+        for v in _values("measure", text, question):
+            if v.kind == "quantity" and cue.search(text[: v.span.start]):
+                out.add(v.key[1])
+    return out
 
 
 _NAME_ASKED = re.compile(
@@ -137,6 +156,8 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
     and a name counts only near a word of the role the question asks about
     (:func:`role_terms`), when it names one."""
     spans = answer_values(qtype, sentence, question)
+    if qtype in {"number", "measure"}:
+        spans += unit_adjectives(sentence, spans)
     roles = role_terms(question)
     if roles:
         spans = [
@@ -205,12 +226,22 @@ def is_metadata(text: str) -> bool:
 def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, list[Value]]]:
     """Candidates holding a value of the kind asked: money for a question about cost or
     price; a figure in the unit the question names ("how many metres") when any
-    candidate has one; otherwise any value of the question type. Metadata blocks
-    (:func:`is_metadata`) are left out."""
+    candidate has one; for an open question about a measured attribute, a figure in a
+    unit the candidates measure it in (:func:`attribute_units`); otherwise any value of
+    the question type. Metadata blocks (:func:`is_metadata`) are left out."""
     qtype = question_type(question)
-    money = bool(_MONEY_CUE.search(question)) and qtype in {"number", "measure", "other"}
+    money = bool(MONEY_CUE.search(question)) and qtype in {"number", "measure", "other"}
     if money:
         qtype = "number"
+    if not money and asked_attribute(question) is not None:  # "what will the capacity of X be?"
+        measured = attribute_units(question, candidates)
+        values = ((s, _values("measure", s.chunk.text, question)) for s in candidates)
+        return [
+            (s, kept)
+            for s, vs in values
+            if not is_metadata(s.chunk.text)
+            and (kept := [v for v in vs if v.kind == "quantity" and v.key[1] in measured])
+        ]
     qunits = asked_units(question)
     pool = []
     for s in candidates:
@@ -306,6 +337,7 @@ def supporting_values(
     top_sem = max(s.semantic for s, _ in pool)
     top_lex = max(s.lexical for s, _ in pool)
     units = asked_units(primary) if question_type(primary) in {"number", "measure"} else set()
+    units |= attribute_units(primary, candidates)
 
     def near(s: Scored, vs: list[Value]) -> bool:
         close = s.semantic >= top_sem - SEMANTIC_MARGIN
@@ -317,9 +349,46 @@ def supporting_values(
             top_lex > 0 and s.lexical >= SAME_WORDING * top_lex
         )
 
-    keep = [(s, vs) for s, vs in pool if near(s, vs)]
+    keep = [(s, vs) for s, vs in pool if near(s, vs) or _priced_here(primary, s, vs, candidates)]
     keep.sort(key=lambda p: -p[0].score)
     return keep[:MAX_CANDIDATES]
+
+
+_PRONOUN_SUBJECT = re.compile(r"^(?:it|its|they|their|this|these)\b", re.I)
+
+
+def _priced_here(
+    question: str, s: Scored, values: list[Value], candidates: Sequence[Scored]
+) -> bool:
+    """Does ``s`` state the very amount a money question asks for, though worded unlike
+    the best sentence ("It is expected to cost £1.2 billion" for "How much will the X
+    wind farm cost?", where another article says "The cost of the X wind farm has risen
+    to £1.45 billion")? Its amount follows the question's own money word
+    (:func:`rag.answer.compare.priced_by`), and it names the question's subject:
+    :data:`SAME_CONTEXT` of the question's other terms are in the sentence or, when its
+    subject is a pronoun ("It ..."), in the sentence before it (a candidate of the same
+    document), which says what "it" is."""
+    text = s.chunk.text
+    if not any(v.kind == "money" and priced_by(question, text, v.span) for v in values):
+        return False
+    cues = {stem(fold(m.group())) for m in MONEY_CUE.finditer(question)}
+    subject = {stem(t) for t in tokenize(question) if t not in STOPWORDS} - cues
+    terms = {stem(t) for t in tokenize(text)}
+    if _PRONOUN_SUBJECT.match(text):
+        before = _sentence_before(s, candidates)
+        terms |= {stem(t) for t in tokenize(before.chunk.text)} if before is not None else set()
+    return len(subject & terms) >= SAME_CONTEXT
+
+
+def _sentence_before(s: Scored, candidates: Sequence[Scored]) -> Scored | None:
+    """The candidate sentence of the same document that ends right before ``s`` starts
+    (only white space between them), or None."""
+    c = s.chunk
+    for x in candidates:
+        gap = c.start - x.chunk.end
+        if x.chunk.doc_id == c.doc_id and 0 <= gap <= 3:
+            return x
+    return None
 
 
 def supporting(question: str, candidates: Sequence[Scored]) -> list[Scored]:
@@ -488,6 +557,38 @@ def annotate(
         return None
     answer.answer = f"{answer.answer} {note(answer, found, split_context(question)[0])}"
     return found
+
+
+def confident_side(
+    question: str,
+    candidates: Sequence[Scored],
+    date_of: DateOf,
+    confident: Callable[[Scored], bool],
+) -> Scored | None:
+    """The sentence to answer with when the answer gate refused the draft but the sources
+    disagree: a disagreement (:func:`find`) among the supporting sentences of a wider
+    search, anchored on a sentence the gate is ``confident`` of on its own; of the
+    sides' sentences that are, the newest (then the best scored). None when there is no
+    such disagreement, so a question no sentence answers confidently (a near miss whose
+    sources merely hold two values of the asked kind) is still refused.
+
+    The gate reads one sentence, the best of the first search; where articles give a
+    value two ways that is often a sentence about something else ("Dredging of the
+    harbour was suspended ..." for "Who is the harbour master?"), and the check after an
+    answer never ran. The disagreement note names both sides."""
+    seen: dict[str, bool] = {}
+
+    def sure(s: Scored) -> bool:
+        key = s.chunk.chunk_id
+        if key not in seen:
+            seen[key] = confident(s)
+        return seen[key]
+
+    found = find(question, candidates, date_of, sure)
+    if found is None:
+        return None
+    members = [m for side in found.sides for m in side.members if sure(m)]
+    return max(members, key=lambda m: (date_of(m.chunk.doc_id), m.score), default=None)
 
 
 def seed_query(question: str, answer: Answer) -> str | None:
