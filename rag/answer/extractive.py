@@ -31,7 +31,13 @@ from rag.answer.factoid import (
     value_first,
 )
 from rag.answer.followup import split_context
-from rag.answer.lists import announced_count, cite_each, with_following
+from rag.answer.lists import (
+    announced_count,
+    asks_for_list,
+    cite_each,
+    enumerated,
+    with_following,
+)
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     _COUNT_FOCUS,
     STRICT_TYPES,
@@ -391,8 +397,8 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     """1.0 when the sentence holds the asked-for kind of value (see :mod:`rag.answer.spans`: a
     number near the counted thing, a person's name, a date, a place), 0.0 when it holds
     none, 0.5 for open questions; values the question itself states do not count."""
-    if qtype not in ANSWER_KINDS:
-        return 0.5
+    if qtype not in ANSWER_KINDS:  # a list asked: a sentence that enumerates holds one
+        return 1.0 if asks_for_list(question) and enumerated(sentence) else 0.5
     values = answer_values(qtype, sentence, question)
     if qtype == "number":
         if not values:

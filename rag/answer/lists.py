@@ -56,6 +56,66 @@ def announced_count(sentence: str, question: str) -> int:
     return 0
 
 
+_ASKS_PLURAL = re.compile(
+    r"^\W*(?:and\s+)?(?:what|which)\s+(?:(?:kinds?|sorts?|types?)\s+of\s+)?"
+    r"(?:([a-z-]+)\s+)?([a-z-]{3,}s)\b"
+    r"(?!\s+(?:the|a|an|its|their|his|her|this|that|these|those|most|more|any|every|each)\b)",
+    re.I,
+)
+"""*what*/*which*, maybe one word, then a word in -s: a plural noun unless an object
+follows it ("Which department gets the most money?": a verb)."""
+_VERBS_IN_S = frozenset(
+    {"happens", "remains", "causes", "explains", "makes", "means", "needs", "goes", "comes"}
+    | {"counts", "matters", "stops", "starts", "opens", "closes", "runs", "takes", "gets"}
+    | {"does", "has", "is", "was", "this", "its", "his", "as", "us", "yes", "applies"}
+)
+_ASKS_PARTS = re.compile(
+    r"\b(?:includes?|including|included|consists?\s+of|comprises?|contains?|"
+    r"comes?\s+(?:in|with)|made\s+up\s+of)\b",
+    re.I,
+)
+
+
+def asks_for_list(question: str) -> bool:
+    """Does the question ask for several things? A plural noun right after *what* or
+    *which* ("What facilities does the terminal have?", "Which firms bid?", "What
+    classes of licence are there?"), or a verb of parts ("What does phase 2 include?",
+    "what comes in the box?"). A "how many" question asks for a count, not a list."""
+    m = _ASKS_PLURAL.match(question)
+    if m and not (
+        fold(m.group(2)) in _VERBS_IN_S
+        or m.group(2).lower().endswith(("ss", "us", "is"))
+        or (m.group(1) and fold(m.group(1)) in _VERBS_IN_S)
+    ):
+        return True
+    return bool(re.match(r"^\W*(?:and\s+)?(?:what|which)\b", question, re.I)) and bool(
+        _ASKS_PARTS.search(question)
+    )
+
+
+_ITEM_SEP = re.compile(r",\s+(?:and\s+|or\s+)?|;\s+(?:and\s+)?|\s+(?:and|or)\s+")
+
+
+_TWO_NAMES = re.compile(r"\b[A-Z][\w'&.-]*\s+(?:and|or|&)\s+[A-Z][\w'&.-]*")
+
+
+def enumerated(sentence: str) -> int:
+    """How many items the sentence enumerates in one run ("a waiting hall, a ticket
+    office, a café and a covered walkway" -> 4; 0 when none): pieces split on commas,
+    semicolons and *and*/*or*, counted from the first comma-separated run of short
+    pieces (at most 12 words each), so a plain clause with one *and* counts nothing; two
+    names joined by *and* are a list of two ("Councillors Rourke and Sandys")."""
+    pieces = [p for p in _ITEM_SEP.split(sentence) if p.strip()]
+    best = run = 0
+    if re.search(r"[,;]\s", sentence) and len(pieces) >= 3:
+        for p in pieces:
+            run = run + 1 if len(p.split()) <= 12 else 0
+            best = max(best, run)
+    if best >= 3:
+        return best
+    return 2 if _TWO_NAMES.search(sentence) else 0
+
+
 def with_following(doc_text: str, sentence: Chunk, count: int) -> Chunk:
     """The sentence with the ``count`` sentences after it in the same paragraph (one
     sentence per item), or with the one after it when more are counted than
