@@ -46,6 +46,7 @@ from rag.answer.qtypes import (  # re-exported: the answer chain imports them fr
 )
 from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
 from rag.answer.qtypes import unstated_numbers as unstated_numbers
+from rag.answer.reasons import asks_why, gives_reason
 from rag.answer.spans import (
     ANSWER_KINDS,
     WEEKDAYS,
@@ -398,6 +399,8 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     number near the counted thing, a person's name, a date, a place), 0.0 when it holds
     none, 0.5 for open questions; values the question itself states do not count."""
     if qtype not in ANSWER_KINDS:  # a list asked: a sentence that enumerates holds one
+        if asks_why(question):  # a reason asked: a sentence that gives one
+            return 1.0 if gives_reason(sentence) else 0.5
         return 1.0 if asks_for_list(question) and enumerated(sentence) else 0.5
     values = answer_values(qtype, sentence, question)
     if qtype == "number":
