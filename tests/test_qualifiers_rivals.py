@@ -13,7 +13,13 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import abstain
-from rag.answer.qualifiers import asked_role, dropped_modifiers, modifier_rivals
+from rag.answer.qualifiers import (
+    asked_role,
+    dropped_modifiers,
+    modifier_rivals,
+    question_qualifiers,
+    rival_bound,
+)
 from rag.text import tokenize
 from tests.conftest import assistant_over, gate_features
 
@@ -40,6 +46,19 @@ def test_modifier_rivals_find_the_asked_noun_under_another_modifier() -> None:
     eye = "The eye clinic is on the second floor and opens on Tuesdays."
     assert modifier_rivals("On which days does the dermatology clinic run?", eye) == ["dermatology"]
     assert modifier_rivals("On which days does the eye clinic run?", eye) == []
+
+
+def test_a_dotted_number_is_compared_piece_by_piece() -> None:
+    """ "version 4.2" asked: "4.0" and "4.1" stand in its slot (the pieces were lost, since
+    "4.2" is read as the tokens 4 and 2 and the number 4.2 matched neither)."""
+    asked = "Until when does version 4.2 receive security fixes?"
+    assert {"4", "2"} <= question_qualifiers(asked)
+    other = "Version 4.0 receives security fixes until 3 February 2027, and 4.1 until May."
+    assert rival_bound(asked, other, None, set())
+    assert not rival_bound(asked, "Version 4.2 receives security fixes until June.", None, set())
+    assert rival_bound(
+        "Is it safe below 1.5 bar?", "Top up when it reads below 1.0 bar.", None, set()
+    )
 
 
 def test_dropped_modifiers_and_asked_posts() -> None:

@@ -69,10 +69,14 @@ def number_of(token: str) -> str:
 @lru_cache(maxsize=4096)
 def question_qualifiers(question: str) -> frozenset[str]:
     """Folded tokens that pin the answer down: numbers, ordinals and years the question
-    states, and the terms of its names, codes and series letters."""
+    states (a dotted one by its pieces), and the terms of its names, codes and series
+    letters."""
     nums = stated_numbers(question)
     toks = set(tokenize(question))
     out = {t for t in toks if number_of(t) in nums and shape(t) != "name"}
+    # a dotted number ("version 4.2", "1.5 bar") is read as its pieces ("4", "2"), each
+    # then compared in its slot: "4.0" and "4.1" are rivals of the asked "4.2"
+    out |= {t for n in nums if "." in n for t in tokenize(n) if t.isdigit()}
     letters = {fold(m.group(1)) for m in _SERIES.finditer(question)}  # "Class A": "a"
     return frozenset(out | letters | {t for t in asked_names(question) if t not in STOPWORDS})
 
