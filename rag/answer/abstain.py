@@ -48,7 +48,7 @@ from rag.answer.spans import (
     value_spans,
 )
 from rag.ingest.chunking import answer_spans
-from rag.text import STOPWORDS, is_table_row, table_header, tokenize
+from rag.text import STOPWORDS, fold, is_table_row, table_header, tokenize
 from rag.text import names as text_names
 from rag.types import Document, Hit
 
@@ -304,7 +304,7 @@ def features(
     neighbours, labels = context
     qterms = set(tokenize(question))
     sent = set(tokenize(sentence))
-    own = sent | labels
+    own = sent | labels | spelled_out(question, sentence)  # "QA": "quality assurance"
     near = own | neighbours
     weights = {t: stats.idf(t) for t in sorted(qterms)}  # sums alike in every process
     total = sum(weights.values()) or 1.0
@@ -316,6 +316,8 @@ def features(
     own_nums = stated_numbers(sentence) | (
         {t for t in labels if t.isdigit()} - _code_digits(doc_text, sentence)
     )
+    if any("." in n for n in nums):  # "release 7.1": in the heading's tokens as 7 and 1
+        own_nums |= stated_numbers(_context_of(doc_text, sentence)[1])
     qtype = question_type(question)
     focus = count_focus(question) if qtype == "number" else []
     value = pick_value(qtype, question, sentence, focus) if qtype in ANSWER_KINDS else None
@@ -521,6 +523,31 @@ def _name_rival(
     if not missing or not any(not set(tokenize(n)) & qterms for n in text_names(sentence)):
         return 0.0
     return len(missing) / len(terms)
+
+
+_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
+
+
+def spelled_out(question: str, sentence: str) -> set[str]:
+    """The folded acronyms of the question ("QA", "CEO") whose words the sentence spells
+    out, one word per letter in a row ("quality assurance", "chief executive officer"):
+    the name is there, written in full."""
+    found: set[str] = set()
+    acronyms = {m.group() for m in _ACRONYM.finditer(question)}
+    if not acronyms:
+        return found
+    initials = "".join(w[0].lower() for w in re.findall(r"[A-Za-z][\w'-]*", sentence))
+    for a in acronyms:
+        if a.lower() in initials and not re.search(rf"\b{a}\b", sentence):
+            words = re.findall(r"[A-Za-z][\w'-]*", sentence)
+            for i in range(len(words) - len(a) + 1):
+                run = words[i : i + len(a)]
+                if "".join(w[0] for w in run).lower() == a.lower() and not any(
+                    fold(w) in STOPWORDS for w in run
+                ):
+                    found.update(tokenize(a))
+                    break
+    return found
 
 
 def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> float:

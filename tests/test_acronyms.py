@@ -1,0 +1,36 @@
+"""An acronym the question uses counts as named where the sentence spells it out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.answer.abstain import spelled_out
+from tests.conftest import assistant_over, gate_features
+
+DOC = """# Tarnwick Gas release 7.1
+
+This release was checked by the Tarnwick quality assurance team, led by Odile Brandvik,
+over six weeks in the spring.
+
+The installer now asks for the database password only once.
+"""
+
+
+def test_spelled_out_reads_one_word_per_letter() -> None:
+    sentence = "The team is led by the chief executive officer, Ann Lee."
+    assert spelled_out("Who is the CEO?", sentence) == {"ceo"}
+    assert spelled_out("Who is the CEO?", "The CEO is Ann Lee.") == set()  # named as such
+    assert spelled_out("Who is the CFO?", sentence) == set()
+    assert spelled_out("What does the UTC do?", "The Urgent Treatment Centre opens at 8.")
+    # stop words do not spell: "the assistant" is not "TA"
+    assert spelled_out("Who is the TA?", "Ask the assistant.") == set()
+
+
+def test_the_gate_sees_the_acronyms_name_in_full(tmp_path: Path) -> None:
+    bot = assistant_over(tmp_path, {"release.md": DOC})
+    question = "Who led the QA team that checked release 7.1?"
+    sentence = DOC.split("\n\n")[1].replace("\n", " ")
+    feats = gate_features(bot, question, sentence)
+    assert feats["names_missing_idf"] == 0.0
+    ans = bot.ask(question)
+    assert not ans.abstained and "Odile Brandvik" in ans.answer
