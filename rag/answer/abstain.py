@@ -305,6 +305,8 @@ def features(
     qterms = set(tokenize(question))
     sent = set(tokenize(sentence))
     own = sent | labels | spelled_out(question, sentence)  # "QA": "quality assurance"
+    if _ANAPHOR.search(sentence):  # "this cut processor load": what "this" is, is next to it
+        own |= neighbours
     near = own | neighbours
     weights = {t: stats.idf(t) for t in sorted(qterms)}  # sums alike in every process
     total = sum(weights.values()) or 1.0
@@ -524,6 +526,12 @@ def _name_rival(
         return 0.0
     return len(missing) / len(terms)
 
+
+_ANAPHOR = re.compile(
+    r"^\W*(?:\w+\s+){0,3}?(?:this|these|it|they)\b(?!\s+(?:is|was)\s+(?:the|a)\b)", re.I
+)
+"""A sentence that names its subject by a pronoun in its first words ("In our measurements
+this cut processor load ...", "It was opened in 1911."): its neighbours name it."""
 
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
 
