@@ -25,7 +25,6 @@ from rag.answer.spans import (
     stated_numbers,
     value_spans,
 )
-from rag.glossary import counted_thing, holds_any, post_missing
 from rag.lang import CJK_END_MARKS, detect_language, ordinals, with_question_word
 from rag.text import tokenize
 
@@ -126,7 +125,7 @@ def counted_missing(question: str, sentence: str) -> bool | None:
     if money_asked(question) and not holds_money(sentence):  # typed: in any language
         return True
     if lang != (detect_language(sentence) or "en"):
-        return counted_elsewhere(question, sentence)
+        return False
     if lang == "zh":
         return cjk_attribute_missing(question, sentence)
     if lang == "vi":
@@ -208,30 +207,7 @@ def across_languages(
     if "focus_conflict" in names and measured_not_counted(question, sentence):
         out[list(names).index("focus_conflict")] = 1.0
     out = _with_rival_year(names, _with_untyped(names, out, question), question, sentence)
-    out = _with_money_absent(names, out, question, sentence)
-    return _with_post(names, out, question, sentence)
-
-
-def _with_post(names: Sequence[str], x: list[float], question: str, sentence: str) -> list[float]:
-    """``x`` (a sentence in another language than the question) with ``role_missing`` set
-    when a "who" question's post (:data:`rag.glossary.POSTS`) is named in none of its
-    forms in the sentence, and ``rank_mismatch`` when only at the other rank ("Deputy
-    Secretary ..." for "Ai là Bí thư ...?"): across languages every word-comparing
-    feature is neutral, so nothing else checks the post. Within Vietnamese or Chinese the
-    term overlap features still compare the post's words, and the glossary is no
-    complete list of a language's posts: it is not used there. A counted thing missing
-    from the glossary's forms only lowers the sentence's typing
-    (:func:`counted_elsewhere`), it does not refuse: a glossary miss is weak evidence."""
-    if "role_missing" not in names or "rank_mismatch" not in names:
-        return x
-    if question_type(with_question_word(question)) != "person":
-        return x
-    missing, other_rank = post_missing(question, sentence)
-    if not (missing or other_rank):
-        return x
-    out = list(x)
-    out[list(names).index("role_missing" if missing else "rank_mismatch")] = 1.0
-    return out
+    return _with_money_absent(names, out, question, sentence)
 
 
 ENCODER_FEATURES = frozenset(["dense_max"])
@@ -438,16 +414,6 @@ def counts_things(question: str) -> bool:
         unit = m.group(1) if m else ""
     unit = unicodedata.normalize("NFC", unit.lower())
     return bool(unit) and unit not in MEASURE_UNITS
-
-
-def counted_elsewhere(question: str, sentence: str) -> bool:
-    """Whether a "how many" question's counted thing (:func:`rag.glossary.counted_thing`, by
-    a glossary of common counted things and units in the three languages) is named in
-    none of its forms in a sentence in another language ("How many travel companies" and
-    "215.000 lượt khách du lịch"): its numbers count something else. False when the
-    glossary does not know the counted thing."""
-    forms = counted_thing(question)
-    return bool(forms) and not holds_any(sentence, forms)
 
 
 def _is_measure(value: Span) -> bool:

@@ -161,50 +161,8 @@ def answer_similarity(
     encoder's as they are (centred per language when several are present), the
     multilingual encoder's through :func:`calibrated_similarity`."""
     if embedder.model_name == config.multilingual_model and not is_multilingual(config):
-        calibrated = calibrated_similarity(sims, languages, query, embedder)
-        return toward_common_level(calibrated, languages, LEVEL_SHARE)
+        return calibrated_similarity(sims, languages, query, embedder)
     return centre_by_language(sims, languages)
-
-
-LEVEL_SHARE = 0.5
-"""The share of the way :func:`toward_common_level` moves each language's median
-calibrated similarity to the highest one. Chosen on the cross-lingual dev split (the
-gold sentence is the answer's first for 41 of its 51 answerable questions at 0, 43 at
-0.4 and 0.5, 42 at 0.6 and 0.75, 37 at 1: full centring removes the signal too)."""
-
-
-def toward_common_level(
-    values: np.ndarray, languages: Sequence[str], share: float = LEVEL_SHARE
-) -> np.ndarray:
-    """``values`` with each language's median moved ``share`` of the way up to the highest
-    language median (a language with fewer than three candidates stays put; ``values``
-    itself when fewer than two languages have three). The highest language keeps its
-    values, so the abstention model reads its sentences as before; the order is the one
-    that moving every median toward the common one would give (the shifts differ by a
-    constant).
-
-    Read against unrelated sentences of their own language
-    (:func:`calibrated_similarity`), sentences in the question's language still stand
-    further out than equally relevant ones in another language: the encoder matches
-    shared words too, so an English question's English sentences on the same topic
-    outrank the Vietnamese or Chinese sentence that answers it. Moving every language's
-    level fully to the common one (:func:`centre_by_language`) also removes the signal
-    that one language's passages are the ones about the question; half-way keeps some."""
-    if len(set(languages)) <= 1 or share == 0:
-        return values
-    langs = np.asarray(languages)
-    out = np.asarray(values, dtype=np.float64).copy()
-    medians = {
-        lang: float(np.median(out[langs == lang]))
-        for lang in sorted(set(languages))
-        if (langs == lang).sum() >= 3
-    }
-    if len(medians) < 2:
-        return values
-    top = max(medians.values())  # that language keeps its values: the gate reads them
-    for lang, median in medians.items():
-        out[langs == lang] += share * (top - median)
-    return out.astype(np.asarray(values).dtype, copy=False)
 
 
 def multilingual_config(config: Config) -> Config:
