@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import abstain
-from rag.answer.slots import ends, reversed_direction, rival_filler
+from rag.answer.slots import ends, reversed_comparison, reversed_direction, rival_filler
 from rag.text import tokenize
 from tests.conftest import assistant_over, gate_features
 
@@ -71,7 +71,10 @@ DOCS = {
         "footpaths. The parish will spend 6,500 pounds of it on new signposts.\n\n"
         "## Warranties\n\n"
         "The parish's new mower came with a warranty on the engine of three years. The "
-        "warranty on the blades is six months.\n"
+        "warranty on the blades is six months.\n\n"
+        "## Energy\n\n"
+        "Since the new boiler was fitted, the parish hall uses about 18 percent less gas in "
+        "winter than it did in 2025.\n"
     ),
 }
 
@@ -80,6 +83,21 @@ DOCS = {
 def bot(tmp_path_factory: pytest.TempPathFactory):
     """An assistant over the budget above (its own index, the fitted model)."""
     return assistant_over(tmp_path_factory.mktemp("direction"), DOCS)
+
+
+def test_a_reversed_comparison_is_the_opposite_comparative_before_the_asked_noun() -> None:
+    stated = "The indexer uses about 22 percent less memory on repositories that hold more data."
+    assert reversed_comparison("How much more memory does the indexer use?", stated)
+    assert not reversed_comparison("How much less memory does the indexer use?", stated)
+    assert not reversed_comparison("How much memory does the indexer use?", stated)
+    assert reversed_comparison("Are the fees higher this year?", "The fees are lower this year.")
+
+
+def test_the_reversed_comparison_abstains_and_the_stated_one_is_answered(bot) -> None:
+    ans = bot.ask("How much more gas does the parish hall use since the new boiler?")
+    assert ans.abstained, ans.answer
+    ans = bot.ask("How much less gas does the parish hall use since the new boiler was fitted?")
+    assert not ans.abstained and "18 percent" in ans.answer
 
 
 def test_the_stated_direction_is_answered(bot) -> None:
@@ -118,5 +136,5 @@ def test_a_where_question_needs_a_place_phrase(bot) -> None:
 
 def test_the_fitted_model_counts_both_against_answering() -> None:
     model = abstain.load_model()
-    for name in ("direction_reversed", "filler_rival", "place_absent"):
+    for name in ("direction_reversed", "filler_rival", "place_absent", "comparison_reversed"):
         assert model.weights[abstain.FEATURES.index(name)] < 0  # fitted on dev

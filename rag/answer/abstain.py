@@ -36,7 +36,7 @@ from rag.answer.qualifiers import (
     rival_bound,
     shape,
 )
-from rag.answer.slots import reversed_direction, rival_filler
+from rag.answer.slots import reversed_comparison, reversed_direction, rival_filler
 from rag.answer.spans import (
     ANSWER_KINDS,
     asked_names,
@@ -47,6 +47,7 @@ from rag.answer.spans import (
     stated_numbers,
     value_spans,
 )
+from rag.answer.yesno import is_yes_no
 from rag.ingest.chunking import answer_spans
 from rag.text import STOPWORDS, fold, is_table_row, table_header, tokenize
 from rag.text import names as text_names
@@ -96,6 +97,8 @@ FEATURES = (
     "place_absent",  # a where-question, and no place phrase in the sentence
     "name_rival",  # a name the question asks about missing, another name standing in the
     # sentence ("Port Aldwick" where "Kessock Harbour" is asked; not for who-questions)
+    "comparison_reversed",  # "more memory" asked, "less memory" stated; not for yes/no
+    # questions, whose answer it is ("No") (:func:`rag.answer.slots.reversed_comparison`)
 )
 
 
@@ -355,6 +358,7 @@ def features(
         float(rival_filler(question, sentence, near)),
         float(bool(_PLACE_ASKED.search(question)) and not _PLACE_PHRASE.search(sentence)),
         _name_rival(question, qtype, names, sentence, own, qterms),
+        float(not is_yes_no(question) and reversed_comparison(question, sentence)),
     ]
     # a document in another language: the wording features say nothing (rag.answer.spans)
     return across_languages(FEATURES, x, lambda: load_model().mean, question, sentence, doc_text)

@@ -157,6 +157,7 @@ WORDING_FEATURES = frozenset(
         "partitive_missing",
         "place_absent",
         "name_rival",
+        "comparison_reversed",
     ]
 )
 """Abstention features that compare the question's words (terms, names, titles,
@@ -233,6 +234,7 @@ ENGLISH_RULE_FEATURES = frozenset(
         "direction_reversed",
         "filler_rival",
         "place_absent",
+        "comparison_reversed",
     ]
 )
 """Abstention features read by English phrase rules (a count after "how many", a modifier

@@ -7,6 +7,9 @@ cannot see it; the prepositions that mark the ends can. English marks a source w
 *from* and a goal with *to*, *into*, *towards* or *onto*; what follows each (its noun
 phrase) names the end.
 
+A reversed comparison: "How much more memory does it use?" over "it uses 22 percent less
+memory": the comparative before the asked noun turned into its opposite.
+
 A rival filler: "How long is the warranty on the fan motor?" over "The warranty on the
 compressor is seven years": the same preposition after the same word, another noun after
 it, and the asked one nowhere near. Nothing here names a word of one corpus.
@@ -124,3 +127,48 @@ def rival_filler(question: str, sentence: str, near: set[str]) -> bool:
         if any(p == prep and noun and anchor & a and not filler & f for p, a, f, noun in found):
             return True
     return False
+
+
+_OPPOSITES = (
+    ("more", "less"),
+    ("more", "fewer"),
+    ("higher", "lower"),
+    ("larger", "smaller"),
+    ("bigger", "smaller"),
+    ("greater", "smaller"),
+    ("longer", "shorter"),
+    ("faster", "slower"),
+    ("earlier", "later"),
+    ("increase", "decrease"),
+    ("rise", "fall"),
+)
+_OPPOSITE: dict[str, set[str]] = {}
+for _a, _b in _OPPOSITES:
+    _OPPOSITE.setdefault(_a, set()).add(_b)
+    _OPPOSITE.setdefault(_b, set()).add(_a)
+
+
+@lru_cache(maxsize=4096)
+def _compared(text: str) -> frozenset[tuple[str, str]]:
+    """(comparative, the content word after it) pairs: "more memory", "lower fees"."""
+    ws = words(text)
+    out = set()
+    for i, w in enumerate(ws[:-1]):
+        word = fold(w.text)
+        if word in _OPPOSITE:
+            nxt = next(
+                (v for v in ws[i + 1 : i + 3] if v.terms and fold(v.text) not in STOPWORDS), None
+            )
+            if nxt is not None:
+                out.add((word, nxt.terms[0]))
+    return frozenset(out)
+
+
+def reversed_comparison(question: str, sentence: str) -> bool:
+    """Does the sentence state the opposite comparison about the asked noun ("22 percent
+    less memory" for "How much more memory ...?"), and never the asked one?"""
+    asked = _compared(question)
+    if not asked:
+        return False
+    found = _compared(sentence)
+    return any((w, n) not in found and any((o, n) in found for o in _OPPOSITE[w]) for w, n in asked)
