@@ -39,10 +39,10 @@ from rag.answer.lists import (
     with_following,
 )
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
-    _COUNT_FOCUS,
     STRICT_TYPES,
     count_focus,
     question_type,
+    several_counts,
 )
 from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
 from rag.answer.qtypes import unstated_numbers as unstated_numbers
@@ -57,6 +57,7 @@ from rag.answer.spans import (
 from rag.answer.two_part import joint_pick, with_question_word, with_referents
 from rag.config import Config
 from rag.embed.encoder import Embedder
+from rag.lang import detect_language
 from rag.retrieve.retriever import sub_queries
 from rag.retrieve.routing import answer_similarity, centre_by_language, chunk_language
 from rag.text import tokenize
@@ -334,7 +335,7 @@ class ExtractiveBackend:
         return out
 
     def _choose(self, question: str, scored: list[Scored]) -> list[Scored]:
-        """The best sentence, plus others that add asked-for terms the best one lacks.
+        """The best sentence, plus others that add asked-for content the best one lacks.
 
         When the best sentence already leads with a value of the asked kind (a factoid:
         "Captain Ruth Iveson — The harbour master, ..."), another sentence is added only
@@ -342,7 +343,10 @@ class ExtractiveBackend:
         ... were revoked" next to "issued 1,412 licences"), or it names a name or code of
         the question that neither the best sentence nor its heading and document title
         name: a sentence that adds only a topic word ("The Aldwick Fishermen's
-        Cooperative has 46 boats" for "Who is Port Aldwick's harbour master?") pads."""
+        Cooperative has 46 boats" for "Who is Port Aldwick's harbour master?") pads.
+        Otherwise (what, which, why, yes/no) it is added when it is worded nearly as
+        well and adds asked content (:func:`_adds_asked`; for a question asked in another
+        language than the best sentence's, any asked term it adds)."""
         best = scored[0]
         chosen = [best]
         covered = set(tokenize(best.chunk.text))
@@ -350,6 +354,12 @@ class ExtractiveBackend:
         factoid = best.typed >= 1.0
         topic = covered | best.context | set(tokenize(best.chunk.doc_title))
         names = asked_names(question) | stated_numbers(question)
+        weights = _term_weights(qterms, [sentence_terms(s.chunk.text) for s in scored])
+        # asked in another language than the best sentence's: the terms they share are
+        # names, and what else is asked cannot be read off the wording
+        across = (detect_language(question) or "en") != chunk_language(
+            best.chunk.doc_id, best.chunk.text
+        )
         for s in scored[1:6]:
             if len(chosen) >= self.config.max_answer_sentences:
                 break
@@ -358,15 +368,91 @@ class ExtractiveBackend:
                 _holds_value(question, s.chunk.text, new_terms) or (new_terms - topic) & names
             ):
                 continue
+            uncovered = _uncovered(new_terms, topic)
+            if not (factoid or across) and not _adds_asked(question, best, s, uncovered, weights):
+                continue
             if s.score >= best.score - 0.12 and new_terms and s.typed >= best.typed - 0.5:
                 chosen.append(s)
                 covered |= set(tokenize(s.chunk.text))
+                topic |= covered
         # Keep reading order inside one document for a natural answer.
         return (
             sorted(chosen, key=lambda s: (s.chunk.source, s.chunk.start))
             if len({c.chunk.source for c in chosen}) == 1
             else chosen
         )
+
+
+ASKED_SHARE = 0.2
+"""The share of the question's rarity-weighted terms that two or more asked terms a
+second sentence adds (beyond the best one, its heading and its document title) must
+weigh for it to be quoted with the best one."""
+CLOSE_SECOND = 0.06
+"""How near the best sentence's score a second one adding a single asked term must be."""
+
+
+def _uncovered(terms: set[str], covered: set[str]) -> set[str]:
+    """``terms`` that no covered term matches, where a term also matches its stem's slips
+    ("dredge" in a sentence saying "dredging" stemmed "dredg"): one is the other plus at
+    most two letters."""
+    return {
+        t
+        for t in terms
+        if not any(
+            len(c) >= 4 and abs(len(c) - len(t)) <= 2 and (c.startswith(t) or t.startswith(c))
+            for c in covered
+        )
+    }
+
+
+_WH_HEAD = re.compile(
+    r"\b(?:which|what)\s+(?:(?:is|are|was|were|will|would)\s+(?:the|its|their)\s+)?"
+    r"(?:(?:two|three|four|both)\s+)?([a-z][\w-]*)",
+    re.I,
+)
+"""The noun a which/what question asks for: "Which menu ...", "What will the capacity
+of ... be?" (after a copula; after "did"/"does" comes the subject)."""
+
+
+def _adds_asked(
+    question: str, best: Scored, other: Scored, new: set[str], weights: dict[str, float]
+) -> bool:
+    """Does ``other`` add asked content that the best sentence lacks? ``new`` holds the
+    asked terms it adds beyond the best one, its heading and its document title. It
+    adds when ``new`` holds
+
+    * the noun the question asks for ("Which menu sets the heating curve?" against "The
+      heating curve sets the flow temperature ...");
+    * another of the names, codes or numbers the question pins, next to the best one's
+      ("Class C" after "Class B" for "What is the night cap for Class B and for Class C?");
+    * two or more terms weighing :data:`ASKED_SHARE` of the question's terms, each
+      weighed by its rarity among the candidates (:func:`_term_weights`);
+    * or one term, when ``other`` scores within :data:`CLOSE_SECOND` of the best one and
+      keeps the question's names that the best one holds ("W02 ... means that the
+      service is due" adds only "mean" to "E01 – Low water flow" for "What does E01
+      mean?").
+
+    A sentence adding only who spoke ("Colonel ..., Commander of ...") to the one that
+    names both gates for "Which two border gates did the commander want upgraded or
+    opened?" pads."""
+    if not new:
+        return False
+    head = _WH_HEAD.search(question)
+    names = _pinned(question)
+    if head and set(tokenize(head.group(1))) & new:
+        return True  # the noun asked for
+    if new & names and names & set(tokenize(best.chunk.text)):
+        return True  # another of the things the question names ("Class C" after "Class B")
+    total = sum(weights.values())
+    if len(new) >= 2:
+        return total > 0 and sum(weights.get(t, 0.0) for t in sorted(new)) >= ASKED_SHARE * total
+    held = asked_names(question) & set(tokenize(best.chunk.text))
+    return best.score - other.score <= CLOSE_SECOND and held <= set(tokenize(other.chunk.text))
+
+
+def _pinned(question: str) -> set[str]:
+    """The names, codes and numbers a question pins its answer to (folded terms)."""
+    return asked_names(question) | stated_numbers(question)
 
 
 def clear_question_caches() -> None:
@@ -488,9 +574,7 @@ def shorten(sentence: str, question: str, limit: int = 180) -> str:
     if not overlap:
         return sentence
     best = max(overlap.values())
-    multi = " and " in " ".join(focus) or re.search(
-        r"\band\b", _COUNT_FOCUS.search(question).group(1) if _COUNT_FOCUS.search(question) else ""
-    )
+    multi = several_counts(question)  # "how many talks and meetings": keep each count
     keep = [i for i, n in overlap.items() if n == best or (multi and n[0] > 0)]
     chosen = sorted({*range(head + 1), *keep})
     pieces: list[list[int]] = []

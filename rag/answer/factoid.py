@@ -12,7 +12,7 @@ from functools import lru_cache
 from rag.answer.citations import ends_with_abbreviation
 from rag.answer.cjk import cjk_pick_value, cjk_value_window
 from rag.answer.followup import split_context
-from rag.answer.qtypes import _COUNT_FOCUS, count_focus, question_type
+from rag.answer.qtypes import count_focus, question_type, several_counts
 from rag.answer.qualifiers import pick_value, value_window, words
 from rag.answer.spans import ANSWER_KINDS, WORD_NUMBERS, Span, answer_values, is_cjk_sentence
 from rag.text import STOPWORDS, fold, tokenize
@@ -100,8 +100,7 @@ def _factoid_value(sentence: str, question: str) -> tuple[Span, list[str]] | Non
     if qtype not in ANSWER_KINDS:
         return None
     focus = count_focus(primary) if qtype == "number" else []
-    m = _COUNT_FOCUS.search(primary)
-    if m and re.search(r"\band\b", m.group(1)):
+    if several_counts(primary):
         return None  # "how many talks and meetings": each count is in the sentence
     # a follow-up's context ("that class" -> "... Class C ...") helps to choose the value
     cjk = is_cjk_sentence(sentence)  # Chinese: no spaces, so clauses instead of word distances

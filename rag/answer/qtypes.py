@@ -138,3 +138,19 @@ def count_focus(question: str) -> list[str]:
     if m and m.group(1).lower() not in {"number", "count", "figure"}:
         return tokenize(m.group(1))
     return []
+
+
+_MODIFIER = re.compile(r"\b(?:of|with|about|involving|against|over|under)\b", re.I)
+
+
+def several_counts(question: str) -> bool:
+    """Does a how-many question count two things at once ("How many talks and
+    face-to-face meetings did they hold?")? An "and" inside the counted thing's modifier
+    ("How many cases of organising illegal entry and exit were prosecuted?") joins what
+    the one counted thing is about: one count is asked."""
+    m = _COUNT_FOCUS.search(question)
+    if not m:
+        return False
+    cut = _MODIFIER.search(m.group(1))
+    head = m.group(1)[: cut.start()] if cut else m.group(1)
+    return re.search(r"\band\b", head, re.I) is not None

@@ -6,7 +6,8 @@ same code serves news, manuals, regulations, reports and encyclopedic text.
 
 * :func:`value_spans` finds typed values in a sentence: ``money``, ``percent``,
   ``quantity`` (a number with its unit), ``number``, ``date`` (a date keeps its year:
-  "June 26, 2023"), ``time``, ``person``, ``org``, ``place``.
+  "June 26, 2023"), ``time``, ``person``, ``org``, ``place``, and ``code`` for the year
+  of a name ("Regulation 2024"), which answers no question type.
 * :func:`is_label` / :func:`content_span` keep headings, section labels, datelines and
   document titles out of answers: they name a topic, they do not answer a question.
 * :func:`asked_names` / :func:`stated_numbers` are what a question pins its answer to
@@ -116,56 +117,16 @@ _CJK_KINDS = (
 )
 """Typed values of Chinese text, tried (before the Latin shapes) only in sentences
 holding Han characters; a date is found before a quantity, so "2025年" is a date."""
-WORD_NUMBERS = {
-    w: i
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_ORDINAL_WORDS = "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
+WORD_NUMBERS = {w: i for i, w in enumerate(_NUMBER_WORDS.split())}
 WORD_NUMBERS.update(
     thirty=30, forty=40, fifty=50, sixty=60, seventy=70, eighty=80, ninety=90, hundred=100
 )
-ORDINALS = {
-    w: i + 1
-    for i, w in enumerate(
-        [
-            "first",
-            "second",
-            "third",
-            "fourth",
-            "fifth",
-            "sixth",
-            "seventh",
-            "eighth",
-            "ninth",
-            "tenth",
-            "eleventh",
-            "twelfth",
-        ]
-    )
-}
+ORDINALS = {w: i + 1 for i, w in enumerate(_ORDINAL_WORDS.split())}
 _WORD_NUMBER = re.compile(r"\b(" + "|".join([*WORD_NUMBERS, *ORDINALS]) + r")\b", re.I)
 # Capital letters only: the range À-Ỹ also holds every lowercase Vietnamese vowel, so a
 # name run could start inside "chợ" at "ợ"; and never inside a word.
@@ -177,7 +138,13 @@ _ORG_WORD = re.compile(  # generic English words that end an organisation's name
     r"Fund|Bank|Trust|Agency|Authority|Department|Ministry|Service|University|College|"
     r"School|Library|Laboratory|Institute|Society|Union|Cooperative|Committee|Panel|"
     r"Commission|Court|Foundation|Club|Federation|Party|Partners|Sons|Ferries|Industries|"
-    r"Command|Corps|Force|Forces|Guard|Police|Army|Navy|Region|Province|County|City)\b"
+    r"Command|Corps|Force|Forces|Guard|Police|Army|Navy|Region|Province|County|City|"
+    r"Centre|Center|Hospital|Clinic|Unit|Charity|Team|Museum|Theatre|Church|Inspectorate|"
+    r"Stores|Brothers|Daughters|Engineering|Fisheries|Services|Network|Bureau|Government)\b"
+)
+_PLACE_WORD = re.compile(  # generic English words that end a place's name
+    r"\b(?:Street|Road|Lane|Avenue|Square|Row|Quay|Bridge|Park|Field|Farm|Wood|Meadow|"
+    r"Valley|Bay|Harbour|Point|Island|River|Brook|Hill|Beach|Coast|Lake)$"
 )
 _CODE = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
 _HONORIFIC = re.compile(r"^(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Lady|Lord)\.?$")
@@ -214,7 +181,9 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
             if kind == "date" and m.group().islower() and _MONTH_ONLY.fullmatch(m.group()):
                 continue  # "may", "march": a verb, not a month
             if b > a and not any(a < y and x < b for x, y in taken):
-                found.append(Span(a, b, kind, sentence[a:b]))
+                named = kind == "date" and _NAMED_YEAR.search(sentence[:a]) and m.group().isdigit()
+                # "Regulation 2024": the year of a name, not a date (kept from bare numbers)
+                found.append(Span(a, b, "code" if named else kind, sentence[a:b]))
                 taken.append((a, b))
 
     kinds: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -260,8 +229,12 @@ def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:
             continue  # "The", "It": a stop word, capitalised
         if _ORG_WORD.search(text):
             kind = "org"
-        elif re.search(r"\b(?:in|at|from|to|near|of|across|outside)\s+(?:the\s+)?$", sentence[:a]):
-            kind = "place"
+        elif len(words) == 1 and _THE_END.search(sentence[:a]) and sentence.startswith(" of ", b):
+            kind = "name"  # "the Mayor of Saint-Orvel": a title, not a place
+        elif _PLACE_WORD.search(text) or re.search(
+            r"\b(?:in|at|from|to|near|of|across|outside)\s+(?:the\s+)?$", sentence[:a]
+        ):
+            kind = "place"  # "Fenwick Road", "Calder Bay"; "in Brenmoor"
         elif len(words) >= 2 or _HONORIFIC.match(sentence[max(0, a - 5) : a].strip()):
             kind = "person"
         else:
@@ -270,6 +243,10 @@ def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:
     return out
 
 
+_THE_END = re.compile(r"\bthe\s+$", re.I)
+_NAMED_YEAR = re.compile(
+    r"(?<![.!?:]\s)(?<!^)\b(?!(?:In|On|By|Since|From|Until|Before|After)\s)[A-Z][a-z]+\s$"
+)
 _MONTH_WORD = re.compile(rf"(?i:{MONTHS}|{WEEKDAYS})")
 _UNIT_AFTER = re.compile(r"\s+([a-z]+)\b")
 _MONTH_ONLY = re.compile(rf"(?:{MONTHS})\.?")
@@ -285,11 +262,17 @@ ANSWER_KINDS: dict[str, frozenset[str]] = {
 """Which span kinds answer which question type (see :func:`rag.answer.extractive.question_type`)."""
 
 
+_TIME_ASKED = re.compile(r"\b(?:what|which) times?\b|\bat what hour\b", re.I)
+
+
 def answer_values(qtype: str, sentence: str, question: str) -> list[Span]:
-    """Spans of ``sentence`` of the kind ``qtype`` asks for, minus what the question states."""
+    """Spans of ``sentence`` of the kind ``qtype`` asks for, minus what the question states
+    (for "What time ...?" only clock times: a weekday or a season is no time of day)."""
     kinds = ANSWER_KINDS.get(qtype)
     if not kinds:
         return []
+    if qtype == "date" and _TIME_ASKED.search(question):
+        kinds = frozenset({"time"})  # "What time ...?" asks for a clock time, not "Friday"
     asked = set(tokenize(question))
     out = []
     for s in value_spans(sentence):

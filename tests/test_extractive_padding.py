@@ -1,0 +1,99 @@
+"""A second sentence is quoted with the best one only when it adds asked content
+(issue 15): for what/which/why/yes-no questions, ``ExtractiveBackend._choose`` used to
+add up to three sentences that scored within 0.12 of the best one and held any question
+term the best one lacked, so an answer that its first sentence already gave grew to
+three long sentences (the seeds' "Which two border gates ..." answer was 4 KB of JSON).
+
+Now the added terms must not be in the best sentence (stem slips too: "dredges" and
+"dredging"), its heading or its title, and they must be the noun the question asks for,
+one of its names or codes, two or more terms of weight, or one term of a sentence
+scoring nearly as well that keeps the question's names. The candidates are real
+:class:`Scored` records; choosing embeds nothing.
+"""
+
+from __future__ import annotations
+
+from rag.answer.candidates import Scored
+from rag.answer.extractive import ExtractiveBackend
+from rag.config import Config
+from rag.types import Chunk
+
+
+def _cand(doc: str, title: str, sentence: str, score: float, start: int = 0) -> Scored:
+    """A ranked candidate of an open question (typed 0.5: no value type asked)."""
+    chunk = Chunk(
+        f"{doc}@{start}", doc, f"{doc}.txt", title, start, start + len(sentence), sentence
+    )
+    return Scored(chunk, score, score, 0.5, 0.5, 1)
+
+
+def _choose(question: str, *cands: Scored) -> list[str]:
+    """The texts :meth:`ExtractiveBackend._choose` quotes, in its order."""
+    backend = ExtractiveBackend(None, Config())
+    return [s.chunk.text for s in backend._choose(question, list(cands))]
+
+
+TITLE = "Border guards of Rhoswen and Calder review their year"
+GATES = (
+    "He urged upgrading the Tarn Pass gate to an international one and officially "
+    "opening the Kell Ford gate."
+)
+SPEAKER = (
+    "Colonel Ann Roe, Commander of the Rhoswen Border Guard, said the border had stayed "
+    "calm all year."
+)
+
+
+def test_a_sentence_adding_only_who_spoke_does_not_pad_the_answer() -> None:
+    """The seeds' q41 shape: the best sentence names both gates; the next one adds only
+    "commander" (its other asked words are in the document's title)."""
+    q = "Which two border gates did the Rhoswen border guard commander want upgraded or opened?"
+    best = _cand("talks", TITLE, GATES, 0.51, 900)
+    speaker = _cand("talks", TITLE, SPEAKER, 0.42, 300)
+    assert _choose(q, best, speaker) == [GATES]
+
+
+def test_the_sentence_holding_the_asked_answer_is_still_added() -> None:
+    """The seeds' q15 shape: the best sentence names the colonel; the one that names the
+    gate to upgrade adds three asked terms."""
+    q = "Which border gate did Colonel Ann Roe want upgraded to international status?"
+    best = _cand("talks", TITLE, SPEAKER, 0.51, 300)
+    gates = _cand("talks", TITLE, GATES, 0.44, 900)
+    assert _choose(q, best, gates) == [SPEAKER, GATES]
+
+
+def test_the_asked_noun_and_an_asked_code_make_a_second_sentence() -> None:
+    curve = "The heating curve sets the flow temperature according to the outdoor temperature."
+    menu = "Finally, set the heating curve (menu 3.2) and record the date on the card."
+    q = "Which menu sets the heating curve?"
+    got = _choose(
+        q, _cand("manual", "Manual", curve, 0.64), _cand("manual", "Manual", menu, 0.52, 400)
+    )
+    assert got == [curve, menu]
+    b = "A dwelling let under a Class B licence may be let for no more than 90 nights a year."
+    c = "A dwelling let under a Class C licence may be let for no more than 60 nights a year."
+    q = "What is the night cap for Class B and for Class C?"
+    got = _choose(q, _cand("rules", "Rules", b, 0.60), _cand("rules", "Rules", c, 0.50, 200))
+    assert got == [b, c]
+
+
+def test_a_stem_slip_is_no_new_term() -> None:
+    """hn028: "dredge" of the question is in the best sentence's "Dredging" (stemmed
+    "dredg"); the sentence about dredges with wider rings adds nothing asked."""
+    best = "Dredging remains banned within two nautical miles of the shore."
+    other = "Skippers have used dredges with wider rings since January 2024."
+    q = "Are boats allowed to dredge close to the shore?"
+    got = _choose(q, _cand("quota", "Quota", best, 0.47), _cand("quota", "Quota", other, 0.40, 300))
+    assert got == [best]
+
+
+def test_one_term_of_a_sentence_about_another_code_pads() -> None:
+    """hp050: "W02 ... means ..." adds only "mean" to the sentence that explains E01."""
+    best = "E01 – Low water flow. The flow sensor measures less than 12 litres per minute."
+    other = "W02, for example, means that the service is due."
+    got = _choose(
+        "what does E01 mean",
+        _cand("codes", "Codes", best, 0.49),
+        _cand("codes", "Codes", other, 0.45, 300),
+    )
+    assert got == [best]

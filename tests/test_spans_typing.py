@@ -1,0 +1,63 @@
+"""Span typing (issue 15). Before, "Willow Birth Centre" and "Fenwick Road" were typed
+as persons (two capitalised words) and led who-answers, "the Mayor of X" was a place
+(after "from"), "Regulation 2024" held a date, and "Friday" led the answer to "What time
+does the last ferry leave in winter?". Now a name ending in a generic institution word
+is an organisation, one ending in a generic place word a place, "the Mayor of X" a
+title, a year right after a name's word part of the name, and a "What time ...?"
+question asks for a clock time: a weekday or a season never leads its answer.
+"""
+
+from __future__ import annotations
+
+from rag.answer.extractive import _typed, value_first
+from rag.answer.spans import answer_values, value_spans
+
+BIRTH = (
+    "It has a delivery suite with 10 rooms, and the midwife-led Willow Birth Centre with "
+    "four rooms."
+)
+FERRY = (
+    "Its chair, Donal Fife, said on Friday that islanders still faced a last sailing at "
+    "7.30 p.m. in winter."
+)
+
+
+def _kinds(sentence: str) -> dict[str, str]:
+    return {s.text: s.kind for s in value_spans(sentence)}
+
+
+def test_institution_and_place_names_are_not_persons() -> None:
+    assert _kinds(BIRTH)["Willow Birth Centre"] == "org"
+    assert _kinds("Parents may park on Fenwick Road for free.")["Fenwick Road"] == "place"
+    assert _kinds("Boats from Calder Bay landed 40 tonnes.")["Calder Bay"] == "place"
+    assert (
+        _kinds("The unit is run by the midwife Claire Dunmore.")["Claire Dunmore"] == "person"
+    )  # a person's name is still one
+    # a who-question is not answered by leading with the birth centre
+    assert value_first(BIRTH, "Who leads the maternity unit?") is None
+
+
+def test_a_title_and_the_year_of_a_name_are_no_place_and_no_date() -> None:
+    """cm042: "the Mayor of Saint-Orvel" is a title, so the place asked for ("In which
+    region ...?") is Brittany; rp001: "Regulation 2024" names the regulation."""
+    letter = "A letter came from the Mayor of Saint-Orvel, the twin town in Brittany."
+    assert _kinds(letter)["Mayor"] == "name"
+    assert value_first(letter, "In which region is the twin town Saint-Orvel?").startswith(
+        "Brittany"
+    )
+    report = "This is the first report under the Harwick Rental Regulation 2024."
+    assert "2024" not in [v.text for v in answer_values("date", report, "When was it made?")]
+    assert _kinds("In 2025, the forces held 20 talks.")["In 2025"] == "date"
+    assert _kinds("The shed from 1962 flooded.")["from 1962"] == "date"
+
+
+def test_a_time_question_is_answered_by_a_clock_time() -> None:
+    q = "What time does the last ferry leave in winter?"
+    assert [v.text for v in answer_values("date", FERRY, q)] == ["7.30 p.m."]
+    lead = value_first(FERRY, q)
+    assert lead is not None and lead.startswith("7.30 p.m."), lead
+    # a sentence with only a season or a weekday does not hold the asked kind of value
+    summer = "Ferries run six times a day in summer and three times a day in winter."
+    assert _typed("date", q, summer, ()) < 1.0
+    # other date questions still take weekdays and seasons
+    assert _typed("date", "When does the ferry run?", summer, ()) == 1.0
