@@ -61,3 +61,21 @@ def test_a_time_question_is_answered_by_a_clock_time() -> None:
     assert _typed("date", q, summer, ()) < 1.0
     # other date questions still take weekdays and seasons
     assert _typed("date", "When does the ferry run?", summer, ()) == 1.0
+
+
+def test_a_file_path_or_web_address_is_one_place_span() -> None:
+    """ "in C:\\ProgramData\\..." was the place "C" and two names; now the path is the value."""
+    from rag.answer.qualifiers import pick_value
+    from rag.answer.spans import value_spans
+
+    s = r"Its log is in /var/log/tarn/agent.log on Linux and in C:\ProgramData\Tarn\logs on Windows."
+    spans = [(v.kind, v.text) for v in value_spans(s)]
+    assert ("place", "/var/log/tarn/agent.log") in spans
+    assert ("place", r"C:\ProgramData\Tarn\logs") in spans
+    assert not any(t == "C" for _, t in spans)
+    value = pick_value("place", "Where is the agent log on a Windows machine?", s)
+    assert value is not None and value.text == r"C:\ProgramData\Tarn\logs"
+    assert [v.text for v in value_spans("See https://example.org/docs/install.")] == [
+        "https://example.org/docs/install"
+    ]
+    assert all(v.kind != "place" for v in value_spans("It rose by 3/4 on 12/05/2025."))

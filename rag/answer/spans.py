@@ -75,6 +75,9 @@ _QUANTITY = re.compile(  # "96 kg", "50 minutes", "2,900 square metres", "617 Cl
     rf"[A-Z][a-z]+\s[A-Z]\b(?![\w-])|[a-zA-Z]+\b(?:\([A-Za-z]\))?)"
 )
 _NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")
+_PATH = re.compile(  # a file path or web address: where a file or page is, one span
+    r"(?<![\w/\\])(?:[A-Za-z]:\\[^\s,;]*|~?/[\w.-]+(?:/[\w.*-]+)+|https?://[^\s,;]+)(?<![.:])"
+)
 
 # CJK shapes: a number is bounded by what is not a Latin letter or digit (Han characters
 # may touch it), then an optional magnitude (万 ten thousand, 亿 hundred million) and an
@@ -187,6 +190,7 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
                 taken.append((a, b))
 
     kinds: tuple[tuple[str, re.Pattern[str]], ...] = (
+        ("place", _PATH),  # "C:\\ProgramData\\logs": not a place "C" and two names
         ("money", _MONEY),
         ("percent", _PERCENT),
         ("time", _TIME),
