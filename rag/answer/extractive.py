@@ -369,7 +369,7 @@ class ExtractiveBackend:
             ):
                 continue
             uncovered = _uncovered(new_terms, topic)
-            if not (factoid or across) and not _adds_asked(question, best, s, uncovered, weights):
+            if not (factoid or across or _adds_asked(question, best, s, uncovered, weights, names)):
                 continue
             if s.score >= best.score - 0.12 and new_terms and s.typed >= best.typed - 0.5:
                 chosen.append(s)
@@ -415,11 +415,17 @@ of ... be?" (after a copula; after "did"/"does" comes the subject)."""
 
 
 def _adds_asked(
-    question: str, best: Scored, other: Scored, new: set[str], weights: dict[str, float]
+    question: str,
+    best: Scored,
+    other: Scored,
+    new: set[str],
+    weights: dict[str, float],
+    names: set[str],
 ) -> bool:
     """Does ``other`` add asked content that the best sentence lacks? ``new`` holds the
-    asked terms it adds beyond the best one, its heading and its document title. It
-    adds when ``new`` holds
+    asked terms it adds beyond the best one, its heading and its document title; ``weights``
+    the question's term weights, ``names`` the names, codes and numbers it pins. It adds
+    when ``new`` holds
 
     * the noun the question asks for ("Which menu sets the heating curve?" against "The
       heating curve sets the flow temperature ...");
@@ -438,7 +444,6 @@ def _adds_asked(
     if not new:
         return False
     head = _WH_HEAD.search(question)
-    names = _pinned(question)
     if head and set(tokenize(head.group(1))) & new:
         return True  # the noun asked for
     if new & names and names & set(tokenize(best.chunk.text)):
@@ -450,18 +455,20 @@ def _adds_asked(
     return best.score - other.score <= CLOSE_SECOND and held <= set(tokenize(other.chunk.text))
 
 
-def _pinned(question: str) -> set[str]:
-    """The names, codes and numbers a question pins its answer to (folded terms)."""
-    return asked_names(question) | stated_numbers(question)
-
-
 def clear_question_caches() -> None:
     """Forget what is cached per question (type matches, value scores, question types and
     qualifiers), keeping what is cached per sentence: a benchmark that asks its questions
     again then times a new question's work over passages already seen, not a lookup."""
     from rag.answer.qualifiers import _value_scores, question_qualifiers
 
-    for cached in (_typed, _value_scores, question_qualifiers, question_type):
+    for cached in (
+        _typed,
+        _value_scores,
+        question_qualifiers,
+        question_type,
+        asks_for_list,
+        asks_why,
+    ):
         cached.cache_clear()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 
 from rag.answer.spans import WORD_NUMBERS
 from rag.ingest.chunking import answer_spans
@@ -64,7 +65,7 @@ _ASKS_PLURAL = re.compile(
 )
 """*what*/*which*, maybe one word, then a word in -s: a plural noun unless an object
 follows it ("Which department gets the most money?": a verb)."""
-_VERBS_IN_S = frozenset(
+_NOT_PLURAL = frozenset(  # words in -s that name no things (verbs, pronouns, auxiliaries)
     {"happens", "remains", "causes", "explains", "makes", "means", "needs", "goes", "comes"}
     | {"counts", "matters", "stops", "starts", "opens", "closes", "runs", "takes", "gets"}
     | {"does", "has", "is", "was", "this", "its", "his", "as", "us", "yes", "applies"}
@@ -76,6 +77,7 @@ _ASKS_PARTS = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
 def asks_for_list(question: str) -> bool:
     """Does the question ask for several things? A plural noun right after *what* or
     *which* ("What facilities does the terminal have?", "Which firms bid?", "What
@@ -83,9 +85,9 @@ def asks_for_list(question: str) -> bool:
     "what comes in the box?"). A "how many" question asks for a count, not a list."""
     m = _ASKS_PLURAL.match(question)
     if m and not (
-        fold(m.group(2)) in _VERBS_IN_S
+        fold(m.group(2)) in _NOT_PLURAL
         or m.group(2).lower().endswith(("ss", "us", "is"))
-        or (m.group(1) and fold(m.group(1)) in _VERBS_IN_S)
+        or (m.group(1) and fold(m.group(1)) in _NOT_PLURAL)
     ):
         return True
     return bool(re.match(r"^\W*(?:and\s+)?(?:what|which)\b", question, re.I)) and bool(

@@ -11,6 +11,7 @@ first"). English marks a reason or a purpose with a few connectives in any docum
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WHY = re.compile(
     r"^\W*(?:and\s+|but\s+)?(?:why\b|what\s+(?:explains|is\s+the\s+reason|was\s+the\s+reason|"
@@ -25,6 +26,7 @@ _REASON = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
 def asks_why(question: str) -> bool:
     """Does the question ask for a reason ("Why ...?", "What explains ...?", "What was
     the reason ...?")?"""
