@@ -544,22 +544,22 @@ def spelled_out(question: str, sentence: str) -> set[str]:
     """The folded acronyms of the question ("QA", "CEO") whose words the sentence spells
     out, one word per letter in a row ("quality assurance", "chief executive officer"):
     the name is there, written in full."""
-    found: set[str] = set()
     acronyms = {m.group() for m in _ACRONYM.finditer(question)}
     if not acronyms:
-        return found
-    initials = "".join(w[0].lower() for w in re.findall(r"[A-Za-z][\w'-]*", sentence))
-    for a in acronyms:
-        if a.lower() in initials and not re.search(rf"\b{a}\b", sentence):
-            words = re.findall(r"[A-Za-z][\w'-]*", sentence)
-            for i in range(len(words) - len(a) + 1):
-                run = words[i : i + len(a)]
-                if "".join(w[0] for w in run).lower() == a.lower() and not any(
-                    fold(w) in STOPWORDS for w in run
-                ):
-                    found.update(tokenize(a))
-                    break
-    return found
+        return set()
+    words = re.findall(r"[A-Za-z][\w'-]*", sentence)
+    runs = {  # the initials of each run of content words, as long as an acronym
+        "".join(w[0] for w in run).lower()
+        for n in {len(a) for a in acronyms}
+        for run in (words[i : i + n] for i in range(len(words) - n + 1))
+        if not any(fold(w) in STOPWORDS for w in run)
+    }
+    return {
+        t
+        for a in acronyms
+        if a.lower() in runs and not re.search(rf"\b{a}\b", sentence)
+        for t in tokenize(a)
+    }
 
 
 def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> float:
