@@ -102,8 +102,8 @@ def calibrate(
     pay for another's abstentions. Rates are per question: a two-part question is one
     answer, gated on the mean probability of its parts, as the assistant does."""
     rows = np.asarray([model.probability(f) for f in x])
-    _, starts, which = np.unique(keys, return_index=True, return_inverse=True)
-    p = (np.bincount(which, rows) / np.bincount(which))[which]  # each row: its item's mean
+    means, which, starts = question_means(rows, keys)
+    p = means[which]  # each row: its item's mean
     first = np.zeros(len(keys), bool)
     first[starts] = True  # one row per question
     pos = {g: p[first & (y == 1) & (groups == g)] for g in sorted(set(groups.tolist()))}
@@ -132,16 +132,20 @@ def calibrate(
     return abstain.Model(model.mean, model.std, model.weights, model.bias + float(shift))
 
 
+def question_means(p: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per question (its rows share a key; a two-part question has one per part): the mean
+    of ``p`` over its rows, each row's question index, and each question's first row."""
+    _, starts, which = np.unique(keys, return_index=True, return_inverse=True)
+    return np.bincount(which, p) / np.bincount(which), which, starts
+
+
 def held_out_rates(
     model: abstain.Model, x: np.ndarray, y: np.ndarray, keys: np.ndarray, at: float
 ) -> tuple[int, int, int, int]:
     """(unanswerables refused, unanswerables, answerable ones refused, answerable ones) of
     ``model`` at ``p >= at``, per question (a two-part question on its parts' mean p)."""
-    p = np.asarray([model.probability(f) for f in x])
-    _, which = np.unique(keys, return_inverse=True)
-    mean = np.bincount(which, p) / np.bincount(which)
-    label = np.zeros(len(mean))
-    label[which] = y
+    mean, _, starts = question_means(np.asarray([model.probability(f) for f in x]), keys)
+    label = y[starts]  # a question's rows share its label
     refused = mean < at
     return (
         int(np.sum(refused & (label == 0))),
