@@ -120,7 +120,8 @@ def detect_language(text: str) -> str:
     Han characters make a text Chinese unless kana (Japanese) appear; Hangul makes it
     Korean; a Latin text is Vietnamese when at least :data:`VI_WORD_SHARE` of its words
     (and at least two, or the only one) carry Vietnamese-only marks and they outnumber
-    its English function words, else English. Vietnamese typed without diacritics
+    its English function words, else English. Words with a single acute, grave or tilde
+    count towards the share (not towards the two). Vietnamese typed without diacritics
     counts as English (the English index's BM25 folds diacritics, so it still matches).
     """
     counts: dict[str, int] = {}
@@ -139,11 +140,20 @@ def detect_language(text: str) -> str:
     words = ["".join(c for c in w if c.isalpha()) for w in text.split()]
     words = [w for w in words if w and _script(w[0]) == "latin"]
     marked = sum(1 for w in words if is_vietnamese_word(w))
+    # a syllable with one acute, grave or tilde ("giá", "bình", "xã") is Vietnamese too
+    # once the text is (French and Spanish words have them as well: not alone)
+    toned = marked + sum(1 for w in words if not is_vietnamese_word(w) and _has_tone(w))
     english = sum(1 for w in words if w.lower() in _EN_WORDS)
     enough = marked >= 2 or len(words) == 1
-    if enough and marked >= VI_WORD_SHARE * len(words) and marked > english:
+    if enough and toned >= VI_WORD_SHARE * len(words) and marked > english:
         return "vi"
     return "en"
+
+
+def _has_tone(word: str) -> bool:
+    """Whether a Latin word carries a tone mark Vietnamese writes (grave, acute, tilde,
+    hook above, dot below)."""
+    return any(c in _VI_TONES for c in unicodedata.normalize("NFD", word))
 
 
 def needs_multilingual(text: str) -> bool:
