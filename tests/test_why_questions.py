@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.reasons import asks_why, gives_reason
+from rag.answer.reasons import asks_why, gives_reason, with_reason
+from rag.types import Chunk
 from tests.conftest import assistant_over
 
 DOC = """# Fenholt parish meeting, 3 March
@@ -42,6 +43,35 @@ def test_gives_reason() -> None:
     assert gives_reason("Since the ferry leaves at 6, the library stays open late.")
     assert not gives_reason("The library now opens until 6 p.m. on weekdays.")
     assert not gives_reason("The meeting discussed the request of Dunmere Cycles.")
+    assert gives_reason("Otherwise the water in the pipes can freeze.")
+    assert gives_reason("Its purpose is to keep homes for residents.")
+    assert gives_reason("The longer hours were meant for pupils who wait for the ferry.")
+    assert gives_reason("The council had not given enough reasons for the refusal.")
+
+
+MANUAL = """# Winter care
+
+If the pump must be switched off in winter for more than a day, drain the outdoor unit.
+Otherwise the water in the unit can freeze and split the heat exchanger. Keep the grille clear.
+
+Check the pressure once a month. The gauge sits under the front cover.
+"""
+
+
+def _sentence(text: str, words: str) -> Chunk:
+    start = text.index(words)
+    end = text.index(".", start) + 1
+    return Chunk("m", "m", "manual.md", "Winter care", start, end, text[start:end])
+
+
+def test_with_reason_quotes_the_next_sentence_only_when_it_gives_the_reason() -> None:
+    drained = with_reason(MANUAL, _sentence(MANUAL, "If the pump"))
+    assert drained.text.endswith("split the heat exchanger.")  # "Otherwise ..." joined
+    assert MANUAL[drained.start : drained.end] == drained.text  # offsets into the document
+    pressure = _sentence(MANUAL, "Check the pressure")
+    assert with_reason(MANUAL, pressure) == pressure  # the next one gives no reason
+    last = _sentence(MANUAL, "Keep the grille")
+    assert with_reason(MANUAL, last) == last  # the paragraph ends there
 
 
 def test_a_why_question_quotes_the_sentence_with_the_reason(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ from rag.answer.qtypes import (  # re-exported: the answer chain imports them fr
 )
 from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
 from rag.answer.qtypes import unstated_numbers as unstated_numbers
-from rag.answer.reasons import asks_why, gives_reason
+from rag.answer.reasons import asks_why, gives_reason, with_reason
 from rag.answer.spans import (
     ANSWER_KINDS,
     WEEKDAYS,
@@ -110,6 +110,8 @@ def _with_listed(
         count = announced_count(s.chunk.text, question)
         if count:
             s = replace(s, chunk=with_following(doc_texts[s.chunk.doc_id], s.chunk, count))
+        elif asks_why(question):  # no reason in it: the next sentence may give it
+            s = replace(s, chunk=with_reason(doc_texts[s.chunk.doc_id], s.chunk))
         out.append((q, s))
     return out
 
