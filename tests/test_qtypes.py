@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.qtypes import question_type
+from rag.answer.qtypes import asks_money, question_type
+from rag.answer.qualifiers import pick_value
 
 
 @pytest.mark.parametrize(
@@ -29,3 +30,34 @@ from rag.answer.qtypes import question_type
 )
 def test_the_asking_word_decides(question: str, kind: str) -> None:
     assert question_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "money"),
+    [
+        ("What did the Society pay for the island?", True),
+        ("What does the service cost?", True),
+        ("What will the bridge cost the council?", True),
+        ("What is the fee for a licence?", True),
+        ("How much money was raised?", True),
+        ("What did they pay for?", False),  # asks what was bought
+        ("What did the pay rise cover?", False),  # "pay" is a noun here
+        ("How much notice must I give?", False),
+    ],
+)
+def test_a_question_asking_for_money(question: str, money: bool) -> None:
+    """A paying or costing verb asks for an amount ("What did X pay for Y?"), which a
+    number question answers with money first (rag.answer.qualifiers.pick_value)."""
+    assert asks_money(question) is money
+    if money:
+        assert question_type(question) == "number"
+
+
+def test_money_asked_leads_with_the_money_not_the_percentage() -> None:
+    sentence = (
+        "The Band D council tax for the town will rise by 2.9 percent, to 214.60 euros a year."
+    )
+    value = pick_value("number", "What will a Band D household pay in council tax?", sentence)
+    assert value is not None and value.text == "214.60 euros"
+    rate = pick_value("number", "By how much will the Band D council tax rise?", sentence)
+    assert rate is not None and rate.text == "2.9 percent"  # no money asked: the rise

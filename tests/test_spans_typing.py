@@ -79,3 +79,32 @@ def test_a_file_path_or_web_address_is_one_place_span() -> None:
         "https://example.org/docs/install"
     ]
     assert all(v.kind != "place" for v in value_spans("It rose by 3/4 on 12/05/2025."))
+
+
+def test_the_questions_own_organisation_is_no_answer_to_who() -> None:
+    """ "Who runs the field station?": "the Tarrach Field Station" (its head noun and most
+    of its words asked) is what is asked about; "Brenmoor Hospital" for "Which hospital
+    ...?" is still an answer, and "a Special Protection Area" names no one."""
+    station = "The Tarrach Field Station is the only building in use on the island."
+    assert answer_values("person", station, "Who runs the field station?") == []
+    assert _typed("person", "Who runs the field station?", station, ()) < 1.0
+    hospital = "Patients are sent to Brenmoor Hospital for scans."
+    assert [v.text for v in answer_values("org", hospital, "Which hospital does scans?")] == [
+        "Brenmoor Hospital"
+    ]
+    area = "The colony was designated a Special Protection Area in 1994."
+    assert _kinds(area)["Special Protection Area"] == "name"
+    assert _kinds("The survey was led by Dr Ruaridh Sinclair.")["Dr Ruaridh Sinclair"] == "person"
+
+
+def test_an_organisations_name_word_is_no_rank_of_a_title() -> None:
+    """ "geological" asked in lower case, "the Selvan Geological Survey" in the sentence:
+    a survey office's name, not a title at another rank (rank_mismatch refused nh001)."""
+    from rag.answer.spans import qualifier_mismatch
+
+    sentence = (
+        "The first geological map of Tarrach was drawn in 1962 by Dr Morag Ferrie of the "
+        "Selvan Geological Survey."
+    )
+    assert not qualifier_mismatch("Who made the first geological map of Tarrach?", sentence)
+    assert qualifier_mismatch("Who is the mayor?", "Deputy Mayor Colin Brask spoke first.")

@@ -24,6 +24,7 @@ import numpy as np
 
 from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
+from rag.answer.qtypes import asks_money
 from rag.answer.qualifiers import (
     asked_role,
     calendar_words,
@@ -352,7 +353,7 @@ def features(
         max((stats.idf(t) for t in dropped_modifiers(question, sentence, near)), default=0.0),
         _role_missing(question, near, stats),
         float(_calendar_rival(question, sentence, near)),
-        float(bool(_MONEY_ASKED.search(question)) and not _holds_money(sentence)),
+        float(asks_money(question) and not _holds_money(sentence)),
         _partitive_missing(question, focus, near, stats),
         float(reversed_direction(question, sentence)),
         float(rival_filler(question, sentence, near)),
@@ -401,18 +402,6 @@ def _calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
     said = calendar_words(sentence)
     missing = {a for a in asked if not set(tokenize(a)) <= near}
     return bool(missing) and bool(said - asked)
-
-
-_MONEY_ASKED = re.compile(
-    r"\bhow much (?:money\b|(?:do|does|did|is|was|will|would|has|have|had|can|must|should)\b"
-    r"(?=.*\b(?:costs?|pay|paid|pays|spen[dt]|spends|charged?|charges|gives?|gave|given|"
-    r"raised?|invest(?:ed)?|worth|earn(?:ed)?|fined?|budget(?:ed)?)\b))|"
-    r"\bwhat (?:is|was|are|were|will be) the (?:\w+ )?(?:price|cost|fee|fine|charge|budget|"
-    r"salary|fare|rent)s?\b",
-    re.I,
-)
-"""A question asking for an amount of money: "how much money", "how much does X cost",
-"what is the fee": not "how much notice must I give"."""
 
 
 _PLACE_ASKED = re.compile(r"\bwhere\b", re.I)

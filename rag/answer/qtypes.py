@@ -13,6 +13,10 @@ from functools import lru_cache
 
 from rag.text import numbers, tokenize
 
+_PAY_VERB_ASKED = (  # "What did the Society pay for the island?", "What does it cost?"
+    r"\bwhat (?:did|does|do|will|would|has|have|had) [\w' -]{1,60}?\b(?:pay|cost|charge|earn|"
+    r"fetch)(?=\W*$|\s+(?:for|to|per|each|in|on|at|a|an|the)\b)(?! for\W*$)"
+)
 _TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
         "measure",
@@ -28,7 +32,8 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"\bhow (many|much)\b|\bnumber of\b|\bhow often\b|\bwhat (?:was|is|were|are) the "
             r"(?:total |overall |annual )?(?:count|figure|population|number|amount|value|size|"
-            r"cost|price|budget|percentage|rate|share|volume|turnover)\b",
+            r"cost|price|budget|percentage|rate|share|volume|turnover|fee|fine|charge|rent|"
+            r"salary|deposit)\b|" + _PAY_VERB_ASKED,
             re.I,
         ),
     ),
@@ -124,6 +129,23 @@ def _without_clause_when(question: str) -> str:
     if not _WH_START.match(question):
         return question
     return _CLAUSE_WHEN.sub(lambda m: " " * len(m.group()), question)  # positions kept
+
+
+_MONEY_ASKED = re.compile(
+    r"\bhow much (?:money\b|(?:do|does|did|is|was|will|would|has|have|had|can|must|should)\b"
+    r"(?=.*\b(?:costs?|pay|paid|pays|spen[dt]|spends|charged?|charges|gives?|gave|given|"
+    r"raised?|invest(?:ed)?|worth|earn(?:ed)?|fined?|budget(?:ed)?)\b))|"
+    r"\bwhat (?:is|was|are|were|will be) the (?:\w+ )?(?:price|cost|fee|fine|charge|budget|"
+    r"salary|fare|rent)s?\b|" + _PAY_VERB_ASKED,
+    re.I,
+)
+
+
+@lru_cache(maxsize=4096)
+def asks_money(question: str) -> bool:
+    """Does the question ask for an amount of money: "how much money", "how much does X
+    cost", "what is the fee", "what did X pay for Y" (not "how much notice must I give")?"""
+    return _MONEY_ASKED.search(question) is not None
 
 
 def count_focus(question: str) -> list[str]:

@@ -18,6 +18,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.answer.qtypes import asks_money
 from rag.answer.spans import MONTHS, WEEKDAYS, Span, answer_values, asked_names, stated_numbers
 from rag.text import STOPWORDS, fold, tokenize
 
@@ -120,7 +121,7 @@ def _value_scores(
     ws = words(sentence)
     clause, counts = _layout(sentence)
     starts = [w.start for w in ws]
-    primary = _PRIMARY.get(qtype)
+    primary = "money" if qtype == "number" and asks_money(question) else _PRIMARY.get(qtype)
     head = _count_head(question, focus) if qtype in {"number", "measure"} else ""
     scores = []
     for v in values:

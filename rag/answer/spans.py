@@ -143,7 +143,8 @@ _ORG_WORD = re.compile(  # generic English words that end an organisation's name
     r"Commission|Court|Foundation|Club|Federation|Party|Partners|Sons|Ferries|Industries|"
     r"Command|Corps|Force|Forces|Guard|Police|Army|Navy|Region|Province|County|City|"
     r"Centre|Center|Hospital|Clinic|Unit|Charity|Team|Museum|Theatre|Church|Inspectorate|"
-    r"Stores|Brothers|Daughters|Engineering|Fisheries|Services|Network|Bureau|Government)\b"
+    r"Stores|Brothers|Daughters|Engineering|Fisheries|Services|Network|Bureau|Government|"
+    r"Survey|Station|Programme|Program|Observatory|Project)\b"
 )
 _PLACE_WORD = re.compile(  # generic English words that end a place's name
     r"\b(?:Street|Road|Lane|Avenue|Square|Row|Quay|Bridge|Park|Field|Farm|Wood|Meadow|"
@@ -239,6 +240,8 @@ def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:
             r"\b(?:in|at|from|to|near|of|across|outside)\s+(?:the\s+)?$", sentence[:a]
         ):
             kind = "place"  # "Fenwick Road", "Calder Bay"; "in Brenmoor"
+        elif len(words) >= 2 and _INDEFINITE_END.search(sentence[:a]):
+            kind = "name"  # "designated a Special Protection Area": a kind of thing, no one
         elif len(words) >= 2 or _HONORIFIC.match(sentence[max(0, a - 5) : a].strip()):
             kind = "person"
         else:
@@ -248,6 +251,7 @@ def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:
 
 
 _THE_END = re.compile(r"\bthe\s+$", re.I)
+_INDEFINITE_END = re.compile(r"\ban?\s+$", re.I)
 _NAMED_YEAR = re.compile(
     r"(?<![.!?:]\s)(?<!^)\b(?!(?:In|On|By|Since|From|Until|Before|After)\s)[A-Z][a-z]+\s$"
 )
@@ -285,8 +289,18 @@ def answer_values(qtype: str, sentence: str, question: str) -> list[Span]:
         toks = set(tokenize(s.text))
         if toks and toks <= asked:
             continue  # the question's own "in 2025" or "Port Aldwick" is not the answer
+        if s.kind in {"org", "place"} and _names_the_topic(s.text, toks, asked):
+            continue  # "the Tarrach Field Station" for "Who runs the field station?"
         out.append(s)
     return out
+
+
+def _names_the_topic(text: str, toks: set[str], asked: set[str]) -> bool:
+    """Is an organisation's or place's name the question's own topic: its head noun asked
+    and most of its words too ("Tarrach Seabird Monitoring Programme" for "Who started the
+    seabird monitoring programme?"; not "Brenmoor Hospital" for "Which hospital ...?")."""
+    words = tokenize(text)
+    return bool(words) and words[-1] in asked and 2 * len(toks & asked) > len(toks)
 
 
 # ---------------------------------------------------------------- CJK answer values
