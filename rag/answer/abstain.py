@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.candidates import ANAPHOR
 from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.qtypes import asks_money
@@ -309,7 +310,7 @@ def features(
     qterms = set(tokenize(question))
     sent = set(tokenize(sentence))
     own = sent | labels | spelled_out(question, sentence)  # "QA": "quality assurance"
-    if _ANAPHOR.search(sentence):  # "this cut processor load": what "this" is, is next to it
+    if ANAPHOR.search(sentence):  # "this cut processor load": what "this" is, is next to it
         own |= neighbours
     near = own | neighbours
     weights = {t: stats.idf(t) for t in sorted(qterms)}  # sums alike in every process
@@ -357,7 +358,7 @@ def features(
         _partitive_missing(question, focus, near, stats),
         float(reversed_direction(question, sentence)),
         float(rival_filler(question, sentence, near)),
-        float(bool(_PLACE_ASKED.search(question)) and not _PLACE_PHRASE.search(sentence)),
+        float(_place_absent(question, sentence, doc_text)),
         _name_rival(question, qtype, names, sentence, own, qterms),
         float(not is_yes_no(question) and reversed_comparison(question, sentence)),
     ]
@@ -390,7 +391,12 @@ def _role_missing(question: str, near: set[str], stats: CorpusStats) -> float:
     if not terms:
         return 0.0
     w = {t: stats.idf(t) for t in sorted(terms)}
-    return sum(v for t, v in w.items() if t not in near) / (sum(w.values()) or 1.0)
+    held = {t for t in terms if t in near or _SAME_RANK.get(t, "") in near}
+    return sum(v for t, v in w.items() if t not in held) / (sum(w.values()) or 1.0)
+
+
+_SAME_RANK = {"deputy": "vice", "vice": "deputy"}
+"""English words for the same second rank: "her deputy" is the "Vice-Chair"."""
 
 
 def _calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
@@ -498,6 +504,17 @@ def _plain_numbers(text: str) -> frozenset[str]:
 _CODE_TOKEN = re.compile(r"\b[A-Za-z]+[-–]?\d[\w-]*|\b\d+[A-Za-z]+\d[\w-]*")
 
 
+def _place_absent(question: str, sentence: str, doc_text: str) -> bool:
+    """A where-question, and no place phrase in the sentence, nor next to it when the
+    sentence names its subject by a pronoun ("Grey seals use it as a pupping site": what
+    "it" is, and where, the sentence before says)."""
+    if not _PLACE_ASKED.search(question) or _PLACE_PHRASE.search(sentence):
+        return False
+    return not (
+        ANAPHOR.search(sentence) and _PLACE_PHRASE.search(_context_of(doc_text, sentence)[0])
+    )
+
+
 _PRONOUN_SUBJECT = re.compile(r"^\W*(?:he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
 
 
@@ -519,12 +536,6 @@ def _name_rival(
         return 0.0
     return len(missing) / len(terms)
 
-
-_ANAPHOR = re.compile(
-    r"^\W*(?:\w+\s+){0,3}?(?:this|these|it|they)\b(?!\s+(?:is|was)\s+(?:the|a)\b)", re.I
-)
-"""A sentence that names its subject by a pronoun in its first words ("In our measurements
-this cut processor load ...", "It was opened in 1911."): its neighbours name it."""
 
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
 

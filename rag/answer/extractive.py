@@ -16,7 +16,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
+from rag.answer.candidates import (
+    Candidate,
+    Scored,
+    chunk_sentences,
+    sentence_terms,
+    with_antecedent,
+)
 from rag.answer.citations import Source, ends_with_abbreviation
 from rag.answer.cjk import counted_missing
 from rag.answer.date_binding import bind_dates
@@ -112,6 +118,12 @@ def _with_listed(
             s = replace(s, chunk=with_following(doc_texts[s.chunk.doc_id], s.chunk, count))
         elif asks_why(question):  # no reason in it: the next sentence may give it
             s = replace(s, chunk=with_reason(doc_texts[s.chunk.doc_id], s.chunk))
+        wider = with_antecedent(doc_texts[s.chunk.doc_id], s.chunk)
+        if s.typed < 1.0 and not any(  # no value leads the answer: what "it" is, is needed
+            o.chunk.doc_id == s.chunk.doc_id and o.chunk.start < s.chunk.start <= o.chunk.end + 2
+            for _, o in out
+        ):
+            s = replace(s, chunk=wider)
         out.append((q, s))
     return out
 

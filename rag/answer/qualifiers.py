@@ -476,10 +476,11 @@ def _noun_runs(qws: tuple[Word, ...], text: str) -> list[list[Word]]:
 
 
 _WHO_IS = re.compile(
-    r"\bwho\s+(?:is|was|are|were|will be)\s+(?:(?:the|a|an|her|his|its|their)\s+)?"
-    r"([\w’'-]+(?:\s+[\w’'-]+){0,3})",
+    r"\bwho\s+(?:is|was|are|were|will be)\s+((?:(?:the|a|an|her|his|its|their)\s+)?"
+    r"([\w’'-]+(?:\s+[\w’'-]+){0,3}))",
     re.I,
 )
+_PARTICIPLE = re.compile(r"[a-z]{2,}(?:ing|ed)")
 
 
 def asked_role(question: str) -> list[str]:
@@ -489,8 +490,11 @@ def asked_role(question: str) -> list[str]:
     m = _WHO_IS.search(question)
     if not m:
         return []
+    found = words(m.group(2))
+    if found and m.group(1) == m.group(2) and _PARTICIPLE.fullmatch(found[0].text):
+        return []  # "Who is lending the money?", "Who was elected?": a verb, no post
     out: list[str] = []
-    for w in words(m.group(1)):
+    for w in found:
         if not _noun_like(w) or w.text[:1].isupper():
             break  # "Who is Helen Ostrander?" asks about a name, not a post
         out.extend(w.terms)

@@ -284,7 +284,7 @@ def answer_values(qtype: str, sentence: str, question: str) -> list[Span]:
     asked = set(tokenize(question))
     out = []
     for s in value_spans(sentence):
-        if s.kind not in kinds:
+        if s.kind not in kinds and not (qtype == "date" and _relative_time(sentence, s)):
             continue
         toks = set(tokenize(s.text))
         if toks and toks <= asked:
@@ -293,6 +293,20 @@ def answer_values(qtype: str, sentence: str, question: str) -> list[Span]:
             continue  # "the Tarrach Field Station" for "Who runs the field station?"
         out.append(s)
     return out
+
+
+_TIME_UNIT = re.compile(r"(?:minute|hour|day|week|month|year)s?$", re.I)
+_RELATIVE = re.compile(r"\s+(?:after|before|from|of|later|earlier|into)\b", re.I)
+
+
+def _relative_time(sentence: str, span: Span) -> bool:
+    """Is a quantity of time a point in time, counted from an event ("12 months after
+    commissioning", "within 21 days of the decision")? It answers "when", as a date does."""
+    return (
+        span.kind == "quantity"
+        and _TIME_UNIT.search(span.text) is not None
+        and _RELATIVE.match(sentence, span.end) is not None
+    )
 
 
 def _names_the_topic(text: str, toks: set[str], asked: set[str]) -> bool:

@@ -1,0 +1,64 @@
+"""Sentences that need their neighbours (issue 15): a pronoun-subject sentence is quoted
+with the one before it (rag.answer.candidates.with_antecedent), and the gate reads a
+where-question's place there too; a progressive verb after "who is" names no post; a
+quantity of time counted from an event answers "when"; "deputy" and "vice" are one rank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.answer.candidates import with_antecedent
+from rag.answer.qualifiers import asked_role
+from rag.answer.spans import answer_values
+from rag.types import Chunk
+from tests.conftest import assistant_over
+
+CAVES = """# Caves of Tarrach
+
+The cliffs hold several sea caves. The largest, Uamh nan Ron, runs 120 metres into the
+cliff below Creag Mhor. Grey seals use it as a pupping site every autumn.
+
+## Visiting
+
+Boats land at the east quay. It is closed in winter.
+"""
+
+
+def _sentence(text: str, words: str) -> Chunk:
+    start = text.index(words)
+    end = text.index(".", start) + 1
+    return Chunk("c", "c", "caves.md", "Caves of Tarrach", start, end, text[start:end])
+
+
+def test_a_pronoun_sentence_is_quoted_with_the_one_before_it() -> None:
+    seals = with_antecedent(CAVES, _sentence(CAVES, "Grey seals"))
+    assert seals.text.startswith("The largest, Uamh nan Ron")
+    assert CAVES[seals.start : seals.end] == seals.text  # offsets into the document
+    quay = _sentence(CAVES, "Boats land")
+    assert with_antecedent(CAVES, quay) == quay  # no pronoun subject
+    winter = _sentence(CAVES, "It is closed")
+    assert with_antecedent(CAVES, winter).text.startswith("Boats land")
+    first = _sentence(CAVES, "The cliffs hold")
+    assert with_antecedent(CAVES, first) == first
+
+
+def test_where_is_answered_from_the_antecedents_place(tmp_path: Path) -> None:
+    bot = assistant_over(tmp_path, {"caves.md": CAVES})
+    ans = bot.ask("Where do the grey seals have their pups?")
+    assert not ans.abstained
+    assert "Uamh nan Ron" in ans.answer
+
+
+def test_a_progressive_verb_after_who_is_is_no_post() -> None:
+    assert asked_role("Who is lending the money for the second phase?") == []
+    assert asked_role("Who was elected chair?") == []
+    assert asked_role("Who is the acting head?") == ["act", "head"]
+    assert asked_role("Who is the deputy chief nurse?") == ["deputy", "chief", "nurse"]
+
+
+def test_a_time_counted_from_an_event_answers_when() -> None:
+    sentence = "The reminder appears on the display 12 months after commissioning."
+    assert [v.text for v in answer_values("date", sentence, "When does it appear?")] == [
+        "12 months"
+    ]
+    assert answer_values("date", "The crossing takes 50 minutes.", "When does it leave?") == []
