@@ -73,7 +73,8 @@ def chunk_sentences(
     become the context of the sentence under it. Cached per document text and chunk."""
     metadata_end = front_matter(text)[1]  # 0 without front matter
     out: list[SentenceSlot] = []
-    for a0, b0 in answer_spans(text, max(start, metadata_end), max(end, metadata_end)):
+    spans = answer_spans(text, max(start, metadata_end), max(end, metadata_end))
+    for a0, b0 in (line for a, b in spans for line in _field_lines(text, a, b)):
         x, y, labels = content_span(text[a0:b0])
         a, b = a0 + x, a0 + y
         if is_label(text[a:b], title) or is_table_header(text[a0:b0]):
@@ -85,6 +86,28 @@ def chunk_sentences(
         context = _context(text, a, sentence.text) | frozenset(tokenize(labels))
         out.append((a0, sentence, context))
     return tuple(out)
+
+
+def _field_lines(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    """A span of several lines, each a field or a label ("Severity: High, CVSS 3.1 base
+    score 8.1" / "Fixed versions: 4.2.2 and 4.1.6"), as one span per line: a block of
+    fields has no full stops, so the sentence splitter joins it, and each field answers
+    on its own. Any other span stays whole."""
+    if "\n" not in text[a:b].strip():
+        return [(a, b)]
+    lines, pos = [], a
+    for line in text[a:b].split("\n"):
+        if line.strip():
+            lines.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    if sum(not is_label(text[x:y]) for x, y in lines) < 2 or not all(
+        is_label(text[x:y]) or _FIELD_LINE.match(text, x) for x, y in lines
+    ):
+        return [(a, b)]
+    return lines
+
+
+_FIELD_LINE = re.compile(r"[ \t]*[A-Z][\w ]{0,40}: +\S")
 
 
 @lru_cache(maxsize=32768)

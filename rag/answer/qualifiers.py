@@ -118,11 +118,17 @@ def _value_scores(
     if len(values) == 1:
         return values[0], ()
     focus = {*focus_terms, *asked_names(question)}  # "How many of those were Class B licences?"
+    whole = _PART_OF.search(question)
+    if whole:  # the part's terms pick its value; the whole's noun is next to both counts
+        focus = (focus - set(tokenize(whole.group(1)))) | asked_names(question)
     ws = words(sentence)
     clause, counts = _layout(sentence)
     starts = [w.start for w in ws]
     primary = "money" if qtype == "number" and asks_money(question) else _PRIMARY.get(qtype)
-    head = _count_head(question, focus) if qtype in {"number", "measure"} else ""
+    # "How many of the new trees go into Hobb's Wood?" asks for a part: the whole's
+    # count ("240 young trees") is not the answer for being next to the counted noun
+    counted = qtype in {"number", "measure"} and not _PART_OF.search(question)
+    head = _count_head(question, focus) if counted else ""
     scores = []
     for v in values:
         lo = max(0, bisect_right(starts, v.start) - 1)
@@ -153,6 +159,13 @@ def _value_scores(
 
 
 _COUNTS = frozenset({"quantity", "money", "percent", "number"})
+_PART_OF = re.compile(
+    r"\bhow (?:many|much) of (?:the |those |these |its |their |our |your )?"
+    r"((?:[\w'-]+ ){0,3}?[\w'-]+s)\b",
+    re.I,
+)
+"""A question asking for a part of a counted whole, with the whole's noun phrase
+("How many of the new trees go into Hobb's Wood?" -> "new trees")."""
 
 
 def _restates(value: Span, qterms: set[str]) -> bool:

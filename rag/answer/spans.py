@@ -370,7 +370,17 @@ def is_label(text: str, title: str = "") -> bool:
         return True
     if cjk:
         return "\n" not in t and not _END.search(t) and word_count(t) < 10
+    if "\n" not in t and (m := _FIELD.match(t)) and _DIGIT.search(t, m.end()):
+        return False  # "Fixed versions: 4.2.2 and 4.1.6": a field states its value
     return "\n" not in t and not _END.search(t) and len(t.split()) < 10
+
+
+_FIELD = re.compile(r"[A-Z][a-z]+(?: (?:[a-z]+|[A-Z]{2,3})){0,3}: +(?=\S)")
+"""A "key: value" line whose key is in sentence case ("Fixed versions: ...", "Advisory
+ID: ..."); with a figure in its value it is a field, not a label. A title in title case
+or capitals ("County Housing Office: First Annual Report", "PART A: ...") or an item's
+heading ("Planning appeal: wind turbine at Crane Hill") is still a label."""
+_DIGIT = re.compile(r"\d")
 
 
 def is_heading_line(line: str) -> bool:

@@ -1,0 +1,62 @@
+"""A block of "key: value" fields is read one field at a time, and a field with a figure
+is a statement, not a label (rag.answer.candidates, rag.answer.spans.is_label); a
+question asking for a part of a counted whole picks the part's count
+(rag.answer.qualifiers.pick_value)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.answer.candidates import chunk_sentences
+from rag.answer.qtypes import count_focus
+from rag.answer.qualifiers import pick_value
+from rag.answer.spans import is_label
+from tests.conftest import assistant_over
+
+ADVISORY = """Security advisory SA-7: token reuse in the Quillmere web console
+
+Advisory ID: SA-7
+Published: 4 May 2026
+Severity: High, CVSS 3.1 base score 7.4
+Fixed versions: 2.3.1 and 2.2.9
+Not affected: Quillmere 1.x, which has no web console
+
+SUMMARY
+
+A flaw in the console lets an old session token be used again after sign-out.
+"""
+
+
+def test_fields_with_figures_are_statements_and_titles_stay_labels() -> None:
+    assert not is_label("Fixed versions: 2.3.1 and 2.2.9")
+    assert not is_label("Severity: High, CVSS 3.1 base score 7.4")
+    assert is_label("Planning appeal: wind turbine at Crane Hill")  # an item's heading
+    assert is_label("PART A: VOLUNTARY RECALL")
+    assert is_label("Night caps")
+
+
+def test_a_block_of_fields_is_one_candidate_per_field() -> None:
+    texts = [
+        s.text for _, s, _ in chunk_sentences(ADVISORY, "a", "a.txt", "", 0, len(ADVISORY)) if s
+    ]
+    assert "Fixed versions: 2.3.1 and 2.2.9" in texts
+    assert "Severity: High, CVSS 3.1 base score 7.4" in texts
+
+
+def test_a_field_answers_its_question(tmp_path: Path) -> None:
+    bot = assistant_over(tmp_path, {"advisory.txt": ADVISORY})
+    ans = bot.ask("What is the CVSS score of the token reuse flaw?")
+    assert not ans.abstained and "7.4" in ans.answer
+
+
+def test_a_part_of_a_counted_whole_picks_the_parts_count() -> None:
+    sentence = (
+        "The parks team reported that 240 young trees would be planted in February, 160 of "
+        "them in Hobb's Wood and the rest along the river."
+    )
+    part = "How many of the new trees go into Hobb's Wood?"
+    value = pick_value("number", part, sentence, count_focus(part))
+    assert value is not None and value.text.startswith("160")
+    whole = "How many young trees will be planted?"
+    value = pick_value("number", whole, sentence, count_focus(whole))
+    assert value is not None and value.text.startswith("240")
