@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.answer.qtypes import asks_money
-from rag.answer.spans import MONTHS, WEEKDAYS, Span, answer_values, asked_names, stated_numbers
+from rag.answer.spans import (
+    MONTHS,
+    WEEKDAYS,
+    Span,
+    answer_values,
+    asked_names,
+    stated_numbers,
+    value_spans,
+)
 from rag.text import STOPWORDS, fold, tokenize
 
 _WORD = re.compile(r"[\w’'](?:[\w’'.\-–]|,(?=\d{3}))*")  # "1,182" is one word
@@ -306,6 +314,42 @@ def focus_conflict(question: str, sentence: str, value: Span | None, focus: list
     )
 
 
+_KIN = {
+    **dict.fromkeys(("person", "org", "place", "name"), "name"),
+    **dict.fromkeys(("number", "quantity", "money", "percent"), "count"),
+    **dict.fromkeys(("date", "time"), "date"),
+}
+"""Span kinds that may stand in one list ("in Brenmoor, Skelby and Garth": a place, then
+names)."""
+LIST_ITEM_WORDS = 7
+"""The longest clause read as an item of a list that the value's clause opens."""
+
+
+def _through_list(
+    ws: tuple[Word, ...],
+    bounds: list[int],
+    m: int,
+    a: int,
+    b: int,
+    max_words: int,
+    kin: list[int],
+) -> int:
+    """The window's last word, moved to the end of a list that the value's clause opens
+    ("in 1987, 2003, 2013 and 2023"; "led jointly by Captain Hugh Tennant, a retired naval
+    officer, and the ornithologist Margaret Orr"): the short clauses after it up to the one
+    with "and"/"or", when that one holds a value of the same kind (``kin``: where such
+    values start) and they fit in half as many words again. Cutting there would drop part
+    of the answer; "42 computers, and opens until 6 p.m." goes on to another matter."""
+    for j in range(m + 1, len(bounds) - 1):
+        item = ws[bounds[j] + 1 : bounds[j + 1] + 1]
+        if len(item) > LIST_ITEM_WORDS or bounds[j + 1] - a + 1 > max_words * 3 // 2:
+            return b
+        if any(fold(w.text) in {"and", "or"} for w in item):
+            same = any(item[0].start <= x < item[-1].end for x in kin)
+            return bounds[j + 1] if same else b
+    return b
+
+
 def value_window(sentence: str, value: Span, max_words: int = 20) -> str:
     """The words of ``sentence`` around ``value``, at most ``max_words`` of them: the
     clause holding it, widened by whole neighbouring clauses while they fit, else cut to
@@ -340,6 +384,9 @@ def value_window(sentence: str, value: Span, max_words: int = 20) -> str:
         a = max(a0, min(a, b - max_words + 1))
         while a > a0 and ws[a].text[:1].isupper() and ws[a - 1].text[:1].isupper():
             a -= 1  # never start inside a name ("… Guard and ..." for "Border Guard")
+    if b >= hi:
+        kin = [x.start for x in value_spans(sentence) if _KIN.get(x.kind) == _KIN.get(value.kind)]
+        b = _through_list(ws, bounds, m, a, b, max_words, kin)
     end = max(ws[b].end, value.end) if b >= hi else ws[b].end
     while end < len(sentence) and sentence[end] in "%‰":
         end += 1  # a word ends before "%": "16%" is the value, not "16"
