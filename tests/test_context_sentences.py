@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.answer.candidates import with_antecedent
+from rag.answer.neighbours import with_antecedent, with_continuation
 from rag.answer.qualifiers import asked_role
 from rag.answer.spans import answer_values
 from rag.types import Chunk
@@ -62,3 +62,23 @@ def test_a_time_counted_from_an_event_answers_when() -> None:
         "12 months"
     ]
     assert answer_values("date", "The crossing takes 50 minutes.", "When does it leave?") == []
+
+
+GAUGE = """# Pressure
+
+Check the system pressure on the start screen. It should be between 1.0 and 2.0 bar.
+Top up through the filling loop. Close the valve afterwards.
+"""
+
+
+def test_a_detail_that_goes_on_about_the_sentence_is_quoted_with_it() -> None:
+    check = with_continuation(GAUGE, _sentence(GAUGE, "Check the system"))
+    assert check.text.endswith("between 1.0 and 2.0 bar.")
+    top = _sentence(GAUGE, "Top up")
+    assert with_continuation(GAUGE, top) == top  # the next one is another step
+
+
+def test_what_should_it_read_is_answered_with_the_detail(tmp_path: Path) -> None:
+    bot = assistant_over(tmp_path, {"gauge.md": GAUGE})
+    ans = bot.ask("What should the system pressure read on the start screen?")
+    assert not ans.abstained and "between 1.0 and 2.0 bar" in ans.answer

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.candidates import ANAPHOR
 from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
+from rag.answer.neighbours import ANAPHOR
 from rag.answer.qtypes import asks_money
 from rag.answer.qualifiers import (
     asked_role,

@@ -12,10 +12,10 @@ document's whole text, so an edited document never gets the old one's sentences.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answer.spans import content_span, is_heading_line, is_label
+from rag.answer.spans import content_span, is_label
 from rag.ingest.chunking import answer_spans
 from rag.ingest.dates import front_matter
 from rag.text import is_table_header, is_table_row, names, table_header, tokenize
@@ -115,32 +115,3 @@ def sentence_terms(text: str) -> frozenset[str]:
     """``set(tokenize(text))``, cached: a sentence's terms are matched against every
     question whose passages hold it."""
     return frozenset(tokenize(text))
-
-
-ANAPHOR = re.compile(
-    r"^\W*(?:\w+\s+){0,3}?(?:this|these|it|they)\b(?!\s+(?:is|was)\s+(?:the|a)\b)", re.I
-)
-"""A sentence that names its subject by a pronoun in its first words ("In our measurements
-this cut processor load ...", "It was opened in 1911."): its neighbours name it."""
-
-MAX_ANTECEDENT_CHARS = 480
-"""The longest antecedent-and-sentence passage quoted as one span."""
-
-
-def with_antecedent(doc_text: str, sentence: Chunk) -> Chunk:
-    """The sentence with the one before it in its paragraph when it names its subject by a
-    pronoun ("Grey seals use it as a pupping site" after "The largest cave, Uamh nan Ron,
-    runs 120 metres into the cliff."): quoted alone, what "it" is cannot be read. One
-    quotable span (offsets into the document); the sentence itself otherwise."""
-    if not ANAPHOR.search(sentence.text):
-        return sentence
-    para_start = doc_text.rfind("\n\n", 0, sentence.start)
-    para_start = 0 if para_start < 0 else para_start + 2
-    before = answer_spans(doc_text, para_start, sentence.start)[-1:]
-    if not before or sentence.end - before[0][0] > MAX_ANTECEDENT_CHARS:
-        return sentence
-    a = before[0][0]
-    prior = doc_text[a : sentence.start].strip()
-    if is_heading_line(prior.split("\n")[0].strip()) or is_table_row(prior) or is_label(prior):
-        return sentence  # a heading or a table row: no antecedent
-    return replace(sentence, start=a, text=doc_text[a : sentence.end])

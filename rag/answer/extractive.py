@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -21,7 +21,6 @@ from rag.answer.candidates import (
     Scored,
     chunk_sentences,
     sentence_terms,
-    with_antecedent,
 )
 from rag.answer.citations import Source, ends_with_abbreviation
 from rag.answer.cjk import counted_missing
@@ -38,12 +37,11 @@ from rag.answer.factoid import (
 )
 from rag.answer.followup import split_context
 from rag.answer.lists import (
-    announced_count,
     asks_for_list,
     cite_each,
     enumerated,
-    with_following,
 )
+from rag.answer.neighbours import with_neighbours
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     STRICT_TYPES,
     count_focus,
@@ -52,7 +50,7 @@ from rag.answer.qtypes import (  # re-exported: the answer chain imports them fr
 )
 from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
 from rag.answer.qtypes import unstated_numbers as unstated_numbers
-from rag.answer.reasons import asks_why, gives_reason, with_reason
+from rag.answer.reasons import asks_why, gives_reason
 from rag.answer.spans import (
     ANSWER_KINDS,
     WEEKDAYS,
@@ -94,38 +92,6 @@ class ExtractiveDraft:
     candidates: list[Scored]
     parts: list[tuple[str, Scored]] = field(default_factory=list)
     plain: str = ""  # the same picks without value-first leads: the fallback if those fail
-
-
-def _with_listed(
-    question: str, picks: list[tuple[str, Scored]], doc_texts: dict[str, str]
-) -> list[tuple[str, Scored]]:
-    """The picks, each quoted with the sentences after it when it only announces a list
-    the question asks for ("The HX-40 has four operating modes." for "What are its
-    operating modes?": :mod:`rag.answer.lists`); a pick that a longer passage already
-    holds is dropped. A value question keeps its sentence: the count is what "how many"
-    asks."""
-    if not picks or question_type(question) in VALUE_TYPES:
-        return picks
-    out: list[tuple[str, Scored]] = []
-    for q, s in picks:
-        if any(
-            o.chunk.doc_id == s.chunk.doc_id and o.chunk.start <= s.chunk.start < o.chunk.end
-            for _, o in out
-        ):
-            continue  # a longer passage already quotes it
-        count = announced_count(s.chunk.text, question)
-        if count:
-            s = replace(s, chunk=with_following(doc_texts[s.chunk.doc_id], s.chunk, count))
-        elif asks_why(question):  # no reason in it: the next sentence may give it
-            s = replace(s, chunk=with_reason(doc_texts[s.chunk.doc_id], s.chunk))
-        wider = with_antecedent(doc_texts[s.chunk.doc_id], s.chunk)
-        if s.typed < 1.0 and not any(  # no value leads the answer: what "it" is, is needed
-            o.chunk.doc_id == s.chunk.doc_id and o.chunk.start < s.chunk.start <= o.chunk.end + 2
-            for _, o in out
-        ):
-            s = replace(s, chunk=wider)
-        out.append((q, s))
-    return out
 
 
 def compose(
@@ -216,7 +182,7 @@ class ExtractiveBackend:
                 if pick is not None:
                     picks.append((p, pick))
         else:
-            picks = _with_listed(
+            picks = with_neighbours(
                 primary, [(primary, s) for s in self._choose(primary, scored)], doc_texts
             )
         return compose(question, picks, scored, bool(parts))
