@@ -118,14 +118,16 @@ def counted_missing(question: str, sentence: str) -> bool | None:
     Vietnamese (:func:`vi_counted_missing`: "bao nhiêu tấn" and no "tấn"); and, in any
     pair of languages, a Vietnamese or Chinese question asking for money
     (:func:`money_asked`) and a sentence naming none (values are typed in every
-    language). Otherwise False across languages (the words cannot match); None for an
-    English pair, where the English count focus decides
-    (:func:`rag.answer.extractive._number_near`)."""
+    language). Across languages, a question counting things ("how many stalls", "bao
+    nhiêu quầy hàng") and a sentence whose values of that kind are all measures ("3,200
+    tonnes", "48 tấn": :func:`measured_not_counted`, told by units) miss it too; else
+    False there (the words cannot match). None for an English pair, where the English
+    count focus decides (:func:`rag.answer.extractive._number_near`)."""
     lang = detect_language(question) or "en"
     if money_asked(question) and not holds_money(sentence):  # typed: in any language
         return True
     if lang != (detect_language(sentence) or "en"):
-        return False
+        return measured_not_counted(question, sentence)
     if lang == "zh":
         return cjk_attribute_missing(question, sentence)
     if lang == "vi":

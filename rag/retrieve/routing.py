@@ -20,7 +20,9 @@ asked in English never builds it and searches exactly as before.
   question's words to the wrong articles), dense only elsewhere. The lists are merged by
   reciprocal rank fusion, ties broken by how far a passage stands out of its own
   language's candidates (multilingual encoders score same-language text higher across
-  the board, so raw cosines across languages are not comparable).
+  the board, so raw cosines across languages are not comparable). Hits in the question's
+  language whose document names none of the names the question asks about come last
+  (:func:`nameless_last`): they are about something else, however close their vector.
 
 Balancing matters because e5 ranks any passage in the question's language above the
 right passage in another: an English question about a Chinese article otherwise sees
@@ -39,6 +41,7 @@ from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.errors import IndexCorruptError, ModelLoadError, RagError
 from rag.lang import detect_language
+from rag.retrieve.names import name_phrases, nameless_last, names_held
 from rag.retrieve.retriever import Retriever, SearchResult, clean_query
 from rag.store.index import Index
 from rag.types import Document, Hit
@@ -289,6 +292,7 @@ class RoutedRetriever(Retriever):
         self.languages = [document_language(d) for d in index.docs]
         self._lang_of = {d.doc_id: lang for d, lang in zip(index.docs, self.languages, strict=True)}
         self._by_lang: dict[str, list[str]] = {}
+        self._names_held: dict[tuple[str, tuple[str, ...]], bool] = {}  # (doc_id, names)
         for doc, lang in zip(index.docs, self.languages, strict=True):
             self._by_lang.setdefault(lang, []).append(doc.source)
 
@@ -365,6 +369,8 @@ class RoutedRetriever(Retriever):
         allowed = None if sources is None else set(sources)
         n_cand = max(cfg.candidates, k)
         lists: list[list[Hit]] = []
+        tail: list[Hit] = []  # the question language's hits whose document lacks its names
+        asked = name_phrases(query)
         timings: dict[str, float] = {}
         for lang in sorted(self._by_lang):
             docs = [s for s in self._by_lang[lang] if allowed is None or s in allowed]
@@ -384,6 +390,9 @@ class RoutedRetriever(Retriever):
             hits = found.hits
             if not own:  # a passage in another language: its best sentence speaks too
                 hits = by_best_sentence(hits, query, multi.embedder)
+            else:  # its documents can be read for the question's names
+                hits, nameless = self._naming(hits, asked)
+                tail += nameless
             lists.append(hits)
             for stage, ms in found.timings_ms.items():
                 timings[stage] = timings.get(stage, 0.0) + ms
@@ -392,7 +401,40 @@ class RoutedRetriever(Retriever):
         # can be compared within each list (standing_out), else ranks only
         one_encoder = qlang != ENGLISH or multi is self
         merge = standing_out if one_encoder else balance
-        return SearchResult(query, merge(lists, k, cfg.rrf_k), timings)
+        return SearchResult(query, nameless_last(merge, lists, tail, k, cfg.rrf_k), timings)
+
+    def _naming(self, hits: Sequence[Hit], asked: Sequence[str]) -> tuple[list[Hit], list[Hit]]:
+        """``hits`` (in the question's language) split into those whose document names one
+        of the question's ``asked`` names (:func:`name_phrases`) and those whose document
+        names none of them. Only hits in the question's language can be checked (a name
+        is written otherwise in another language: "Dongxing" is 东兴), and a multilingual
+        encoder scores them higher across the board, so an English passage on another
+        market outranks the Chinese one on the centre the question names; the nameless ones
+        go after every other list's hits. No names asked: all are kept."""
+        if not asked:
+            return list(hits), []
+        kept: list[Hit] = []
+        nameless: list[Hit] = []
+        if len(self._names_held) > _MAX_HELD:
+            self._names_held.clear()
+        for h in hits:
+            key = (h.chunk.doc_id, tuple(asked))
+            held = self._names_held.get(key)
+            if held is None:
+                held = self._names_held[key] = names_held(asked, self._doc_text(key[0]))
+            (kept if held else nameless).append(h)
+        return kept, nameless
+
+    def _doc_text(self, doc_id: str) -> str:
+        """A document's title and text ("" when the index no longer holds it)."""
+        try:
+            doc = self.index.document(doc_id)
+        except KeyError:
+            return ""
+        return f"{doc.title}\n{doc.text}"
+
+
+_MAX_HELD = 100_000  # (document, names) answers kept by RoutedRetriever._naming
 
 
 RESCORED = 10
@@ -478,8 +520,9 @@ def _diversified(ranked: Sequence[tuple[float, Hit]], k: int) -> list[tuple[floa
 
 def standing_out(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
     """The top ``k`` of per-language candidate lists scored by one encoder, each hit by how
-    far its cosine stands out of its own list (standard scores: minus the list's median,
-    over its spread). The head of every list comes first (each language keeps a place,
+    far its cosine stands out of its own list (minus the list's median, over the spread
+    within lists, pooled: a list of three passages has no spread of its own to speak of,
+    and its second passage would always stand at 0). The head of every list comes first (each language keeps a place,
     as in :func:`balance`), then the rest by standard score: a list whose best passage is
     barely above its median (no passage there is about the question) gives up its second
     place to another language's clearly matching passages. Each list keeps its own order
@@ -487,11 +530,13 @@ def standing_out(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> lis
     in :func:`balance` (1 / (``rrf_k`` + rank))."""
     heads: list[tuple[float, Hit]] = []
     rest: list[tuple[float, Hit]] = []
-    for hits in lists:
+    coss = [np.asarray([h.dense_score for h in hits], dtype=np.float64) for hits in lists]
+    n_all = sum(len(c) for c in coss)
+    pooled = float(np.sqrt(sum(len(c) * np.var(c) for c in coss if len(c)) / max(1, n_all)))
+    for hits, cos in zip(lists, coss, strict=True):
         if not hits:
             continue
-        cos = np.asarray([h.dense_score for h in hits], dtype=np.float64)
-        z = np.sort((cos - np.median(cos)) / (float(np.std(cos)) + 1e-6))[::-1]
+        z = np.sort((cos - np.median(cos)) / (pooled + 1e-6))[::-1]
         heads.append((float(z[0]), hits[0]))
         rest += [(float(zi), h) for zi, h in zip(z[1:], hits[1:], strict=True)]
     ordered = sorted(heads, key=lambda t: -t[0]) + sorted(rest, key=lambda t: -t[0])
