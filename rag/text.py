@@ -110,6 +110,18 @@ def is_table_header(text: str) -> bool:
     )
 
 
+def row_with_header(row: str, header: str) -> str:
+    """A table row read as text, each cell followed by its column's name ("Business Tier;
+    1,450 euros Price per server per year; up to 150 Protected agents"): a count in a
+    cell then stands next to what it counts. The row itself when the cells and the
+    column names do not pair up."""
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    names = [c.strip() for c in header.split("|")]
+    if not header or len(cells) != len(names):
+        return row
+    return "; ".join(f"{c} {n}" for c, n in zip(cells, names, strict=True)) + "."
+
+
 def table_header(text: str, pos: int) -> str:
     """The header row of the table whose body row starts at ``pos`` ("" when the line is
     not a table row, or its table has no header and rule row above it): its cells name

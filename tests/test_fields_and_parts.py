@@ -60,3 +60,40 @@ def test_a_part_of_a_counted_whole_picks_the_parts_count() -> None:
     whole = "How many young trees will be planted?"
     value = pick_value("number", whole, sentence, count_focus(whole))
     assert value is not None and value.text.startswith("240")
+
+
+def test_a_table_row_is_typed_with_its_column_names() -> None:
+    """ "How many agents does the Business licence cover?": the row's "up to 150" stands
+    under "Protected agents", so the row holds the counted thing (rag.text.row_with_header)."""
+    from rag.answer.extractive import _typed
+    from rag.text import row_with_header
+
+    row = "| Business | 1,450 euros | up to 150 | email |"
+    header = "Tier | Price per server per year | Protected agents | Support"
+    text = row_with_header(row, header)
+    assert "up to 150 Protected agents" in text
+    question = "How many agents does the Business licence cover?"
+    assert _typed("number", question, text, ("agent",)) > _typed(
+        "number", question, row, ("agent",)
+    )
+    assert row_with_header(row, "Tier | Price") == row  # cells and names do not pair up
+
+
+def test_a_follow_ups_its_and_that_name_what_the_last_question_ended_on() -> None:
+    from rag.answer.followup import with_named_referent as named
+
+    assert (
+        named(
+            "When did its first maintenance release come out?",
+            "What is the date of Larchvault 4.2?",
+        )
+        == "When did Larchvault 4.2's first maintenance release come out?"
+    )
+    assert (
+        named("How many agents does that cover?", "How much is the Business licence?")
+        == "How many agents does the Business licence cover?"
+    )
+    # a pronoun for a thing named in lower case, or "its" after a noun of its own, stays
+    assert named("Can it be scheduled?", "What does quiet mode do?") == "Can it be scheduled?"
+    on_own = "What can the heat pump reach on its own?"
+    assert named(on_own, "What is the default on the HX-40?") == on_own

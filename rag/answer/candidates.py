@@ -42,6 +42,13 @@ class Candidate:
     chunk: Chunk
     rank: int
     context: frozenset[str] = frozenset()
+    typing: str = ""  # the text its values are typed on, when not its own: a table row's
+    # cells each followed by its column's name ("up to 150 Protected agents")
+
+    @property
+    def typed_text(self) -> str:
+        """The text the answerer reads this sentence's values from."""
+        return self.typing or self.chunk.text
 
 
 _PRONOUN_START = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|both)\b", re.I)

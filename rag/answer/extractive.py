@@ -64,7 +64,7 @@ from rag.embed.encoder import Embedder
 from rag.lang import detect_language
 from rag.retrieve.retriever import sub_queries
 from rag.retrieve.routing import answer_similarity, centre_by_language, chunk_language
-from rag.text import tokenize
+from rag.text import is_table_row, row_with_header, table_header, tokenize
 from rag.types import Chunk, Hit
 
 LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
@@ -240,7 +240,10 @@ class ExtractiveBackend:
                     continue
                 seen.add((c.doc_id, a))
                 if sentence is not None:
-                    out.append(Candidate(sentence, hit.rank, context))
+                    row = is_table_row(sentence.text)  # typed with its column names
+                    head = table_header(text, sentence.start) if row else ""
+                    typing = row_with_header(sentence.text, head) if head else ""
+                    out.append(Candidate(sentence, hit.rank, context, typing))
         return out
 
     def texts_to_embed(self, chunks: Sequence[Chunk], doc_texts: dict[str, str]) -> list[str]:
@@ -289,7 +292,7 @@ class ExtractiveBackend:
         lexicals = centre_by_language(np.asarray(lexicals), langs).tolist()
         out = []
         for cand, sim, lexical in zip(cands, sims.tolist(), lexicals, strict=True):
-            typed = _type_match(qtype, primary, cand.chunk.text, focus)
+            typed = _type_match(qtype, primary, cand.typed_text, focus)
             score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
             out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank, cand.context))
         return out

@@ -155,10 +155,40 @@ def resolve_references(question: str, previous: str, previous_answer: str = "") 
         return longer if longer and len(longer.split()) > 2 else m.group(0)
 
     question = _DEFINITE.sub(expand, question)
+    question = with_named_referent(question, previous)
     role, body = _ROLE_OF.match(question), _WHO_HEADS.match(previous)
     if role and body:  # "And who is her vice-chair?" after "Who chairs the X Committee?"
         return f"{role.group(1)} of {body.group(1)}?"  # the X Committee's, not another's
     return question
+
+
+_NAMED = re.compile(
+    r"(?<!^)(?<![.?!]\s)\b((?:the\s+)?(?:[A-Z][\w&'-]*\s+)*[A-Z][\w&'-]*(?:\s+\d[\w.]*)?)"
+    r"(?:\s+([a-z]{3,}))?(?=\s*[?.,;]|\s*$)"
+)
+"""A name that ends the previous question ("... of Larchvault 4.2?", "... is the Business
+licence?"), with a version or code after it and, after "the", the noun it names."""
+_ITS = re.compile(r"^((?:(?!\b(?:the|a|an)\b)[^,;])*?)\bits\b(?!\s+own\b)", re.I)
+"""A possessive "its" with no noun phrase before it in the question (there it would point
+at that one: "the heat pump ... on its own")."""
+_THAT_VERB = re.compile(r"\b(does|do|did|will|can|would)\s+(?:that|it)\b(?=\s+[a-z])")
+
+
+def with_named_referent(question: str, previous: str) -> str:
+    """A follow-up's "its" and "does that/it ..." written out as the name the previous
+    question ends with ("And when did its first maintenance release come out?" after
+    "What's the release date of Larchvault 4.2?" -> "... did Larchvault 4.2's first ...";
+    "How many agents does that cover?" after "How much is the Business licence?" ->
+    "... does the Business licence cover?"). Only a name: a pronoun for a thing the
+    previous question named in lower case ("quiet mode") stays, carried as context."""
+    m = _NAMED.search(previous.rstrip())
+    if not m or not (_ITS.search(question) or _THAT_VERB.search(question)):
+        return question
+    name = m.group(1) + (f" {m.group(2)}" if m.group(2) and m.group(1).startswith("the ") else "")
+    if not m.group(1).startswith("the ") and m.group(2):
+        return question  # "... Larchvault agents?": the name is not what the question ends on
+    question = _ITS.sub(lambda i: f"{i.group(1)}{name}'s", question, count=1)
+    return _THAT_VERB.sub(lambda v: f"{v.group(1)} {name}", question)
 
 
 _ROLE_OF = re.compile(
