@@ -110,6 +110,15 @@ def is_table_header(text: str) -> bool:
     )
 
 
+def heads_a_table(text: str, end: int) -> bool:
+    """Does the table row ending at ``end`` have the table's rule row right under it (so it
+    is the header, whose cells name the columns, not a row of values)?"""
+    nxt = text.find("\n", end)
+    line_end = text.find("\n", nxt + 1) if nxt >= 0 else -1
+    line = text[nxt + 1 : line_end if line_end >= 0 else len(text)] if nxt >= 0 else ""
+    return bool(_TABLE_RULE.fullmatch(line.strip()))
+
+
 def row_with_header(row: str, header: str) -> str:
     """A table row read as text, each cell followed by its column's name ("Business Tier;
     1,450 euros Price per server per year; up to 150 Protected agents"): a count in a

@@ -97,3 +97,40 @@ def test_a_follow_ups_its_and_that_name_what_the_last_question_ended_on() -> Non
     assert named("Can it be scheduled?", "What does quiet mode do?") == "Can it be scheduled?"
     on_own = "What can the heat pump reach on its own?"
     assert named(on_own, "What is the default on the HX-40?") == on_own
+
+
+def test_the_asker_is_no_name_and_a_header_row_no_answer() -> None:
+    from rag.answer.spans import asked_names, value_spans
+
+    assert asked_names("Why can't I send back earbuds once I've opened them?") == set()
+    assert asked_names("Can I use my own router?") == set()
+    assert asked_names("What is the cap for Class B?") == {"class", "b"}
+    kinds = {v.text: v.kind for v in value_spans("Between Saturday 17 and Monday 19 January")}
+    assert kinds["Saturday 17"] == "date"  # a day of a month, no count
+    table = "# Plans\n\n| Plan | Fee |\n|---|---|\n| Mini | €8.00 |\n"
+    texts = [s.text for _, s, _ in chunk_sentences(table, "p", "p.md", "", 0, len(table)) if s]
+    assert texts == ["| Mini | €8.00 |"]  # the header row names the columns, it is no row
+
+
+def test_a_block_of_fields_keeps_the_paragraph_after_it_apart() -> None:
+    notice = (
+        "# Outage notice\n\nStatus: Resolved\nIncident reference: KN-INC-2026-0117\n"
+        "Published: 21 January 2026\nAuthor: Marit Oyelaran, Director of Operations\n\n"
+        "We are sorry.\n"
+    )
+    texts = [s.text for _, s, _ in chunk_sentences(notice, "n", "n.md", "", 0, len(notice)) if s]
+    assert "Incident reference: KN-INC-2026-0117" in texts
+    assert "Author: Marit Oyelaran, Director of Operations" in texts  # a field, no heading
+    assert "We are sorry." in texts
+
+
+def test_money_asked_ranks_a_sentence_with_an_amount_first(tmp_path: Path) -> None:
+    doc = (
+        "# Network works\n\nThe second cable between Castermoor and Pennick Bay will be moved "
+        "to a new underground route beside the railway line, so that one storm cannot cut "
+        "both routes again.\n\nWork starts in May 2026 and should be finished by October "
+        "2026, at a cost of €1.8 million.\n"
+    )
+    bot = assistant_over(tmp_path, {"works.md": doc})
+    ans = bot.ask("How much will the new underground cable route cost?")
+    assert not ans.abstained and "€1.8 million" in ans.answer

@@ -18,7 +18,14 @@ from functools import lru_cache
 from rag.answer.spans import content_span, is_label
 from rag.ingest.chunking import answer_spans
 from rag.ingest.dates import front_matter
-from rag.text import is_table_header, is_table_row, names, table_header, tokenize
+from rag.text import (
+    heads_a_table,
+    is_table_header,
+    is_table_row,
+    names,
+    table_header,
+    tokenize,
+)
 from rag.types import Chunk
 
 
@@ -81,10 +88,13 @@ def chunk_sentences(
     metadata_end = front_matter(text)[1]  # 0 without front matter
     out: list[SentenceSlot] = []
     spans = answer_spans(text, max(start, metadata_end), max(end, metadata_end))
-    for a0, b0 in (line for a, b in spans for line in _field_lines(text, a, b)):
+    fields = {line for a, b in spans for line in _field_lines(text, a, b)}
+    for a0, b0 in sorted(fields):
         x, y, labels = content_span(text[a0:b0])
         a, b = a0 + x, a0 + y
-        if is_label(text[a:b], title) or is_table_header(text[a0:b0]):
+        header = is_table_row(text[a:b]) and heads_a_table(text, b)  # a header alone
+        field = (a0, b0) not in spans and _FIELD_LINE.match(text, a0) is not None
+        if (is_label(text[a:b], title) and not field) or is_table_header(text[a0:b0]) or header:
             out.append((a0, None, frozenset()))
             continue
         sentence = Chunk(f"{doc_id}@{a}", doc_id, source, title, a, b, text[a:b])
@@ -98,8 +108,8 @@ def chunk_sentences(
 def _field_lines(text: str, a: int, b: int) -> list[tuple[int, int]]:
     """A span of several lines, each a field or a label ("Severity: High, CVSS 3.1 base
     score 8.1" / "Fixed versions: 4.2.2 and 4.1.6"), as one span per line: a block of
-    fields has no full stops, so the sentence splitter joins it, and each field answers
-    on its own. Any other span stays whole."""
+    fields has no full stops, so the sentence splitter joins it (with the paragraph after
+    it), and each field answers on its own. Any other span stays whole."""
     if "\n" not in text[a:b].strip():
         return [(a, b)]
     lines, pos = [], a
@@ -107,11 +117,15 @@ def _field_lines(text: str, a: int, b: int) -> list[tuple[int, int]]:
         if line.strip():
             lines.append((pos, pos + len(line)))
         pos += len(line) + 1
-    if sum(not is_label(text[x:y]) for x, y in lines) < 2 or not all(
-        is_label(text[x:y]) or _FIELD_LINE.match(text, x) for x, y in lines
-    ):
+    field = [is_label(text[x:y]) or bool(_FIELD_LINE.match(text, x)) for x, y in lines]
+    block = next((i for i, f in enumerate(field) if not f), len(lines))
+    if sum(not is_label(text[x:y]) for x, y in lines[:block]) < 2:
         return [(a, b)]
-    return lines
+    rest = [(lines[block][0], b)] if block < len(lines) else []
+    gap = text[lines[block - 1][1] : lines[block][0]] if rest else ""
+    if rest and "\n\n" not in gap:
+        return [(a, b)]  # the block runs on into a sentence: no block of its own
+    return lines[:block] + rest
 
 
 _FIELD_LINE = re.compile(r"[ \t]*[A-Z][\w ]{0,40}: +\S")

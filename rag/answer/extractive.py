@@ -44,6 +44,7 @@ from rag.answer.lists import (
 from rag.answer.neighbours import with_neighbours
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     STRICT_TYPES,
+    asks_money,
     count_focus,
     question_type,
     several_counts,
@@ -201,10 +202,13 @@ class ExtractiveBackend:
         that kind of value come first: one worded like the question without the number
         cannot answer it, unless it leads the best one holding a value by
         :data:`UNTYPED_LEAD` in score and in wording ("the ward sister can allow visits"
-        names no one, "at most one" restates the question's "one")."""
+        names no one, "at most one" restates the question's "one"); for a question asking
+        for money, never (only a sentence stating an amount tells what something cost)."""
         scored = self._score(question, cands, blend=blend)
         scored = [s for s in scored if s.chunk.text not in avoid] or scored
-        strict = question_type(split_context(question)[0]) in STRICT_TYPES
+        primary = split_context(question)[0]
+        strict = question_type(primary) in STRICT_TYPES
+        money = asks_money(primary)  # no sentence without an amount answers "what did it cost"
         bar = max((s for s in scored if s.typed >= TYPED), key=lambda s: s.score, default=None)
 
         def demoted(s: Scored) -> bool:  # no value of the asked kind, and not far better worded
@@ -213,7 +217,8 @@ class ExtractiveBackend:
                 and s.typed < TYPED
                 and bar is not None
                 and (
-                    s.score < bar.score + UNTYPED_LEAD[0]
+                    money
+                    or s.score < bar.score + UNTYPED_LEAD[0]
                     or s.lexical < bar.lexical + UNTYPED_LEAD[1]
                 )
             )
@@ -480,8 +485,8 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
         return 1.0 if asks_for_list(question) and enumerated(sentence) else 0.5
     values = answer_values(qtype, sentence, question)
     if qtype == "number":
-        if not values:
-            return 0.0
+        if not values or (asks_money(question) and not {v.kind for v in values} & _AMOUNTS):
+            return 0.0  # an amount of money asked: a count or a duration is none
         missing = counted_missing(question, sentence)  # by the question language's rule
         if missing is None:  # English: the counted thing near the number
             return 0.4 if focus and not _number_near(sentence, focus) else 1.0
@@ -500,6 +505,7 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     return 1.0 if values else 0.2
 
 
+_AMOUNTS = frozenset({"money", "percent"})  # what a question asking for money is told
 _YEAR_ASKED = re.compile(r"\b(?:what|which|in what|the) year\b", re.I)
 _YEAR = re.compile(r"\b\d{4}\b")
 _DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the week\b", re.I)

@@ -93,6 +93,10 @@ _COUNT_FOCUS = re.compile(
 )
 
 
+_AUX_FIRST = re.compile(
+    r"^(?:did|do|does|is|was|were|are|will|would|can|could|should|must|has|have|had)\s+", re.I
+)
+
 VALUE_TYPES = frozenset({"number", "measure", "date"})
 """Question types that only a sentence holding that kind of value can answer."""
 STRICT_TYPES = VALUE_TYPES | {"person", "org"}
@@ -154,8 +158,8 @@ def count_focus(question: str) -> list[str]:
     For "What is the population of X?" it is the asked-for noun: ["population"].
     """
     m = _COUNT_FOCUS.search(question)
-    if m:
-        return tokenize(m.group(1))
+    if m:  # "how much does X cost": X, the auxiliary left out
+        return tokenize(_AUX_FIRST.sub("", m.group(1), count=1))
     m = _ASKED_NOUN.search(question)
     if m and m.group(1).lower() not in {"number", "count", "figure"}:
         return tokenize(m.group(1))

@@ -293,8 +293,8 @@ def focus_conflict(question: str, sentence: str, value: Span | None, focus: list
     asked, "150,000 Vietnamese visitors" found; "how many Class B licences", "133 Class
     C licences". The words right after the sentence's number name a group that the
     question does not, and the question's own qualifier is not among them."""
-    if value is None or not focus:
-        return False
+    if value is None or not focus or value.kind == "money":
+        return False  # "€4.00 in the Kestrelnet app": money counts nothing named after it
     q_caps = {t for t in asked_names(question) if t in focus}
     if not q_caps:
         return False

@@ -55,6 +55,7 @@ _DATE = re.compile(
     rf"\b(?:(?:{WEEKDAYS}),?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\.?"
     rf"(?:,?\s+\d{{4}})?|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?!\d)(?:,?\s+\d{{4}})?|"
     rf"(?:{MONTHS})\.?\s+\d{{4}}|(?:{MONTHS})\b|\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"|\b(?:{WEEKDAYS}),?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?![:.,]?\d|\s*(?:%|[ap]\.?m\b|to\b))"
     rf"|\b(?:{WEEKDAYS})s?\b|\b(?:spring|summer|autumn|fall|winter)\b"
     r"|\b(?:1[5-9]|20)\d{2}s?\b|\b(?:in|by|since|until|from|before|after) \d{4}\b",
     re.I,
@@ -443,14 +444,20 @@ def asked_names(question: str) -> set[str]:
     "HC-3", "W05", "Class D"): its answer must be about them."""
     out: set[str] = set()
     for span in _name_spans(question, []):
-        if span.text != "I" and not (span.text.isupper() and fold(span.text) in _PLAIN_CAPS):
+        if _FIRST_PERSON.fullmatch(span.text):
+            continue  # "I", "I've": the asker, no name
+        if not (span.text.isupper() and fold(span.text) in _PLAIN_CAPS):
             out.update(tokenize(span.text))  # "OK", "NEVER": a plain word in capitals
     for m in _CODE.finditer(question):
         out.update(tokenize(m.group()))
     # "class D", "zone B": a capital letter naming one of a series (numbers: stated_numbers)
-    for m in re.finditer(r"\b([A-Za-z]+)\s+([A-Z])\b", question):
-        out.add(fold(m.group(2)))
+    for m in re.finditer(r"\b([A-Za-z]+)\s+([A-Z])\b(?!['’])", question):
+        if m.group(2) != "I":  # "Can I ...?": the asker
+            out.add(fold(m.group(2)))
     return out
+
+
+_FIRST_PERSON = re.compile(r"I(?:['’](?:ve|m|d|ll))?")
 
 
 _STATED = re.compile(r"(?:(?<=\s)[−-])?(?<![\w.])\d[\d,]*(?:\.\d+)?")
