@@ -8,7 +8,7 @@ ranks first. For such questions (:func:`asks_latest`, wording cues in
 1. retrieval is widened to documents dated after the newest one it found
    (:func:`widen`), so a newer article that ranked below the cut-off is still read;
 2. among the sentences that answer the question about as well as the best one
-   (:func:`rag.answer.disagree.supporting`), the one from the newest dated document
+   (:func:`rag.answer.supporting.supporting`), the one from the newest dated document
    answers (:func:`prefer_newest`);
 3. the answer says that source's date ("As of 3 Mar 2026 (the newest source): ...",
    :func:`state_date`); a generative answer that cites only older sources gets the
@@ -25,18 +25,8 @@ from dataclasses import replace
 
 from rag import prompts
 from rag.answer.citations import Source
-from rag.answer.disagree import (
-    DateOf,
-    Value,
-    answer_value,
-    cite_sentence,
-    conflict,
-    is_metadata,
-    same_value,
-    show_date,
-    supporting,
-    values_of,
-)
+from rag.answer.compare import Value, conflict, same_value
+from rag.answer.disagree import DateOf, cite_sentence, show_date
 from rag.answer.extractive import (
     STRICT_TYPES,
     VALUE_TYPES,
@@ -46,6 +36,7 @@ from rag.answer.extractive import (
     shorten,
 )
 from rag.answer.followup import split_context
+from rag.answer.supporting import answer_value, is_metadata, supporting, values_of
 from rag.retrieve.retriever import SearchResult
 from rag.text import STOPWORDS, stem, tokenize
 from rag.types import Answer, Document, Hit
@@ -113,7 +104,7 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
     """Sentences that answer ``question`` about as well as the best one: close to the
     best in meaning, with a good share of its wording, and (for questions asking for a
     value) holding one (a calendar date, a figure); plus the value-bearing sentences of
-    :func:`rag.answer.disagree.supporting`."""
+    :func:`rag.answer.supporting.supporting`."""
     candidates = [s for s in candidates if not is_metadata(s.chunk.text)]
     if not candidates:
         return []
