@@ -25,8 +25,10 @@ Used by :mod:`rag.answer.assistant` after the answer is built (extractive) or ve
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rag import prompts
 from rag.answer.compare import MONEY_CUE, Value, asked_attribute, conflict, same_value
@@ -41,7 +43,7 @@ from rag.answer.supporting import (
 )
 from rag.answer.supporting import is_metadata as is_metadata  # re-exported for its callers
 from rag.text import fold, stem, tokenize
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, Hit
 
 MAX_SIDES = 3
 WIDER_SEARCH = 3  # the check reads k x this many passages: the other side may rank lower
@@ -65,6 +67,30 @@ class Disagreement:
     """Two or more sides, newest first (undated last)."""
 
     sides: tuple[Side, ...]
+
+
+class SharedSearch:
+    """The wider search's passages, run once per question: the gate's disagreement draft
+    (``Assistant._disputed``) keeps them and the check after the answer
+    (``Assistant._dated``) takes them, instead of searching again. One is kept per thread,
+    under a key naming all the search depends on (the question, its settings, the allowed
+    documents, the loaded retriever); taking empties the slot, and a key that does not
+    match is a miss (the caller searches): a stale result is never read."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def keep(self, key: tuple[Any, ...], hits: list[Hit]) -> None:
+        """Keep ``hits`` for the next :meth:`take` of ``key`` on this thread."""
+        self._local.last = (key, hits)
+
+    def take(self, key: tuple[Any, ...]) -> list[Hit] | None:
+        """The passages kept for ``key`` on this thread (None: none); the slot empties."""
+        last, self._local.last = getattr(self._local, "last", None), None
+        return last[1] if last is not None and last[0] == key else None
+
+
+WIDER = SharedSearch()
 
 
 # ---------------------------------------------------------------------------- detection
