@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag import prompts
-from rag.answer.compare import MONEY_CUE, Value, asked_attribute, conflict, same_value
+from rag.answer.compare import (
+    MONEY_CUE,
+    Value,
+    asked_attribute,
+    conflict,
+    same_value,
+    unit_key,
+)
 from rag.answer.extractive import Scored, count_focus, question_type
 from rag.answer.followup import split_context
 from rag.answer.spans import ANSWER_KINDS
@@ -42,6 +49,7 @@ from rag.answer.supporting import (
     supporting_values,
 )
 from rag.answer.supporting import is_metadata as is_metadata  # re-exported for its callers
+from rag.ingest.dates import MONTHS
 from rag.text import fold, stem, tokenize
 from rag.types import Answer, Citation, Hit
 
@@ -124,11 +132,16 @@ def find(
     with each other (other values are about something else). No document may give two
     sides' values (it lists them, it does not disagree), and only sides with a dated
     document count (newest first needs dates); each side is represented by its newest
-    sentence.
+    sentence. A question about one month ("the January meeting") reads only sentences
+    about it (:func:`in_asked_month`), and a count of a qualified thing ("affordable
+    homes") only groups that name the qualifier (:func:`_counts_the_asked`).
     """
     primary = split_context(question)[0]
+    month = asked_month(primary)
     groups: list[list[tuple[Value, Scored]]] = []
     for s, values in supporting_values(primary, candidates):
+        if month and not in_asked_month(s, month, date_of):
+            continue
         value = values[0]
         if value.kind == "date" and any(same_value(g[0][0], value) for g in groups):
             moved = [v for v in values[1:] if not any(same_value(g[0][0], v) for g in groups)]
@@ -141,6 +154,7 @@ def find(
             groups.append([(value, s)])
     roles = role_terms(primary)
     groups = [g for g in groups if g[0][0].kind != "date" or _about_event(g, roles)]
+    groups = [g for g in groups if _counts_the_asked(g, primary)]
     anchors = [g for g in groups if cited is not None and any(cited(m) for _, m in g)]
     for anchor in anchors or groups[:1]:
         sides = [anchor]
@@ -161,6 +175,50 @@ def _about_event(group: list[tuple[Value, Scored]], roles: frozenset[str]) -> bo
     if not roles:
         return True
     return any({stem(t) for t in tokenize(s.chunk.text)} & roles for _, s in group)
+
+
+_MONTH_ASKED = re.compile(
+    r"\b(?:(?i:january|february|april|june|july|september|october|november|december)"
+    r"|May|March|August)\b"  # lower-case "may", "march", "august" are other words
+)
+
+
+def asked_month(question: str) -> int | None:
+    """The month (1-12) a question is about ("the january meeting", "in September 2024"),
+    when it names exactly one; else None."""
+    months = {MONTHS[m.group().lower()] for m in _MONTH_ASKED.finditer(question)}
+    return months.pop() if len(months) == 1 else None
+
+
+def in_asked_month(s: Scored, month: int, date_of: DateOf) -> bool:
+    """Is ``s`` about the asked ``month``: it (or its heading) names the month, or its
+    document is dated in it (minutes of the January meeting), or the date is unknown?
+    Every month's report gives the month's figures; another month's is no side ("7 of
+    the committee's 9 members" at the April meeting, for the January one)."""
+    names = {name for name, i in MONTHS.items() if i == month}
+    said = re.search(rf"\b(?:{'|'.join(names)})\b", s.chunk.text, re.I)
+    if said or names & s.context:
+        return True
+    parts = date_of(s.chunk.doc_id).split("-")
+    return len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) == month
+
+
+def _counts_the_asked(group: list[tuple[Value, Scored]], question: str) -> bool:
+    """Does a group of counts count the qualified thing the question asks about? For "how
+    many affordable homes", a count in homes needs "affordable" in one of its sentences:
+    "build 120 homes" and "protect 318 homes" count other homes, and do not disagree
+    with each other. The qualifiers are the question's counted words before the unit;
+    other values, and counts in another unit or with no qualifier asked, pass."""
+    value = group[0][0]
+    if value.kind != "quantity":
+        return True
+    focus = count_focus(question)
+    unit = value.key[1]
+    qualifiers = set(focus[: focus.index(unit)]) if unit in focus else set()
+    return not qualifiers or any(
+        qualifiers <= {unit_key(t) for t in tokenize(s.chunk.text)} | set(tokenize(s.chunk.text))
+        for _, s in group
+    )
 
 
 def _sides(sides: list[list[tuple[Value, Scored]]], date_of: DateOf) -> Disagreement | None:

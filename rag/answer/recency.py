@@ -44,6 +44,7 @@ from rag.types import Answer, Document, Hit
 _CUES = re.compile(prompts.RECENCY_CUES, re.I)
 SEMANTIC_MARGIN = 0.10  # a current-state sentence is this close in meaning to the best one
 LEXICAL_SHARE = 0.4  # ... with this share of its question-term coverage
+NEWER_MARGIN = 0.25  # a newer sentence added to an answer is this close to the best one
 MIN_TYPED = 0.6  # ... and, for value questions, holds a value of the asked kind
 
 
@@ -299,13 +300,19 @@ def settle(answer: Answer, question: str, candidates: Sequence[Scored], date_of:
     """After verification (any backend): a "latest" answer whose newest cited source is
     the newest supporting one states its date; one that cites only older sources (a
     generative model may) gets the newest supporting sentence added, cited, with its
-    date. An answer citing only undated sources is left as it is."""
+    date. An answer citing only undated sources is left as it is. A newest sentence far
+    less close in meaning than the best candidate (:data:`NEWER_MARGIN`) answers another
+    question, though it holds a value of the asked kind ("8443 by default" for the
+    default number of streams): it is no newer answer, and is not added."""
     if answer.abstained or not answer.answer:
         return
     cited = cited_date(answer, date_of)
     if not cited:
         return
     pick = newest_support(split_context(question)[0], candidates, date_of)
+    best = max((s.semantic for s in candidates), default=0.0)
+    if pick is not None and pick.semantic < best - NEWER_MARGIN:
+        pick = None
     newest = date_of(pick.chunk.doc_id) if pick is not None else ""
     if pick is None or newest <= cited:
         state_date(answer, cited)
