@@ -66,3 +66,30 @@ def test_a_newest_sentence_about_another_thing_is_not_added() -> None:
     recency.settle(answer, q, [old, far], DATES.get)
     assert answer.answer.startswith(prompts.AS_OF.format(date="14 Jan 2026"))
     assert "8443" not in answer.answer and len(answer.citations) == 1
+
+
+def test_an_amount_moved_or_for_another_payer_is_no_rival_cost() -> None:
+    q = "How much did the council have to pay in appeal costs?"
+    costs = scored(
+        "The inspector ordered the council to pay the appellant's costs of 12,400 euros.",
+        "apr",
+        0.63,
+        0.71,
+        0.62,
+    )
+    moved = scored(
+        "He asked the council to approve a transfer of 300,000 euros from the reserve, "
+        "out of which the council will pay its share.",
+        "mar",
+        0.5,
+        0.55,
+        0.4,
+    )
+    assert disagree.find(q, [costs, moved], DATES.get) is None
+    q = "How much will the library rebuild cost?"
+    old = scored("The library rebuild is expected to cost £4.2 million.", "jan", 0.7, 0.7, 0.8)
+    new = scored(
+        "The cost of the library rebuild has risen to £5.1 million.", "apr", 0.68, 0.69, 0.8
+    )
+    found = disagree.find(q, [old, new], DATES.get)  # each amount in a clause of its cost
+    assert found is not None and len(found.sides) == 2

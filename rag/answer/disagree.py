@@ -134,7 +134,8 @@ def find(
     document count (newest first needs dates); each side is represented by its newest
     sentence. A question about one month ("the January meeting") reads only sentences
     about it (:func:`in_asked_month`), and a count of a qualified thing ("affordable
-    homes") only groups that name the qualifier (:func:`_counts_the_asked`).
+    homes") only groups that name the qualifier (:func:`_counts_the_asked`); for a money
+    question, an amount is a side only where it is priced (:func:`_priced`).
     """
     primary = split_context(question)[0]
     month = asked_month(primary)
@@ -154,7 +155,7 @@ def find(
             groups.append([(value, s)])
     roles = role_terms(primary)
     groups = [g for g in groups if g[0][0].kind != "date" or _about_event(g, roles)]
-    groups = [g for g in groups if _counts_the_asked(g, primary)]
+    groups = [g for g in groups if _counts_the_asked(g, primary) and _priced(g, primary)]
     anchors = [g for g in groups if cited is not None and any(cited(m) for _, m in g)]
     for anchor in anchors or groups[:1]:
         sides = [anchor]
@@ -219,6 +220,30 @@ def _counts_the_asked(group: list[tuple[Value, Scored]], question: str) -> bool:
         qualifiers <= {unit_key(t) for t in tokenize(s.chunk.text)} | set(tokenize(s.chunk.text))
         for _, s in group
     )
+
+
+_CLAUSE_END = re.compile(r"[,;:.!?](?:\s|$)")  # not the point or comma inside "£1.45"
+
+
+def _priced(group: list[tuple[Value, Scored]], question: str) -> bool:
+    """For a question about money ("how much ... cost / pay"): does a sentence of a group
+    of amounts give its amount as what the question asks (one of the question's money
+    words in the amount's own clause: "The cost of X has risen to £1.45 billion", "It is
+    expected to cost £1.2 billion" for "how much will X cost")? "A transfer of 300,000
+    euros from the reserve, out of which the council will pay its share" moves money, and
+    "the whole scheme will cost 2.4 million" is not what one body will pay: neither is a
+    rival. Other values and other questions pass."""
+    cues = {stem(fold(m.group())) for m in MONEY_CUE.finditer(question)}
+    if group[0][0].kind != "money" or not cues:
+        return True
+    for value, s in group:
+        text, span = s.chunk.text, value.span
+        start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, span.start)), default=0)
+        after = _CLAUSE_END.search(text, span.end)
+        clause = text[start : span.start] + " " + text[span.end : after.start() if after else None]
+        if cues & {stem(fold(m.group())) for m in MONEY_CUE.finditer(clause)}:
+            return True
+    return False
 
 
 def _sides(sides: list[list[tuple[Value, Scored]]], date_of: DateOf) -> Disagreement | None:
