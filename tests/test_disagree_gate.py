@@ -109,6 +109,7 @@ def test_an_attribute_measured_two_ways_is_a_disagreement() -> None:
     found = disagree.find(q, cands, DATES.get)
     assert found is not None
     assert [s.value.span.text for s in found.sides] == ["480-megawatt", "450 megawatts"]
+    assert [disagree.shown(s) for s in found.sides] == ["480 megawatts", "450 megawatts"]
     # nothing measures the attribute: no side (the park's 24 km and 30 people are not it)
     assert disagree.find(q, cands[1:], DATES.get) is None
     assert disagree.find("What is the purpose of the park?", cands, DATES.get) is None
@@ -181,7 +182,7 @@ def test_an_attribute_given_in_two_units_forms_is_answered_with_both(windfarm) -
         windfarm,
         "What will the capacity of the Saltmere Bank wind farm be?",
         [
-            ("480-megawatt", {"03_windweekly_consultation_extended.txt"}),
+            ("480 megawatts", {"03_windweekly_consultation_extended.txt"}),
             ("450 megawatts", {"01_herald_plan_unveiled.txt", "02_tidereach_consultation.md"}),
         ],
     )

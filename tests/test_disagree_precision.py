@@ -93,3 +93,17 @@ def test_an_amount_moved_or_for_another_payer_is_no_rival_cost() -> None:
     )
     found = disagree.find(q, [old, new], DATES.get)  # each amount in a clause of its cost
     assert found is not None and len(found.sides) == 2
+
+
+def test_unit_nouns_are_made_plural_for_the_note() -> None:
+    words = ["megawatt", "inch", "storey", "foot", "century", "hours", "box", "metre"]
+    assert [disagree.plural(w) for w in words] == [
+        "megawatts",
+        "inches",
+        "storeys",
+        "feet",
+        "centuries",
+        "hours",
+        "boxes",
+        "metres",
+    ]

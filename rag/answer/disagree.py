@@ -311,10 +311,15 @@ def _cited(answer: Answer, sentence: Scored) -> bool:
 def shown(side: Side, question: str = "") -> str:
     """A side's value as the note gives it: a count with the rest of the counted thing's
     words that follow it ("75 permanent" -> "75 permanent jobs" for "how many permanent
-    jobs ...")."""
+    jobs ..."); a figure written as an adjective as a noun phrase ("the 480-megawatt
+    project" -> "480 megawatts")."""
     text, span = side.sentence.chunk.text, side.value.span
     if side.value.kind != "quantity" or text[span.start : span.end] != span.text:
         return span.text
+    adjective = _UNIT_ADJECTIVE.fullmatch(span.text)
+    if adjective:
+        figure, unit = adjective.groups()
+        return f"{figure} {unit if figure == '1' else plural(unit)}"
     focus = set(count_focus(question)) if question else set()
     end = span.end
     for m in re.finditer(r"\s+([\w’'-]+)", text[end:]):
@@ -322,6 +327,23 @@ def shown(side: Side, question: str = "") -> str:
             break
         end = span.end + m.end()
     return text[span.start : end]
+
+
+_UNIT_ADJECTIVE = re.compile(r"(\d[\d,]*(?:\.\d+)?)-([^\W\d_]+)")
+
+
+def plural(noun: str) -> str:
+    """The English plural of a unit noun ("megawatt" -> "megawatts", "inch" -> "inches",
+    "storey" -> "storeys", "foot" -> "feet"); a noun ending in "s" is left as it is."""
+    if noun.lower() == "foot":
+        return noun[:-3] + "eet"
+    if noun.endswith("s"):
+        return noun
+    if noun.endswith(("ch", "sh", "x", "z")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1].lower() not in set("aeiou"):
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 def note(answer: Answer, found: Disagreement, question: str = "") -> str:
