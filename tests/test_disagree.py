@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from rag import prompts
-from rag.answer import disagree, recency
+from rag.answer import compare, disagree, recency, supporting
 from rag.answer.extractive import Scored
+from rag.answer.spans import Span
 from rag.config import Config
 from rag.types import Answer, Chunk
 
@@ -68,24 +69,24 @@ DATES = {"old": "2024-05-02", "new": "2025-02-11", "undated": ""}
 
 def test_values_are_typed_and_compared_by_kind_and_unit() -> None:
     q = "How much will the rebuild cost?"
-    a = disagree.answer_value("number", "The rebuild is expected to cost £4.2 million.", q)
-    b = disagree.answer_value("number", "The cost has risen to £5,100,000.", q)
+    a = supporting.answer_value("number", "The rebuild is expected to cost £4.2 million.", q)
+    b = supporting.answer_value("number", "The cost has risen to £5,100,000.", q)
     assert a is not None and b is not None and a.kind == b.kind == "money"
-    assert disagree.conflict(a, b)
-    same = disagree.answer_value("number", "It will cost £4.2m in all.", q)
-    assert same is not None and not disagree.conflict(a, same)
+    assert compare.conflict(a, b)
+    same = supporting.answer_value("number", "It will cost £4.2m in all.", q)
+    assert same is not None and not compare.conflict(a, same)
     # dates: a year or a day must be known on both sides ("January" alone pins nothing)
-    d1 = disagree.answer_value("date", "It reopens in September 2026.", "When does it reopen?")
-    d2 = disagree.answer_value("date", "Reopening is now planned for March 2027.", "When?")
-    d3 = disagree.answer_value("date", "The plan was announced in January.", "When?")
+    d1 = supporting.answer_value("date", "It reopens in September 2026.", "When does it reopen?")
+    d2 = supporting.answer_value("date", "Reopening is now planned for March 2027.", "When?")
+    d3 = supporting.answer_value("date", "The plan was announced in January.", "When?")
     assert d1 and d2 and d3
-    assert disagree.conflict(d1, d2) and not disagree.conflict(d1, d3)
+    assert compare.conflict(d1, d2) and not compare.conflict(d1, d3)
     # names: two spellings of one name conflict, two different people do not
-    n1 = disagree.make_value(disagree.Span(0, 15, "person", "Oskar Lindqvist"))
-    n2 = disagree.make_value(disagree.Span(0, 15, "person", "Oskar Lindquist"))
-    n3 = disagree.make_value(disagree.Span(0, 12, "person", "Maria Santos"))
+    n1 = compare.make_value(Span(0, 15, "person", "Oskar Lindqvist"))
+    n2 = compare.make_value(Span(0, 15, "person", "Oskar Lindquist"))
+    n3 = compare.make_value(Span(0, 12, "person", "Maria Santos"))
     assert n1 and n2 and n3
-    assert disagree.conflict(n1, n2) and not disagree.conflict(n1, n3)
+    assert compare.conflict(n1, n2) and not compare.conflict(n1, n3)
 
 
 def test_find_reports_each_side_newest_first() -> None:
@@ -339,18 +340,18 @@ def test_generative_answers_get_the_same_checks(dated_bot) -> None:
 
 def test_a_name_counts_only_near_a_word_of_the_asked_role() -> None:
     q = "Who is currently the chief executive of Fenmoor Water?"
-    assert disagree.role_terms(q) == {"chief", "executive"}  # not the subject, not "currently"
+    assert supporting.role_terms(q) == {"chief", "executive"}  # not the subject, not "currently"
     ceo = "The announcement was made by Ruth Achterberg, who took over as chief executive."
     regulator = "The Water Charges Commission last month approved an average bill rise of 3.6%."
-    assert [v.span.text for v in disagree.values_of("person", ceo, q)] == ["Ruth Achterberg"]
-    assert disagree.values_of("person", regulator, q) == []  # no chief executive named
+    assert [v.span.text for v in supporting.values_of("person", ceo, q)] == ["Ruth Achterberg"]
+    assert supporting.values_of("person", regulator, q) == []  # no chief executive named
     # "what is the name of" is the question's wording, not the role
     named = "What's the name of the project director?"
-    assert disagree.role_terms(named) == {"project", "director"}
+    assert supporting.role_terms(named) == {"project", "director"}
     farm = "The reservoir takes its name from Cullerby farm, the largest of the farms."
-    assert disagree.values_of("person", farm, named) == []
+    assert supporting.values_of("person", farm, named) == []
     lead = "The scheme is led by project director Marit Halvorsen, who ran the weir rebuild."
-    assert [v.span.text for v in disagree.values_of("person", lead, named)] == ["Marit Halvorsen"]
+    assert [v.span.text for v in supporting.values_of("person", lead, named)] == ["Marit Halvorsen"]
 
 
 def test_a_latest_question_reads_ever_newer_articles() -> None:

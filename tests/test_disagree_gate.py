@@ -109,6 +109,7 @@ def test_an_attribute_measured_two_ways_is_a_disagreement() -> None:
     found = disagree.find(q, cands, DATES.get)
     assert found is not None
     assert [s.value.span.text for s in found.sides] == ["480-megawatt", "450 megawatts"]
+    assert [disagree.shown(s) for s in found.sides] == ["480 megawatts", "450 megawatts"]
     # nothing measures the attribute: no side (the park's 24 km and 30 people are not it)
     assert disagree.find(q, cands[1:], DATES.get) is None
     assert disagree.find("What is the purpose of the park?", cands, DATES.get) is None
@@ -181,7 +182,7 @@ def test_an_attribute_given_in_two_units_forms_is_answered_with_both(windfarm) -
         windfarm,
         "What will the capacity of the Saltmere Bank wind farm be?",
         [
-            ("480-megawatt", {"03_windweekly_consultation_extended.txt"}),
+            ("480 megawatts", {"03_windweekly_consultation_extended.txt"}),
             ("450 megawatts", {"01_herald_plan_unveiled.txt", "02_tidereach_consultation.md"}),
         ],
     )
@@ -213,3 +214,39 @@ def test_the_check_before_refusing_stays_within_the_narrowed_articles(windfarm) 
     answer = windfarm.ask("Who is the harbour master at Kellsby?", narrow=SourceFilter(only))
     assert {c.source for c in answer.citations} <= set(only)
     assert "The sources disagree" not in answer.answer  # one spelling in these two
+
+
+def test_a_disputed_question_runs_the_wider_search_once(reservoir, monkeypatch) -> None:
+    """The gate's disagreement draft (_disputed) and the note after the answer (_dated)
+    read one wider search: it runs once, and the answer is the same as when each ran its
+    own (both sides named)."""
+    calls: list[str] = []
+    wider = type(reservoir)._wider
+
+    def counted(self, question, cfg, allowed):
+        calls.append(question)
+        return wider(self, question, cfg, allowed)
+
+    monkeypatch.setattr(type(reservoir), "_wider", counted)
+    answer = reservoir.ask("How much will the Cullerby Reservoir expansion cost?")
+    assert "The sources disagree" in answer.answer, answer.answer
+    assert len(calls) == 1, calls
+
+
+def test_the_shared_search_is_read_once_by_its_own_key_and_thread() -> None:
+    """A kept search is taken once, only under its key and on its thread; taking empties
+    the slot, so a later question never reads a stale result."""
+    import threading
+
+    shared = disagree.SharedSearch()
+    shared.keep(("q", 1), ["hits"])  # type: ignore[list-item]
+    assert shared.take(("other", 1)) is None  # another key: a miss, and the slot empties
+    assert shared.take(("q", 1)) is None
+    shared.keep(("q", 1), ["hits"])  # type: ignore[list-item]
+    seen: list[object] = []
+    t = threading.Thread(target=lambda: seen.append(shared.take(("q", 1))))
+    t.start()
+    t.join()
+    assert seen == [None]  # another thread does not see it
+    assert shared.take(("q", 1)) == ["hits"]
+    assert shared.take(("q", 1)) is None

@@ -10,7 +10,7 @@ extractive backend's (meaning, wording).
 
 from __future__ import annotations
 
-from rag.answer import disagree, recency
+from rag.answer import compare, disagree, recency, supporting
 from rag.answer.extractive import Scored
 from rag.types import Chunk
 
@@ -29,14 +29,14 @@ def scored(text: str, source: str, score: float, semantic: float, lexical: float
 
 def test_a_unit_and_its_abbreviation_are_one_unit() -> None:
     q = "how many kilometres off the coast will the turbines stand"
-    far = disagree.answer_value("number", "The turbines would stand 24 km from shore.", q)
-    near = disagree.answer_value("number", "The bank lies 22 kilometres off the coast.", q)
+    far = supporting.answer_value("number", "The turbines would stand 24 km from shore.", q)
+    near = supporting.answer_value("number", "The bank lies 22 kilometres off the coast.", q)
     assert far is not None and near is not None
     assert far.key == near.key == ("quantity", "kilometre")
-    assert disagree.conflict(far, near, q)
-    assert disagree.unit_key("kilometers") == disagree.unit_key("km")
-    assert disagree.unit_key("MW") == disagree.unit_key("megawatts")
-    assert disagree.unit_key("households") != disagree.unit_key("km")
+    assert compare.conflict(far, near, q)
+    assert compare.unit_key("kilometers") == compare.unit_key("km")
+    assert compare.unit_key("MW") == compare.unit_key("megawatts")
+    assert compare.unit_key("households") != compare.unit_key("km")
 
 
 def test_the_asked_unit_keeps_a_sentence_worded_otherwise() -> None:
@@ -60,12 +60,14 @@ def test_the_asked_unit_keeps_a_sentence_worded_otherwise() -> None:
 
 def test_two_spellings_of_a_name_conflict_but_a_shorter_form_does_not() -> None:
     q = "What is the name of the fisheries liaison officer?"
-    one = disagree.answer_value("person", "Fisheries liaison officer Priya Castellan said so.", q)
-    two = disagree.answer_value("person", "Fisheries liaison officer Priya Castellane said so.", q)
-    short = disagree.answer_value("person", "Fisheries liaison officer Castellane said so.", q)
+    one = supporting.answer_value("person", "Fisheries liaison officer Priya Castellan said so.", q)
+    two = supporting.answer_value(
+        "person", "Fisheries liaison officer Priya Castellane said so.", q
+    )
+    short = supporting.answer_value("person", "Fisheries liaison officer Castellane said so.", q)
     assert one is not None and two is not None and short is not None
-    assert disagree.conflict(one, two, q)  # "Castellan" is a spelling, not a part of it
-    assert not disagree.conflict(two, short, q)
+    assert compare.conflict(one, two, q)  # "Castellan" is a spelling, not a part of it
+    assert not compare.conflict(two, short, q)
 
 
 def test_a_former_value_is_not_the_one_a_sentence_gives() -> None:
@@ -74,13 +76,13 @@ def test_a_former_value_is_not_the_one_a_sentence_gives() -> None:
         "The developer has extended the consultation, which was due to close on 30 May, "
         "to 27 June 2025, after fishing groups asked for more time."
     )
-    value = disagree.answer_value("date", moved, q)
+    value = supporting.answer_value("date", moved, q)
     assert value is not None and value.span.text == "27 June 2025"
     changed = "The completion date has moved from December 2027 to June 2028."
-    value = disagree.answer_value("date", changed, "When will it be finished?")
+    value = supporting.answer_value("date", changed, "When will it be finished?")
     assert value is not None and value.span.text == "June 2028"
     # a date alone stays the sentence's value, whatever the wording before it
-    plain = disagree.answer_value("date", "The consultation closes on 30 May 2025.", q)
+    plain = supporting.answer_value("date", "The consultation closes on 30 May 2025.", q)
     assert plain is not None and plain.span.text == "30 May 2025"
 
 

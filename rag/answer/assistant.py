@@ -386,6 +386,7 @@ class Assistant(IndexedCorpus):
         if recency.asks_latest(question) or not disagree.applicable(primary):
             return None
         hits = self._wider(question, cfg, allowed)
+        disagree.WIDER.keep((question, cfg, allowed, self.parts.retriever), hits)  # for _dated
         texts = self._texts(hits)
         ranked = self.extractive.rank(question, hits, texts)
         gate = DraftGate(hits, texts, self._corpus_stats, cfg.min_answer_score)  # untraced
@@ -419,8 +420,10 @@ class Assistant(IndexedCorpus):
         """Many dated articles, after verification (any backend): a "latest" question's
         answer states its newest source's date (:mod:`rag.answer.recency`); otherwise, where
         the sentences that answer it (from a wider search, within ``allowed``) give
-        different values, a note cites each side, newest first (:mod:`rag.answer.disagree`)."""
+        different values, a note cites each side, newest first (:mod:`rag.answer.disagree`);
+        the wider search is :meth:`_disputed`'s where that ran (one per question)."""
         question = answer.standalone_question
+        wide = disagree.WIDER.take((question, cfg, allowed, self.parts.retriever))
         if answer.abstained or not answer.answer or not cfg.dated_answers:
             return
         if recency.asks_latest(question):
@@ -430,18 +433,12 @@ class Assistant(IndexedCorpus):
             return
         if not disagree.applicable(question):
             return
-        hits = self._wider(question, cfg, allowed)
+        hits = self._wider(question, cfg, allowed) if wide is None else wide
         seed = disagree.seed_query(question, answer)  # a name: its role and the name too
         if seed:
             seen = {h.chunk.chunk_id for h in hits}
-            more = self._search(
-                seed,
-                cfg.k,
-                hybrid=cfg.hybrid,
-                lexical_only=cfg.lexical_only,
-                parts=True,
-                sources=allowed,
-            ).hits
+            kw = {"hybrid": cfg.hybrid, "lexical_only": cfg.lexical_only, "sources": allowed}
+            more = self._search(seed, cfg.k, parts=True, **kw).hits
             hits = [*hits, *(h for h in more if h.chunk.chunk_id not in seen)]
         ranked = self.extractive.rank(question, hits, self._texts(hits))
         disagree.annotate(answer, question, ranked, self._date_of)

@@ -5,8 +5,8 @@ figures with their unit (abbreviations spelt out, :func:`unit_key`: "24 km" and 
 kilometres" measure alike), dates as (year, month, day), names as their words. Two values
 *conflict* (:func:`conflict`) when they are of one kind and unit and differ; a value a
 sentence gives only as a former state ("was due to close on 30 May, to 27 June") is
-recognised by :func:`former`. Used by :mod:`rag.answer.disagree` and
-:mod:`rag.answer.recency`; no word of any corpus.
+recognised by :func:`former`. Used by :mod:`rag.answer.supporting`, :mod:`rag.answer.disagree`
+and :mod:`rag.answer.recency`; no word of any corpus.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ ranks first. For such questions (:func:`asks_latest`, wording cues in
 1. retrieval is widened to documents dated after the newest one it found
    (:func:`widen`), so a newer article that ranked below the cut-off is still read;
 2. among the sentences that answer the question about as well as the best one
-   (:func:`rag.answer.disagree.supporting`), the one from the newest dated document
+   (:func:`rag.answer.supporting.supporting`), the one from the newest dated document
    answers (:func:`prefer_newest`);
 3. the answer says that source's date ("As of 3 Mar 2026 (the newest source): ...",
    :func:`state_date`); a generative answer that cites only older sources gets the
@@ -25,18 +25,8 @@ from dataclasses import replace
 
 from rag import prompts
 from rag.answer.citations import Source
-from rag.answer.disagree import (
-    DateOf,
-    Value,
-    answer_value,
-    cite_sentence,
-    conflict,
-    is_metadata,
-    same_value,
-    show_date,
-    supporting,
-    values_of,
-)
+from rag.answer.compare import Value, conflict, same_value
+from rag.answer.disagree import DateOf, cite_sentence, show_date
 from rag.answer.extractive import (
     STRICT_TYPES,
     VALUE_TYPES,
@@ -46,6 +36,7 @@ from rag.answer.extractive import (
     shorten,
 )
 from rag.answer.followup import split_context
+from rag.answer.supporting import answer_value, is_metadata, supporting, values_of
 from rag.retrieve.retriever import SearchResult
 from rag.text import STOPWORDS, stem, tokenize
 from rag.types import Answer, Document, Hit
@@ -53,6 +44,7 @@ from rag.types import Answer, Document, Hit
 _CUES = re.compile(prompts.RECENCY_CUES, re.I)
 SEMANTIC_MARGIN = 0.10  # a current-state sentence is this close in meaning to the best one
 LEXICAL_SHARE = 0.4  # ... with this share of its question-term coverage
+NEWER_MARGIN = 0.25  # a newer sentence added to an answer is this close to the best one
 MIN_TYPED = 0.6  # ... and, for value questions, holds a value of the asked kind
 
 
@@ -113,7 +105,7 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
     """Sentences that answer ``question`` about as well as the best one: close to the
     best in meaning, with a good share of its wording, and (for questions asking for a
     value) holding one (a calendar date, a figure); plus the value-bearing sentences of
-    :func:`rag.answer.disagree.supporting`."""
+    :func:`rag.answer.supporting.supporting`."""
     candidates = [s for s in candidates if not is_metadata(s.chunk.text)]
     if not candidates:
         return []
@@ -308,13 +300,19 @@ def settle(answer: Answer, question: str, candidates: Sequence[Scored], date_of:
     """After verification (any backend): a "latest" answer whose newest cited source is
     the newest supporting one states its date; one that cites only older sources (a
     generative model may) gets the newest supporting sentence added, cited, with its
-    date. An answer citing only undated sources is left as it is."""
+    date. An answer citing only undated sources is left as it is. A newest sentence far
+    less close in meaning than the best candidate (:data:`NEWER_MARGIN`) answers another
+    question, though it holds a value of the asked kind ("8443 by default" for the
+    default number of streams): it is no newer answer, and is not added."""
     if answer.abstained or not answer.answer:
         return
     cited = cited_date(answer, date_of)
     if not cited:
         return
     pick = newest_support(split_context(question)[0], candidates, date_of)
+    best = max((s.semantic for s in candidates), default=0.0)
+    if pick is not None and pick.semantic < best - NEWER_MARGIN:
+        pick = None
     newest = date_of(pick.chunk.doc_id) if pick is not None else ""
     if pick is None or newest <= cited:
         state_date(answer, cited)
