@@ -134,3 +134,12 @@ def test_money_asked_ranks_a_sentence_with_an_amount_first(tmp_path: Path) -> No
     bot = assistant_over(tmp_path, {"works.md": doc})
     ans = bot.ask("How much will the new underground cable route cost?")
     assert not ans.abstained and "€1.8 million" in ans.answer
+
+
+def test_a_cost_is_told_by_money_and_a_share_by_a_percentage() -> None:
+    from rag.answer.extractive import _typed
+
+    level = "Neighbouring Hobb's Fell Reservoir stands at 55%."
+    assert _typed("number", "How much would the pumped link have cost?", level, ()) == 0.0
+    share = "The Selvan Environment Fund pays 45 percent of this."
+    assert _typed("number", "How much of that did the fund pay?", share, ()) > 0.0

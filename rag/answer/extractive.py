@@ -485,7 +485,9 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
         return 1.0 if asks_for_list(question) and enumerated(sentence) else 0.5
     values = answer_values(qtype, sentence, question)
     if qtype == "number":
-        if not values or (asks_money(question) and not {v.kind for v in values} & _AMOUNTS):
+        if not values or (
+            asks_money(question) and not {v.kind for v in values} & _amounts(question)
+        ):
             return 0.0  # an amount of money asked: a count or a duration is none
         missing = counted_missing(question, sentence)  # by the question language's rule
         if missing is None:  # English: the counted thing near the number
@@ -505,7 +507,15 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     return 1.0 if values else 0.2
 
 
-_AMOUNTS = frozenset({"money", "percent"})  # what a question asking for money is told
+def _amounts(question: str) -> frozenset[str]:
+    """The value kinds that tell an amount of money asked: money, and a percentage where a
+    share of an amount is asked ("How much of that did the fund pay?")."""
+    return _MONEY_AND_SHARE if _SHARE_ASKED.search(question) else _MONEY_ONLY
+
+
+_MONEY_ONLY = frozenset({"money"})
+_MONEY_AND_SHARE = frozenset({"money", "percent"})
+_SHARE_ASKED = re.compile(r"\bhow much of\b|\b(?:share|percentage|percent|proportion)\b", re.I)
 _YEAR_ASKED = re.compile(r"\b(?:what|which|in what|the) year\b", re.I)
 _YEAR = re.compile(r"\b\d{4}\b")
 _DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the week\b", re.I)
