@@ -61,3 +61,18 @@ def test_money_asked_leads_with_the_money_not_the_percentage() -> None:
     assert value is not None and value.text == "214.60 euros"
     rate = pick_value("number", "By how much will the Band D council tax rise?", sentence)
     assert rate is not None and rate.text == "2.9 percent"  # no money asked: the rise
+
+
+def test_an_instruction_to_give_the_year_asks_for_a_date() -> None:
+    assert question_type("How old is the oldest item in the archive? Give the year.") == "date"
+    assert question_type("How old is the oldest item in the archive?") == "measure"
+
+
+def test_how_big_is_an_area_or_a_volume_not_a_distance() -> None:
+    from rag.answer.extractive import _typed
+
+    far = "Tarrach lies 38 kilometres north-west of Port Ardel."
+    area = "It covers 14.2 square kilometres and is about 6.1 kilometres long."
+    assert _typed("measure", "How big is Tarrach?", far, ()) < 0.6  # demoted below a size
+    assert _typed("measure", "How big is Tarrach?", area, ()) == 1.0
+    assert _typed("measure", "How far is Tarrach from Port Ardel?", far, ()) == 1.0

@@ -496,6 +496,12 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
         # language, where nothing can be checked (they would win by default)
         return TYPED if missing else 1.0
     if qtype == "measure":
+        if (
+            values
+            and _SIZE_ASKED.search(question)
+            and not any(_AREA.search(v.text) for v in values)
+        ):
+            return 0.4 if all(_LENGTH.search(v.text) for v in values) else 1.0  # a distance
         return 1.0 if values else 0.0
     kinds = {v.kind for v in values}
     if qtype in {"person", "org"}:
@@ -505,6 +511,13 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     if qtype == "date" and _DAY_ASKED.search(question):  # a day, not just a year or month
         return 1.0 if any(_DAY.search(v.text) for v in values) else 0.2
     return 1.0 if values else 0.2
+
+
+_SIZE_ASKED = re.compile(r"\bhow (?:big|large)\b", re.I)  # an area or a volume, no distance
+_AREA = re.compile(r"\bsquare\b|²|\bhectares?\b|\bacres?\b|\bha\b|\blitres?\b|\bm3\b", re.I)
+_LENGTH = re.compile(
+    r"\b(?:kilo|centi|milli)?met(?:re|er)s?$|\b(?:km|m|cm|mm|miles?|feet|ft)$", re.I
+)
 
 
 def _amounts(question: str) -> frozenset[str]:

@@ -108,6 +108,8 @@ def question_type(question: str) -> str:
     """The kind of answer asked for: number, date, person, place or other. The question
     word that comes first decides ("Who cut the ribbon when ... opened?" asks for a
     person); at the same place, the order of :data:`_TYPES`."""
+    if _GIVE_DATE.search(question):
+        return "date"  # "How old is the oldest item? Give the year.": told what to give
     found = [
         (m.start(), i)
         for i, (name, p) in enumerate(_TYPES)
@@ -116,6 +118,7 @@ def question_type(question: str) -> str:
     return _TYPES[min(found)[1]][0] if found else "other"
 
 
+_GIVE_DATE = re.compile(r"\b(?:give|name|state|tell me) the (?:year|date|day|month)\b", re.I)
 _WH_START = re.compile(r"^\W*(?:what|which|who|whom|whose|how|where|why)\b", re.I)
 _CLAUSE_WHEN = re.compile(
     r"(?<![,;])(?<!\band)(?<!\bor)(?<!\bbut)(?<!\bby)(?<!\bsince)(?<!\buntil)(?<!\btill)"
