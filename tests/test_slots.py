@@ -138,3 +138,17 @@ def test_the_fitted_model_counts_both_against_answering() -> None:
     model = abstain.load_model()
     for name in ("direction_reversed", "filler_rival", "place_absent", "comparison_reversed"):
         assert model.weights[abstain.FEATURES.index(name)] < 0  # fitted on dev
+
+
+def test_a_rival_version_of_the_asked_dotted_number() -> None:
+    """ "Until when does version 4.2 receive security fixes?" over "Version 4.0 therefore
+    receives security fixes until 3 February 2027, and version 4.1 until 12 May 2027."."""
+    from rag.answer.slots import rival_version
+
+    sentence = (
+        "Version 4.0 receives fixes until 3 February 2027, and version 4.1 until 12 May 2027."
+    )
+    assert rival_version("Until when does version 4.2 receive fixes?", sentence)
+    assert not rival_version("Until when does version 4.1 receive fixes?", sentence)
+    assert not rival_version("Until when does it receive fixes?", sentence)
+    assert rival_version("When did version 7.0 come into force?", "Replaces: version 7.1 of 1 May")

@@ -38,7 +38,12 @@ from rag.answer.qualifiers import (
     rival_bound,
     shape,
 )
-from rag.answer.slots import reversed_comparison, reversed_direction, rival_filler
+from rag.answer.slots import (
+    reversed_comparison,
+    reversed_direction,
+    rival_filler,
+    rival_version,
+)
 from rag.answer.spans import (
     ANSWER_KINDS,
     asked_names,
@@ -101,6 +106,8 @@ FEATURES = (
     # sentence ("Port Aldwick" where "Kessock Harbour" is asked; not for who-questions)
     "comparison_reversed",  # "more memory" asked, "less memory" stated; not for yes/no
     # questions, whose answer it is ("No") (:func:`rag.answer.slots.reversed_comparison`)
+    "version_rival",  # "version 4.2" asked, only "Version 4.0" in the sentence
+    # (:func:`rag.answer.slots.rival_version`)
 )
 
 
@@ -361,6 +368,7 @@ def features(
         float(_place_absent(question, sentence, doc_text)),
         _name_rival(question, qtype, names, sentence, own, qterms),
         float(not is_yes_no(question) and reversed_comparison(question, sentence)),
+        float(rival_version(question, sentence)),
     ]
     # a document in another language: the wording features say nothing (rag.answer.spans)
     return across_languages(FEATURES, x, lambda: load_model().mean, question, sentence, doc_text)

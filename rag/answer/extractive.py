@@ -522,13 +522,18 @@ _LENGTH = re.compile(
 
 def _amounts(question: str) -> frozenset[str]:
     """The value kinds that tell an amount of money asked: money, and a percentage where a
-    share of an amount is asked ("How much of that did the fund pay?")."""
+    share of an amount or a change is asked ("How much of that did the fund pay?", "By how
+    much did the board raise the fees?")."""
     return _MONEY_AND_SHARE if _SHARE_ASKED.search(question) else _MONEY_ONLY
 
 
 _MONEY_ONLY = frozenset({"money"})
 _MONEY_AND_SHARE = frozenset({"money", "percent"})
-_SHARE_ASKED = re.compile(r"\bhow much of\b|\b(?:share|percentage|percent|proportion)\b", re.I)
+_SHARE_ASKED = re.compile(
+    r"\bhow much of\b|\bby how much\b|\bhow much (?:more|less)\b|"
+    r"\b(?:share|percentage|percent|proportion)\b",
+    re.I,
+)
 _YEAR_ASKED = re.compile(r"\b(?:what|which|in what|the) year\b", re.I)
 _YEAR = re.compile(r"\b\d{4}\b")
 _DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the week\b", re.I)

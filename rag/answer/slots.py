@@ -12,11 +12,16 @@ memory": the comparative before the asked noun turned into its opposite.
 
 A rival filler: "How long is the warranty on the fan motor?" over "The warranty on the
 compressor is seven years": the same preposition after the same word, another noun after
-it, and the asked one nowhere near. Nothing here names a word of one corpus.
+it, and the asked one nowhere near.
+
+A rival version: "Until when does version 4.2 receive security fixes?" over "Version 4.0
+therefore receives security fixes until 3 February 2027". Nothing here names a word of one
+corpus.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from rag.answer.qualifiers import Word, words
@@ -172,3 +177,22 @@ def reversed_comparison(question: str, sentence: str) -> bool:
         return False
     found = _compared(sentence)
     return any((w, n) not in found and any((o, n) in found for o in _OPPOSITE[w]) for w, n in asked)
+
+
+_DOTTED = re.compile(r"(?<![\w.])(\d+)\.(\d+(?:\.\d+)*)(?![\w.]*\d)")
+
+
+def rival_version(question: str, sentence: str) -> bool:
+    """A dotted number the question asks about ("version 4.2", "section 7.0") that the
+    sentence does not hold, while it holds another one under the same first number
+    ("Version 4.0 therefore receives security fixes until ..."): the sentence names its
+    own version, whatever its document's title or heading lists, so it answers for that
+    one."""
+    asked = {m.group() for m in _DOTTED.finditer(question)}
+    if not asked:
+        return False
+    held = {m.group() for m in _DOTTED.finditer(sentence)}
+    return any(
+        a not in held and any(h.split(".")[0] == a.split(".")[0] and h != a for h in held)
+        for a in asked
+    )
