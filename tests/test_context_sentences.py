@@ -82,3 +82,14 @@ def test_what_should_it_read_is_answered_with_the_detail(tmp_path: Path) -> None
     bot = assistant_over(tmp_path, {"gauge.md": GAUGE})
     ans = bot.ask("What should the system pressure read on the start screen?")
     assert not ans.abstained and "between 1.0 and 2.0 bar" in ans.answer
+
+
+def test_a_firm_of_a_town_states_where_it_is() -> None:
+    """ "Corrie Brothers Roofing of Dunhaven" answers "Where is that firm based?"."""
+    from rag.answer.abstain import _place_absent
+
+    sentence = "Corrie Brothers Roofing of Dunhaven tendered 412,000 euros."
+    assert not _place_absent("Where is that firm based?", sentence, sentence)
+    assert _place_absent(
+        "Where is it based?", "The price of the work rose.", "The price of the work rose."
+    )

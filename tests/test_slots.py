@@ -152,3 +152,17 @@ def test_a_rival_version_of_the_asked_dotted_number() -> None:
     assert not rival_version("Until when does version 4.1 receive fixes?", sentence)
     assert not rival_version("Until when does it receive fixes?", sentence)
     assert rival_version("When did version 7.0 come into force?", "Replaces: version 7.1 of 1 May")
+
+
+def test_a_shortened_filler_is_the_same_filler() -> None:
+    """ "in an ad" asked, "in an advertisement" stated: no rival filler (rp029 was refused)."""
+    from rag.answer.slots import rival_filler
+
+    question = "What is the fine for not showing the licence number in an ad?"
+    sentence = "A host who fails to show the licence number in an advertisement is fined 250 euros."
+    assert not rival_filler(question, sentence, set())
+    assert rival_filler(
+        "How long is the warranty on the fan motor?",
+        "The warranty on the compressor is seven years.",
+        set(),
+    )

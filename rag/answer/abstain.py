@@ -421,7 +421,8 @@ def _calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
 _PLACE_ASKED = re.compile(r"\bwhere\b", re.I)
 _PLACE_PHRASE = re.compile(
     r"\b(?:in|at|on|near|beside|behind|under|above|below|inside|outside|opposite|along|"
-    r"around|within|across|beyond|over|into|onto|from|to|towards|between|next to|off)\s+\w",
+    r"around|within|across|beyond|over|into|onto|from|to|towards|between|next to|off)\s+\w"
+    r"|(?-i:\b[A-Z][\w&'-]*\s+of\s+[A-Z])",  # "Corrie Brothers Roofing of Dunhaven"
     re.I,
 )
 """A place is stated with a preposition of place or direction ("on the label", "in

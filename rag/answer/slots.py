@@ -129,9 +129,22 @@ def rival_filler(question: str, sentence: str, near: set[str]) -> bool:
     for prep, anchor, filler, _ in asked:
         if filler & near:
             continue
-        if any(p == prep and noun and anchor & a and not filler & f for p, a, f, noun in found):
+        if any(
+            p == prep and noun and anchor & a and not _same_filler(filler, f)
+            for p, a, f, noun in found
+        ):
             return True
     return False
+
+
+def _same_filler(asked: frozenset[str], found: frozenset[str]) -> bool:
+    """Do two fillers share a word, or a shortening of one ("an ad" and "an advertisement",
+    "info" and "information": one word starts the other, two letters at least)?"""
+    return bool(asked & found) or any(
+        min(len(a), len(f)) >= 2 and (f.startswith(a) or a.startswith(f))
+        for a in asked
+        for f in found
+    )
 
 
 _OPPOSITES = (
