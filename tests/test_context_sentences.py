@@ -93,3 +93,11 @@ def test_a_firm_of_a_town_states_where_it_is() -> None:
     assert _place_absent(
         "Where is it based?", "The price of the work rose.", "The price of the work rose."
     )
+
+
+def test_a_post_after_its_owner_is_read_with_its_capitals() -> None:
+    """ "Who is Kestrelnet's Director of Customer Operations?" asks for a director (the
+    owner's name skipped); "Who is Helen Ostrander?" still asks about a name."""
+    assert asked_role("Who is Kestrelnet's Director of Customer Operations?") == ["director"]
+    assert asked_role("Who is Aldwick's harbour master?") == ["harbour", "master"]
+    assert asked_role("Who is Helen Ostrander?") == []

@@ -553,12 +553,18 @@ def asked_role(question: str) -> list[str]:
     found = words(m.group(2))
     if found and m.group(1) == m.group(2) and _PARTICIPLE.fullmatch(found[0].text):
         return []  # "Who is lending the money?", "Who was elected?": a verb, no post
+    owner = bool(found) and m.group(1) == m.group(2) and _POSSESSIVE.search(found[0].text)
+    if owner:  # "Who is Kestrelnet's Director of ...?": the post after its owner, capitals
+        found = found[1:]  # and all (a post there is a title, no person's name)
     out: list[str] = []
     for w in found:
-        if not _noun_like(w) or w.text[:1].isupper():
+        if not _noun_like(w) or (w.text[:1].isupper() and not owner):
             break  # "Who is Helen Ostrander?" asks about a name, not a post
         out.extend(w.terms)
     return out
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
 
 
 _CALENDAR = re.compile(rf"\b(?:{MONTHS}|{WEEKDAYS}|weekend|weekday)s?\b", re.I)
