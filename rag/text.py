@@ -93,8 +93,10 @@ _TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
 _TABLE_RULE = re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*(?::?-{3,}:?[ \t]*)?$", re.M)
 
 
+@lru_cache(maxsize=16384)
 def is_table_row(text: str) -> bool:
-    """Is ``text`` one row of a Markdown (pipe) table, its rule row ("|---|---|") aside?"""
+    """Is ``text`` one row of a Markdown (pipe) table, its rule row ("|---|---|") aside?
+    (Cached: every candidate sentence is asked, for every question.)"""
     t = text.strip()
     return bool(_TABLE_ROW.fullmatch(t)) and not _TABLE_RULE.fullmatch(t) and "\n" not in t
 

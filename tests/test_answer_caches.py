@@ -78,3 +78,112 @@ def test_clearing_question_caches_keeps_the_sentence_caches() -> None:
     hits = sentence_terms.cache_info().hits
     assert sentence_terms(sentence) is terms and sentence_terms.cache_info().hits == hits + 1
     assert _type_match("number", question, sentence, ("paper", "lantern")) == before
+
+
+# ------------------------------------------------ per-sentence caches of the typing helpers
+
+SENTENCES = (
+    "The Tarrach Field Station, run by the Calder Bay Trust since 2019, counted 312 puffins.",
+    "Mayor Helen Ostrander said the county roads department would open 12 months after the vote.",
+    "Deputy Mayor Wei Tao, Chairman of the Border Guard Command, met them at 9:30 on Friday.",
+    "The staff car park in Brenmoor holds 240 cars; the visitor car park holds 80.",
+)
+QUESTIONS = (
+    ("org", "Who runs the field station?"),
+    ("number", "How many puffins did the Tarrach Field Station count in 2019?"),
+    ("date", "When would the roads department open?"),
+    ("date", "What time did they meet?"),
+    ("place", "Where is the staff car park?"),
+    ("person", "Who is the mayor?"),
+)
+
+
+def _answer_values_uncached(qtype: str, sentence: str, question: str) -> list[object]:
+    """:func:`rag.answer.spans.answer_values` as it read before its per-sentence cache."""
+    from rag.answer import spans
+
+    kinds = spans.ANSWER_KINDS.get(qtype)
+    if not kinds:
+        return []
+    if qtype == "date" and spans._TIME_ASKED.search(question):
+        kinds = frozenset({"time"})
+    asked = set(tokenize(question))
+    out = []
+    for s in spans.value_spans(sentence):
+        if s.kind not in kinds and not (qtype == "date" and spans._relative_time(sentence, s)):
+            continue
+        toks = set(tokenize(s.text))
+        if toks and toks <= asked:
+            continue
+        words = tokenize(s.text)
+        topic = bool(words) and words[-1] in asked and 2 * len(toks & asked) > len(toks)
+        if s.kind in {"org", "place"} and topic:
+            continue
+        out.append(s)
+    return out
+
+
+def test_answer_values_with_the_sentence_cache_are_the_uncached_ones() -> None:
+    """The per-sentence facts (term sets, relative times, last terms) cached once give the
+    same values for every question and type as computing them for each call."""
+    from rag.answer.spans import answer_values
+
+    for sentence in SENTENCES:
+        for qtype, question in QUESTIONS:
+            for kind in {qtype, "number", "date", "person", "org", "place", "measure"}:
+                want = _answer_values_uncached(kind, sentence, question)
+                assert answer_values(kind, sentence, question) == want, (kind, question)
+    topic = answer_values("org", SENTENCES[0], "Who runs the field station?")
+    assert [s.text for s in topic] == ["Calder Bay Trust"]  # the station is the topic
+
+
+def test_titles_name_reads_the_cached_title_pairs() -> None:
+    """``_titles_name`` over the cached (title, name, plain) triples answers as the regex
+    scan it replaced: a title before a name not asked, never inside an organisation's."""
+    import re
+
+    from rag.answer.spans import _ORG_WORD, _key, _titles_name
+
+    def scan(word: str, sentence: str, q_words: frozenset[str]) -> bool:
+        pattern = r"([\w’'-]+)\s+(?=([A-ZÀ-ỸĐ][\w’'-]*(?:\s+[A-ZÀ-ỸĐ][\w’'-]*)*))"
+        for m in re.finditer(pattern, sentence):
+            if _key(m.group(1)) != word or _key(m.group(2).split()[0]) in q_words:
+                continue
+            if not _ORG_WORD.search(m.group(2)) and not _ORG_WORD.search(m.group(1)):
+                return True
+        return False
+
+    for sentence in SENTENCES:
+        for word in ("mayor", "chairman", "deputy", "guard", "the", "station"):
+            for q_words in (frozenset(), frozenset({"helen"}), frozenset({"wei", "border"})):
+                assert _titles_name(word, sentence, q_words) == scan(word, sentence, q_words)
+    assert _titles_name("mayor", SENTENCES[1], frozenset())
+    assert not _titles_name("mayor", SENTENCES[1], frozenset({"helen"}))
+
+
+def test_phrase_lookups_of_a_sentence_match_its_words() -> None:
+    """The cached joined pairs, first-term positions and term set of a sentence are what
+    its words give, and the modifier rivals read through them are unchanged."""
+    from rag.answer.qualifiers import (
+        _first_positions,
+        _joined,
+        _joined_firsts,
+        _word_terms,
+        modifier_rivals,
+        words,
+    )
+
+    for text in SENTENCES:
+        ws = words(text)
+        pairs = {
+            (a.terms[0], b.terms[0])
+            for a, b in zip(ws, ws[1:], strict=False)
+            if a.terms and b.terms and _joined(text, a, b)
+        }
+        assert _joined_firsts(text) == pairs
+        assert _word_terms(text) == {t for w in ws for t in w.terms}
+        for head, at in _first_positions(text).items():
+            assert list(at) == [i for i, w in enumerate(ws) if head in w.terms[:1]]
+    roads = SENTENCES[1]
+    assert modifier_rivals("Who heads the county education department?", roads) == ["education"]
+    assert modifier_rivals("Who heads the county roads department?", roads) == []

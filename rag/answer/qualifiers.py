@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 from rag.answer.qtypes import asks_money
 from rag.answer.spans import (
@@ -439,7 +441,7 @@ def modifier_rivals(question: str, sentence: str, context: str = "") -> list[str
     holds anywhere does not count, nor one found before the head within three words."""
     qws = words(question)
     qterms = set(tokenize(question))
-    sent_terms = {t for w in words(sentence) for t in w.terms}
+    sent_terms = _word_terms(sentence)
     out = []
     for k in range(len(qws) - 1):
         m, h = qws[k], qws[k + 1]
@@ -452,7 +454,7 @@ def modifier_rivals(question: str, sentence: str, context: str = "") -> list[str
             continue
         for text in (sentence, context):
             ws = words(text)
-            at = [i for i, w in enumerate(ws) if head in w.terms[:1]]
+            at = _first_positions(text).get(head, ())
             if not at:
                 continue
             asked = any(mod in w.terms for i in at for w in ws[max(0, i - 3) : i])
@@ -479,14 +481,36 @@ def _head_goes_on(question: str, qws: tuple[Word, ...], i: int, texts: tuple[str
     if i + 2 < len(qws) and _content(qws[i + 2]) and _joined(question, qws[i + 1], qws[i + 2]):
         return True
     head, nxt = qws[i].terms[0], qws[i + 1].terms[:1]
-    for text in texts:
-        ws = words(text)
-        if any(
-            head in a.terms[:1] and nxt and nxt[0] in b.terms[:1] and _joined(text, a, b)
-            for a, b in zip(ws, ws[1:], strict=False)
-        ):
-            return True
-    return False
+    return bool(nxt) and any((head, nxt[0]) in _joined_firsts(text) for text in texts)
+
+
+@lru_cache(maxsize=8192)
+def _word_terms(text: str) -> frozenset[str]:
+    """Every term of the words of ``text`` (cached per sentence: asked of many questions)."""
+    return frozenset(t for w in words(text) for t in w.terms)
+
+
+@lru_cache(maxsize=8192)
+def _first_positions(text: str) -> Mapping[str, tuple[int, ...]]:
+    """For each word's first term, the positions of the words of ``text`` it opens, in
+    order (cached per sentence; read-only)."""
+    out: dict[str, list[int]] = {}
+    for i, w in enumerate(words(text)):
+        if w.terms:
+            out.setdefault(w.terms[0], []).append(i)
+    return MappingProxyType({k: tuple(v) for k, v in out.items()})
+
+
+@lru_cache(maxsize=8192)
+def _joined_firsts(text: str) -> frozenset[tuple[str, str]]:
+    """The first terms of each two adjacent words of ``text`` in one phrase (only spaces
+    or a hyphen between them): what :func:`_head_goes_on` looks up, cached per sentence."""
+    ws = words(text)
+    return frozenset(
+        (a.terms[0], b.terms[0])
+        for a, b in zip(ws, ws[1:], strict=False)
+        if a.terms and b.terms and _joined(text, a, b)
+    )
 
 
 _PREPOSITIONS = frozenset(

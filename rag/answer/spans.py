@@ -237,9 +237,7 @@ def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:
             kind = "org"
         elif len(words) == 1 and _THE_END.search(sentence[:a]) and sentence.startswith(" of ", b):
             kind = "name"  # "the Mayor of Saint-Orvel": a title, not a place
-        elif _PLACE_WORD.search(text) or re.search(
-            r"\b(?:in|at|from|to|near|of|across|outside)\s+(?:the\s+)?$", sentence[:a]
-        ):
+        elif _PLACE_WORD.search(text) or _PLACE_BEFORE.search(sentence[:a]):
             kind = "place"  # "Fenwick Road", "Calder Bay"; "in Brenmoor"
         elif len(words) >= 2 and _INDEFINITE_END.search(sentence[:a]):
             kind = "name"  # "designated a Special Protection Area": a kind of thing, no one
@@ -252,6 +250,7 @@ def _name_spans(sentence: str, taken: list[tuple[int, int]]) -> list[Span]:
 
 
 _THE_END = re.compile(r"\bthe\s+$", re.I)
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|from|to|near|of|across|outside)\s+(?:the\s+)?$")
 _INDEFINITE_END = re.compile(r"\ban?\s+$", re.I)
 _NAMED_YEAR = re.compile(
     r"(?<![.!?:]\s)(?<!^)\b(?!(?:In|On|By|Since|From|Until|Before|After)\s)[A-Z][a-z]+\s$"
@@ -284,16 +283,28 @@ def answer_values(qtype: str, sentence: str, question: str) -> list[Span]:
         kinds = frozenset({"time"})  # "What time ...?" asks for a clock time, not "Friday"
     asked = set(tokenize(question))
     out = []
-    for s in value_spans(sentence):
-        if s.kind not in kinds and not (qtype == "date" and _relative_time(sentence, s)):
+    for s, toks, relative, last in _sentence_values(sentence):
+        if s.kind not in kinds and not (qtype == "date" and relative):
             continue
-        toks = set(tokenize(s.text))
         if toks and toks <= asked:
             continue  # the question's own "in 2025" or "Port Aldwick" is not the answer
-        if s.kind in {"org", "place"} and _names_the_topic(s.text, toks, asked):
+        if s.kind in {"org", "place"} and _names_the_topic(last, toks, asked):
             continue  # "the Tarrach Field Station" for "Who runs the field station?"
         out.append(s)
     return out
+
+
+@lru_cache(maxsize=16384)
+def _sentence_values(sentence: str) -> tuple[tuple[Span, frozenset[str], bool, str], ...]:
+    """The sentence's typed values with what :func:`answer_values` reads of each that
+    depends on the sentence alone: its term set, whether it is a relative point in time,
+    and its last term ("" when it has none). Cached per sentence: a candidate is typed
+    for many questions, and for several question types within one."""
+    out = []
+    for s in _value_spans(sentence):
+        words = tokenize(s.text)
+        out.append((s, frozenset(words), _relative_time(sentence, s), words[-1] if words else ""))
+    return tuple(out)
 
 
 _TIME_UNIT = re.compile(r"(?:minute|hour|day|week|month|year)s?$", re.I)
@@ -310,12 +321,12 @@ def _relative_time(sentence: str, span: Span) -> bool:
     )
 
 
-def _names_the_topic(text: str, toks: set[str], asked: set[str]) -> bool:
+def _names_the_topic(last: str, toks: frozenset[str], asked: set[str]) -> bool:
     """Is an organisation's or place's name the question's own topic: its head noun asked
-    and most of its words too ("Tarrach Seabird Monitoring Programme" for "Who started the
-    seabird monitoring programme?"; not "Brenmoor Hospital" for "Which hospital ...?")."""
-    words = tokenize(text)
-    return bool(words) and words[-1] in asked and 2 * len(toks & asked) > len(toks)
+    (``last``, the name's last term) and most of its words too ("Tarrach Seabird Monitoring
+    Programme" for "Who started the seabird monitoring programme?"; not "Brenmoor
+    Hospital" for "Which hospital ...?")."""
+    return bool(last) and last in asked and 2 * len(toks & asked) > len(toks)
 
 
 # ---------------------------------------------------------------- CJK answer values
@@ -451,13 +462,14 @@ def asked_names(question: str) -> set[str]:
     for m in _CODE.finditer(question):
         out.update(tokenize(m.group()))
     # "class D", "zone B": a capital letter naming one of a series (numbers: stated_numbers)
-    for m in re.finditer(r"\b([A-Za-z]+)\s+([A-Z])\b(?!['’])", question):
+    for m in _SERIES_LETTER.finditer(question):
         if m.group(2) != "I":  # "Can I ...?": the asker
             out.add(fold(m.group(2)))
     return out
 
 
 _FIRST_PERSON = re.compile(r"I(?:['’](?:ve|m|d|ll))?")
+_SERIES_LETTER = re.compile(r"\b([A-Za-z]+)\s+([A-Z])\b(?!['’])")
 
 
 _STATED = re.compile(r"(?:(?<=\s)[−-])?(?<![\w.])\d[\d,]*(?:\.\d+)?")
@@ -540,26 +552,41 @@ def _ranked_title(word: str, q_quals: Mapping[str, frozenset[str]]) -> bool:
     return bool(quals) and all(q_quals.get(q, {""}) == {""} for q in quals)
 
 
-def _titles(sentence: str) -> set[str]:
+@lru_cache(maxsize=8192)
+def _titles(sentence: str) -> frozenset[str]:
     """Capitalised words used as a title in ``sentence``: before a name or after a comma
-    that follows one ("Wei Tao, Chairman of ...")."""
+    that follows one ("Wei Tao, Chairman of ..."). Cached per sentence."""
     out = {_key(m.group(1)) for m in re.finditer(r",\s+(?:and\s+)?([A-ZÀ-ỸĐ][\w’'-]*)", sentence)}
     out |= {_key(m.group(1)) for m in re.finditer(r"\band\s+([A-ZÀ-ỸĐ][\w’'-]*)\s+of\b", sentence)}
-    return out
+    return frozenset(out)
 
 
 def _titles_name(word: str, sentence: str, q_words: frozenset[str]) -> bool:
     """Is ``word`` used as a title right before a person's name that the question does not
     give ("Mayor Helen Ostrander"), not inside an organisation's name ("Border Guard
     Command")?"""
-    for m in re.finditer(
-        r"([\w’'-]+)\s+(?=([A-ZÀ-ỸĐ][\w’'-]*(?:\s+[A-ZÀ-ỸĐ][\w’'-]*)*))", sentence
-    ):
-        if _key(m.group(1)) != word or _key(m.group(2).split()[0]) in q_words:
-            continue
-        if not _ORG_WORD.search(m.group(2)) and not _ORG_WORD.search(m.group(1)):
-            return True
-    return False
+    return any(
+        title == word and first not in q_words and plain
+        for title, first, plain in _title_pairs(sentence)
+    )
+
+
+_BEFORE_CAPITALS = re.compile(r"([\w’'-]+)\s+(?=([A-ZÀ-ỸĐ][\w’'-]*(?:\s+[A-ZÀ-ỸĐ][\w’'-]*)*))")
+
+
+@lru_cache(maxsize=8192)
+def _title_pairs(sentence: str) -> tuple[tuple[str, str, bool], ...]:
+    """Each word followed by a run of capitalised words in ``sentence``: (its key, the key
+    of the run's first word, whether neither is an organisation's word). What
+    :func:`_titles_name` reads, cached per sentence (the gate asks it for many questions)."""
+    return tuple(
+        (
+            _key(m.group(1)),
+            _key(m.group(2).split()[0]),
+            not _ORG_WORD.search(m.group(2)) and not _ORG_WORD.search(m.group(1)),
+        )
+        for m in _BEFORE_CAPITALS.finditer(sentence)
+    )
 
 
 def _key(word: str) -> str:
