@@ -13,10 +13,9 @@ import pytest
 
 from rag.answer.citations import strip_markers
 from rag.answer.extractive import value_first
+from rag.answer.layout import content_span, is_label
 from rag.answer.qualifiers import focus_conflict, pick_value, rival_bound
 from rag.answer.spans import (
-    content_span,
-    is_label,
     qualifier_mismatch,
     stated_numbers,
     value_spans,

@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 
 from rag.answer.cjk import asked_unit, cjk_pick_value
+from rag.answer.layout import content_span, is_heading_line, is_label
 from rag.answer.spans import (
-    content_span,
-    is_heading_line,
-    is_label,
     stated_numbers,
     value_spans,
 )

@@ -1,5 +1,5 @@
 """A block of "key: value" fields is read one field at a time, and a field with a figure
-is a statement, not a label (rag.answer.candidates, rag.answer.spans.is_label); a
+is a statement, not a label (rag.answer.candidates, rag.answer.layout.is_label); a
 question asking for a part of a counted whole picks the part's count
 (rag.answer.qualifiers.pick_value)."""
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.answer.candidates import chunk_sentences
+from rag.answer.layout import is_label
 from rag.answer.qtypes import count_focus
 from rag.answer.qualifiers import pick_value
-from rag.answer.spans import is_label
 from tests.conftest import assistant_over
 
 ADVISORY = """Security advisory SA-7: token reuse in the Quillmere web console

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.answer.spans import is_label
+from rag.answer.layout import is_label
 from rag.ingest.chunking import answer_spans
 from rag.text import is_table_header, is_table_row, table_header
 from tests.conftest import assistant_over

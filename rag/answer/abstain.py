@@ -24,6 +24,7 @@ import numpy as np
 
 from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
+from rag.answer.layout import content_span, is_heading_line
 from rag.answer.neighbours import ANAPHOR
 from rag.answer.qtypes import asks_money
 from rag.answer.qualifiers import (
@@ -47,8 +48,6 @@ from rag.answer.slots import (
 from rag.answer.spans import (
     ANSWER_KINDS,
     asked_names,
-    content_span,
-    is_heading_line,
     modifier_pairs,
     qualifier_mismatch,
     stated_numbers,

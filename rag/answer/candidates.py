@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answer.spans import content_span, is_label
+from rag.answer.layout import content_span, is_label
 from rag.ingest.chunking import answer_spans
 from rag.ingest.dates import front_matter
 from rag.text import (

@@ -448,6 +448,7 @@ def clear_question_caches() -> None:
     qualifiers), keeping what is cached per sentence: a benchmark that asks its questions
     again then times a new question's work over passages already seen, not a lookup."""
     from rag.answer.qualifiers import _value_scores, question_qualifiers
+    from rag.answer.supporting import role_terms
 
     for cached in (
         _typed,
@@ -456,6 +457,8 @@ def clear_question_caches() -> None:
         question_type,
         asks_for_list,
         asks_why,
+        asks_money,
+        role_terms,
     ):
         cached.cache_clear()
 

@@ -15,10 +15,10 @@ import re
 from dataclasses import replace
 
 from rag.answer.candidates import Scored
+from rag.answer.layout import is_heading_line, is_label
 from rag.answer.lists import announced_count, with_following
 from rag.answer.qtypes import STRICT_TYPES, VALUE_TYPES, question_type
 from rag.answer.reasons import asks_why, with_reason
-from rag.answer.spans import is_heading_line, is_label
 from rag.ingest.chunking import answer_spans
 from rag.text import is_table_row
 from rag.types import Chunk

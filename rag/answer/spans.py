@@ -1,15 +1,14 @@
 """General span typing and sentence cleaning for the extractive answerer.
 
 Nothing here names a word of one corpus or one genre: the patterns are English number,
-date, money and name shapes, plus layout (headings, section labels, datelines), so the
-same code serves news, manuals, regulations, reports and encyclopedic text.
+date, money and name shapes (layout, headings, labels and datelines, is read by
+:mod:`rag.answer.layout`), so the same code serves news, manuals, regulations, reports and
+encyclopedic text.
 
 * :func:`value_spans` finds typed values in a sentence: ``money``, ``percent``,
   ``quantity`` (a number with its unit), ``number``, ``date`` (a date keeps its year:
   "June 26, 2023"), ``time``, ``person``, ``org``, ``place``, and ``code`` for the year
   of a name ("Regulation 2024"), which answers no question type.
-* :func:`is_label` / :func:`content_span` keep headings, section labels, datelines and
-  document titles out of answers: they name a topic, they do not answer a question.
 * :func:`asked_names` / :func:`stated_numbers` are what a question pins its answer to
   (entities, codes, years, counts); the abstention model checks that the answer's
   sentence, or its immediate context, holds them.
@@ -18,8 +17,7 @@ Chinese (and Japanese) text writes no spaces and glues numbers to their units ("
 "2025年1月", "312亿元"), so regex word boundaries never fire there. A sentence
 holding Han characters is also read with CJK shapes (:data:`_CJK_KINDS`: a number with
 its magnitude 万/亿 and the measure word after it, 年月日 dates, 元 money, full-width
-percent), and layout rules count CJK characters as word-equivalents
-(:func:`rag.lang.word_count`) and know the full-width end marks 。！？. Text without
+percent). Text without
 Han characters takes exactly the code paths it took before.
 """
 
@@ -31,8 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
+from rag.answer.layout import HAN_RANGE
 from rag.lang import (
-    CJK_END_MARKS,
     CJK_UNITS,
     HAN_NUMBER,
     HAN_PERCENT,
@@ -41,10 +39,8 @@ from rag.lang import (
     VI_VALUE_PATTERNS,
     cjk_share,
     detect_language,
-    has_cjk,
-    word_count,
 )
-from rag.text import STOPWORDS, fold, is_table_header, is_table_row, stem, tokenize
+from rag.text import STOPWORDS, fold, stem, tokenize
 
 MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -83,7 +79,6 @@ _PATH = re.compile(  # a file path or web address: where a file or page is, one 
 # CJK shapes: a number is bounded by what is not a Latin letter or digit (Han characters
 # may touch it), then an optional magnitude (万 ten thousand, 亿 hundred million) and an
 # approximation (多, 余: "more than").
-HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAS_HAN = re.compile(f"[{HAN_RANGE}]")
 _CJK_NUM = rf"(?<![0-9A-Za-z.,]){_NUM}(?:[万亿千百]+)?(?:多|余)?"
 _CJK_MONEY = re.compile(
@@ -339,106 +334,6 @@ def is_cjk_sentence(sentence: str) -> bool:
     """Whether a sentence is Chinese (or Japanese) text, read with the CJK rules below:
     at least :data:`CJK_SENTENCE_SHARE` of its non-space characters are CJK letters."""
     return _HAS_HAN.search(sentence) is not None and cjk_share(sentence) >= CJK_SENTENCE_SHARE
-
-
-# ---------------------------------------------------------------- layout: labels, datelines
-
-_HEADING = re.compile(r"^\s*(?:#{1,6}\s|[=*_-]{3,}\s*$)")
-_SECTION = re.compile(
-    r"^\s*(?:section|chapter|part|article|clause|step|table|figure|appendix|annex|schedule)"
-    r"\s+[\w.]+\.?\s*$",
-    re.I,
-)
-_DATELINE = re.compile(  # "PORT ALDWICK, March 14, 2025 — ", "LẠNG SƠN — ", "LONDON (AP) - "
-    r"^\s*([^\W\d_][^\n—–,()]{1,40}?)(?:\s*\([^)\n]{1,30}\))?(?:,[^—–\n]{3,40}?)?\s+(?:[—–]{1,2}|-)\s+"
-)
-_END = re.compile(r"[.!?:;\"”’)]\s*$")
-_CJK_END = re.compile(rf"[{CJK_END_MARKS}：；][”’」』）)]*\s*$")  # 。！？ and full-width : ;
-
-
-def is_label(text: str, title: str = "") -> bool:
-    """Is ``text`` a heading, a section label or the document's title, not a statement?
-
-    Markdown headings, "Section 3", and short lines without a full stop (under 10 words)
-    are labels; so is the document title. In CJK text the full-width 。！？ end a
-    statement, CJK characters count as word-equivalents (:func:`rag.lang.word_count`),
-    and a sentence ending in 。！？ is a statement even when the reader took it as the
-    title (a Chinese article's first line is its first sentence, and the reader's
-    "short first line" rule counts characters, not words).
-    """
-    t = text.strip()
-    if not t:
-        return True
-    if is_table_header(t):
-        return True  # its cells name the columns: the context of each row (candidates)
-    if is_table_row(t):
-        return False  # a row states its cells' values, like a sentence
-    if _HEADING.match(t) or _SECTION.match(t):
-        return True
-    cjk = has_cjk(t)
-    if cjk and _CJK_END.search(t) and "\n" not in t:
-        return False  # a whole CJK sentence: "……达到86万吨，同比增长21%。"
-    if title and fold(t).strip(" .") == fold(title).strip(" ."):
-        return True
-    if cjk:
-        return "\n" not in t and not _END.search(t) and word_count(t) < 10
-    if "\n" not in t and (m := _FIELD.match(t)) and _DIGIT.search(t, m.end()):
-        return False  # "Fixed versions: 4.2.2 and 4.1.6": a field states its value
-    return "\n" not in t and not _END.search(t) and len(t.split()) < 10
-
-
-_FIELD = re.compile(r"[A-Z][a-z]+(?: (?:[a-z]+|[A-Z]{2,3})){0,3}: +(?=\S)")
-"""A "key: value" line whose key is in sentence case ("Fixed versions: ...", "Advisory
-ID: ..."); with a figure in its value it is a field, not a label. A title in title case
-or capitals ("County Housing Office: First Annual Report", "PART A: ...") or an item's
-heading ("Planning appeal: wind turbine at Crane Hill") is still a label."""
-_DIGIT = re.compile(r"\d")
-
-
-def is_heading_line(line: str) -> bool:
-    """Is a stripped line a heading above a paragraph (a Markdown heading, or fewer than 8
-    words without a full stop)? CJK lines count characters as word-equivalents and end
-    with 。！？; other text is judged exactly by ``len(line.split()) < 8``."""
-    if line.startswith("#"):
-        return True
-    if has_cjk(line):
-        return not _CJK_END.search(line) and not line.endswith(".") and word_count(line) < 8
-    return len(line.split()) < 8 and not line.endswith(".")
-
-
-def content_span(text: str) -> tuple[int, int, str]:
-    """The statement inside a sentence span: (start, end, label words skipped).
-
-    Heading and label lines before it ("Night caps\nA dwelling ...") or after it
-    ("... a year.\n\nSection 3.") and a dateline ("PORT ALDWICK, March 14, 2025 — The
-    terminal ...") are cut off; their words are returned so they can serve as context.
-    """
-    lines, pos = [], 0
-    for line in text.split("\n"):
-        lines.append((pos, pos + len(line), line))
-        pos += len(line) + 1
-    body = [i for i, (_, _, line) in enumerate(lines) if line.strip() and not is_label(line)]
-    if not body:
-        return 0, len(text), ""
-    i, j = body[0], body[-1]
-    labels = [ln.strip(" #*") for k, (_, _, ln) in enumerate(lines) if k < i and ln.strip()]
-    start, end = lines[i][0], lines[j][1]
-    while start < end and text[start].isspace():
-        start += 1
-    m = _DATELINE.match(text, start, end)
-    if m and (m.group(1).isupper() or _cjk_place(m.group(1))) and m.end() < end - 20:
-        labels.append(m.group().strip(" —–-"))
-        start = m.end()
-    return start, end, " ".join(labels)
-
-
-_CJK_PLACE = re.compile(f"[{HAN_RANGE}]{{1,12}}")
-
-
-def _cjk_place(text: str) -> bool:
-    """A Chinese dateline's place ("凭祥 — ", "南宁 — "): Han characters only (Chinese has
-    no capitals for the upper-case test Latin datelines pass), at most 12 of them."""
-    return _CJK_PLACE.fullmatch(text.strip()) is not None
 
 
 # ---------------------------------------------------------------- what a question pins down

@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 
 from rag import prompts
-from rag.answer.spans import is_heading_line
+from rag.answer.layout import is_heading_line
 from rag.text import sentence_spans, tokenize
 
 PER_SOURCE = 2  # sentences at most from each source: room for the lower-ranked ones
