@@ -16,12 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.answer.candidates import (
-    Candidate,
-    Scored,
-    chunk_sentences,
-    sentence_terms,
-)
+from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
 from rag.answer.citations import Source, ends_with_abbreviation
 from rag.answer.cjk import counted_missing
 from rag.answer.date_binding import bind_dates
@@ -36,11 +31,7 @@ from rag.answer.factoid import (
     value_first,
 )
 from rag.answer.followup import split_context
-from rag.answer.lists import (
-    asks_for_list,
-    cite_each,
-    enumerated,
-)
+from rag.answer.lists import asks_for_list, cite_each, enumerated
 from rag.answer.neighbours import with_neighbours
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     STRICT_TYPES,
