@@ -143,3 +143,18 @@ def test_a_cost_is_told_by_money_and_a_share_by_a_percentage() -> None:
     assert _typed("number", "How much would the pumped link have cost?", level, ()) == 0.0
     share = "The Selvan Environment Fund pays 45 percent of this."
     assert _typed("number", "How much of that did the fund pay?", share, ()) > 0.0
+
+
+def test_a_list_question_over_a_table_quotes_its_rows(tmp_path: Path) -> None:
+    """ "Which areas were hit by the outage?": one row per area, so the answer is the
+    table's rows (rag.answer.neighbours.with_table_rows), not the first row alone."""
+    doc = (
+        "# Outage notice\n\nThe fibre break cut service in three areas.\n\n"
+        "| Area | Customers affected | Restored |\n|---|---|---|\n"
+        "| Pennick Bay | 2,860 | Monday 19 January |\n| Ardlow | 1,140 | Sunday 18 January |\n"
+        "| Hollin Vale | 390 | Saturday 17 January |\n"
+    )
+    bot = assistant_over(tmp_path, {"outage.md": doc})
+    ans = bot.ask("Which areas were hit by the outage?")
+    assert not ans.abstained
+    assert all(a in ans.answer for a in ("Pennick Bay", "Ardlow", "Hollin Vale")), ans.answer

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from rag.answer.candidates import Scored
 from rag.answer.layout import is_heading_line, is_label
-from rag.answer.lists import announced_count, with_following
+from rag.answer.lists import announced_count, asks_for_list, with_following
 from rag.answer.qtypes import STRICT_TYPES, VALUE_TYPES, question_type
 from rag.answer.reasons import asks_why, with_reason
 from rag.ingest.chunking import answer_spans
@@ -55,6 +55,8 @@ def _widened(
     count = announced_count(s.chunk.text, question)
     if count:
         s = replace(s, chunk=with_following(doc_text, s.chunk, count))
+    elif asks_for_list(question) and is_table_row(s.chunk.text):
+        s = replace(s, chunk=with_table_rows(doc_text, s.chunk))
     elif asks_why(question):
         s = replace(s, chunk=with_reason(doc_text, s.chunk))
     if s.typed >= 1.0:
@@ -121,3 +123,34 @@ def with_continuation(doc_text: str, sentence: Chunk) -> Chunk:
     if b - sentence.start > MAX_ANTECEDENT_CHARS or not CONTINUATION.match(doc_text[a:b]):
         return sentence
     return replace(sentence, end=b, text=doc_text[sentence.start : b])
+
+
+MAX_TABLE_ROWS = 8
+"""The most rows of a table quoted as the answer to a list question."""
+
+
+def with_table_rows(doc_text: str, row: Chunk) -> Chunk:
+    """A table row with the other body rows of its table, when a list question picked it
+    ("Which areas were hit by the outage?": one row per area): the list is the table's
+    rows, up to :data:`MAX_TABLE_ROWS`, as one quotable span; the row itself for a longer
+    table (a list of many rows is no short answer)."""
+    lines: list[tuple[int, int]] = []
+    start = doc_text.rfind("\n", 0, row.start) + 1
+    while start > 0:  # the rows above it
+        prev = doc_text.rfind("\n", 0, start - 1) + 1
+        line = doc_text[prev : start - 1]
+        if not is_table_row(line):
+            break
+        start = prev
+    pos = start
+    while pos < len(doc_text):
+        end = doc_text.find("\n", pos)
+        end = len(doc_text) if end < 0 else end
+        if not is_table_row(doc_text[pos:end]):
+            break
+        lines.append((pos, end))
+        pos = end + 1
+    if not lines or len(lines) > MAX_TABLE_ROWS or not any(a <= row.start < b for a, b in lines):
+        return row
+    a, b = lines[0][0], lines[-1][1]
+    return replace(row, start=a, end=b, text=doc_text[a:b])
