@@ -131,9 +131,10 @@ def resolve_references(question: str, previous: str, previous_answer: str = "") 
     documents: a bare "And how many businesses?" takes the rest of the previous question
     ("How many businesses will the flood scheme protect?"); "that firm", after "Which firm
     won ...?", becomes the firm the previous answer named; "the board" or "that committee"
-    becomes the previous question's longer name for it ("the Calder Bay Fisheries Board").
-    Pronouns stay (they are carried as context): guessing their referent costs more
-    than it gains."""
+    becomes the previous question's longer name for it ("the Calder Bay Fisheries Board");
+    "its" and "does that ..." become the name the previous question ends on
+    (:func:`with_named_referent`). Other pronouns stay (they are carried as context):
+    guessing their referent costs more than it gains."""
     frag = _WH_FRAGMENT.match(question)
     head = _WH_HEAD.match(previous)
     if frag and head and frag.group(1).lower() == head.group(1).lower():
