@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
 from rag.answer.citations import Source, ends_with_abbreviation
-from rag.answer.cjk import counted_missing
 from rag.answer.date_binding import bind_dates
 from rag.answer.factoid import FACTOID_WORDS as FACTOID_WORDS  # re-exported
 from rag.answer.factoid import VALUE_MARGIN as VALUE_MARGIN
@@ -26,12 +24,11 @@ from rag.answer.factoid import (
     _clauses,
     _factoid_value,
     _holds_value,
-    _is_number,
     _lead,
     value_first,
 )
 from rag.answer.followup import split_context
-from rag.answer.lists import asks_for_list, cite_each, enumerated
+from rag.answer.lists import asks_for_list, cite_each
 from rag.answer.neighbours import with_neighbours
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     STRICT_TYPES,
@@ -42,15 +39,13 @@ from rag.answer.qtypes import (  # re-exported: the answer chain imports them fr
 )
 from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
 from rag.answer.qtypes import unstated_numbers as unstated_numbers
-from rag.answer.reasons import asks_why, gives_reason
+from rag.answer.reasons import asks_why
 from rag.answer.spans import (
-    ANSWER_KINDS,
-    WEEKDAYS,
-    answer_values,
     asked_names,
     stated_numbers,
 )
 from rag.answer.two_part import joint_pick, with_question_word, with_referents
+from rag.answer.typed import TYPED, _number_near, _type_match, _typed
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.lang import detect_language
@@ -60,8 +55,6 @@ from rag.text import is_table_row, row_with_header, table_header, tokenize
 from rag.types import Chunk, Hit
 
 LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
-TYPED = 0.6
-"""The type match from which a candidate holds a value of the asked kind (see _type_match)."""
 UNTYPED_LEAD = (0.15, 0.4)
 """How far a candidate without the asked kind of value must lead the best one with it, in
 score and in wording, to rank above it: "A host may hold at most one Class C licence" for
@@ -460,98 +453,6 @@ def _term_weights(qterms: set[str], sets: list[frozenset[str]]) -> dict[str, flo
     order follows the string hash seed, and float addition is not associative)."""
     n = len(sets) or 1
     return {t: float(np.log(1 + n / (1 + sum(t in s for s in sets)))) for t in sorted(qterms)}
-
-
-def _type_match(qtype: str, question: str, sentence: str, focus: Sequence[str]) -> float:
-    """:func:`_typed`, cached: one question scores the same sentence again in its
-    two-part rankings, its shortening and the many-article checks' wider search."""
-    return _typed(qtype, question, sentence, tuple(focus))
-
-
-@lru_cache(maxsize=16384)
-def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> float:
-    """1.0 when the sentence holds the asked-for kind of value (see :mod:`rag.answer.spans`: a
-    number near the counted thing, a person's name, a date, a place), 0.0 when it holds
-    none, 0.5 for open questions; values the question itself states do not count."""
-    if qtype not in ANSWER_KINDS:  # a list asked: a sentence that enumerates holds one
-        if asks_why(question):  # a reason asked: a sentence that gives one
-            return 1.0 if gives_reason(sentence) else 0.5
-        return 1.0 if asks_for_list(question) and enumerated(sentence) else 0.5
-    values = answer_values(qtype, sentence, question)
-    if qtype == "number":
-        if not values or (
-            asks_money(question) and not {v.kind for v in values} & _amounts(question)
-        ):
-            return 0.0  # an amount of money asked: a count or a duration is none
-        missing = counted_missing(question, sentence)  # by the question language's rule
-        if missing is None:  # English: the counted thing near the number
-            return 0.4 if focus and not _number_near(sentence, focus) else 1.0
-        # Chinese or Vietnamese: lowered, not demoted below the candidates in another
-        # language, where nothing can be checked (they would win by default)
-        return TYPED if missing else 1.0
-    if qtype == "measure":
-        if (
-            values
-            and _SIZE_ASKED.search(question)
-            and not any(_AREA.search(v.text) for v in values)
-        ):
-            return 0.4 if all(_LENGTH.search(v.text) for v in values) else 1.0  # a distance
-        return 1.0 if values else 0.0
-    kinds = {v.kind for v in values}
-    if qtype in {"person", "org"}:
-        return 1.0 if kinds & {"person", "org"} else (0.6 if kinds else 0.0)
-    if qtype == "date" and _YEAR_ASKED.search(question):
-        return 1.0 if any(_YEAR.search(v.text) for v in values) else 0.0
-    if qtype == "date" and _DAY_ASKED.search(question):  # a day, not just a year or month
-        return 1.0 if any(_DAY.search(v.text) for v in values) else 0.2
-    return 1.0 if values else 0.2
-
-
-_SIZE_ASKED = re.compile(r"\bhow (?:big|large)\b", re.I)  # an area or a volume, no distance
-_AREA = re.compile(r"\bsquare\b|²|\bhectares?\b|\bacres?\b|\bha\b|\blitres?\b|\bm3\b", re.I)
-_LENGTH = re.compile(
-    r"\b(?:kilo|centi|milli)?met(?:re|er)s?$|\b(?:km|m|cm|mm|miles?|feet|ft)$", re.I
-)
-
-
-def _amounts(question: str) -> frozenset[str]:
-    """The value kinds that tell an amount of money asked: money, and a percentage where a
-    share of an amount or a change is asked ("How much of that did the fund pay?", "By how
-    much did the board raise the fees?")."""
-    return _MONEY_AND_SHARE if _SHARE_ASKED.search(question) else _MONEY_ONLY
-
-
-_MONEY_ONLY = frozenset({"money"})
-_MONEY_AND_SHARE = frozenset({"money", "percent"})
-_SHARE_ASKED = re.compile(
-    r"\bhow much of\b|\bby how much\b|\bhow much (?:more|less)\b|"
-    r"\b(?:share|percentage|percent|proportion)\b",
-    re.I,
-)
-_YEAR_ASKED = re.compile(r"\b(?:what|which|in what|the) year\b", re.I)
-_YEAR = re.compile(r"\b\d{4}\b")
-_DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the week\b", re.I)
-_DAY = re.compile(rf"\b(?:{WEEKDAYS})|\b\d{{1,2}}(?:st|nd|rd|th)?\b(?!\d)", re.I)
-
-
-def _number_near(sentence: str, focus: Sequence[str], window: int = 4) -> bool:
-    """Is a number within ``window`` words before (or 2 after) one of the counted thing's terms?"""
-    numbers, stems = _numbers_and_stems(sentence)
-    for i in numbers:
-        if any(t in stems[i + 1 : i + 1 + window] for t in focus) or any(
-            t in stems[max(0, i - 2) : i] for t in focus
-        ):
-            return True
-    return False
-
-
-@lru_cache(maxsize=16384)
-def _numbers_and_stems(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """The positions of a sentence's number words and the stem of each of its words
-    (stop words kept), cached: the same sentences are checked for many questions."""
-    words = tokenize(sentence, keep_stopwords=True)
-    stems = tuple(tokenize(w)[0] if tokenize(w) else w for w in words)
-    return tuple(i for i, w in enumerate(words) if _is_number(w)), stems
 
 
 def shorten(sentence: str, question: str, limit: int = 180) -> str:

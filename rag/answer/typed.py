@@ -1,0 +1,118 @@
+"""Does a sentence hold the kind of value a question asks for?
+
+The type match is one of the answerer's three scores (with meaning and wording): a
+"how many" question's sentence holds a number near the counted thing, a "who" question's
+a person's or an organisation's name, a "when" question's a date (a day when a day is
+asked, a year when a year is), a question asking for money an amount, "how big" an area or
+a volume, a why-question a reason, a list question an enumeration. English question words
+and span shapes only (:mod:`rag.answer.spans`); nothing here names a word of one corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from rag.answer.cjk import counted_missing
+from rag.answer.factoid import _is_number
+from rag.answer.lists import asks_for_list, enumerated
+from rag.answer.qtypes import asks_money
+from rag.answer.reasons import asks_why, gives_reason
+from rag.answer.spans import ANSWER_KINDS, WEEKDAYS, answer_values
+from rag.text import tokenize
+
+TYPED = 0.6
+"""The type match from which a candidate holds a value of the asked kind (see _type_match)."""
+
+
+def _type_match(qtype: str, question: str, sentence: str, focus: Sequence[str]) -> float:
+    """:func:`_typed`, cached: one question scores the same sentence again in its
+    two-part rankings, its shortening and the many-article checks' wider search."""
+    return _typed(qtype, question, sentence, tuple(focus))
+
+
+@lru_cache(maxsize=16384)
+def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> float:
+    """1.0 when the sentence holds the asked-for kind of value (see :mod:`rag.answer.spans`: a
+    number near the counted thing, a person's name, a date, a place), 0.0 when it holds
+    none, 0.5 for open questions; values the question itself states do not count."""
+    if qtype not in ANSWER_KINDS:  # a list asked: a sentence that enumerates holds one
+        if asks_why(question):  # a reason asked: a sentence that gives one
+            return 1.0 if gives_reason(sentence) else 0.5
+        return 1.0 if asks_for_list(question) and enumerated(sentence) else 0.5
+    values = answer_values(qtype, sentence, question)
+    if qtype == "number":
+        if not values or (
+            asks_money(question) and not {v.kind for v in values} & _amounts(question)
+        ):
+            return 0.0  # an amount of money asked: a count or a duration is none
+        missing = counted_missing(question, sentence)  # by the question language's rule
+        if missing is None:  # English: the counted thing near the number
+            return 0.4 if focus and not _number_near(sentence, focus) else 1.0
+        # Chinese or Vietnamese: lowered, not demoted below the candidates in another
+        # language, where nothing can be checked (they would win by default)
+        return TYPED if missing else 1.0
+    if qtype == "measure":
+        if (
+            values
+            and _SIZE_ASKED.search(question)
+            and not any(_AREA.search(v.text) for v in values)
+        ):
+            return 0.4 if all(_LENGTH.search(v.text) for v in values) else 1.0  # a distance
+        return 1.0 if values else 0.0
+    kinds = {v.kind for v in values}
+    if qtype in {"person", "org"}:
+        return 1.0 if kinds & {"person", "org"} else (0.6 if kinds else 0.0)
+    if qtype == "date" and _YEAR_ASKED.search(question):
+        return 1.0 if any(_YEAR.search(v.text) for v in values) else 0.0
+    if qtype == "date" and _DAY_ASKED.search(question):  # a day, not just a year or month
+        return 1.0 if any(_DAY.search(v.text) for v in values) else 0.2
+    return 1.0 if values else 0.2
+
+
+_SIZE_ASKED = re.compile(r"\bhow (?:big|large)\b", re.I)  # an area or a volume, no distance
+_AREA = re.compile(r"\bsquare\b|²|\bhectares?\b|\bacres?\b|\bha\b|\blitres?\b|\bm3\b", re.I)
+_LENGTH = re.compile(
+    r"\b(?:kilo|centi|milli)?met(?:re|er)s?$|\b(?:km|m|cm|mm|miles?|feet|ft)$", re.I
+)
+
+
+def _amounts(question: str) -> frozenset[str]:
+    """The value kinds that tell an amount of money asked: money, and a percentage where a
+    share of an amount or a change is asked ("How much of that did the fund pay?", "By how
+    much did the board raise the fees?")."""
+    return _MONEY_AND_SHARE if _SHARE_ASKED.search(question) else _MONEY_ONLY
+
+
+_MONEY_ONLY = frozenset({"money"})
+_MONEY_AND_SHARE = frozenset({"money", "percent"})
+_SHARE_ASKED = re.compile(
+    r"\bhow much of\b|\bby how much\b|\bhow much (?:more|less)\b|"
+    r"\b(?:share|percentage|percent|proportion)\b",
+    re.I,
+)
+_YEAR_ASKED = re.compile(r"\b(?:what|which|in what|the) year\b", re.I)
+_YEAR = re.compile(r"\b\d{4}\b")
+_DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the week\b", re.I)
+_DAY = re.compile(rf"\b(?:{WEEKDAYS})|\b\d{{1,2}}(?:st|nd|rd|th)?\b(?!\d)", re.I)
+
+
+def _number_near(sentence: str, focus: Sequence[str], window: int = 4) -> bool:
+    """Is a number within ``window`` words before (or 2 after) one of the counted thing's terms?"""
+    numbers, stems = _numbers_and_stems(sentence)
+    for i in numbers:
+        if any(t in stems[i + 1 : i + 1 + window] for t in focus) or any(
+            t in stems[max(0, i - 2) : i] for t in focus
+        ):
+            return True
+    return False
+
+
+@lru_cache(maxsize=16384)
+def _numbers_and_stems(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The positions of a sentence's number words and the stem of each of its words
+    (stop words kept), cached: the same sentences are checked for many questions."""
+    words = tokenize(sentence, keep_stopwords=True)
+    stems = tuple(tokenize(w)[0] if tokenize(w) else w for w in words)
+    return tuple(i for i, w in enumerate(words) if _is_number(w)), stems
