@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.reasons import asks_why, gives_reason, with_reason
-from rag.types import Chunk
-from tests.conftest import assistant_over
+from rag.answer.neighbours import with_reason
+from rag.answer.reasons import asks_why, gives_reason
+from tests.conftest import assistant_over, sentence_of
 
 DOC = """# Fenholt parish meeting, 3 March
 
@@ -58,19 +58,13 @@ Check the pressure once a month. The gauge sits under the front cover.
 """
 
 
-def _sentence(text: str, words: str) -> Chunk:
-    start = text.index(words)
-    end = text.index(".", start) + 1
-    return Chunk("m", "m", "manual.md", "Winter care", start, end, text[start:end])
-
-
 def test_with_reason_quotes_the_next_sentence_only_when_it_gives_the_reason() -> None:
-    drained = with_reason(MANUAL, _sentence(MANUAL, "If the pump"))
+    drained = with_reason(MANUAL, sentence_of(MANUAL, "If the pump"))
     assert drained.text.endswith("split the heat exchanger.")  # "Otherwise ..." joined
     assert MANUAL[drained.start : drained.end] == drained.text  # offsets into the document
-    pressure = _sentence(MANUAL, "Check the pressure")
+    pressure = sentence_of(MANUAL, "Check the pressure")
     assert with_reason(MANUAL, pressure) == pressure  # the next one gives no reason
-    last = _sentence(MANUAL, "Keep the grille")
+    last = sentence_of(MANUAL, "Keep the grille")
     assert with_reason(MANUAL, last) == last  # the paragraph ends there
 
 

@@ -12,13 +12,14 @@ and layout only; nothing here names a word of one corpus.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from rag.answer.candidates import Scored
 from rag.answer.layout import is_heading_line, is_label
 from rag.answer.lists import announced_count, asks_for_list, with_following
 from rag.answer.qtypes import STRICT_TYPES, VALUE_TYPES, question_type
-from rag.answer.reasons import asks_why, with_reason
+from rag.answer.reasons import asks_why, gives_reason
 from rag.ingest.chunking import answer_spans
 from rag.text import is_table_row
 from rag.types import Chunk
@@ -49,7 +50,7 @@ def _widened(
     """A pick quoted with the neighbours it needs: the items after a sentence that only
     announces a list the question asks for ("The HX-40 has four operating modes.":
     :mod:`rag.answer.lists`); for a why-question the next sentence when only it gives the
-    reason (:func:`rag.answer.reasons.with_reason`); with no value leading it, the next
+    reason (:func:`with_reason`); with no value leading it, the next
     sentence when it goes on about it ("It should be between 1.0 and 2.0 bar") and the
     one before when it names its subject by a pronoun, unless an earlier pick quotes it."""
     count = announced_count(s.chunk.text, question)
@@ -77,8 +78,8 @@ ANAPHOR = re.compile(
 """A sentence that names its subject by a pronoun in its first words ("In our measurements
 this cut processor load ...", "It was opened in 1911."): its neighbours name it."""
 
-MAX_ANTECEDENT_CHARS = 480
-"""The longest antecedent-and-sentence passage quoted as one span."""
+MAX_CHARS = 480
+"""The longest passage (a sentence with its neighbour) quoted as one span."""
 
 
 def with_antecedent(doc_text: str, sentence: Chunk) -> Chunk:
@@ -91,7 +92,7 @@ def with_antecedent(doc_text: str, sentence: Chunk) -> Chunk:
     para_start = doc_text.rfind("\n\n", 0, sentence.start)
     para_start = 0 if para_start < 0 else para_start + 2
     before = answer_spans(doc_text, para_start, sentence.start)[-1:]
-    if not before or sentence.end - before[0][0] > MAX_ANTECEDENT_CHARS:
+    if not before or sentence.end - before[0][0] > MAX_CHARS:
         return sentence
     a = before[0][0]
     prior = doc_text[a : sentence.start].strip()
@@ -114,13 +115,29 @@ def with_continuation(doc_text: str, sentence: Chunk) -> Chunk:
     (:data:`CONTINUATION`), as one quotable span; the sentence itself otherwise. An
     instruction or a statement whose detail follows ("It should be ...") is quoted with
     the detail."""
+    return _with_next(doc_text, sentence, lambda nxt: CONTINUATION.match(nxt) is not None)
+
+
+def with_reason(doc_text: str, sentence: Chunk) -> Chunk:
+    """The sentence, with the next one of its paragraph when it gives no reason and that
+    one does ("If the heat pump must be switched off in winter ..., drain the outdoor
+    unit." + "Otherwise the water in the unit can freeze ..."), as one quotable span
+    (offsets into the document); the sentence itself otherwise."""
+    if gives_reason(sentence.text):
+        return sentence
+    return _with_next(doc_text, sentence, gives_reason)
+
+
+def _with_next(doc_text: str, sentence: Chunk, joins: Callable[[str], bool]) -> Chunk:
+    """The sentence with the next sentence of its paragraph as one span, when that one
+    ``joins`` it and both fit in :data:`MAX_CHARS`; the sentence itself otherwise."""
     para_end = doc_text.find("\n\n", sentence.end)
     para_end = len(doc_text) if para_end < 0 else para_end
     following = answer_spans(doc_text, sentence.end, para_end)[:1]
     if not following:
         return sentence
     a, b = following[0]
-    if b - sentence.start > MAX_ANTECEDENT_CHARS or not CONTINUATION.match(doc_text[a:b]):
+    if b - sentence.start > MAX_CHARS or not joins(doc_text[a:b]):
         return sentence
     return replace(sentence, end=b, text=doc_text[sentence.start : b])
 

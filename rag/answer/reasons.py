@@ -8,18 +8,14 @@ first"). English marks a reason or a purpose with a few connectives in any docum
 *the reason*, *which is why*; a purpose with *its purpose*, *meant to*, *intended for*,
 *aimed at*; a consequence avoided with *otherwise* ("Drain the unit. Otherwise the water
 can freeze"). When the sentence that matches the question gives no reason, the next one in
-its paragraph often does, and is quoted with it (:func:`with_reason`). Nothing here names
-a word of one corpus.
+its paragraph often does, and is quoted with it
+(:func:`rag.answer.neighbours.with_reason`). Nothing here names a word of one corpus.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from functools import lru_cache
-
-from rag.ingest.chunking import answer_spans
-from rag.types import Chunk
 
 _WHY = re.compile(
     r"^\W*(?:and\s+|but\s+)?(?:why\b|what\s+(?:explains|is\s+the\s+reason|was\s+the\s+reason|"
@@ -46,25 +42,3 @@ def asks_why(question: str) -> bool:
 def gives_reason(sentence: str) -> bool:
     """Does the sentence state a reason or a purpose (a causal connective in it)?"""
     return bool(_REASON.search(sentence))
-
-
-MAX_CHARS = 480
-"""The longest sentence-and-reason passage quoted as one span."""
-
-
-def with_reason(doc_text: str, sentence: Chunk) -> Chunk:
-    """The sentence, with the next one of its paragraph when it gives no reason and that
-    one does ("If the heat pump must be switched off in winter ..., drain the outdoor
-    unit." + "Otherwise the water in the unit can freeze ..."), as one quotable span
-    (offsets into the document); the sentence itself otherwise."""
-    if gives_reason(sentence.text):
-        return sentence
-    para_end = doc_text.find("\n\n", sentence.end)
-    para_end = len(doc_text) if para_end < 0 else para_end
-    following = answer_spans(doc_text, sentence.end, para_end)[:1]
-    if not following:
-        return sentence
-    a, b = following[0]
-    if b - sentence.start > MAX_CHARS or not gives_reason(doc_text[a:b]):
-        return sentence
-    return replace(sentence, end=b, text=doc_text[sentence.start : b])
