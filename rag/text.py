@@ -133,10 +133,13 @@ def row_with_header(row: str, header: str) -> str:
     return "; ".join(f"{c} {n}" for c, n in zip(cells, names, strict=True)) + "."
 
 
+@lru_cache(maxsize=16384)
 def table_header(text: str, pos: int) -> str:
     """The header row of the table whose body row starts at ``pos`` ("" when the line is
     not a table row, or its table has no header and rule row above it): its cells name
-    what each of the row's cells is ("Department | 2026/27 budget | Change on 2025/26")."""
+    what each of the row's cells is ("Department | 2026/27 budget | Change on 2025/26").
+    Cached: the candidates, the answerer's typing and the gate's context read it for the
+    same rows of every question."""
     line_start = text.rfind("\n", 0, pos) + 1
     while line_start > 0:
         prev_start = text.rfind("\n", 0, line_start - 1) + 1
