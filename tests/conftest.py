@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Config
+from rag.types import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -77,6 +78,14 @@ def assistant_over(root: Path, docs: Mapping[str, str]):
     for name, text in docs.items():
         (root / "seeds" / name).write_text(text, encoding="utf-8")
     return Assistant.from_config(Config.from_env({"root": root}, environ={}))
+
+
+def sentence_of(text: str, words: str) -> Chunk:
+    """The sentence of ``text`` that starts at ``words`` (up to its full stop), as a chunk
+    with offsets into ``text``: what the neighbour rules (rag.answer.neighbours) take."""
+    start = text.index(words)
+    end = text.index(".", start) + 1
+    return Chunk("d", "d", "doc.md", "", start, end, text[start:end])
 
 
 def gate_features(

@@ -10,8 +10,7 @@ from pathlib import Path
 from rag.answer.neighbours import with_antecedent, with_continuation
 from rag.answer.qualifiers import asked_role
 from rag.answer.spans import answer_values
-from rag.types import Chunk
-from tests.conftest import assistant_over
+from tests.conftest import assistant_over, sentence_of
 
 CAVES = """# Caves of Tarrach
 
@@ -24,21 +23,15 @@ Boats land at the east quay. It is closed in winter.
 """
 
 
-def _sentence(text: str, words: str) -> Chunk:
-    start = text.index(words)
-    end = text.index(".", start) + 1
-    return Chunk("c", "c", "caves.md", "Caves of Tarrach", start, end, text[start:end])
-
-
 def test_a_pronoun_sentence_is_quoted_with_the_one_before_it() -> None:
-    seals = with_antecedent(CAVES, _sentence(CAVES, "Grey seals"))
+    seals = with_antecedent(CAVES, sentence_of(CAVES, "Grey seals"))
     assert seals.text.startswith("The largest, Uamh nan Ron")
     assert CAVES[seals.start : seals.end] == seals.text  # offsets into the document
-    quay = _sentence(CAVES, "Boats land")
+    quay = sentence_of(CAVES, "Boats land")
     assert with_antecedent(CAVES, quay) == quay  # no pronoun subject
-    winter = _sentence(CAVES, "It is closed")
+    winter = sentence_of(CAVES, "It is closed")
     assert with_antecedent(CAVES, winter).text.startswith("Boats land")
-    first = _sentence(CAVES, "The cliffs hold")
+    first = sentence_of(CAVES, "The cliffs hold")
     assert with_antecedent(CAVES, first) == first
 
 
@@ -72,9 +65,9 @@ Top up through the filling loop. Close the valve afterwards.
 
 
 def test_a_detail_that_goes_on_about_the_sentence_is_quoted_with_it() -> None:
-    check = with_continuation(GAUGE, _sentence(GAUGE, "Check the system"))
+    check = with_continuation(GAUGE, sentence_of(GAUGE, "Check the system"))
     assert check.text.endswith("between 1.0 and 2.0 bar.")
-    top = _sentence(GAUGE, "Top up")
+    top = sentence_of(GAUGE, "Top up")
     assert with_continuation(GAUGE, top) == top  # the next one is another step
 
 
