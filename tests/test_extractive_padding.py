@@ -97,3 +97,19 @@ def test_one_term_of_a_sentence_about_another_code_pads() -> None:
         _cand("codes", "Codes", other, 0.45, 300),
     )
     assert got == [best]
+
+
+def test_a_factoids_best_sentence_leads_the_answer_in_any_reading_order() -> None:
+    """Two sentences of one document holding a count are quoted in reading order, but the
+    answer states its value first: the best one ("In all, 4,390 customers ...") leads,
+    not a table row read earlier in the document ("2,860")."""
+    q = "How many broadband customers were hit by the outage in total?"
+    doc, title = "outage", "Service outage notice"
+    total = "In all, 4,390 customers were affected."
+    row = "| Pennick Bay | 2,860 | broadband and home phone |"
+
+    def scored(text: str, start: int, score: float) -> Scored:
+        chunk = Chunk(f"{doc}@{start}", doc, f"{doc}.txt", title, start, start + len(text), text)
+        return Scored(chunk, score, score, 0.2, 1.0, 1)  # typed 1.0: each holds a count
+
+    assert _choose(q, scored(total, 900, 0.48), scored(row, 300, 0.40)) == [total, row]

@@ -35,3 +35,22 @@ def test_one_count_is_answered_value_first_and_short() -> None:
     # two counts asked: each stays in the answer
     both = shorten(CASES, "How many cases and suspects of fireworks transport were there?")
     assert "30 cases" in both and "35 suspects" in both
+
+
+def test_a_date_beside_the_counted_thing_is_no_count() -> None:
+    """ "January 2026 thousands of our customers": the year stands before the counted
+    thing but counts nothing; the sentence with "4,390 customers" holds the count."""
+    from rag.answer.qtypes import count_focus
+    from rag.answer.typed import _type_match
+
+    q = "How many customers were hit by the January outage in total?"
+    focus = count_focus(q)
+    dated = (
+        "Between Saturday 17 and Monday 19 January 2026 thousands of our customers on the "
+        "coast lost their broadband, some of them for almost three days."
+    )
+    assert _type_match("number", q, dated, focus) < 1.0
+    assert _type_match("number", q, "In all, 4,390 customers were affected.", focus) == 1.0
+    # a thousands comma makes no year: "1,500 mm of free space" is a measure near its noun
+    q2 = "How many millimetres of free space are needed in front of the fan?"
+    assert _type_match("number", q2, "Leave 1,500 mm of free space.", count_focus(q2)) == 1.0

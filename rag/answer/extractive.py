@@ -347,12 +347,13 @@ class ExtractiveBackend:
                 chosen.append(s)
                 covered |= set(tokenize(s.chunk.text))
                 topic |= covered
-        # Keep reading order inside one document for a natural answer.
-        return (
-            sorted(chosen, key=lambda s: (s.chunk.source, s.chunk.start))
-            if len({c.chunk.source for c in chosen}) == 1
-            else chosen
-        )
+        # Keep reading order inside one document for a natural answer; a factoid's best
+        # sentence leads it, since the answer states its value first ("4,390 customers —
+        # In all, ...", not a table row's "2,860" read earlier in the document).
+        lead, rest = (chosen[:1], chosen[1:]) if factoid else ([], chosen)
+        if len({c.chunk.source for c in chosen}) == 1:
+            rest = sorted(rest, key=lambda s: (s.chunk.source, s.chunk.start))
+        return lead + rest
 
 
 ASKED_SHARE = 0.2

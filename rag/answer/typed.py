@@ -19,7 +19,7 @@ from rag.answer.factoid import _is_number
 from rag.answer.lists import asks_for_list, enumerated
 from rag.answer.qtypes import asks_money
 from rag.answer.reasons import asks_why, gives_reason
-from rag.answer.spans import ANSWER_KINDS, WEEKDAYS, answer_values
+from rag.answer.spans import ANSWER_KINDS, MONTHS, WEEKDAYS, answer_values
 from rag.text import tokenize
 
 TYPED = 0.6
@@ -115,4 +115,23 @@ def _numbers_and_stems(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]
     (stop words kept), cached: the same sentences are checked for many questions."""
     words = tokenize(sentence, keep_stopwords=True)
     stems = tuple(tokenize(w)[0] if tokenize(w) else w for w in words)
-    return tuple(i for i, w in enumerate(words) if _is_number(w)), stems
+    years = frozenset(_YEAR_WRITTEN.findall(sentence))
+    return tuple(
+        i for i, w in enumerate(words) if _is_number(w) and not _in_date(words, i, years)
+    ), stems
+
+
+_CALENDAR = frozenset(f"{MONTHS}|{WEEKDAYS}".split("|"))
+
+
+_YEAR_WRITTEN = re.compile(r"(?<![\d,.])(?:1[5-9]|20)\d\d(?![\d,]|\.\d)")
+"""A year as written: four digits, no thousands comma ("1,500 mm" is no year)."""
+
+
+def _in_date(words: Sequence[str], i: int, years: frozenset[str]) -> bool:
+    """Is number word ``i`` part of a date, not a count: a year (in ``years``, as the
+    sentence writes them: "January 2026 thousands of customers" counts nothing), or a day
+    beside a month or weekday ("Monday 19")."""
+    if words[i] in years:
+        return True
+    return any(0 <= j < len(words) and words[j] in _CALENDAR for j in (i - 1, i + 1))
