@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer.aggregate import promoted, with_extreme_row, with_row_lead
 from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
 from rag.answer.citations import Source, ends_with_abbreviation
 from rag.answer.date_binding import bind_dates
@@ -143,7 +144,8 @@ class ExtractiveBackend:
         if not cands:
             return ExtractiveDraft(question, "", [], None, [])
         primary = split_context(question)[0]
-        scored = self._ranked(question, cands, avoid)
+        cands, extreme = with_extreme_row(primary, cands, doc_texts)  # "the most ...?"
+        scored = promoted(self._ranked(question, cands, avoid), extreme)
         parts = sub_queries(primary)
         if parts:  # two questions in one: each part answered by its own best sentence
             # each part keeps the whole question as context: "..., and what did it want?"
@@ -166,6 +168,10 @@ class ExtractiveBackend:
                 pick = next((s for s in ranking if s.chunk.chunk_id not in taken), None)
                 if pick is not None:
                     picks.append((p, pick))
+        elif extreme is not None and scored[0].chunk.start == extreme.chunk.start:
+            draft = compose(question, [(primary, scored[0])], scored, False)  # the row alone
+            draft.text = with_row_lead(draft.text, extreme)  # "Highways and Transport — |"
+            return draft
         else:
             picks = with_neighbours(
                 primary, [(primary, s) for s in self._choose(primary, scored)], doc_texts

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rag.answer import abstain, two_part, yesno
+from rag.answer import abstain, aggregate, two_part, yesno
 from rag.answer.extractive import VALUE_TYPES, ExtractiveDraft, Scored, compose, question_type
 from rag.answer.followup import split_context
 from rag.types import Hit
@@ -115,6 +115,7 @@ class DraftGate:
     def probability(self, question: str, best: Scored) -> float:
         """The abstention model's probability that ``best`` answers ``question``."""
         doc = self.texts[best.chunk.doc_id]
+        question = aggregate.without_superlative(question, best.chunk, doc)  # a computed row
         untyped = 0.0  # 1: no value of the asked kind; 0..1: one away from the counted thing
         if question_type(question) in VALUE_TYPES:
             untyped = 1.0 if best.typed <= 0.2 else 1.0 - best.typed
