@@ -51,6 +51,7 @@ class Candidate:
     context: frozenset[str] = frozenset()
     typing: str = ""  # the text its values are typed on, when not its own: a table row's
     # cells each followed by its column's name ("up to 150 Protected agents")
+    lead_in: str = ""  # the sentence before it in its paragraph ("" for a paragraph's first)
 
     @property
     def typed_text(self) -> str:

@@ -55,6 +55,10 @@ from rag.retrieve.routing import answer_similarity, centre_by_language, chunk_la
 from rag.text import is_table_row, row_with_header, table_header, tokenize
 from rag.types import Chunk, Hit
 
+LEAD_IN_WEIGHT = 0.85
+"""A sentence read with the one before it in its paragraph counts at this share of that
+pair's similarity (its own similarity when higher): the pair shares the topic's words,
+so at full weight a sentence after a topical one outranks the one holding the answer."""
 LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
 UNTYPED_LEAD = (0.15, 0.4)
 """How far a candidate without the asked kind of value must lead the best one with it, in
@@ -238,7 +242,17 @@ class ExtractiveBackend:
                     row = is_table_row(sentence.text)  # typed with its column names
                     head = table_header(text, sentence.start) if row else ""
                     typing = row_with_header(sentence.text, head) if head else ""
-                    out.append(Candidate(sentence, hit.rank, context, typing))
+                    prev = out[-1].chunk if out and out[-1].chunk.doc_id == c.doc_id else None
+                    lead = (
+                        prev.text
+                        if prev is not None
+                        and not row
+                        and 0 < sentence.start - prev.end <= 2
+                        and not text[prev.end : sentence.start].strip()
+                        and "\n" not in text[prev.end : sentence.start]
+                        else ""
+                    )
+                    out.append(Candidate(sentence, hit.rank, context, typing, lead))
         return out
 
     def texts_to_embed(self, chunks: Sequence[Chunk], doc_texts: dict[str, str]) -> list[str]:
@@ -264,6 +278,7 @@ class ExtractiveBackend:
         vecs = self.embedder.encode_many(texts)
         sims = vecs @ self.embedder.encode_query(primary)
         sims = np.maximum(sims, self._clause_sims(cands, primary))
+        sims = np.maximum(sims, self._lead_in_sims(cands, primary))
         if question_type(primary) == "date":  # its date, not another event's (date_binding)
             query = self.embedder.encode_query(primary)
             sims = bind_dates(sims, texts, primary, self.embedder.encode_many, query)
@@ -290,6 +305,20 @@ class ExtractiveBackend:
             typed = _type_match(qtype, primary, cand.typed_text, focus)
             score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
             out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank, cand.context))
+        return out
+
+    def _lead_in_sims(self, cands: list[Candidate], question: str) -> np.ndarray:
+        """Per sentence, the similarity of it read with the sentence before it in its
+        paragraph: "Work starts in May 2026 ..., at a cost of €1.8 million" says what costs
+        that only with "The second cable ... will be moved to a new underground route"."""
+        out = np.full(len(cands), -1.0, dtype=np.float32)
+        pieces = [(i, f"{c.lead_in} {c.chunk.text}") for i, c in enumerate(cands) if c.lead_in]
+        if pieces:
+            sims = self.embedder.encode_many([t for _, t in pieces]) @ self.embedder.encode_query(
+                question
+            )
+            for (i, _), sim in zip(pieces, sims.tolist(), strict=True):
+                out[i] = LEAD_IN_WEIGHT * sim
         return out
 
     def _clause_sims(self, cands: list[Candidate], question: str) -> np.ndarray:
