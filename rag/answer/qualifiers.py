@@ -139,6 +139,7 @@ def _value_scores(
     # count ("240 young trees") is not the answer for being next to the counted noun
     counted = qtype in {"number", "measure"} and not _PART_OF.search(question)
     head = _count_head(question, focus) if counted else ""
+    years = {t for t in question_qualifiers(question) if shape(t) == "year"}
     scores = []
     for v in values:
         lo = max(0, bisect_right(starts, v.start) - 1)
@@ -151,6 +152,8 @@ def _value_scores(
         unit = {t for w in ws[lo + 1 : lo + 3] for t in w.terms}
         if head and head in unit:
             score += 3.0  # "65 cases": the counted thing right after the number
+        if years and v.kind != "date":  # "7 centres at the start of 2026, up from 5 in 2025"
+            score += _year_binding(years, ws, clause, lo, hi)
         for i in range(max(0, lo - 8), min(len(ws), hi + 9)):
             w = ws[i]
             if lo <= i <= hi and v.kind not in _COUNTS:
@@ -166,6 +169,24 @@ def _value_scores(
         scores.append((score, v))
     scores.sort(key=lambda sv: -sv[0])
     return None, tuple(scores)
+
+
+def _year_binding(
+    years: set[str], ws: tuple[Word, ...], clause: tuple[int, ...], lo: int, hi: int
+) -> float:
+    """+4 when the value's clause names a year the question asks about, -4 when it names
+    only other years: "How many centres did it have in 2025?" over "At the start of 2026
+    it has 7 centres, up from 5 at the start of 2025" binds 5, not 7."""
+    own = {
+        t
+        for i, w in enumerate(ws)
+        if clause[i] == clause[lo] and not lo <= i <= hi
+        for t in w.terms
+        if shape(t) == "year"
+    }
+    if own & years:
+        return 4.0
+    return -4.0 if own else 0.0
 
 
 _COUNTS = frozenset({"quantity", "money", "percent", "number"})

@@ -63,7 +63,7 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _SCALE = r"(?:\s*(?:million|billion|thousand|bn|m|k)\b)?"
 _MONEY = re.compile(
     rf"[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}{_SCALE}\s*(?:euros?|dollars?|pounds?|yen|yuan|"
-    rf"francs?|crowns?|kronor|rupees?|cents?|pence|(?-i:[A-Z]{{3}})\b)",
+    rf"francs?|crowns?|kronor|rupees?|cents?|pence|(?-i:[A-Z]{{3}}))\b",
     re.I,
 )
 _PERCENT = re.compile(rf"\b{_NUM}\s*(?:%|per\s?cent\b|percent\b|percentage points?\b)", re.I)
