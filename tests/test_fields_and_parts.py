@@ -158,3 +158,24 @@ def test_a_list_question_over_a_table_quotes_its_rows(tmp_path: Path) -> None:
     ans = bot.ask("Which areas were hit by the outage?")
     assert not ans.abstained
     assert all(a in ans.answer for a in ("Pennick Bay", "Ardlow", "Hollin Vale")), ans.answer
+
+
+FIGURES = """Numbers at a glance
+
+Mowers of the affected serial range: 7,850
+Of these, repaired by 1 March 2026: 2,410
+Power supplies in the affected batches: 1,920
+Of these, replaced by 1 March 2026: 1,305
+
+The action stays open until every unit has been seen.
+"""
+
+
+def test_keys_with_commas_dates_and_many_words_are_fields() -> None:
+    """A key may hold a comma, a date and up to 80 characters ("Of these, repaired by 1
+    March 2026: 2,410"): the block is read one field at a time, so no value is quoted
+    joined to the next line's key ("2,410 Power supplies in the affected batches")."""
+    texts = [s.text for _, s, _ in chunk_sentences(FIGURES, "f", "f.txt", "", 0, len(FIGURES)) if s]
+    assert "Of these, repaired by 1 March 2026: 2,410" in texts, texts
+    assert "Power supplies in the affected batches: 1,920" in texts
+    assert not any("\n" in t for t in texts), texts

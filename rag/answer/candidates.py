@@ -129,7 +129,9 @@ def _field_lines(text: str, a: int, b: int) -> list[tuple[int, int]]:
     return lines[:block] + rest
 
 
-_FIELD_LINE = re.compile(r"[ \t]*[A-Z][\w ]{0,40}: +\S")
+_FIELD_LINE = re.compile(r"[ \t]*[A-Z0-9](?:(?!\. )[^\n:!?]){0,80}: +\S")
+"""A "Key: value" line: a key of up to 80 characters with no sentence end in it ("Of
+these, repaired by 1 March 2026: 2,410"), a colon, then its value."""
 
 
 @lru_cache(maxsize=32768)

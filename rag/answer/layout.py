@@ -55,7 +55,7 @@ def is_label(text: str, title: str = "") -> bool:
         return True
     if cjk:
         return "\n" not in t and not _END.search(t) and word_count(t) < 10
-    if "\n" not in t and (m := _FIELD.match(t)) and _DIGIT.search(t, m.end()):
+    if "\n" not in t and (end := _field_key_end(t)) and _DIGIT.search(t, end):
         return False  # "Fixed versions: 4.2.2 and 4.1.6": a field states its value
     return "\n" not in t and not _END.search(t) and len(t.split()) < 10
 
@@ -66,6 +66,22 @@ ID: ..."); with a figure in its value it is a field, not a label. A title in tit
 or capitals ("County Housing Office: First Annual Report", "PART A: ...") or an item's
 heading ("Planning appeal: wind turbine at Crane Hill") is still a label."""
 _DIGIT = re.compile(r"\d")
+_KEY = re.compile(r"([A-Z][^\n:.!?]{0,79}): +(?=\S)")
+
+
+def _field_key_end(t: str) -> int:
+    """Where the value of a "key: value" line starts (0: not one): a key in sentence case
+    as :data:`_FIELD` reads it, or a longer one of up to 80 characters, commas and dates
+    allowed, whose words after the first are mostly lower case ("Of these, repaired by
+    1 March 2026: 2,410"; not a title in title case, "County Housing Office: ...")."""
+    if m := _FIELD.match(t):
+        return m.end()
+    m = _KEY.match(t)
+    if m is None:
+        return 0
+    rest = [w for w in m.group(1).split()[1:] if w[:1].isalpha()]
+    capitals = sum(w[:1].isupper() for w in rest)
+    return m.end() if len(rest) >= 2 and capitals * 3 <= len(rest) else 0
 
 
 def is_heading_line(line: str) -> bool:
