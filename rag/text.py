@@ -123,14 +123,23 @@ def heads_a_table(text: str, end: int) -> bool:
 
 def row_with_header(row: str, header: str) -> str:
     """A table row read as text, each cell followed by its column's name ("Business Tier;
-    1,450 euros Price per server per year; up to 150 Protected agents"): a count in a
-    cell then stands next to what it counts. The row itself when the cells and the
-    column names do not pair up."""
+    1,450 euros Price per server per year Business; up to 150 Protected agents
+    Business"): a count in a cell then stands next to what it counts, its column's name
+    and the row's name (its first cell, when it holds no figure: "3,412 2024/25
+    Complaints received"). The row itself when the cells and the column names do not
+    pair up."""
     cells = [c.strip() for c in row.strip().strip("|").split("|")]
     names = [c.strip() for c in header.split("|")]
     if not header or len(cells) != len(names):
         return row
-    return "; ".join(f"{c} {n}" for c, n in zip(cells, names, strict=True)) + "."
+    label = cells[0] if not any(ch.isdigit() for ch in cells[0]) else ""
+    return (
+        "; ".join(
+            f"{c} {n} {label}" if i and label and any(ch.isdigit() for ch in c) else f"{c} {n}"
+            for i, (c, n) in enumerate(zip(cells, names, strict=True))
+        )
+        + "."
+    )
 
 
 @lru_cache(maxsize=16384)

@@ -61,3 +61,31 @@ def test_a_header_row_is_never_quoted(tmp_path: Path) -> None:
     for q in ("What columns does the fleet table have?", "Which ferry used the least fuel?"):
         answer = bot.ask(q)
         assert all("Crossings in 2025" not in c.quote for c in answer.citations), answer.answer
+
+
+def test_a_rows_value_is_chosen_by_its_column_and_led_by_its_cell() -> None:
+    """Issue 15: a table row is typed with its column names and its own name after each
+    figure ("2,987 2025/26 Complaints received"), so the asked year's column is chosen
+    and the answer leads with that cell, not the row's first figure; a column named in
+    words is said in brackets, one named by a figure is not (the quoted row does not hold
+    it, and the verifier checks every figure of the claim against the quote)."""
+    from rag.answer.factoid import row_value_first
+    from rag.text import row_with_header
+
+    row = "| Complaints received | 3,412 | 2,987 |"
+    typing = row_with_header(row, "Measure | 2024/25 | 2025/26")
+    assert typing.startswith("Complaints received Measure; 3,412 2024/25 Complaints received")
+    lead = row_value_first(row, typing, "How many complaints did the operator get in 2025/26?")
+    assert lead == "2,987 — Complaints received | 3,412 | 2,987"
+    lead = row_value_first(row, typing, "How many complaints were received in 2024/25?")
+    assert lead is not None and lead.startswith("3,412 — ")
+
+    fares = "| Weekly ticket | All zones | £36.00 | £18.00 | £27.00 |"
+    typing = row_with_header(fares, "Ticket | Zones | Adult | Child | Young person")
+    lead = row_value_first(fares, typing, "What does a child pay for a weekly ticket?")
+    assert lead is not None and lead.startswith("£18.00 (Child) — "), lead
+
+    contact = "| Pirrick | Pirrick Garden Supplies | Station Yard | Maeve Drummore |"
+    typing = row_with_header(contact, "Town | Centre | Address | Contact")
+    lead = row_value_first(contact, typing, "Who should I ask for at the centre in Pirrick?")
+    assert lead is not None and lead.startswith("Maeve Drummore — "), lead

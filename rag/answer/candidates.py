@@ -40,6 +40,7 @@ class Scored:
     typed: float
     rank: int
     context: frozenset[str] = frozenset()  # names it refers back to, its heading's words
+    typing: str = ""  # a table row's cells with their column names (Candidate.typing)
 
 
 @dataclass(frozen=True, slots=True)

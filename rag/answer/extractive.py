@@ -26,6 +26,7 @@ from rag.answer.factoid import (
     _factoid_value,
     _holds_value,
     _lead,
+    row_value_first,
     value_first,
 )
 from rag.answer.followup import split_context
@@ -94,12 +95,20 @@ def compose(
     )
     text = " ".join(
         _cite(v, n)
-        if (v := s.typed >= 1.0 and value_first(s.chunk.text, p if parts else question))
+        if (v := s.typed >= 1.0 and _value_first(s, p if parts else question))
         else cite_each(shorten(s.chunk.text, p), n, _cite)
         for n, (p, s) in enumerate(picks, start=1)
     )
     best = picks[0][1] if parts and picks else (scored[0] if scored else None)
     return ExtractiveDraft(question, text, sources, best, scored, picks if parts else [], plain)
+
+
+def _value_first(s: Scored, question: str) -> str | None:
+    """The factoid answer of a pick: a table row's value read with its column's name
+    (:func:`row_value_first`), any other sentence's by :func:`value_first`."""
+    if s.typing and (lead := row_value_first(s.chunk.text, s.typing, question)):
+        return lead
+    return value_first(s.chunk.text, question)
 
 
 def _compose_joint(
@@ -304,7 +313,9 @@ class ExtractiveBackend:
         for cand, sim, lexical in zip(cands, sims.tolist(), lexicals, strict=True):
             typed = _type_match(qtype, primary, cand.typed_text, focus)
             score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
-            out.append(Scored(cand.chunk, score, sim, lexical, typed, cand.rank, cand.context))
+            out.append(
+                Scored(cand.chunk, score, sim, lexical, typed, cand.rank, cand.context, cand.typing)
+            )
         return out
 
     def _lead_in_sims(self, cands: list[Candidate], question: str) -> np.ndarray:

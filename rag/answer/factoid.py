@@ -73,6 +73,36 @@ def value_first(sentence: str, question: str) -> str | None:
     return f"{lead[:1].upper()}{lead[1:]} — {window.removeprefix('… ')}"
 
 
+def row_value_first(row: str, typing: str, question: str) -> str | None:
+    """A factoid answer from a table row: the value is chosen on the row read with its
+    column names (``typing``: "3,412 2024/25 Complaints received; 2,987 2025/26 ...", so
+    the asked year's column is found), and led by its cell and column name: "2,987
+    (2025/26) — Complaints received | 3,412 | 2,987". None when no value stands out or
+    the cells and the typing do not pair up."""
+    found = _factoid_value(typing, question)
+    if found is None:
+        return None
+    value = found[0]
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    typed = typing.rstrip(".").split("; ")
+    if len(cells) != len(typed):
+        return None
+    pos = 0
+    for i, (cell, text) in enumerate(zip(cells, typed, strict=True)):
+        if pos <= value.start < pos + len(text):
+            if i == 0:
+                return None  # the row's own name is what it is about, not its value
+            column = text[len(cell) :].strip() if text.startswith(cell) else ""
+            column = column.removesuffix(cells[0]).strip()
+            # a column name with a figure ("2025/26") is not in the quoted row: the
+            # verifier would find the claim's figure unsupported
+            named = column and not any(c.isdigit() for c in column)
+            lead = f"{cell} ({column})" if named and any(c.isdigit() for c in cell) else cell
+            return f"{lead[:1].upper()}{lead[1:]} — {' | '.join(cells)}"
+        pos += len(text) + 2
+    return None
+
+
 _STOP = re.compile(r"[.!?]\s|\n")
 
 
