@@ -113,3 +113,26 @@ def test_a_factoids_best_sentence_leads_the_answer_in_any_reading_order() -> Non
         return Scored(chunk, score, score, 0.2, 1.0, 1)  # typed 1.0: each holds a count
 
     assert _choose(q, scored(total, 900, 0.48), scored(row, 300, 0.40)) == [total, row]
+
+
+def test_a_candidate_holding_the_questions_code_ranks_before_a_close_one_without_it() -> None:
+    """ "What time does the last 14A leave?": a sentence on the first and last tram, worded
+    a little more like the question, ranked above the 14A's timetable row, and the gate
+    then refused it for lacking "14A". A candidate lacking a code or number the question
+    states (not a year, not one digit of "4.0") now ranks after one holding them that
+    scores within PIN_MARGIN of it."""
+    from rag.answer.extractive import PIN_MARGIN, _lacks_pinned
+
+    q = "What time does the last 14A leave Hesketh Bridge on a weekday?"
+    tram = _cand(
+        "t", "", "The first tram leaves Hesketh Bridge at 05:15 and the last at 00:05.", 0.63
+    )
+    row = _cand("t", "", "| 14A | Hesketh Bridge to Pennard Marsh | 06:15 | 22:05 |", 0.625, 300)
+    key = _lacks_pinned(q, [tram, row])
+    assert key(tram) and not key(row)
+    far = _cand(
+        "t", "", "The first tram leaves Hesketh Bridge at 05:15.", 0.625 + PIN_MARGIN + 0.05
+    )
+    assert not _lacks_pinned(q, [far, row])(far)  # far better worded: it keeps its place
+    beta = "How long did the 4.0 beta last?"
+    assert not _lacks_pinned(beta, [tram, row])(tram)  # "4" and "0" pin nothing

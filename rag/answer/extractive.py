@@ -41,6 +41,7 @@ from rag.answer.qtypes import (  # re-exported: the answer chain imports them fr
 )
 from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
 from rag.answer.qtypes import unstated_numbers as unstated_numbers
+from rag.answer.qualifiers import question_qualifiers, shape
 from rag.answer.reasons import asks_why
 from rag.answer.spans import (
     asked_names,
@@ -226,7 +227,8 @@ class ExtractiveBackend:
                 )
             )
 
-        scored.sort(key=lambda s: (demoted(s), -s.score, s.rank, s.chunk.start))
+        unpinned = _lacks_pinned(primary, scored)
+        scored.sort(key=lambda s: (demoted(s), unpinned(s), -s.score, s.rank, s.chunk.start))
         return scored
 
     # ------------------------------------------------------------------ internals
@@ -408,6 +410,39 @@ second sentence adds (beyond the best one, its heading and its document title) m
 weigh for it to be quoted with the best one."""
 CLOSE_SECOND = 0.06
 """How near the best sentence's score a second one adding a single asked term must be."""
+
+
+PIN_MARGIN = 0.1
+"""How near the score of a candidate holding every code and number the question states
+("the last 14A", "route 40") a candidate lacking one must be to be ranked after it."""
+
+
+def _pins(question: str) -> frozenset[str]:
+    """The question's codes and numbers, not years nor one digit (a piece of "4.0"):
+    terms with a digit ("14a", "s35", "40")."""
+    return frozenset(
+        t
+        for t in question_qualifiers(question)
+        if any(c.isdigit() for c in t) and len(t) > 1 and shape(t) != "year"
+    )
+
+
+def _lacks_pinned(question: str, scored: list[Scored]):
+    """A sort key: True for a candidate that lacks one of the question's codes or numbers
+    when one that holds them all scores within :data:`PIN_MARGIN` of it ("What time does
+    the last 14A leave?": the 14A's timetable row before a sentence about the first and
+    last tram, worded more like the question)."""
+    pins = _pins(question)
+    if not pins:
+        return lambda s: False
+
+    def lacks(s: Scored) -> bool:
+        return not pins <= (sentence_terms(s.chunk.text) | s.context)
+
+    best_holder = max((s.score for s in scored if not lacks(s)), default=None)
+    if best_holder is None:
+        return lambda s: False
+    return lambda s: lacks(s) and s.score - PIN_MARGIN <= best_holder
 
 
 def _uncovered(terms: set[str], covered: set[str]) -> set[str]:
