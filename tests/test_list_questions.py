@@ -69,3 +69,43 @@ def test_a_list_question_quotes_the_listing_sentence(tmp_path: Path) -> None:
     quotes = " ".join(c.quote for c in ans.citations)
     assert "planetarium dome for 80 visitors" in quotes
     assert "rooftop terrace with six telescopes" in ans.answer
+
+
+CHARTER = """## Delays
+
+We do not pay compensation for delays caused by:
+
+- a national weather warning for the area;
+- a police incident that closes the road;
+- strike action by staff of another organisation.
+
+These exceptions do not apply if we were told 24 hours before.
+"""
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_its_items() -> None:
+    """A list question answered by "We do not pay compensation for delays caused by:"
+    quoted nothing of the list (and a table row read with its column names, "...; ...;
+    ...", passed for an enumeration). The introducing sentence is typed as one holding a
+    list, is quoted with the bullet items after it, and the answer gives them as one claim."""
+    from rag.answer.extractive import _cite
+    from rag.answer.lists import cite_each, with_items
+    from rag.answer.typed import _typed
+    from rag.types import Chunk
+
+    q = "What kinds of delay don't get compensation?"
+    intro = "We do not pay compensation for delays caused by:"
+    assert _typed("other", q, intro, ()) == 1.0
+    start = CHARTER.index(intro)
+    chunk = Chunk("c", "c", "c.md", "", start, start + len(intro), intro)
+    quoted = with_items(CHARTER, chunk)
+    assert quoted.text == CHARTER[start : CHARTER.index("organisation.") + len("organisation.")]
+    assert CHARTER[quoted.start : quoted.end] == quoted.text
+    answer = cite_each(quoted.text, 1, _cite)
+    assert answer == (
+        "We do not pay compensation for delays caused by: a national weather warning for the"
+        " area; a police incident that closes the road; strike action by staff of another"
+        " organisation [1]."
+    ), answer
+    plain = Chunk("p", "c", "c.md", "", 0, 10, "These exceptions do not apply.")
+    assert with_items(CHARTER, plain) is plain  # no colon: nothing added

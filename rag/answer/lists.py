@@ -136,6 +136,38 @@ def with_following(doc_text: str, sentence: Chunk, count: int) -> Chunk:
     return replace(sentence, end=end, text=doc_text[sentence.start : end])
 
 
+_ITEM_LINE = re.compile(r"[ \t]*(?:[-*•]|\d{1,2}[.)])[ \t]+\S")
+MAX_ITEMS = 8  # list items quoted after an introducing sentence at most
+MAX_LIST_CHARS = 900  # the longest introducing sentence with its items, quoted as one span
+
+
+def with_items(doc_text: str, sentence: Chunk) -> Chunk:
+    """The sentence with the list items after it when it ends in a colon ("We do not pay
+    compensation for delays caused by:" then "- a national weather warning; ..."), one
+    blank line allowed between them: quoted alone, it names no item. One quotable span;
+    the sentence itself when no item follows."""
+    if not sentence.text.rstrip().endswith(":"):
+        return sentence
+    pos, end, items, blank = sentence.end, sentence.end, 0, 0
+    while pos < len(doc_text) and items < MAX_ITEMS:
+        line_end = doc_text.find("\n", pos + 1)
+        line_end = len(doc_text) if line_end < 0 else line_end
+        line = doc_text[pos:line_end].strip("\n")
+        if not line.strip():
+            blank += 1
+            if blank > 1 or items:
+                break
+        elif _ITEM_LINE.match(line) and line_end - sentence.start <= MAX_LIST_CHARS:
+            items += 1
+            end = line_end
+        else:
+            break
+        pos = line_end
+    if not items:
+        return sentence
+    return replace(sentence, end=end, text=doc_text[sentence.start : end])
+
+
 def cite_each(passage: str, n: int, cite: Callable[[str, int], str]) -> str:
     """``passage`` with marker ``n`` on each of its sentences (``cite`` puts one on one):
     an announcing sentence quoted with its list is several claims, each one checked
@@ -143,4 +175,17 @@ def cite_each(passage: str, n: int, cite: Callable[[str, int], str]) -> str:
     spans = answer_spans(passage)
     if len(spans) < 2:
         return cite(passage, n)
-    return " ".join(cite(passage[a:b], n) for a, b in spans)
+    pieces = [passage[a:b] for a, b in spans]
+    if pieces[0].rstrip().endswith(":") and all(_BULLET.match(p) for p in pieces[1:]):
+        # an introducing sentence and its items: one claim, the items joined
+        return cite(f"{pieces[0].rstrip()} {'; '.join(_item_text(p) for p in pieces[1:])}", n)
+    return " ".join(cite(p, n) for p in pieces)
+
+
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+
+
+def _item_text(piece: str) -> str:
+    """A list item as a claim: its bullet and its trailing separator dropped ("- strike
+    action by staff of another organisation;" -> "strike action by ... organisation")."""
+    return _BULLET.sub("", piece).rstrip(" ;,")

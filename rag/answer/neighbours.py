@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from rag.answer.candidates import Scored
 from rag.answer.layout import is_heading_line, is_label
-from rag.answer.lists import announced_count, asks_for_list, with_following
+from rag.answer.lists import announced_count, asks_for_list, with_following, with_items
 from rag.answer.qtypes import STRICT_TYPES, VALUE_TYPES, question_type
 from rag.answer.reasons import asks_why, gives_reason
 from rag.ingest.chunking import answer_spans
@@ -58,6 +58,8 @@ def _widened(
         s = replace(s, chunk=with_following(doc_text, s.chunk, count))
     elif asks_for_list(question) and is_table_row(s.chunk.text):
         s = replace(s, chunk=with_table_rows(doc_text, s.chunk))
+    elif asks_for_list(question):
+        s = replace(s, chunk=with_items(doc_text, s.chunk))  # "... caused by:" and its items
     elif asks_why(question):
         s = replace(s, chunk=with_reason(doc_text, s.chunk))
     if s.typed >= 1.0:

@@ -40,7 +40,9 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     if qtype not in ANSWER_KINDS:  # a list asked: a sentence that enumerates holds one
         if asks_why(question):  # a reason asked: a sentence that gives one
             return 1.0 if gives_reason(sentence) else 0.5
-        return 1.0 if asks_for_list(question) and enumerated(sentence) else 0.5
+        if asks_for_list(question) and (enumerated(sentence) or _INTRODUCES.search(sentence)):
+            return 1.0  # it enumerates, or it introduces the list after it ("caused by:")
+        return 0.5
     values = answer_values(qtype, sentence, question)
     if qtype == "number":
         if not values or (
@@ -71,6 +73,8 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     return 1.0 if values else 0.2
 
 
+_INTRODUCES = re.compile(r":\s*$")
+"""A sentence ending in a colon introduces what follows it: a list's items."""
 _SIZE_ASKED = re.compile(r"\bhow (?:big|large)\b", re.I)  # an area or a volume, no distance
 _AREA = re.compile(r"\bsquare\b|²|\bhectares?\b|\bacres?\b|\bha\b|\blitres?\b|\bm3\b", re.I)
 _LENGTH = re.compile(
