@@ -257,11 +257,12 @@ def same_value(a: Value, b: Value) -> bool:
 # ---------------------------------------------------------------------------- the asked slot
 
 MONEY_CUE = re.compile(
-    r"\b(?:cost|costs|price|prices|budget|spend|spent|pay|paid|worth|fund|funding|fee|fees|"
-    r"charge|charges|bill|invest|investment|revenue|income|salary|loan)\b",
+    r"\b(?:(?:cost|price|budget|spend|pay|worth|fund|fee|charge|bill|invest|investment|revenue"
+    r"|income|salar(?:y|ie)|loan)(?:s|es|ed|d|ing)?|spent|paid)\b",
     re.I,
 )
-"""Ordinary English words of a question that ask for an amount of money."""
+"""Ordinary English words (and their inflections: "spending", "funded", "budgets") that ask
+for, or state, an amount of money."""
 
 CUE_WINDOW = 3  # words between the question's own money word and the amount it governs
 
@@ -293,6 +294,28 @@ def asked_attribute(question: str) -> str | None:
 
 
 _UNIT_ADJECTIVE = re.compile(r"(?<![\w.,-])\d[\d,]*(?:\.\d+)?-[^\W\d_]{2,}\b(?!-)")
+
+
+YEAR_RANGE = re.compile(r"\b(?:1[5-9]|20)\d\d\s?[-–/]\s?(?:\d\d){1,2}\b(?![-–/]\d)")
+"""A span of years written as one label ("2025-26", "2025–2026", "2024/25"): a school or
+financial year, named as a period, not the date of an event nor a figure."""
+
+
+def in_year_range(sentence: str, span: Span) -> bool:
+    """Does ``span`` lie inside a span of years (:data:`YEAR_RANGE`: the "2025" or "26" of
+    "the 2025-26 budget")? Such a span labels a period; it is no date or figure a
+    sentence gives for the question."""
+    return any(
+        m.start() <= span.start and span.end <= m.end() and _rising(m.group())
+        for m in YEAR_RANGE.finditer(sentence)
+    )
+
+
+def _rising(text: str) -> bool:
+    """Is the second year of a :data:`YEAR_RANGE` match later than the first ("2025-26";
+    not the month of "2025-06")?"""
+    first, second = re.findall(r"\d+", text)[:2]
+    return int(second) > int(first[-len(second) :]) or (len(second) == 4 and second > first)
 
 
 def unit_adjectives(sentence: str, spans: list[Span]) -> list[Span]:

@@ -175,7 +175,18 @@ def _about_event(group: list[tuple[Value, Scored]], roles: frozenset[str]) -> bo
     is no side. True when the question has no such words."""
     if not roles:
         return True
-    return any({stem(t) for t in tokenize(s.chunk.text)} & roles for _, s in group)
+    return any({stem(t) for t in tokenize(_outside_names(s.chunk.text))} & roles for _, s in group)
+
+
+_PROPER_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of\s+|the\s+|and\s+)?[A-Z][\w’'-]*)+")
+
+
+def _outside_names(sentence: str) -> str:
+    """``sentence`` without its runs of two or more capitalised words ("the Corliss Valley
+    School District lifted its hiring freeze" -> "the lifted its hiring freeze"): a word
+    inside a proper name names a body, not the event a date is of ("school" of a "school
+    budget" vote is not in the name "Corliss Valley School District")."""
+    return _PROPER_RUN.sub(" ", sentence)
 
 
 _MONTH_ASKED = re.compile(

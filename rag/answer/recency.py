@@ -32,6 +32,7 @@ from rag.answer.extractive import (
     VALUE_TYPES,
     ExtractiveDraft,
     Scored,
+    compose,
     question_type,
     shorten,
 )
@@ -215,13 +216,34 @@ def prefer_newest(draft: ExtractiveDraft, date_of: DateOf) -> tuple[ExtractiveDr
     own = draft.sources[0].chunk
     qtype = question_type(primary)
     valued = qtype not in STRICT_TYPES or answer_value(qtype, own.text, primary) is not None
-    if date_of(own.doc_id) >= date and valued:
-        return _current_only(draft, primary), date  # already from the newest source
+    if date_of(own.doc_id) >= date and valued:  # already from the newest source
+        return _current_only(_newest_only(draft, date_of), primary), date
     text = f"{shorten(pick.chunk.text, primary)} [1]"
     sources = [Source(1, pick.chunk, pick.score)]
     return _current_only(
         replace(draft, text=text, sources=sources, best=pick, plain=text), primary
     ), date
+
+
+def _newest_only(draft: ExtractiveDraft, date_of: DateOf) -> ExtractiveDraft:
+    """The draft without the sentences it quotes from articles older than its first
+    source's: for a "latest" question the first sentence gives the current state, and an
+    older article's sentence beside it gives a former one ("A hiring freeze takes effect
+    on March 10" after "... lifted its hiring freeze on February 2"). Undated sources stay
+    (nothing says they are older); a draft quoting one source is returned as it is."""
+    if len(draft.sources) < 2:
+        return draft
+    first = date_of(draft.sources[0].chunk.doc_id)
+    kept = [src for src in draft.sources if not (day := date_of(src.chunk.doc_id)) or day >= first]
+    if len(kept) == len(draft.sources):
+        return draft
+    by_id = {s.chunk.chunk_id: s for s in draft.candidates}
+    picks = [by_id.get(src.chunk.chunk_id) for src in kept]
+    if any(p is None for p in picks):
+        return draft  # a source the candidates do not hold: leave the draft as it is
+    return compose(
+        draft.question, [(draft.question, p) for p in picks if p], draft.candidates, False
+    )
 
 
 def _current_only(draft: ExtractiveDraft, question: str) -> ExtractiveDraft:

@@ -30,6 +30,7 @@ from rag.answer.compare import (
     Value,
     asked_attribute,
     former,
+    in_year_range,
     make_value,
     priced_by,
     unit_adjectives,
@@ -101,6 +102,22 @@ def _role_bound(span: Span, sentence: str, roles: frozenset[str]) -> bool:
     return False
 
 
+NAME_QUESTIONS = frozenset({"person", "org", "place", "name"})
+
+
+def _full_role(span: Span, sentence: str, roles: frozenset[str]) -> bool:
+    """Does every word of the asked role stand within :data:`ROLE_WINDOW` characters of
+    the name ``span`` ("chief financial officer Marisol Quintero")? A name so bound is
+    the answer to the "who" question whatever else its sentence says."""
+    if span.kind not in NAME_KINDS:
+        return False
+    near = set()
+    for a, b, terms in _word_terms(sentence):
+        if not span.start <= a < span.end and max(a - span.end, span.start - b, 0) <= ROLE_WINDOW:
+            near |= {stem(t) for t in terms}
+    return roles <= near
+
+
 def _values(qtype: str, sentence: str, question: str) -> list[Value]:
     """The comparable values of the asked kind in ``sentence``, nearest to the question's
     own words first; bare numbers right after a capitalised word ("Phase 1") are labels,
@@ -109,6 +126,7 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
     spans = answer_values(qtype, sentence, question)
     if qtype in {"number", "measure"}:
         spans += unit_adjectives(sentence, spans)
+    spans = [sp for sp in spans if not in_year_range(sentence, sp)]  # "the 2025-26 budget"
     roles = role_terms(question)
     if roles:
         spans = [
@@ -184,6 +202,7 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
     money = bool(MONEY_CUE.search(question)) and qtype in {"number", "measure", "other"}
     if money:
         qtype = "number"
+    kinds = {"money", "percent"} if _BY_HOW_MUCH.search(question) else {"money"}
     if not money and asked_attribute(question) is not None:  # "what will the capacity of X be?"
         measured = attribute_units(question, candidates)
         values = ((s, _values("measure", s.chunk.text, question)) for s in candidates)
@@ -200,7 +219,7 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
             continue
         values = _values(qtype, s.chunk.text, question)
         if money:
-            values = [v for v in values if v.kind == "money"]
+            values = [v for v in values if v.kind in kinds]
         if values:
             pool.append((s, values))
     if qtype in {"number", "measure"} and not money:
@@ -211,6 +230,11 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
         if in_unit:
             pool = in_unit + _counted_otherwise(question, pool, in_unit)
     return pool
+
+
+_BY_HOW_MUCH = re.compile(r"\bby\s+how\s+much\b|\bhow\s+much\s+(?:more|less)\b", re.I)
+"""A question for a change ("By how much will the levy rise?"): the change may be given as
+a percentage as well as an amount of money."""
 
 
 def asked_units(question: str) -> set[str]:
@@ -280,8 +304,11 @@ def supporting_values(
     sharing the question's wording, or worded as closely as the best."""
     primary = split_context(question)[0]
     stated = stated_numbers(primary)  # "in 2023": a sentence about another year is not it
+    about = _numbers_about(candidates) if stated else {}
     pool = [
-        (s, vs) for s, vs in _pool(primary, candidates) if stated <= stated_numbers(s.chunk.text)
+        (s, vs)
+        for s, vs in _pool(primary, candidates)
+        if not stated or stated <= about[s.chunk.doc_id]
     ]
     if not pool:
         return []
@@ -289,12 +316,17 @@ def supporting_values(
     top_lex = max(s.lexical for s, _ in pool)
     units = asked_units(primary) if question_type(primary) in {"number", "measure"} else set()
     units |= attribute_units(primary, candidates)
+    roles = role_terms(primary) if question_type(primary) in NAME_QUESTIONS else frozenset()
 
     def near(s: Scored, vs: list[Value]) -> bool:
         close = s.semantic >= top_sem - SEMANTIC_MARGIN
         if units and any(v.kind == "quantity" and v.key[1] in units for v in vs):
             # a figure in the very unit asked about ("24 km" for "how many kilometres"): the
             # unit is the question's word in other letters, so either test alone will do
+            return close or s.lexical >= IN_UNIT_WORDING * top_lex
+        if roles and any(_full_role(v.span, s.chunk.text, roles) for v in vs):
+            # a name with every word of the asked role beside it ("Chief financial officer
+            # Marisol Quintera said ..."): what the rest of the sentence says is no matter
             return close or s.lexical >= IN_UNIT_WORDING * top_lex
         return (close and s.lexical >= LEXICAL_SHARE * top_lex) or (
             top_lex > 0 and s.lexical >= SAME_WORDING * top_lex
@@ -303,6 +335,21 @@ def supporting_values(
     keep = [(s, vs) for s, vs in pool if near(s, vs) or _priced_here(primary, s, vs, candidates)]
     keep.sort(key=lambda p: -p[0].score)
     return keep[:MAX_CANDIDATES]
+
+
+def _numbers_about(candidates: Sequence[Scored]) -> dict[str, set[str]]:
+    """The numbers each document's sentences are about, by doc_id: those stated in its
+    title and in any of its candidate sentences or their headings. An article about one
+    year ("a budget for the 2025-26 school year") does not repeat the year in each
+    sentence ("... and raise the local tax levy by 3.9%"); a sentence of an article that
+    never names the asked year is about another one."""
+    out: dict[str, set[str]] = {}
+    for s in candidates:
+        c = s.chunk
+        if c.doc_id not in out:
+            out[c.doc_id] = stated_numbers(c.doc_title)
+        out[c.doc_id] |= stated_numbers(" ".join([c.text, *sorted(s.context)]))
+    return out
 
 
 _PRONOUN_SUBJECT = re.compile(r"^(?:it|its|they|their|this|these)\b", re.I)
@@ -316,7 +363,8 @@ def _priced_here(
     wind farm cost?", where another article says "The cost of the X wind farm has risen
     to £1.45 billion")? Its amount follows the question's own money word
     (:func:`rag.answer.compare.priced_by`), and it names the question's subject:
-    :data:`SAME_CONTEXT` of the question's other terms are in the sentence or, when its
+    :data:`SAME_CONTEXT` of the question's other terms are in the sentence, its heading or
+    its document's title (which says what the article is about) or, when its
     subject is a pronoun ("It ..."), in the sentence before it (a candidate of the same
     document), which says what "it" is."""
     text = s.chunk.text
@@ -324,7 +372,7 @@ def _priced_here(
         return False
     cues = {stem(fold(m.group())) for m in MONEY_CUE.finditer(question)}
     subject = {stem(t) for t in tokenize(question) if t not in STOPWORDS} - cues
-    terms = {stem(t) for t in tokenize(text)}
+    terms = {stem(t) for t in tokenize(" ".join([text, s.chunk.doc_title, *sorted(s.context)]))}
     if _PRONOUN_SUBJECT.match(text):
         before = _sentence_before(s, candidates)
         terms |= {stem(t) for t in tokenize(before.chunk.text)} if before is not None else set()

@@ -1,0 +1,167 @@
+"""Many dated articles, one answer (issue 20): rules that carry to another genre.
+
+A school district's budget articles disagree in their own wording: a year is named as a
+period ("the 2025-26 budget"), money words are inflected ("Per-pupil spending would be
+$14,300"), a change is a percentage ("by how much will the levy rise"), the year asked
+about is stated once per article, a name spelt otherwise stands beside its full role, a
+body's name holds the question's words ("Corliss Valley School District"), and an older
+article's sentence beside the newest gives a former state. These tests run the real span
+typing (:mod:`rag.answer.spans`) on real sentences; the scores stand for the extractive
+backend's (meaning, wording). No word of any corpus is in the rules they test.
+"""
+
+from __future__ import annotations
+
+from rag.answer import compare, disagree, recency, supporting
+from rag.answer.extractive import Scored, compose
+from rag.types import Chunk
+
+DATES = {"old.txt": "2025-02-11", "mid.txt": "2025-03-04", "new.txt": "2025-06-12"}
+DATES |= {"later.txt": "2026-02-24", "next.txt": "2026-03-17"}
+
+
+def date_of(doc_id: str) -> str:
+    return DATES.get(doc_id, "")
+
+
+def scored(
+    text: str, source: str, score: float, semantic: float, lexical: float, title: str = ""
+) -> Scored:
+    """A candidate sentence of document ``source`` as the extractive backend scores it."""
+    chunk = Chunk(f"{source}@{hash(text) % 997}", source, source, title, 0, len(text), text)
+    return Scored(chunk, score, semantic, lexical, 1.0, 1)
+
+
+def test_a_span_of_years_is_a_period_not_a_date_or_figure() -> None:
+    sentence = "Residents approved the district's 2025-26 budget on June 3, 2025, by 3,214 votes."
+    q = "When will residents vote on the school budget?"
+    dates = [v.span.text for v in supporting.values_of("date", sentence, q)]
+    assert dates == ["June 3, 2025"]
+    figures = supporting.values_of("number", "It raises the 2025-26 levy by 3.5%.", "how much?")
+    assert "26" not in [v.span.text for v in figures]
+    assert compare.in_year_range("the 2024/2025 year", compare.Span(4, 8, "date", "2024"))
+    assert not compare.in_year_range("on 2025-06-12", compare.Span(3, 7, "date", "2025"))
+
+
+def test_money_words_are_read_inflected() -> None:
+    found = [m.group() for m in compare.MONEY_CUE.finditer("spending, funded, budgets, billion")]
+    assert found == ["spending", "funded", "budgets"]
+    q = "How much will the district spend per pupil?"
+    cands = [
+        scored("Per-pupil spending would be $14,300 under the proposal.", "mid.txt", 0.7, 0.8, 0.6),
+        scored("Per-pupil spending will be $14,650.", "new.txt", 0.6, 0.75, 0.5),
+    ]
+    found_sides = disagree.find(q, cands, date_of)
+    assert found_sides is not None
+    assert [s.value.span.text for s in found_sides.sides] == ["$14,650", "$14,300"]
+
+
+def test_the_asked_year_may_be_stated_once_in_the_article() -> None:
+    q = "How much is the district budget for 2025-26?"
+    cands = [
+        scored(
+            "The superintendent proposed an $84.2 million budget for the 2025-26 year.",
+            "old.txt",
+            0.86,
+            0.76,
+            1.0,
+        ),
+        scored(
+            "The adopted budget totals $86.9 million after state aid rose.",
+            "new.txt",
+            0.52,
+            0.52,
+            0.26,
+            title="Voters approve the 2025-26 budget",
+        ),
+        scored(
+            "The interim superintendent proposed an $89.5 million budget for 2026-27.",
+            "next.txt",
+            0.66,
+            0.70,
+            0.65,
+        ),
+    ]
+    found = disagree.find(q, cands, date_of)
+    assert found is not None  # the 2026-27 budget is another year's: no side
+    assert [s.value.span.text for s in found.sides] == ["$86.9 million", "$84.2 million"]
+
+
+def test_by_how_much_asks_for_a_percentage_too() -> None:
+    q = "By how much will the local tax levy rise under the budget?"
+    cands = [
+        scored("It raises the local tax levy by 3.5%.", "new.txt", 0.69, 0.73, 0.46),
+        scored(
+            "The plan would cut staff and raise the local tax levy by 3.9%.",
+            "old.txt",
+            0.57,
+            0.53,
+            0.46,
+        ),
+    ]
+    found = disagree.find(q, cands, date_of)
+    assert found is not None
+    assert [s.value.span.text for s in found.sides] == ["3.5%", "3.9%"]
+
+
+def test_a_name_beside_its_full_role_is_a_side_whatever_else_is_said() -> None:
+    q = "Who is the chief financial officer of Corliss Valley?"
+    cands = [
+        scored(
+            "Chief financial officer Marisol Quintero said the district would hire aides.",
+            "later.txt",
+            0.59,
+            0.52,
+            0.74,
+        ),
+        scored(
+            "Chief financial officer Marisol Quintera said the changes would not add to the levy.",
+            "mid.txt",
+            0.44,
+            0.25,
+            0.55,
+        ),
+    ]
+    found = disagree.find(q, cands, date_of)
+    assert found is not None
+    assert [s.value.span.text for s in found.sides] == ["Marisol Quintero", "Marisol Quintera"]
+
+
+def test_a_word_of_a_proper_name_does_not_name_the_asked_event() -> None:
+    q = "When will residents vote on the school budget?"
+    cands = [
+        scored("Residents approved the budget on June 3, 2025.", "new.txt", 0.8, 0.74, 0.88),
+        scored("Residents will vote on the budget on May 20, 2025.", "old.txt", 0.66, 0.61, 0.57),
+        scored(
+            "The Corliss Valley School District lifted its hiring freeze on February 2, 2026.",
+            "later.txt",
+            0.46,
+            0.51,
+            0.43,
+        ),
+    ]
+    found = disagree.find(q, cands, date_of)
+    assert found is not None
+    assert [s.value.span.text for s in found.sides] == ["June 3, 2025", "May 20, 2025"]
+    kept = disagree._outside_names("The Corliss Valley School District lifted it").split()
+    assert kept == ["lifted", "it"]
+
+
+def test_a_latest_answer_drops_an_older_articles_sentence() -> None:
+    q = "Is the hiring freeze still in effect?"
+    newest = scored(
+        "The district lifted its hiring freeze on February 2, 2026.", "later.txt", 0.68, 0.8, 0.58
+    )
+    older = scored(
+        "A hiring freeze takes effect on March 10, 2025 for all positions.",
+        "mid.txt",
+        0.64,
+        0.68,
+        0.75,
+    )
+    draft = compose(q, [(q, newest), (q, older)], [newest, older], False)
+    assert len(draft.sources) == 2
+    kept, date = recency.prefer_newest(draft, date_of)
+    assert date == "2026-02-24"
+    assert [s.chunk.doc_id for s in kept.sources] == ["later.txt"]
+    assert "March 10" not in kept.text and "[2]" not in kept.text
