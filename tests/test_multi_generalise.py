@@ -165,3 +165,35 @@ def test_a_latest_answer_drops_an_older_articles_sentence() -> None:
     assert date == "2026-02-24"
     assert [s.chunk.doc_id for s in kept.sources] == ["later.txt"]
     assert "March 10" not in kept.text and "[2]" not in kept.text
+
+
+def test_a_part_of_a_year_is_part_of_the_date() -> None:
+    q = "When will the new school open?"
+    autumn = supporting.values_of("date", "The school will open in autumn 2026.", q)[0]
+    spring = supporting.values_of("date", "The school will now open in the spring of 2026.", q)[0]
+    september = supporting.values_of("date", "The school opens in September 2026.", q)[0]
+    assert (autumn.span.text, spring.span.text) == ("autumn 2026", "spring of 2026")
+    assert compare.conflict(autumn, spring)
+    assert not compare.conflict(autumn, september)  # September is in the autumn
+    mid = supporting.values_of("date", "It opens in mid-2026.", q)[0]
+    assert mid.span.text == "mid-2026" and compare.conflict(mid, autumn)
+
+
+def test_one_currency_written_as_a_symbol_or_a_word() -> None:
+    q = "How much will the merger cost?"
+    symbol = supporting.values_of("number", "The merger will cost £1.2bn.", q)[0]
+    word = supporting.values_of("number", "The merger will cost 1.3 billion pounds.", q)[0]
+    same = supporting.values_of("number", "The merger will cost £1,200 million.", q)[0]
+    assert symbol.key == word.key == same.key == ("money", "gbp")
+    assert compare.conflict(symbol, word) and compare.same_value(symbol, same)
+    assert compare.currency_key("4.2 million dollars") == compare.currency_key("$4.5m")
+
+
+def test_an_abbreviated_title_names_the_role() -> None:
+    q = "Who is the chief executive of the trust?"
+    said = "CEO Maria Okonkwo said so."
+    assert [v.span.text for v in supporting.values_of("person", said, q)] == ["CEO Maria Okonkwo"]
+    q = "Who is the CEO of the trust?"
+    said = "Chief executive Maria Okonkwo said so."
+    assert [v.span.text for v in supporting.values_of("person", said, q)] == ["Maria Okonkwo"]
+    assert supporting.values_of("person", "The board met Tom Hardy on Monday.", q) == []

@@ -77,12 +77,96 @@ def _scale(text: str) -> float:
     return _SCALES[m.group(1).lower()] if m else 1.0
 
 
-def _date_parts(text: str) -> tuple[int | None, int | None, int | None] | None:
-    """(year, month, day) of a date span, unknown parts None; None when it is no calendar
-    date ("spring", "Monday")."""
+_CURRENCIES = {
+    "£": "gbp",
+    "pound": "gbp",
+    "pounds": "gbp",
+    "sterling": "gbp",
+    "gbp": "gbp",
+    "$": "usd",
+    "us$": "usd",
+    "dollar": "usd",
+    "dollars": "usd",
+    "usd": "usd",
+    "€": "eur",
+    "euro": "eur",
+    "euros": "eur",
+    "eur": "eur",
+    "¥": "jpy",
+    "yen": "jpy",
+    "jpy": "jpy",
+}
+"""Currency symbols, words and codes that name one currency ("£1.2bn", "1.3 billion
+pounds", "GBP 4m" are all pounds)."""
+_SCALE_WORDS = re.compile(
+    r"(?<=\d)\s*(?:thousand|million|billion|bn|m|k)\b|\b(?:thousand|million|billion)\b"
+)
+
+
+def currency_key(text: str) -> str:
+    """The currency of an amount, whatever way it is written: "£1.2bn" and "1.3 billion
+    pounds" -> "gbp"; an unknown one is kept as written ("kr")."""
+    rest = re.sub(r"[\d.,]", " ", _SCALE_WORDS.sub(" ", fold(text)))
+    words = re.findall(r"us\$|[^\w\s]|[^\W\d_]+", rest)
+    known = [_CURRENCIES[w] for w in words if w in _CURRENCIES]
+    return known[0] if known else "".join(words)
+
+
+PERIODS: dict[str, frozenset[int]] = {
+    "spring": frozenset({3, 4, 5}),
+    "summer": frozenset({6, 7, 8}),
+    "autumn": frozenset({9, 10, 11}),
+    "fall": frozenset({9, 10, 11}),
+    "winter": frozenset({12, 1, 2}),
+    "early": frozenset({1, 2, 3, 4}),
+    "mid": frozenset({5, 6, 7, 8}),
+    "late": frozenset({9, 10, 11, 12}),
+    "end": frozenset({10, 11, 12}),
+    "first half": frozenset(range(1, 7)),
+    "second half": frozenset(range(7, 13)),
+    "h1": frozenset(range(1, 7)),
+    "h2": frozenset(range(7, 13)),
+    "q1": frozenset({1, 2, 3}),
+    "q2": frozenset({4, 5, 6}),
+    "q3": frozenset({7, 8, 9}),
+    "q4": frozenset({10, 11, 12}),
+    "first quarter": frozenset({1, 2, 3}),
+    "second quarter": frozenset({4, 5, 6}),
+    "third quarter": frozenset({7, 8, 9}),
+    "fourth quarter": frozenset({10, 11, 12}),
+}
+"""The months a part of a year spans ("autumn 2027", "mid-2026", "Q3 2026", "the first half
+of 2026"): "spring 2026" and "autumn 2026" are different dates, "September 2026" is within
+"autumn 2026"."""
+_PERIOD_NAMES = "|".join(
+    sorted((re.escape(p).replace(r"\ ", r"\s+") for p in PERIODS), key=len, reverse=True)
+)
+_PERIOD_BEFORE = re.compile(
+    rf"\b(?P<period>{_PERIOD_NAMES})(?:\s*-\s*|\s+of\s+(?:the\s+)?|\s+)$", re.I
+)
+_PERIOD_IN = re.compile(rf"\b(?P<period>{_PERIOD_NAMES})\b", re.I)
+
+
+def with_period(sentence: str, span: Span) -> Span:
+    """A date span that gives a year alone, widened to the part of the year written before
+    it ("2027" of "in autumn 2027" -> "autumn 2027"; "mid-2026"; "the spring of 2026");
+    other spans unchanged."""
+    if span.kind != "date" or _MONTH_RE.search(span.text) or not _YEAR_RE.search(span.text):
+        return span
+    m = _PERIOD_BEFORE.search(sentence[max(0, span.start - 24) : span.start])
+    if m is None:
+        return span
+    start = span.start - (min(span.start, 24) - m.start())
+    return Span(start, span.end, span.kind, sentence[start : span.end])
+
+
+def _date_parts(text: str) -> tuple[int | None, int | None, int | None, frozenset[int]] | None:
+    """(year, month, day, months of the named part of the year) of a date span, unknown
+    parts None (no part named: empty); None when it is no calendar date ("spring" alone,
+    "Monday")."""
     m = _ISO_RE.match(text.strip())
     if m:
-        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+        return int(m.group(1)), int(m.group(2)), int(m.group(3)), frozenset()
     month_m = _MONTH_RE.search(text)
     year_m = _YEAR_RE.search(text)
     month = _MONTH_NO.get(month_m.group(1).lower()) if month_m else None
@@ -92,7 +176,9 @@ def _date_parts(text: str) -> tuple[int | None, int | None, int | None] | None:
     day = int(day_m.group(1)) if day_m and 1 <= int(day_m.group(1)) <= 31 else None
     if month is None and year is None:
         return None
-    return year, month, day
+    period = _PERIOD_IN.search(text) if month is None else None
+    part = PERIODS[re.sub(r"\s+", " ", period.group("period").lower())] if period else frozenset()
+    return year, month, day, part
 
 
 def make_value(span: Span) -> Value | None:
@@ -102,8 +188,7 @@ def make_value(span: Span) -> Value | None:
         figure = _figure(text)
         if figure is None:
             return None
-        currency = re.sub(r"[\d.,\s]|thousand|million|billion|\bbn\b|\bm\b|\bk\b", "", fold(text))
-        return Value(span, "money", ("money", currency), (figure * _scale(text),))
+        return Value(span, "money", ("money", currency_key(text)), (figure * _scale(text),))
     if span.kind == "percent":
         figure = _figure(text)
         return None if figure is None else Value(span, "percent", ("percent",), (figure,))
@@ -180,9 +265,12 @@ def conflict(a: Value, b: Value, question: str = "") -> bool:
     not compared).
     """
     if a.kind == "date" and b.kind == "date":
-        return _comparable_dates(a, b) and any(
-            x is not None and y is not None and x != y
-            for x, y in zip(a.amount, b.amount, strict=True)
+        return _comparable_dates(a, b) and (
+            any(
+                x is not None and y is not None and x != y
+                for x, y in zip(a.amount[:3], b.amount[:3], strict=True)
+            )
+            or not _months(a) & _months(b)
         )
     if a.kind == "name" and b.kind == "name":
         x, y = _name_tail(a), _name_tail(b)
@@ -202,9 +290,16 @@ def _within(tail: str, value: Value) -> bool:
     return any(tuple(words) == inner[i : i + n] for i in range(len(inner) - n + 1))
 
 
+def _months(value: Value) -> frozenset[int]:
+    """The months a date may fall in: its month, the months of the part of the year it
+    names ("autumn"), else any."""
+    month, part = value.amount[1], value.amount[3]
+    return frozenset({month}) if month is not None else part or frozenset(range(1, 13))
+
+
 def _comparable_dates(a: Value, b: Value) -> bool:
     """Both dates give a year, or both a day of a month ("January" alone pins nothing)."""
-    (ya, ma, da), (yb, mb, db) = a.amount, b.amount
+    (ya, ma, da, _), (yb, mb, db, _) = a.amount, b.amount
     return (ya is not None and yb is not None) or None not in (ma, da, mb, db)
 
 

@@ -20,7 +20,7 @@ Whether two values conflict is :func:`rag.answer.compare.conflict`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from rag import prompts
@@ -35,6 +35,7 @@ from rag.answer.compare import (
     priced_by,
     unit_adjectives,
     unit_key,
+    with_period,
 )
 from rag.answer.extractive import Scored, count_focus, question_type
 from rag.answer.followup import split_context
@@ -88,14 +89,42 @@ def role_terms(question: str) -> frozenset[str]:
     words and a "what is the name of" opening."""
     text = role_text(question)
     names = asked_names(question)
-    return frozenset(stem(t) for t in tokenize(text) if t not in names)
+    return frozenset(
+        _role_stems(t for t in tokenize(text) if t not in names or t in ROLE_ABBREVIATIONS)
+    )
+
+
+ROLE_ABBREVIATIONS = {
+    "ceo": "chief executive officer",
+    "cfo": "chief financial officer",
+    "coo": "chief operating officer",
+    "cto": "chief technology officer",
+    "cio": "chief information officer",
+    "vp": "vice president",
+    "md": "managing director",
+    "gm": "general manager",
+    "pm": "prime minister",
+}
+"""Standard English abbreviations of job titles (any organisation): "CEO Jane Doe" names
+the chief executive."""
+
+
+def _role_stems(terms: Iterable[str]) -> set[str]:
+    """Stems of role words, an abbreviated title with the words it stands for ("ceo" ->
+    "ceo", "chief", "execut", "offic")."""
+    out = set()
+    for t in terms:
+        out.add(stem(t))
+        out |= {stem(w) for w in ROLE_ABBREVIATIONS.get(t, "").split()}
+    return out
 
 
 def _role_bound(span: Span, sentence: str, roles: frozenset[str]) -> bool:
     """Does a word of the asked role stand near the name ``span``, outside it ("chief
     executive Douglas Penhale"; not "the Water Charges Commission approved a rise")?"""
     for a, b, terms in _word_terms(sentence):
-        if span.start <= a < span.end or not {stem(t) for t in terms} & roles:
+        title = a == span.start and terms <= ROLE_ABBREVIATIONS.keys()  # "CEO Maria Okonkwo"
+        if (span.start <= a < span.end and not title) or not _role_stems(terms) & roles:
             continue
         if max(a - span.end, span.start - b, 0) <= ROLE_WINDOW:
             return True
@@ -113,8 +142,11 @@ def _full_role(span: Span, sentence: str, roles: frozenset[str]) -> bool:
         return False
     near = set()
     for a, b, terms in _word_terms(sentence):
-        if not span.start <= a < span.end and max(a - span.end, span.start - b, 0) <= ROLE_WINDOW:
-            near |= {stem(t) for t in terms}
+        title = a == span.start and terms <= ROLE_ABBREVIATIONS.keys()
+        if (title or not span.start <= a < span.end) and max(
+            a - span.end, span.start - b, 0
+        ) <= ROLE_WINDOW:
+            near |= _role_stems(terms)
     return roles <= near
 
 
@@ -150,7 +182,7 @@ def _values(qtype: str, sentence: str, question: str) -> list[Value]:
                 span.kind,
                 sentence[span.start : span.end + tail.end()],
             )
-        value = make_value(span)
+        value = make_value(with_period(sentence, span))  # "autumn 2027", not "2027"
         if value is None:
             continue
         if value.kind == "number" and re.search(r"[A-Z][\w-]*\s+$", sentence[: span.start]):
