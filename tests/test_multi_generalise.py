@@ -197,3 +197,42 @@ def test_an_abbreviated_title_names_the_role() -> None:
     said = "Chief executive Maria Okonkwo said so."
     assert [v.span.text for v in supporting.values_of("person", said, q)] == ["Maria Okonkwo"]
     assert supporting.values_of("person", "The board met Tom Hardy on Monday.", q) == []
+
+
+def test_an_article_recalling_the_value_it_replaced_is_still_one_side() -> None:
+    dates = {"old.txt": "2025-02-03", "new.txt": "2026-03-03"}
+    q = "How much will the new hospital cost?"
+    cands = [
+        scored(
+            "The new hospital will cost £310 million, the trust said.", "old.txt", 0.8, 0.8, 0.8
+        ),
+        scored("The new hospital will now cost £355 million.", "new.txt", 0.75, 0.78, 0.8),
+        scored(
+            "The original estimate for the new hospital was £310 million.",
+            "new.txt",
+            0.7,
+            0.75,
+            0.7,
+        ),
+    ]
+    found = disagree.find(q, cands, dates.get)
+    assert found is not None
+    assert [(s.value.span.text, s.date) for s in found.sides] == [
+        ("£355 million", "2026-03-03"),
+        ("£310 million", "2025-02-03"),
+    ]
+    q = "When will the new hospital open?"
+    cands = [
+        scored("The new hospital will open in March 2027.", "old.txt", 0.8, 0.8, 0.8),
+        scored("Its opening has been pushed back to September 2027.", "new.txt", 0.75, 0.78, 0.8),
+        scored("The new hospital had been due to open in March 2027.", "new.txt", 0.6, 0.6, 0.5),
+    ]
+    found = disagree.find(q, cands, dates.get)
+    assert found is not None
+    assert [s.value.span.text for s in found.sides] == ["September 2027", "March 2027"]
+    listing = [  # one article giving both values as current lists them: no disagreement
+        scored("The east wing will cost £310 million.", "new.txt", 0.8, 0.8, 0.8),
+        scored("The new hospital will cost £355 million.", "new.txt", 0.75, 0.78, 0.8),
+        scored("The new hospital will cost £310 million.", "old.txt", 0.7, 0.75, 0.7),
+    ]
+    assert disagree.find("How much will the new hospital cost?", listing, dates.get) is None

@@ -316,12 +316,14 @@ def _counted_alike(a: Value, b: Value, question: str) -> bool:
 _FORMER = re.compile(
     r"(?:\b(?:was|were|had\s+been)\s+(?:originally\s+|initially\s+|first\s+)?"
     r"(?:due|expected|scheduled|planned|set|meant|supposed|intended|forecast|estimated)\b"
-    r"|\b(?:originally|initially|previously|formerly|earlier)\b|\bfrom(?:\s+the|\s+an?)?)"
+    r"|\b(?:originally|initially|previously|formerly|earlier|original|initial|previous)\b"
+    r"|\bfrom(?:\s+the|\s+an?)?)"
     r"[^,;:.()]{0,40}$",
     re.I,
 )
 """Wording that gives the value after it as a former state: "which was due to close on
-<A>, to <B>", "originally <A>", "moved from <A> to <B>" (general English, any corpus)."""
+<A>, to <B>", "originally <A>", "the original estimate was <A>", "moved from <A> to <B>"
+(general English, any corpus)."""
 
 
 def former(sentence: str, span: Span) -> bool:

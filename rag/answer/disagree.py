@@ -36,6 +36,7 @@ from rag.answer.compare import (
     Value,
     asked_attribute,
     conflict,
+    former,
     same_value,
     unit_key,
 )
@@ -156,6 +157,7 @@ def find(
     roles = role_terms(primary)
     groups = [g for g in groups if g[0][0].kind != "date" or _about_event(g, roles)]
     groups = [g for g in groups if _counts_the_asked(g, primary) and _priced(g, primary)]
+    groups = _without_recalled(groups)
     anchors = [g for g in groups if cited is not None and any(cited(m) for _, m in g)]
     for anchor in anchors or groups[:1]:
         sides = [anchor]
@@ -166,6 +168,32 @@ def find(
         if found is not None:
             return found
     return None
+
+
+def _without_recalled(
+    groups: list[list[tuple[Value, Scored]]],
+) -> list[list[tuple[Value, Scored]]]:
+    """The groups without the sentences in which an article recalls a former value it
+    has replaced ("The original estimate was £310 million" in the article that says the
+    hospital "will now cost £355 million"; "It had been due to open in March 2027"): that
+    article gives the new value, and the old one is the older articles' side. A
+    document that still gives two values after this lists them, and does not disagree
+    (:func:`_sides`)."""
+    gives: dict[str, set[int]] = {}  # document -> the groups it gives as a current value
+    for i, g in enumerate(groups):
+        for v, s in g:
+            if not former(s.chunk.text, v.span):
+                gives.setdefault(s.chunk.doc_id, set()).add(i)
+    out = []
+    for i, g in enumerate(groups):
+        kept = [
+            (v, s)
+            for v, s in g
+            if not (former(s.chunk.text, v.span) and gives.get(s.chunk.doc_id, set()) - {i})
+        ]
+        if kept:
+            out.append(kept)
+    return out
 
 
 def _about_event(group: list[tuple[Value, Scored]], roles: frozenset[str]) -> bool:
