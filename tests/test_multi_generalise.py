@@ -236,3 +236,25 @@ def test_an_article_recalling_the_value_it_replaced_is_still_one_side() -> None:
         scored("The new hospital will cost £310 million.", "old.txt", 0.7, 0.75, 0.7),
     ]
     assert disagree.find("How much will the new hospital cost?", listing, dates.get) is None
+
+
+def test_a_count_in_words_is_a_figure() -> None:
+    q = "How many operating theatres will the hospital have?"
+    words = supporting.values_of("number", "The hospital will have eight operating theatres.", q)
+    digits = supporting.values_of("number", "The hospital will have 6 operating theatres.", q)
+    assert words[0].amount == (8.0,) and words[0].key == digits[0].key
+    assert compare.conflict(words[0], digits[0], q)
+
+
+def test_a_latest_count_is_a_count_of_the_asked_thing() -> None:
+    dates = {"old.txt": "2025-06-12", "new.txt": "2025-12-15"}
+    q = "How many teaching positions are being cut now?"
+    cut = scored("The adopted budget eliminates 35 teaching positions.", "old.txt", 0.7, 0.7, 0.8)
+    other = scored(
+        "The superintendent will retire after nine years leading the district.",
+        "new.txt",
+        0.5,
+        0.62,
+        0.4,
+    )
+    assert recency.newest_support(q, [cut, other], dates.get) is cut

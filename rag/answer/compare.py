@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from rag.answer.qtypes import count_focus, question_type
-from rag.answer.spans import MONTHS, Span
+from rag.answer.spans import MONTHS, WORD_NUMBERS, Span
 from rag.text import STOPWORDS, fold, stem
 
 MIN_NAME_SIMILARITY = 0.75  # two spellings of one name: similar, not equal
@@ -192,6 +192,8 @@ def make_value(span: Span) -> Value | None:
     if span.kind == "percent":
         figure = _figure(text)
         return None if figure is None else Value(span, "percent", ("percent",), (figure,))
+    if span.kind == "quantity" and not _NUM.search(text):
+        return _word_quantity(span)
     if span.kind in {"quantity", "number"}:
         figure = _figure(text)
         if figure is None:
@@ -208,6 +210,17 @@ def make_value(span: Span) -> Value | None:
     if span.kind in NAME_KINDS:
         return Value(span, "name", ("name",), tuple(fold(text).split()))
     return None
+
+
+def _word_quantity(span: Span) -> Value | None:
+    """A count written in words ("eight operating theatres", "ten weeks"): its figure and
+    the unit word after it, comparable with "6 operating theatres"; None for other words."""
+    words = re.findall(r"[^\W\d_]+", fold(span.text))
+    if len(words) < 2 or words[0] not in WORD_NUMBERS or words[1] in STOPWORDS:
+        return None
+    return Value(
+        span, "quantity", ("quantity", unit_key(words[1])), (float(WORD_NUMBERS[words[0]]),)
+    )
 
 
 _UNIT_ALIASES = {

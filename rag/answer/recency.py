@@ -37,7 +37,13 @@ from rag.answer.extractive import (
     shorten,
 )
 from rag.answer.followup import split_context
-from rag.answer.supporting import answer_value, is_metadata, supporting, values_of
+from rag.answer.supporting import (
+    answer_value,
+    asked_units,
+    is_metadata,
+    supporting,
+    values_of,
+)
 from rag.retrieve.retriever import SearchResult
 from rag.text import STOPWORDS, stem, tokenize
 from rag.types import Answer, Document, Hit
@@ -121,6 +127,7 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
             and answer_value(qtype, s.chunk.text, question)  # a name by the asked role, too
         )
     ]
+    pool = _in_asked_unit(question, qtype, pool)
     if not pool:
         return supporting(question, candidates)
     top_sem = max(s.semantic for s in pool)
@@ -132,6 +139,25 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
     ]
     seen = {s.chunk.chunk_id for s in near}
     return near + [s for s in supporting(question, candidates) if s.chunk.chunk_id not in seen]
+
+
+def _in_asked_unit(question: str, qtype: str, pool: list[Scored]) -> list[Scored]:
+    """For a count or measure question, the sentences of ``pool`` giving a figure in the
+    unit it asks about ("35 teaching positions" for "how many teaching positions ..."),
+    when any does: "nine years leading the district" in the newest article is a count of
+    something else. Otherwise ``pool`` as it is."""
+    if qtype not in {"number", "measure"}:
+        return pool
+    units = asked_units(question)
+    in_unit = [
+        s
+        for s in pool
+        if any(
+            v.kind == "quantity" and v.key[1] in units
+            for v in values_of(qtype, s.chunk.text, question)
+        )
+    ]
+    return in_unit or pool
 
 
 RESTATED_WORDS = 2  # content words (besides the values) an update shares with a restatement
@@ -180,6 +206,7 @@ def updates(
             if (
                 date_of(s.chunk.doc_id) > date_of(r.chunk.doc_id)
                 and conflict(vs[0], rvs[0], question)
+                and vs[0].key == rvs[0].key  # "nine years" updates no count of positions
                 and len(words & _content(r.chunk.text, rvs)) >= RESTATED_WORDS
             ):
                 out.append(s)
