@@ -258,3 +258,37 @@ def test_a_latest_count_is_a_count_of_the_asked_thing() -> None:
         0.4,
     )
     assert recency.newest_support(q, [cut, other], dates.get) is cut
+
+
+def test_the_kind_of_amount_a_question_asks_for() -> None:
+    assert (
+        supporting.asked_money_kinds("How many teaching jobs does the budget eliminate?") == set()
+    )
+    assert supporting.asked_money_kinds("What percentage rise in the levy does it bring?") == {
+        "percent"
+    }
+    assert supporting.asked_money_kinds("How much will it cost?") == {"money"}
+    assert compare.asked_money_cues("What is per-pupil spending under the 2025-26 budget?") == {
+        "spend"
+    }
+    assert compare.asked_money_cues("How much is the budget for 2025-26?") == {"budget"}
+
+
+def test_the_role_itself_without_whose_it_is() -> None:
+    q = "What is the name of the district's chief financial officer?"
+    assert supporting.core_role(q) == {"chief", "financial", "officer"}
+    assert supporting.core_role("Who is the president of the school board?") == {"president"}
+    q = "What is the name of the district's chief financial officer?"
+    cands = [
+        scored(
+            "Families can write to chief financial officer Marisol Quintero.",
+            "mid.txt",
+            0.68,
+            0.58,
+            0.72,
+        ),
+        scored("Chief financial officer Marisol Quintera said so.", "old.txt", 0.47, 0.29, 0.63),
+    ]
+    found = disagree.find(q, cands, date_of)
+    assert found is not None
+    assert [s.value.span.text for s in found.sides] == ["Marisol Quintero", "Marisol Quintera"]

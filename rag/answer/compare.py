@@ -374,6 +374,21 @@ MONEY_CUE = re.compile(
 """Ordinary English words (and their inflections: "spending", "funded", "budgets") that ask
 for, or state, an amount of money."""
 
+_IN_MODIFIER = re.compile(
+    r"\b(?:under|within|from|in|into|through|via)\s+(?:[\w’'-]+\s+){0,3}$", re.I
+)
+
+
+def asked_money_cues(question: str) -> set[str]:
+    """Stems of the money words that say what a question asks for: not one in a phrase
+    that only sets the frame ("What is per-pupil spending under the 2025-26 budget?" asks
+    for spending, not the budget; "How much is the budget for 2025-26?" for the budget).
+    All of them when every one stands in such a phrase."""
+    found = list(MONEY_CUE.finditer(question))
+    asked = [m for m in found if not _IN_MODIFIER.search(question[: m.start()])]
+    return {stem(fold(m.group())) for m in (asked or found)}
+
+
 CUE_WINDOW = 3  # words between the question's own money word and the amount it governs
 
 
@@ -381,7 +396,7 @@ def priced_by(question: str, sentence: str, span: Span) -> bool:
     """Does an amount stand within :data:`CUE_WINDOW` words after one of the question's own
     money words ("to cost £1.2 billion" for "How much will it cost?"; not "raised £1.2
     billion")? Then the sentence states the amount the question asks for."""
-    cues = {stem(fold(m.group())) for m in MONEY_CUE.finditer(question)}
+    cues = asked_money_cues(question)
     before = re.findall(r"[\w’'-]+", sentence[: span.start])[-CUE_WINDOW:]
     return bool(cues & {stem(fold(w)) for w in before})
 

@@ -35,6 +35,7 @@ from rag.answer.compare import (
     MONEY_CUE,
     Value,
     asked_attribute,
+    asked_money_cues,
     conflict,
     former,
     same_value,
@@ -272,7 +273,7 @@ def _priced(group: list[tuple[Value, Scored]], question: str) -> bool:
     euros from the reserve, out of which the council will pay its share" moves money, and
     "the whole scheme will cost 2.4 million" is not what one body will pay: neither is a
     rival. Other values and other questions pass."""
-    cues = {stem(fold(m.group())) for m in MONEY_CUE.finditer(question)}
+    cues = asked_money_cues(question)
     if group[0][0].kind != "money" or not cues:
         return True
     for value, s in group:

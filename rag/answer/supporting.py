@@ -29,6 +29,7 @@ from rag.answer.compare import (
     NAME_KINDS,
     Value,
     asked_attribute,
+    asked_money_cues,
     former,
     in_year_range,
     make_value,
@@ -40,7 +41,7 @@ from rag.answer.compare import (
 from rag.answer.extractive import Scored, count_focus, question_type
 from rag.answer.followup import split_context
 from rag.answer.spans import Span, answer_values, asked_names, stated_numbers
-from rag.text import STOPWORDS, fold, stem, tokenize
+from rag.text import STOPWORDS, stem, tokenize
 
 SEMANTIC_MARGIN = 0.25  # a supporting sentence is this close in meaning to the best one
 LEXICAL_SHARE = 0.3  # ... and has this share of the best question-term coverage,
@@ -92,6 +93,25 @@ def role_terms(question: str) -> frozenset[str]:
     return frozenset(
         _role_stems(t for t in tokenize(text) if t not in names or t in ROLE_ABBREVIATIONS)
     )
+
+
+_OWNER = re.compile(r"[\w-]+(?:'s|’s|s'|s’)(?=\s)")
+_OF_SUBJECT = re.compile(r"\s(?:of|for|at|in|on|with|from)\s.*$", re.I)
+
+
+@lru_cache(maxsize=4096)
+def core_role(question: str) -> frozenset[str]:
+    """The stems of the role itself, without whose role it is: "chief financial officer"
+    in "What is the name of the district's chief financial officer?" and in "Who is the
+    president of the school board?" ("president"); a possessive and a phrase after "of",
+    "for", "at", "in" name the body that holds the role, which a sentence naming the
+    holder need not repeat. Falls back to :func:`role_terms` when nothing is left."""
+    roles = role_terms(question)
+    text = _OWNER.sub(" ", role_text(question))
+    head = re.sub(r"^\W*(?:who|whom|whose)\b", "", text, flags=re.I)
+    head = _OF_SUBJECT.sub("", head.strip())
+    core = _role_stems(t for t in tokenize(head) if t not in STOPWORDS) & roles
+    return frozenset(core) or roles
 
 
 ROLE_ABBREVIATIONS = {
@@ -231,10 +251,10 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
     unit the candidates measure it in (:func:`attribute_units`); otherwise any value of
     the question type. Metadata blocks (:func:`is_metadata`) are left out."""
     qtype = question_type(question)
-    money = bool(MONEY_CUE.search(question)) and qtype in {"number", "measure", "other"}
+    kinds = asked_money_kinds(question)
+    money = bool(kinds) and qtype in {"number", "measure", "other"}
     if money:
         qtype = "number"
-    kinds = {"money", "percent"} if _BY_HOW_MUCH.search(question) else {"money"}
     if not money and asked_attribute(question) is not None:  # "what will the capacity of X be?"
         measured = attribute_units(question, candidates)
         values = ((s, _values("measure", s.chunk.text, question)) for s in candidates)
@@ -267,6 +287,24 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
 _BY_HOW_MUCH = re.compile(r"\bby\s+how\s+much\b|\bhow\s+much\s+(?:more|less)\b", re.I)
 """A question for a change ("By how much will the levy rise?"): the change may be given as
 a percentage as well as an amount of money."""
+_PERCENT_ASKED = re.compile(r"\b(?:percent(?:age)?|per\s+cent|%)", re.I)
+_CURRENCY_WORDS = {"dollar", "pound", "euro", "yen", "cent", "penny", "penni"}
+
+
+def asked_money_kinds(question: str) -> set[str]:
+    """The kinds of value a question about money asks for: an amount for "how much will
+    it cost"; a percentage for "what percentage increase in the levy does the budget
+    bring"; either for "by how much will the levy rise". Empty when it asks no amount:
+    no money word, or a count of something else ("How many teaching jobs does the budget
+    eliminate?" counts jobs; "budget" is its subject)."""
+    if _PERCENT_ASKED.search(question):
+        return {"percent"}
+    if not MONEY_CUE.search(question):
+        return set()
+    focus = {stem(t) for t in count_focus(question)}
+    if focus and not focus & _CURRENCY_WORDS and re.search(r"\bhow\s+many\b", question, re.I):
+        return set()
+    return {"money", "percent"} if _BY_HOW_MUCH.search(question) else {"money"}
 
 
 def asked_units(question: str) -> set[str]:
@@ -348,7 +386,7 @@ def supporting_values(
     top_lex = max(s.lexical for s, _ in pool)
     units = asked_units(primary) if question_type(primary) in {"number", "measure"} else set()
     units |= attribute_units(primary, candidates)
-    roles = role_terms(primary) if question_type(primary) in NAME_QUESTIONS else frozenset()
+    roles = core_role(primary) if question_type(primary) in NAME_QUESTIONS else frozenset()
 
     def near(s: Scored, vs: list[Value]) -> bool:
         close = s.semantic >= top_sem - SEMANTIC_MARGIN
@@ -402,7 +440,7 @@ def _priced_here(
     text = s.chunk.text
     if not any(v.kind == "money" and priced_by(question, text, v.span) for v in values):
         return False
-    cues = {stem(fold(m.group())) for m in MONEY_CUE.finditer(question)}
+    cues = asked_money_cues(question)
     subject = {stem(t) for t in tokenize(question) if t not in STOPWORDS} - cues
     terms = {stem(t) for t in tokenize(" ".join([text, s.chunk.doc_title, *sorted(s.context)]))}
     if _PRONOUN_SUBJECT.match(text):
