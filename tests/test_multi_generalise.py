@@ -268,9 +268,9 @@ def test_the_kind_of_amount_a_question_asks_for() -> None:
         "percent"
     }
     assert supporting.asked_money_kinds("How much will it cost?") == {"money"}
-    assert compare.asked_money_cues("What is per-pupil spending under the 2025-26 budget?") == {
-        "spend"
-    }
+    assert "budget" not in compare.asked_money_cues(
+        "What is per-pupil spending under the 2025-26 budget?"
+    )
     assert compare.asked_money_cues("How much is the budget for 2025-26?") == {"budget"}
 
 
@@ -292,3 +292,32 @@ def test_the_role_itself_without_whose_it_is() -> None:
     found = disagree.find(q, cands, date_of)
     assert found is not None
     assert [s.value.span.text for s in found.sides] == ["Marisol Quintero", "Marisol Quintera"]
+
+
+def test_a_question_of_distance_is_answered_in_units_of_length() -> None:
+    q = "How far from the shore will the turbines be?"
+    assert {"kilometre", "mile"} <= supporting.asked_units(q)
+    assert "turbin" not in supporting.asked_units(q)
+    assert supporting.asked_units("by how many metres is the wall raised") == {"metre"}
+    cands = [
+        scored(
+            "The project would place its turbines 24 km from shore.", "new.txt", 0.61, 0.6, 0.45
+        ),
+        scored(
+            "Tidereach wants 30 turbines on a bank 22 kilometres off the coast.",
+            "old.txt",
+            0.6,
+            0.69,
+            0.42,
+        ),
+    ]
+    found = disagree.find(q, cands, date_of)
+    assert found is not None
+    assert [s.value.span.text for s in found.sides] == ["24 km", "22 kilometres"]
+
+
+def test_a_date_asked_for_by_name_and_a_price_that_is_a_cost() -> None:
+    assert supporting.asked_type("What is the closing date of the consultation?") == "date"
+    assert disagree.applicable("What is the closing date of the consultation?")
+    assert "cost" in compare.asked_money_cues("What is the price of building the wind farm?")
+    assert "charg" not in compare.asked_money_cues("How much will they pay me?")

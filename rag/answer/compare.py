@@ -386,7 +386,14 @@ def asked_money_cues(question: str) -> set[str]:
     All of them when every one stands in such a phrase."""
     found = list(MONEY_CUE.finditer(question))
     asked = [m for m in found if not _IN_MODIFIER.search(question[: m.start()])]
-    return {stem(fold(m.group())) for m in (asked or found)}
+    cues = {stem(fold(m.group())) for m in (asked or found)}
+    return cues.union(*(family for family in MONEY_FAMILIES if cues & family))
+
+
+MONEY_FAMILIES = (frozenset(stem(w) for w in ("cost", "price", "bill", "spend", "spent")),)
+"""Money words that ask for one amount: "the price of building X" is what X will cost.
+Paying and charging are not one family: who pays whom differs ("how much does the firm
+pay me" is not "we charge a fee")."""
 
 
 CUE_WINDOW = 3  # words between the question's own money word and the amount it governs

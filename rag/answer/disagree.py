@@ -46,6 +46,7 @@ from rag.answer.followup import split_context
 from rag.answer.spans import ANSWER_KINDS
 from rag.answer.supporting import (
     answer_value,
+    asked_type,
     role_terms,
     role_text,
     supporting_values,
@@ -112,7 +113,7 @@ def applicable(question: str) -> bool:
     checked (and no search is spent)."""
     primary = split_context(question)[0]
     return (
-        question_type(primary) in ANSWER_KINDS
+        asked_type(primary) in ANSWER_KINDS
         or bool(MONEY_CUE.search(primary))
         or asked_attribute(primary) is not None
     )

@@ -151,6 +151,21 @@ def _role_bound(span: Span, sentence: str, roles: frozenset[str]) -> bool:
     return False
 
 
+_DATE_NOUN = re.compile(
+    r"^\W*(?:what|which)\b[^?]*\b(?:date|day|deadline)\b(?!\s+(?:care|centre|center|trip|school))",
+    re.I,
+)
+
+
+def asked_type(question: str) -> str:
+    """The answerer's question type, but a date for an open question that asks for one by
+    name ("What is the closing date of the consultation?", "Which day does it open?")."""
+    qtype = question_type(question)
+    if qtype == "other" and _DATE_NOUN.search(question):
+        return "date"
+    return qtype
+
+
 NAME_QUESTIONS = frozenset({"person", "org", "place", "name"})
 
 
@@ -250,7 +265,7 @@ def _pool(question: str, candidates: Sequence[Scored]) -> list[tuple[Scored, lis
     candidate has one; for an open question about a measured attribute, a figure in a
     unit the candidates measure it in (:func:`attribute_units`); otherwise any value of
     the question type. Metadata blocks (:func:`is_metadata`) are left out."""
-    qtype = question_type(question)
+    qtype = asked_type(question)
     kinds = asked_money_kinds(question)
     money = bool(kinds) and qtype in {"number", "measure", "other"}
     if money:
@@ -309,9 +324,44 @@ def asked_money_kinds(question: str) -> set[str]:
 
 def asked_units(question: str) -> set[str]:
     """Unit keys of the thing a question counts ("how many homes ... turbines": homes, not
-    turbines), else of all its words (a "how far" question names its unit anywhere)."""
+    turbines), else of all its words (a "how far" question names its unit anywhere); for
+    a question of distance, size or time that names no unit ("How far from the shore will
+    the turbines be?"), the standard units of that dimension."""
+    words = {unit_key(t) for t in tokenize(question)}
+    dimension = _DIMENSION_ASKED.search(question)
+    if dimension and not words & _ALL_UNITS:
+        return set(DIMENSIONS[dimension.group(1).lower()])
     focus = count_focus(question)
     return {unit_key(t) for t in (focus or tokenize(question))}
+
+
+_LENGTH = frozenset(
+    unit_key(u)
+    for u in ("kilometre", "metre", "centimetre", "millimetre", "mile", "foot", "inch", "yard")
+)
+_TIME = frozenset(unit_key(u) for u in ("second", "minute", "hour", "day", "week", "month", "year"))
+_MASS = frozenset(unit_key(u) for u in ("kilogram", "gram", "tonne"))
+DIMENSIONS = {
+    "far": _LENGTH,
+    "further": _LENGTH,
+    "farther": _LENGTH,
+    "high": _LENGTH,
+    "higher": _LENGTH,
+    "tall": _LENGTH,
+    "taller": _LENGTH,
+    "deep": _LENGTH,
+    "deeper": _LENGTH,
+    "wide": _LENGTH,
+    "wider": _LENGTH,
+    "long": _LENGTH | _TIME,
+    "longer": _LENGTH | _TIME,
+    "heavy": _MASS,
+    "heavier": _MASS,
+}
+"""The units a question of distance, size, time or weight is answered in (standard
+units, any domain): "how far" in kilometres or miles, "how long" in metres or weeks."""
+_ALL_UNITS = frozenset().union(*DIMENSIONS.values())
+_DIMENSION_ASKED = re.compile(rf"\bhow\s+(?:much\s+)?({'|'.join(DIMENSIONS)})\b", re.I)
 
 
 SAME_CONTEXT = 2  # question terms (besides the counted thing) two counts must share
@@ -327,7 +377,7 @@ def _counted_otherwise(
     sentence says "220 people"): the sentence's only counts are in other units, and it
     shares at least :data:`SAME_CONTEXT` of the question's other terms with the best
     sentence that counts in the question's unit, so it is about the same occasion; or it
-    is at least as close in meaning to the question as that sentence and its count stands
+    is about as close in meaning (:data:`ALIKE_MARGIN`) as that sentence and its count stands
     among the same words ("enough electricity for 410,000 households" beside "enough to
     power 380,000 homes")."""
     focus = {stem(t) for t in count_focus(question)}
@@ -340,7 +390,7 @@ def _counted_otherwise(
         counts = [v for v in vs if v.kind == "quantity"]
         if s.chunk.chunk_id in taken or not counts or len(counts) != len(vs):
             continue
-        alike = s.semantic >= best.semantic and any(
+        alike = s.semantic >= best.semantic - ALIKE_MARGIN and any(
             _around(s.chunk.text, c.span) & _around(t.chunk.text, v.span)
             for c in counts
             for t, vs_t in in_unit
@@ -351,6 +401,7 @@ def _counted_otherwise(
     return out
 
 
+ALIKE_MARGIN = 0.1  # a count worded alike is about as close in meaning as the asked one
 AROUND = 4  # words either side of a figure read as its wording
 
 
@@ -384,7 +435,7 @@ def supporting_values(
         return []
     top_sem = max(s.semantic for s, _ in pool)
     top_lex = max(s.lexical for s, _ in pool)
-    units = asked_units(primary) if question_type(primary) in {"number", "measure"} else set()
+    units = asked_units(primary) if asked_type(primary) in {"number", "measure"} else set()
     units |= attribute_units(primary, candidates)
     roles = core_role(primary) if question_type(primary) in NAME_QUESTIONS else frozenset()
 
