@@ -321,3 +321,14 @@ def test_a_date_asked_for_by_name_and_a_price_that_is_a_cost() -> None:
     assert disagree.applicable("What is the closing date of the consultation?")
     assert "cost" in compare.asked_money_cues("What is the price of building the wind farm?")
     assert "charg" not in compare.asked_money_cues("How much will they pay me?")
+
+
+def test_a_measure_is_no_count_under_another_name() -> None:
+    q = "How many megawatts will the wind farm generate?"
+    mw = supporting.values_of("number", "The wind farm would have a capacity of 450 megawatts.", q)
+    homes = supporting.values_of("number", "It would power 410,000 households.", q)
+    assert not compare.conflict(mw[0], homes[0], q)
+    q = "how many people will work on the site at the peak of construction"
+    people = supporting.values_of("number", "About 220 people will work on the site.", q)
+    jobs = supporting.values_of("number", "Around 180 jobs would be created at the peak.", q)
+    assert compare.conflict(people[0], jobs[0], q)  # counted alike: people and jobs

@@ -258,11 +258,25 @@ _UNIT_ALIASES = {
 measure the same thing."""
 
 
+def _measure_units() -> frozenset[str]:
+    """Unit keys of the standard units of measurement (:data:`_UNIT_ALIASES`, both the
+    abbreviations and the words, and the common units of time)."""
+    words = {*_UNIT_ALIASES, *_UNIT_ALIASES.values()}
+    words |= {"second", "minute", "hour", "day", "week", "month", "year", "percent", "degree"}
+    words |= {"metre", "mile", "inch", "yard", "acre"}
+    return frozenset(unit_key(w) for w in words)
+
+
 def unit_key(word: str) -> str:
     """The comparable form of a unit word: folded, stemmed, abbreviations spelt out
     ("km", "kilometers", "kilometres" -> one key)."""
     w = stem(fold(word))
     return stem(_UNIT_ALIASES.get(w, _UNIT_ALIASES.get(fold(word), w)))
+
+
+MEASURE_UNITS = _measure_units()
+"""Units that measure (a length, a power, a time): a figure in one is no count of a thing
+under another name."""
 
 
 def _name_tail(value: Value) -> str:
@@ -323,6 +337,8 @@ def _counted_alike(a: Value, b: Value, question: str) -> bool:
         return False
     focus = {unit_key(t) for t in count_focus(question)}
     units = {k[1] for k in (a.key, b.key) if len(k) > 1}
+    if units & MEASURE_UNITS:
+        return False  # "450 megawatts" and "410,000 households" measure different things
     return bool(focus & units)
 
 
