@@ -35,7 +35,9 @@ from rag.answer.compare import (
     MONEY_CUE,
     Value,
     asked_attribute,
+    asked_money_cues,
     conflict,
+    former,
     same_value,
     unit_key,
 )
@@ -44,6 +46,7 @@ from rag.answer.followup import split_context
 from rag.answer.spans import ANSWER_KINDS
 from rag.answer.supporting import (
     answer_value,
+    asked_type,
     role_terms,
     role_text,
     supporting_values,
@@ -110,7 +113,7 @@ def applicable(question: str) -> bool:
     checked (and no search is spent)."""
     primary = split_context(question)[0]
     return (
-        question_type(primary) in ANSWER_KINDS
+        asked_type(primary) in ANSWER_KINDS
         or bool(MONEY_CUE.search(primary))
         or asked_attribute(primary) is not None
     )
@@ -156,6 +159,7 @@ def find(
     roles = role_terms(primary)
     groups = [g for g in groups if g[0][0].kind != "date" or _about_event(g, roles)]
     groups = [g for g in groups if _counts_the_asked(g, primary) and _priced(g, primary)]
+    groups = _without_recalled(groups)
     anchors = [g for g in groups if cited is not None and any(cited(m) for _, m in g)]
     for anchor in anchors or groups[:1]:
         sides = [anchor]
@@ -168,6 +172,32 @@ def find(
     return None
 
 
+def _without_recalled(
+    groups: list[list[tuple[Value, Scored]]],
+) -> list[list[tuple[Value, Scored]]]:
+    """The groups without the sentences in which an article recalls a former value it
+    has replaced ("The original estimate was £310 million" in the article that says the
+    hospital "will now cost £355 million"; "It had been due to open in March 2027"): that
+    article gives the new value, and the old one is the older articles' side. A
+    document that still gives two values after this lists them, and does not disagree
+    (:func:`_sides`)."""
+    gives: dict[str, set[int]] = {}  # document -> the groups it gives as a current value
+    for i, g in enumerate(groups):
+        for v, s in g:
+            if not former(s.chunk.text, v.span):
+                gives.setdefault(s.chunk.doc_id, set()).add(i)
+    out = []
+    for i, g in enumerate(groups):
+        kept = [
+            (v, s)
+            for v, s in g
+            if not (former(s.chunk.text, v.span) and gives.get(s.chunk.doc_id, set()) - {i})
+        ]
+        if kept:
+            out.append(kept)
+    return out
+
+
 def _about_event(group: list[tuple[Value, Scored]], roles: frozenset[str]) -> bool:
     """Does a sentence of a date's group name the event the question asks about (a word of
     the question besides its names: "consultation", "close")? Every article is full of
@@ -175,7 +205,18 @@ def _about_event(group: list[tuple[Value, Scored]], roles: frozenset[str]) -> bo
     is no side. True when the question has no such words."""
     if not roles:
         return True
-    return any({stem(t) for t in tokenize(s.chunk.text)} & roles for _, s in group)
+    return any({stem(t) for t in tokenize(_outside_names(s.chunk.text))} & roles for _, s in group)
+
+
+_PROPER_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of\s+|the\s+|and\s+)?[A-Z][\w’'-]*)+")
+
+
+def _outside_names(sentence: str) -> str:
+    """``sentence`` without its runs of two or more capitalised words ("the Corliss Valley
+    School District lifted its hiring freeze" -> "the lifted its hiring freeze"): a word
+    inside a proper name names a body, not the event a date is of ("school" of a "school
+    budget" vote is not in the name "Corliss Valley School District")."""
+    return _PROPER_RUN.sub(" ", sentence)
 
 
 _MONTH_ASKED = re.compile(
@@ -233,7 +274,7 @@ def _priced(group: list[tuple[Value, Scored]], question: str) -> bool:
     euros from the reserve, out of which the council will pay its share" moves money, and
     "the whole scheme will cost 2.4 million" is not what one body will pay: neither is a
     rival. Other values and other questions pass."""
-    cues = {stem(fold(m.group())) for m in MONEY_CUE.finditer(question)}
+    cues = asked_money_cues(question)
     if group[0][0].kind != "money" or not cues:
         return True
     for value, s in group:

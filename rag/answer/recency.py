@@ -32,11 +32,18 @@ from rag.answer.extractive import (
     VALUE_TYPES,
     ExtractiveDraft,
     Scored,
+    compose,
     question_type,
     shorten,
 )
 from rag.answer.followup import split_context
-from rag.answer.supporting import answer_value, is_metadata, supporting, values_of
+from rag.answer.supporting import (
+    answer_value,
+    asked_units,
+    is_metadata,
+    supporting,
+    values_of,
+)
 from rag.retrieve.retriever import SearchResult
 from rag.text import STOPWORDS, stem, tokenize
 from rag.types import Answer, Document, Hit
@@ -120,6 +127,7 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
             and answer_value(qtype, s.chunk.text, question)  # a name by the asked role, too
         )
     ]
+    pool = _in_asked_unit(question, qtype, pool)
     if not pool:
         return supporting(question, candidates)
     top_sem = max(s.semantic for s in pool)
@@ -131,6 +139,25 @@ def current_support(question: str, candidates: Sequence[Scored]) -> list[Scored]
     ]
     seen = {s.chunk.chunk_id for s in near}
     return near + [s for s in supporting(question, candidates) if s.chunk.chunk_id not in seen]
+
+
+def _in_asked_unit(question: str, qtype: str, pool: list[Scored]) -> list[Scored]:
+    """For a count or measure question, the sentences of ``pool`` giving a figure in the
+    unit it asks about ("35 teaching positions" for "how many teaching positions ..."),
+    when any does: "nine years leading the district" in the newest article is a count of
+    something else. Otherwise ``pool`` as it is."""
+    if qtype not in {"number", "measure"}:
+        return pool
+    units = asked_units(question)
+    in_unit = [
+        s
+        for s in pool
+        if any(
+            v.kind == "quantity" and v.key[1] in units
+            for v in values_of(qtype, s.chunk.text, question)
+        )
+    ]
+    return in_unit or pool
 
 
 RESTATED_WORDS = 2  # content words (besides the values) an update shares with a restatement
@@ -179,6 +206,7 @@ def updates(
             if (
                 date_of(s.chunk.doc_id) > date_of(r.chunk.doc_id)
                 and conflict(vs[0], rvs[0], question)
+                and vs[0].key == rvs[0].key  # "nine years" updates no count of positions
                 and len(words & _content(r.chunk.text, rvs)) >= RESTATED_WORDS
             ):
                 out.append(s)
@@ -215,13 +243,34 @@ def prefer_newest(draft: ExtractiveDraft, date_of: DateOf) -> tuple[ExtractiveDr
     own = draft.sources[0].chunk
     qtype = question_type(primary)
     valued = qtype not in STRICT_TYPES or answer_value(qtype, own.text, primary) is not None
-    if date_of(own.doc_id) >= date and valued:
-        return _current_only(draft, primary), date  # already from the newest source
+    if date_of(own.doc_id) >= date and valued:  # already from the newest source
+        return _current_only(_newest_only(draft, date_of), primary), date
     text = f"{shorten(pick.chunk.text, primary)} [1]"
     sources = [Source(1, pick.chunk, pick.score)]
     return _current_only(
         replace(draft, text=text, sources=sources, best=pick, plain=text), primary
     ), date
+
+
+def _newest_only(draft: ExtractiveDraft, date_of: DateOf) -> ExtractiveDraft:
+    """The draft without the sentences it quotes from articles older than its first
+    source's: for a "latest" question the first sentence gives the current state, and an
+    older article's sentence beside it gives a former one ("A hiring freeze takes effect
+    on March 10" after "... lifted its hiring freeze on February 2"). Undated sources stay
+    (nothing says they are older); a draft quoting one source is returned as it is."""
+    if len(draft.sources) < 2:
+        return draft
+    first = date_of(draft.sources[0].chunk.doc_id)
+    kept = [src for src in draft.sources if not (day := date_of(src.chunk.doc_id)) or day >= first]
+    if len(kept) == len(draft.sources):
+        return draft
+    by_id = {s.chunk.chunk_id: s for s in draft.candidates}
+    picks = [by_id.get(src.chunk.chunk_id) for src in kept]
+    if any(p is None for p in picks):
+        return draft  # a source the candidates do not hold: leave the draft as it is
+    return compose(
+        draft.question, [(draft.question, p) for p in picks if p], draft.candidates, False
+    )
 
 
 def _current_only(draft: ExtractiveDraft, question: str) -> ExtractiveDraft:
