@@ -179,3 +179,24 @@ def test_keys_with_commas_dates_and_many_words_are_fields() -> None:
     assert "Of these, repaired by 1 March 2026: 2,410" in texts, texts
     assert "Power supplies in the affected batches: 1,920" in texts
     assert not any("\n" in t for t in texts), texts
+
+
+FAQ = """## Questions and answers
+
+**Why does my mower keep returning to the station at midday?**
+
+In hot weather the mower pauses when the battery temperature rises above 45 °C, to
+protect the cells. It goes out again once the battery has cooled.
+"""
+
+
+def test_an_faq_question_is_the_context_of_its_answer_not_an_answer() -> None:
+    """An FAQ's own question was quoted as the answer to a question worded like it; a span
+    ending in a question mark is now skipped, and its words are the context of the
+    answer's first sentence."""
+    slots = chunk_sentences(FAQ, "q", "q.md", "", 0, len(FAQ))
+    texts = [s.text for _, s, _ in slots if s]
+    assert not any(t.rstrip("*").endswith("?") for t in texts), texts
+    first = next((s, c) for _, s, c in slots if s)
+    assert first[0].text.startswith("In hot weather")
+    assert {"station", "midday"} <= first[1]

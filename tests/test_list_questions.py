@@ -85,8 +85,8 @@ These exceptions do not apply if we were told 24 hours before.
 
 def test_a_sentence_ending_in_a_colon_is_quoted_with_its_items() -> None:
     """A list question answered by "We do not pay compensation for delays caused by:"
-    quoted nothing of the list (and a table row read with its column names, "...; ...;
-    ...", passed for an enumeration). The introducing sentence is typed as one holding a
+    quoted nothing of the list, and the sentence did not count as holding one (a table
+    row of amounts outranked it). The introducing sentence is typed as one holding a
     list, is quoted with the bullet items after it, and the answer gives them as one claim."""
     from rag.answer.extractive import _cite
     from rag.answer.lists import cite_each, with_items

@@ -91,6 +91,7 @@ def chunk_sentences(
     out: list[SentenceSlot] = []
     spans = answer_spans(text, max(start, metadata_end), max(end, metadata_end))
     fields = {line for a, b in spans for line in _field_lines(text, a, b)}
+    asked = ""
     for a0, b0 in sorted(fields):
         x, y, labels = content_span(text[a0:b0])
         a, b = a0 + x, a0 + y
@@ -99,9 +100,15 @@ def chunk_sentences(
         if (is_label(text[a:b], title) and not field) or is_table_header(text[a0:b0]) or header:
             out.append((a0, None, frozenset()))
             continue
+        if _ASKS.search(text[a:b]):  # an FAQ's question: the context of its answer
+            out.append((a0, None, frozenset()))
+            asked = text[a:b]
+            continue
         sentence = Chunk(f"{doc_id}@{a}", doc_id, source, title, a, b, text[a:b])
         # a table row's header names its cells ("Department | 2026/27 budget")
         labels = f"{labels} {table_header(text, a)}" if is_table_row(sentence.text) else labels
+        if asked:  # the answer's first sentence under an FAQ's question
+            labels, asked = f"{labels} {asked}", ""
         context = _context(text, a, sentence.text) | frozenset(tokenize(labels))
         out.append((a0, sentence, context))
     return tuple(out)
@@ -130,6 +137,9 @@ def _field_lines(text: str, a: int, b: int) -> list[tuple[int, int]]:
     return lines[:block] + rest
 
 
+_ASKS = re.compile(r"\?[*_\s]*$")
+"""A span that ends in a question mark (markup aside) asks, it does not answer: an FAQ's
+question ("**Why does my mower keep returning to the station at midday?**")."""
 _FIELD_LINE = re.compile(r"[ \t]*[A-Z0-9](?:(?!\. )[^\n:!?]){0,80}: +\S")
 """A "Key: value" line: a key of up to 80 characters with no sentence end in it ("Of
 these, repaired by 1 March 2026: 2,410"), a colon, then its value."""

@@ -44,7 +44,6 @@ from rag.answer.qtypes import unstated_numbers as unstated_numbers
 from rag.answer.qualifiers import question_qualifiers, shape
 from rag.answer.reasons import asks_why
 from rag.answer.spans import (
-    ANSWER_KINDS,
     asked_names,
     stated_numbers,
 )
@@ -314,9 +313,7 @@ class ExtractiveBackend:
         lexicals = centre_by_language(np.asarray(lexicals), langs).tolist()
         out = []
         for cand, sim, lexical in zip(cands, sims.tolist(), lexicals, strict=True):
-            # a row read with its column names ("...; ...; ...") is no enumeration
-            text = cand.typed_text if qtype in ANSWER_KINDS else cand.chunk.text
-            typed = _type_match(qtype, primary, text, focus)
+            typed = _type_match(qtype, primary, cand.typed_text, focus)
             score = 0.55 * sim + 0.30 * lexical + 0.15 * typed - 0.01 * (cand.rank - 1)
             out.append(
                 Scored(cand.chunk, score, sim, lexical, typed, cand.rank, cand.context, cand.typing)
