@@ -166,3 +166,16 @@ def test_a_shortened_filler_is_the_same_filler() -> None:
         "The warranty on the compressor is seven years.",
         set(),
     )
+
+
+def test_a_journey_asked_from_its_other_end_is_reversed() -> None:
+    """A verb of leaving marks where a journey starts ("leave the hospital for Wrenfold"),
+    and a timetable row's "Wrenfold to Caddick Heath Hospital" starts at Wrenfold: the
+    row does not answer the reversed journey, and does answer the one it lists."""
+    from rag.answer.slots import reversed_direction
+
+    row = "| 40 | Wrenfold to Caddick Heath Community Hospital | every 40 minutes | 07:10 |"
+    assert reversed_direction("When does the first 40 bus leave the hospital for Wrenfold?", row)
+    assert not reversed_direction(
+        "When does the first 40 bus leave Wrenfold for the hospital?", row
+    )

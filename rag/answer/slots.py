@@ -25,7 +25,7 @@ import re
 from functools import lru_cache
 
 from rag.answer.qualifiers import Word, words
-from rag.text import STOPWORDS, fold
+from rag.text import STOPWORDS, fold, is_table_row
 
 _SOURCE = frozenset({"from"})
 _GOAL = frozenset({"to", "into", "towards", "toward", "onto"})
@@ -51,10 +51,18 @@ def _phrase(ws: tuple[Word, ...], i: int, text: str) -> frozenset[str]:
     return frozenset(terms)
 
 
+_LEAVE = frozenset({"leave", "leaves", "leaving", "left", "depart", "departs", "departing"})
+"""Verbs whose object is where a journey starts ("leave the hospital for Wrenfold")."""
+
+
 @lru_cache(maxsize=4096)
 def ends(text: str) -> Ends:
-    """The marked ends of a movement in ``text``: ("source" | "goal", terms) pairs."""
+    """The marked ends of a movement in ``text``: ("source" | "goal", terms) pairs. Besides
+    *from* and *to*, a verb of leaving marks its object as the source and a *for* after it
+    the goal ("leave the hospital for Wrenfold"), and in a table row's cell "Wrenfold to
+    Caddick Heath Hospital" what stands before *to* is the source."""
     ws = words(text)
+    row = is_table_row(text)
     out = []
     for i, w in enumerate(ws):
         word = fold(w.text)
@@ -63,7 +71,32 @@ def ends(text: str) -> Ends:
             terms = _phrase(ws, i + 1, text)
             if terms:
                 out.append((role, terms))
+            if row and word in _GOAL and (before := _phrase_before(ws, i, text)):
+                out.append(("source", before))
+        elif word in _LEAVE:
+            terms = _phrase(ws, i + 1, text)
+            if terms:
+                out.append(("source", terms))
+                j = next(
+                    (k for k in range(i + 1, min(len(ws), i + 8)) if fold(ws[k].text) == "for"), 0
+                )
+                goal = _phrase(ws, j + 1, text) if j else frozenset()
+                if goal:
+                    out.append(("goal", goal))
     return tuple(out)
+
+
+def _phrase_before(ws: tuple[Word, ...], i: int, text: str) -> frozenset[str]:
+    """The content terms of the words just before word ``i`` in its table cell (up to a
+    "|" or another mark): "Wrenfold" in "| Wrenfold to Caddick Heath Hospital |"."""
+    terms: list[str] = []
+    k = i - 1
+    while k >= 0 and not text[ws[k].end : ws[k + 1].start].strip(" -") and len(terms) < 8:
+        if not ws[k].terms or fold(ws[k].text) in STOPWORDS:
+            break
+        terms.extend(ws[k].terms)
+        k -= 1
+    return frozenset(terms)
 
 
 def reversed_direction(question: str, sentence: str) -> bool:
