@@ -439,6 +439,11 @@ def _eval_parser(sub: Any, settings: argparse.ArgumentParser) -> None:
         help="with --suite: only the dev or test domains (default: all)",
     )
     p.add_argument(
+        "--domain",
+        metavar="NAMES",
+        help="with --suite: only these domains (comma-separated names from the manifest)",
+    )
+    p.add_argument(
         "--sweep",
         metavar="VALUES",
         help="with --suite: min_answer_score values for the calibration plot, "

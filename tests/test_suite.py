@@ -199,3 +199,17 @@ def test_suite_split_selects_only_its_domains(tmp_path: Path) -> None:
     report = json.loads((out / "suite_report.json").read_text(encoding="utf-8"))
     assert {d["split"] for d in report["domains"]} == {"test"}
     assert set(report["splits"]) == {"test"} and not (out / "calibration.png").exists()
+
+
+def test_domain_selects_named_domains_and_rejects_unknown_ones() -> None:
+    """`rag eval --suite --domain a,b` runs only those domains (one new domain can be run
+    alone, without a temporary manifest); an unknown name says which ones exist."""
+    from rag.errors import ConfigError
+
+    suite = load_suite(DEFAULT_SUITE)
+    names = [d.name for d in suite.domains]
+    picked = suite.only(f"{names[1]}, {names[0]}")
+    assert [d.name for d in picked.domains] == names[:2]  # the manifest's order
+    assert suite.only(None) is suite and suite.only("") is suite
+    with pytest.raises(ConfigError, match="no_such_domain.*the selected split has"):
+        suite.select("test").only("no_such_domain")

@@ -101,7 +101,8 @@ def _suite_args(
     split = getattr(args, "split", None) or "all"
     sweep = parse_sweep(getattr(args, "sweep", None), config)
     out = Path(args.out) if getattr(args, "out", None) else config.path(DEFAULT_SUITE_OUT)
-    return load_suite(path).select(split), split, sweep, out
+    suite = load_suite(path).select(split).only(getattr(args, "domain", None))
+    return suite, split, sweep, out
 
 
 def run_backends_cli(

@@ -68,6 +68,21 @@ class Suite:
             raise ConfigError(f"--split must be dev, test or all, not {split!r}")
         return replace(self, domains=tuple(d for d in self.domains if d.split == split))
 
+    def only(self, names: str | None) -> Suite:
+        """Only the domains named in ``names`` (comma-separated; None or "": all), in the
+        manifest's order; an unknown name is an error that lists the known ones."""
+        wanted = [n.strip() for n in (names or "").split(",") if n.strip()]
+        if not wanted:
+            return self
+        known = {d.name for d in self.domains}
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            raise ConfigError(
+                f"--domain {', '.join(unknown)}: no such domain in {self.path.name} "
+                f"(the selected split has: {', '.join(sorted(known)) or 'none'})"
+            )
+        return replace(self, domains=tuple(d for d in self.domains if d.name in wanted))
+
 
 def load_suite(path: Path) -> Suite:
     """Read and check a suite manifest; raise :class:`DatasetError` listing every problem.
