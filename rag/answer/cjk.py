@@ -209,7 +209,8 @@ def across_languages(
             out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
     if "focus_conflict" in names and measured_not_counted(question, sentence):
         out[list(names).index("focus_conflict")] = 1.0
-    out = _with_rival_year(names, _with_untyped(names, out, question), question, sentence)
+    out = _with_untyped(names, out, question, across=True)
+    out = _with_rival_year(names, out, question, sentence)
     return _with_money_absent(names, out, question, sentence)
 
 
@@ -250,18 +251,31 @@ or counted word of the question's own language sets ``focus_conflict``
 (:func:`cjk_attribute_missing`, :func:`vi_counted_missing`)."""
 
 
-def _with_untyped(names: Sequence[str], x: list[float], question: str) -> list[float]:
+def _with_untyped(
+    names: Sequence[str], x: list[float], question: str, across: bool = False
+) -> list[float]:
     """``x`` with ``strict_untyped`` set for a Vietnamese or Chinese count or measure
     question ("bao nhiêu", "多少") whose sentence holds no value of the asked kind
     (``typed`` at most 0.2): the caller types the question by its English words, so
-    that feature never fires for those questions otherwise."""
+    that feature never fires for those questions otherwise. Likewise for a who-question
+    in those languages, or in any language over a sentence in another (``across``),
+    whose sentence names no person or organisation (``typed`` below 1: "Ai là Giám
+    đốc …?" and "… the market's management board said on Monday"): there the post's
+    words cannot be compared (``role_missing`` is neutral), and a sentence naming no one
+    cannot say who."""
     if "strict_untyped" not in names or "typed" not in names:
         return x
-    if (detect_language(question) or "en") == "en":
+    english = (detect_language(question) or "en") == "en"
+    if english and not across:
         return x
-    if question_type(with_question_word(question)) not in VALUE_TYPES - {"date"}:
+    qtype = question_type(with_question_word(question))
+    typed = x[list(names).index("typed")]
+    if qtype == "person":
+        if typed >= 1.0:
+            return x
+    elif english or qtype not in VALUE_TYPES - {"date"}:
         return x  # a date question may be answered by "by year-end" (abstain.features)
-    if x[list(names).index("typed")] > 0.2:
+    elif typed > 0.2:
         return x
     out = list(x)
     out[list(names).index("strict_untyped")] = 1.0
