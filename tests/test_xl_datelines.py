@@ -83,3 +83,34 @@ def test_who_question_over_a_sentence_naming_no_one_is_untyped() -> None:
     assert out[i] == 1.0  # English question, Vietnamese sentence
     out = across_languages(FEATURES, _features(0.6), neutral, en, sentence, sentence)
     assert out[i] == 0.0  # English over English: the English rules decide
+
+
+def test_a_post_at_another_rank_is_a_rival_in_any_pair() -> None:
+    from rag.answer.cjk import rank_rival
+
+    vice = "Ông Vàng Seo Pao, Phó Chủ tịch UBND huyện, cho biết huyện sẽ hỗ trợ."
+    assert rank_rival("Who is the Chairman of the district People's Committee?", vice)
+    assert not rank_rival("Ai là Phó Chủ tịch UBND huyện?", vice)
+    both = "Deputy Secretary of the Party Committee and Chairman Nguyễn Cảnh Toàn held talks."
+    assert not rank_rival("Ai là Chủ tịch UBND tỉnh?", both)  # one post unmarked: may be it
+    assert rank_rival("东兴市商务局副局长是谁？", "局长陈丽华介绍，今年以来贸易增长。")
+    assert not rank_rival("How many posts are there?", vice)  # not a who-question
+
+
+def test_nameless_hits_fill_only_a_short_list() -> None:
+    from rag.retrieve.names import TAIL_BELOW, nameless_last
+    from rag.types import Chunk, Hit
+
+    def hit(i: int) -> Hit:
+        chunk = Chunk(f"c{i}", f"d{i}", f"s{i}.txt", f"t{i}", 0, 4, "text")
+        return Hit(i, chunk, 0.5, 0.0, 0.0)
+
+    def merge(lists, k, rrf_k):  # noqa: ANN001, ANN202 - the lists in order, as ranked
+        return [h for lst in lists for h in lst][:k]
+
+    named, tail = [hit(1), hit(2), hit(3)], [hit(8), hit(9)]
+    assert len(named) >= TAIL_BELOW
+    assert [h.chunk.chunk_id for h in nameless_last(merge, [named], tail, 5)] == ["c1", "c2", "c3"]
+    got = nameless_last(merge, [[hit(1)]], tail, 5)
+    assert [h.chunk.chunk_id for h in got] == ["c1", "c8", "c9"]
+    assert [h.chunk.chunk_id for h in nameless_last(merge, [[]], tail, 5)] == ["c8", "c9"]

@@ -185,7 +185,7 @@ def across_languages(
         if q_lang == "en":
             return x
         out = _with_encoder_neutral(names, x, neutral, ENGLISH_RULE_FEATURES)
-        out = _with_untyped(names, out, question)
+        out = _with_rank_rival(names, _with_untyped(names, out, question), question, sentence)
         out = _with_money_absent(
             names, _with_rival_year(names, out, question, sentence), question, sentence
         )
@@ -210,7 +210,9 @@ def across_languages(
     if "focus_conflict" in names and measured_not_counted(question, sentence):
         out[list(names).index("focus_conflict")] = 1.0
     out = _with_untyped(names, out, question, across=True)
-    out = _with_rival_year(names, out, question, sentence)
+    out = _with_rank_rival(
+        names, _with_rival_year(names, out, question, sentence), question, sentence
+    )
     return _with_money_absent(names, out, question, sentence)
 
 
@@ -348,6 +350,58 @@ def _with_rival_year(
         return x
     out = list(x)
     out[list(names).index("rival_qualifier")] = 1.0
+    return out
+
+
+# ---------------------------------------------------------------- a post at another rank
+
+_POSTS = re.compile(
+    r"\b(?:chairman|chairwoman|chair|president|secretary|director|head|chief|commander|"
+    r"governor|mayor|minister|premier|manager|general manager)\b"
+    r"|\b(?:chủ tịch|bí thư|giám đốc|tổng giám đốc|trưởng ban|trưởng phòng|chỉ huy trưởng|"
+    r"thủ tướng|bộ trưởng|tỉnh trưởng|chủ nhiệm|cục trưởng|viện trưởng)\b"
+    r"|主席|书记|局长|主任|总经理|经理|团长|院长|市长|省长|县长|总理|部长|所长|董事长|司令员",
+    re.I,
+)
+_DEPUTY_BEFORE = re.compile(r"(?:\b(?:deputy|vice|assistant|acting)[\s-]+|\bphó\s+|副)$", re.I)
+
+
+def _posts(text: str) -> list[bool]:
+    """For each post a text names ("Chairman", "Phó Chủ tịch", "副局长"), whether a
+    deputy's mark stands right before it (English deputy/vice, Vietnamese phó, Chinese
+    副), in any of the three languages."""
+    low = unicodedata.normalize("NFC", text)
+    return [
+        bool(_DEPUTY_BEFORE.search(low[max(0, m.start() - 12) : m.start()]))
+        for m in _POSTS.finditer(low)
+    ]
+
+
+def rank_rival(question: str, sentence: str) -> bool:
+    """Whether a who-question asks for a post at one rank and the sentence names that
+    kind of post only at the other: "Who is the Chairman …?" and "Ông …, Phó Chủ tịch
+    UBND huyện, …" (every post named is a deputy's), or "Ai là Phó Giám đốc …?" and a
+    sentence whose posts carry no deputy's mark. Read by the deputy marks of the three
+    languages, so in any pair; the English rule behind ``rank_mismatch`` reads English
+    titles only. False when either names no post."""
+    if question_type(with_question_word(question)) != "person":
+        return False
+    asked, found = _posts(question), _posts(sentence)
+    if not asked or not found:
+        return False
+    if any(asked):
+        return not any(found)
+    return all(found)
+
+
+def _with_rank_rival(
+    names: Sequence[str], x: list[float], question: str, sentence: str
+) -> list[float]:
+    """``x`` with ``rank_mismatch`` set when :func:`rank_rival` holds."""
+    if "rank_mismatch" not in names or not rank_rival(question, sentence):
+        return x
+    out = list(x)
+    out[list(names).index("rank_mismatch")] = 1.0
     return out
 
 
