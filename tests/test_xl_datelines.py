@@ -95,6 +95,8 @@ def test_a_post_at_another_rank_is_a_rival_in_any_pair() -> None:
     assert not rank_rival("Ai là Chủ tịch UBND tỉnh?", both)  # one post unmarked: may be it
     assert rank_rival("东兴市商务局副局长是谁？", "局长陈丽华介绍，今年以来贸易增长。")
     assert not rank_rival("How many posts are there?", vice)  # not a who-question
+    assert rank_rival("Ai là Bí thư Tỉnh ủy?", both)  # the secretary named is a deputy
+    assert not rank_rival("Who is the head of the delegation?", "局长陈丽华介绍。")
 
 
 def test_nameless_hits_fill_only_a_short_list() -> None:
@@ -114,3 +116,17 @@ def test_nameless_hits_fill_only_a_short_list() -> None:
     got = nameless_last(merge, [[hit(1)]], tail, 5)
     assert [h.chunk.chunk_id for h in got] == ["c1", "c8", "c9"]
     assert [h.chunk.chunk_id for h in nameless_last(merge, [[]], tail, 5)] == ["c8", "c9"]
+
+
+def test_a_count_of_another_kind_of_thing_across_languages() -> None:
+    from rag.answer.cjk import asked_count_kind, count_kind_rival
+
+    assert asked_count_kind("2025年经口岸通过的货车有多少辆？") == "vehicles"
+    assert asked_count_kind("How many international travel companies are licensed?") == "firms"
+    assert asked_count_kind("Có bao nhiêu xe qua cửa khẩu?") == "vehicles"
+    visitors = "The region hosted roughly 150,000 Vietnamese visitors in the first 10 months."
+    assert count_kind_rival("2025年经口岸通过的货车有多少辆？", visitors)
+    assert count_kind_rival("How many companies are licensed?", "Tỉnh đón 215.000 lượt khách.")
+    assert not count_kind_rival("How many companies?", "Tỉnh đã cấp phép cho 14 doanh nghiệp.")
+    assert not count_kind_rival("有多少家企业入驻？", "About 27 logistics companies moved in.")
+    assert not count_kind_rival("有多少家企业入驻？", "The centre has 5 warehouses.")  # unknown

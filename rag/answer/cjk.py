@@ -25,7 +25,7 @@ from rag.answer.spans import (
     stated_numbers,
     value_spans,
 )
-from rag.lang import CJK_END_MARKS, detect_language, ordinals, with_question_word
+from rag.lang import CJK_END_MARKS, detect_language, has_cjk, ordinals, with_question_word
 from rag.text import tokenize
 
 _CJK_CLAUSE = re.compile(r"[，,；;：:、。！？!?]")
@@ -207,7 +207,9 @@ def across_languages(
             out[i] = float(bool(asked - stated_numbers(sentence, words=False)))
         elif name == "numbers_missing_doc":
             out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
-    if "focus_conflict" in names and measured_not_counted(question, sentence):
+    if "focus_conflict" in names and (
+        measured_not_counted(question, sentence) or count_kind_rival(question, sentence)
+    ):
         out[list(names).index("focus_conflict")] = 1.0
     out = _with_untyped(names, out, question, across=True)
     out = _with_rank_rival(
@@ -355,24 +357,38 @@ def _with_rival_year(
 
 # ---------------------------------------------------------------- a post at another rank
 
+_POST_KINDS: dict[str, tuple[str, ...]] = {  # one kind of post in en, vi and zh
+    "chair": ("chairman", "chairwoman", "chair", "president", "chủ tịch", "主席", "董事长"),
+    "secretary": ("secretary", "bí thư", "书记"),
+    "director": ("director", "giám đốc", "局长", "主任", "cục trưởng", "viện trưởng", "院长"),
+    "manager": ("general manager", "manager", "tổng giám đốc", "总经理", "经理"),
+    "head": ("head", "chief", "trưởng ban", "trưởng phòng", "trưởng đoàn", "团长", "所长"),
+    "commander": ("commander", "chỉ huy trưởng", "司令员"),
+    "premier": ("premier", "prime minister", "thủ tướng", "总理"),
+    "minister": ("minister", "bộ trưởng", "部长"),
+    "mayor": ("mayor", "governor", "市长", "省长", "县长", "chủ nhiệm"),
+}
+_KIND_OF = {w: kind for kind, words in _POST_KINDS.items() for w in words}
 _POSTS = re.compile(
-    r"\b(?:chairman|chairwoman|chair|president|secretary|director|head|chief|commander|"
-    r"governor|mayor|minister|premier|manager|general manager)\b"
-    r"|\b(?:chủ tịch|bí thư|giám đốc|tổng giám đốc|trưởng ban|trưởng phòng|chỉ huy trưởng|"
-    r"thủ tướng|bộ trưởng|tỉnh trưởng|chủ nhiệm|cục trưởng|viện trưởng)\b"
-    r"|主席|书记|局长|主任|总经理|经理|团长|院长|市长|省长|县长|总理|部长|所长|董事长|司令员",
+    "|".join(  # longest first; Latin posts as whole words (Han has no word boundaries)
+        re.escape(w) if has_cjk(w) else rf"(?<!\w){re.escape(w)}(?!\w)"
+        for w in sorted(_KIND_OF, key=len, reverse=True)
+    ),
     re.I,
 )
 _DEPUTY_BEFORE = re.compile(r"(?:\b(?:deputy|vice|assistant|acting)[\s-]+|\bphó\s+|副)$", re.I)
 
 
-def _posts(text: str) -> list[bool]:
-    """For each post a text names ("Chairman", "Phó Chủ tịch", "副局长"), whether a
-    deputy's mark stands right before it (English deputy/vice, Vietnamese phó, Chinese
-    副), in any of the three languages."""
+def _posts(text: str) -> list[tuple[str, bool]]:
+    """For each post a text names ("Chairman", "Phó Chủ tịch", "副局长"): its kind
+    (:data:`_POST_KINDS`, the same in the three languages) and whether a deputy's mark
+    stands right before it (English deputy/vice, Vietnamese phó, Chinese 副)."""
     low = unicodedata.normalize("NFC", text)
     return [
-        bool(_DEPUTY_BEFORE.search(low[max(0, m.start() - 12) : m.start()]))
+        (
+            _KIND_OF[m.group().lower()],
+            bool(_DEPUTY_BEFORE.search(low[max(0, m.start() - 12) : m.start()])),
+        )
         for m in _POSTS.finditer(low)
     ]
 
@@ -381,17 +397,19 @@ def rank_rival(question: str, sentence: str) -> bool:
     """Whether a who-question asks for a post at one rank and the sentence names that
     kind of post only at the other: "Who is the Chairman …?" and "Ông …, Phó Chủ tịch
     UBND huyện, …" (every post named is a deputy's), or "Ai là Phó Giám đốc …?" and a
-    sentence whose posts carry no deputy's mark. Read by the deputy marks of the three
-    languages, so in any pair; the English rule behind ``rank_mismatch`` reads English
+    sentence whose posts carry no deputy's mark. Posts of the asked kind are compared
+    when the sentence names one ("Who is the Party Secretary?" and "Deputy Secretary …
+    and Chairman …"), else all its posts. Read by the posts and deputy marks of the
+    three languages, so in any pair; the English rule behind ``rank_mismatch`` reads English
     titles only. False when either names no post."""
     if question_type(with_question_word(question)) != "person":
         return False
     asked, found = _posts(question), _posts(sentence)
     if not asked or not found:
         return False
-    if any(asked):
-        return not any(found)
-    return all(found)
+    kind, deputy = asked[-1]  # the post asked: "Phó Chủ tịch UBND huyện" -> chair, deputy
+    same = [d for k, d in found if k == kind] or [d for _, d in found]
+    return not any(same) if deputy else all(same)
 
 
 def _with_rank_rival(
@@ -515,6 +533,73 @@ def measured_not_counted(question: str, sentence: str) -> bool:
         return False
     values = answer_values("number", sentence, question)
     return bool(values) and all(_is_measure(v) for v in values)
+
+
+# ---------------------------------------------------------------- what a count counts
+
+_COUNT_KINDS: dict[str, str] = {  # counted nouns and classifiers in en, vi and zh
+    "people": "people persons visitors tourists passengers travellers travelers residents "
+    "workers guests người khách 人 名 人次 位",
+    "vehicles": "trucks lorries vehicles cars buses xe 辆 辆次",
+    "firms": "companies firms enterprises businesses 家 doanh công",
+}
+_COUNT_KIND_OF = {w: k for k, words in _COUNT_KINDS.items() for w in words.split()}
+_WORDS_AFTER = re.compile(r"[^\W\d_]+")
+_DIGIT = re.compile(r"\d")
+
+
+def _count_kind(words: Sequence[str]) -> str:
+    """The kind of thing the first counted noun of ``words`` names ("" when none is
+    known): people, vehicles or firms (:data:`_COUNT_KINDS`)."""
+    for w in words:
+        kind = _COUNT_KIND_OF.get(unicodedata.normalize("NFC", w.lower()))
+        if kind:
+            return kind
+    return ""
+
+
+def asked_count_kind(question: str) -> str:
+    """What a counting question counts, as a kind: "how many (international travel)
+    companies" -> firms, "bao nhiêu xe" -> vehicles, "多少辆" -> vehicles; "" when the
+    counted noun is none of the known kinds."""
+    lang = detect_language(question) or "en"
+    if lang == "zh":
+        return _COUNT_KIND_OF.get(asked_unit(question), "")
+    m = (_VI_COUNTED if lang == "vi" else _HOW_MANY).search(question)
+    if m is None:
+        return ""
+    return _count_kind(_WORDS_AFTER.findall(question[m.start(1) :])[: 2 if lang == "vi" else 4])
+
+
+def count_kind_rival(question: str, sentence: str) -> bool:
+    """Whether a counting question meets a sentence in another language whose counts all
+    count another kind of thing: "多少辆" (vehicles) and "150,000 Vietnamese visitors",
+    "how many companies" and "215.000 lượt khách". The counted noun is the classifier of
+    a Chinese count, one of the two words after a Vietnamese one ("lượt" counts any
+    event: "320 lượt xe" counts vehicles), one of the three words after an English
+    one; a count whose noun is of no known kind leaves it open (False)."""
+    asked = asked_count_kind(question)
+    if not asked:
+        return False
+    values = [  # counts in digits ("first" is an ordinal, "10 months" a measure)
+        v
+        for v in answer_values("number", sentence, question)
+        if not _is_measure(v) and _DIGIT.search(v.text)
+    ]
+    if not values:
+        return False
+    kinds = []
+    for v in values:
+        if is_cjk_sentence(sentence):
+            kind = _COUNT_KIND_OF.get(_unit_of(v), "")
+        else:
+            after = _WORDS_AFTER.findall(sentence[v.start : v.end + 40])
+            vi = detect_language(sentence) == "vi"
+            kind = _count_kind(after[: 2 if vi else 3])
+        if not kind:
+            return False
+        kinds.append(kind)
+    return asked not in kinds
 
 
 # ---------------------------------------------------------------- the asked attribute
