@@ -130,3 +130,11 @@ def test_a_count_of_another_kind_of_thing_across_languages() -> None:
     assert not count_kind_rival("How many companies?", "Tỉnh đã cấp phép cho 14 doanh nghiệp.")
     assert not count_kind_rival("有多少家企业入驻？", "About 27 logistics companies moved in.")
     assert not count_kind_rival("有多少家企业入驻？", "The centre has 5 warehouses.")  # unknown
+
+
+def test_a_name_before_a_dash_is_no_dateline() -> None:
+    for text in (
+        "Senior Colonel Zhu Xingan — Deputy Commander of the border guard, said they met.",
+        "Trần Quốc Huy — Head of the board, said the wing cost 96 billion đồng in all.",
+    ):
+        assert _cut(text) == (text, "")

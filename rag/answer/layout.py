@@ -125,10 +125,22 @@ def _is_place(text: str, rest: str) -> bool:
         and all(_WORD.fullmatch(w) and w[0].isupper() for w in words)
         and rest[:1].isupper()
         and not _ASIDE.search(rest)
+        and not any(w.strip(".").lower() in _RANKS for w in words)
+        and not _APPOSITION.match(rest)
     )
 
 
 _ASIDE = re.compile(r"\s[—–]\s")
+_RANK_WORDS = (
+    "mr mrs ms dr prof sir dame colonel general major captain lieutenant sergeant senior "
+    "president minister governor mayor chairman director ông bà anh chị"
+)
+_RANKS = frozenset(_RANK_WORDS.split())
+"""Honorifics and ranks: a name with one before a dash is a person ("Senior Colonel Zhu
+Xingan — Deputy Commander of ..."), not a place."""
+_APPOSITION = re.compile(r"(?:[^\W\d_]+\s+){0,3}of\s", re.I)
+"""A title in apposition after the dash ("Head of the delegation, ...", "Deputy Commander
+of ..."): the dash follows a name, not a dateline's place."""
 
 
 def _cjk_place(text: str) -> bool:
