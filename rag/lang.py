@@ -492,14 +492,42 @@ def _han_ordinal(text: str) -> int | None:
     return total + digit or None
 
 
+# a numbered stage of a project or series: "phase two", "Phase 2", "the second phase",
+# "一期工程" / "二期", "giai đoạn 2" / "giai đoạn hai", "đợt 3" (a period "giai đoạn
+# 2021-2025" is not one: at most two digits, no range after them)
+_STAGE_NOUNS = r"phase|stage|round|tranche|batch|wave"
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10,
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+    "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
+    "một": 1, "hai": 2, "ba": 3, "bốn": 4, "tư": 4,
+}  # fmt: skip
+_STAGE = re.compile(
+    rf"\b(?:{_STAGE_NOUNS})\s+(\d{{1,2}}|one|two|three|four|five|six|seven|eight|nine|ten)\b"
+    r"(?![-–.,]?\d)"
+    rf"|\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+(?:{_STAGE_NOUNS})\b"
+    r"|(?<![第\d一二两三四五六七八九十])([一二两三四五六七八九十]|\d{1,2})期(?=工程|项目|建设|投资|$|[，。、的将已于计建])"
+    r"|\b(?:giai đoạn|đợt)\s+(\d{1,2}|một|hai|ba|bốn|tư)\b(?![-–.,]?\d)",
+    re.I,
+)
+
+
 def ordinals(text: str) -> list[tuple[int, int, int]]:
     """The ordinals ``text`` states, as (number, start, end): "the 16th meeting",
     "第16次会议", "第十六届", "Hội nghị lần thứ 16" (Vietnamese "thứ" before a one-digit
-    number is a weekday, "thứ 2": not read)."""
+    number is a weekday, "thứ 2": not read), and the numbered stages of a series
+    (:data:`_STAGE`: "phase two", "二期", "giai đoạn 2")."""
     out = []
     for m in _ORDINAL.finditer(text):
         raw = next(g for g in m.groups() if g)
         n = int(raw) if raw.isdigit() else _han_ordinal(raw)
         if n is not None:
             out.append((n, m.start(), m.end()))
-    return out
+    for m in _STAGE.finditer(text):
+        raw = next(g for g in m.groups() if g)
+        low = raw.lower()
+        n = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(low) or _han_ordinal(raw)
+        if n is not None:
+            out.append((n, m.start(), m.end()))
+    return sorted(out, key=lambda o: o[1])

@@ -25,7 +25,7 @@ from rag.answer.spans import (
     stated_numbers,
     value_spans,
 )
-from rag.lang import CJK_END_MARKS, detect_language, ordinals, with_question_word
+from rag.lang import CJK_END_MARKS, detect_language, has_cjk, ordinals, with_question_word
 from rag.text import tokenize
 
 _CJK_CLAUSE = re.compile(r"[，,；;：:、。！？!?]")
@@ -185,7 +185,7 @@ def across_languages(
         if q_lang == "en":
             return x
         out = _with_encoder_neutral(names, x, neutral, ENGLISH_RULE_FEATURES)
-        out = _with_untyped(names, out, question)
+        out = _with_rank_rival(names, _with_untyped(names, out, question), question, sentence)
         out = _with_money_absent(
             names, _with_rival_year(names, out, question, sentence), question, sentence
         )
@@ -207,9 +207,14 @@ def across_languages(
             out[i] = float(bool(asked - stated_numbers(sentence, words=False)))
         elif name == "numbers_missing_doc":
             out[i] = float(bool(asked - stated_numbers(doc_text, words=False)))
-    if "focus_conflict" in names and measured_not_counted(question, sentence):
+    if "focus_conflict" in names and (
+        measured_not_counted(question, sentence) or count_kind_rival(question, sentence)
+    ):
         out[list(names).index("focus_conflict")] = 1.0
-    out = _with_rival_year(names, _with_untyped(names, out, question), question, sentence)
+    out = _with_untyped(names, out, question, across=True)
+    out = _with_rank_rival(
+        names, _with_rival_year(names, out, question, sentence), question, sentence
+    )
     return _with_money_absent(names, out, question, sentence)
 
 
@@ -250,18 +255,31 @@ or counted word of the question's own language sets ``focus_conflict``
 (:func:`cjk_attribute_missing`, :func:`vi_counted_missing`)."""
 
 
-def _with_untyped(names: Sequence[str], x: list[float], question: str) -> list[float]:
+def _with_untyped(
+    names: Sequence[str], x: list[float], question: str, across: bool = False
+) -> list[float]:
     """``x`` with ``strict_untyped`` set for a Vietnamese or Chinese count or measure
     question ("bao nhiêu", "多少") whose sentence holds no value of the asked kind
     (``typed`` at most 0.2): the caller types the question by its English words, so
-    that feature never fires for those questions otherwise."""
+    that feature never fires for those questions otherwise. Likewise for a who-question
+    in those languages, or in any language over a sentence in another (``across``),
+    whose sentence names no person or organisation (``typed`` below 1: "Ai là Giám
+    đốc …?" and "… the market's management board said on Monday"): there the post's
+    words cannot be compared (``role_missing`` is neutral), and a sentence naming no one
+    cannot say who."""
     if "strict_untyped" not in names or "typed" not in names:
         return x
-    if (detect_language(question) or "en") == "en":
+    english = (detect_language(question) or "en") == "en"
+    if english and not across:
         return x
-    if question_type(with_question_word(question)) not in VALUE_TYPES - {"date"}:
+    qtype = question_type(with_question_word(question))
+    typed = x[list(names).index("typed")]
+    if qtype == "person":
+        if typed >= 1.0:
+            return x
+    elif english or qtype not in VALUE_TYPES - {"date"}:
         return x  # a date question may be answered by "by year-end" (abstain.features)
-    if x[list(names).index("typed")] > 0.2:
+    elif typed > 0.2:
         return x
     out = list(x)
     out[list(names).index("strict_untyped")] = 1.0
@@ -334,6 +352,74 @@ def _with_rival_year(
         return x
     out = list(x)
     out[list(names).index("rival_qualifier")] = 1.0
+    return out
+
+
+# ---------------------------------------------------------------- a post at another rank
+
+_POST_KINDS: dict[str, tuple[str, ...]] = {  # one kind of post in en, vi and zh
+    "chair": ("chairman", "chairwoman", "chair", "president", "chủ tịch", "主席", "董事长"),
+    "secretary": ("secretary", "bí thư", "书记"),
+    "director": ("director", "giám đốc", "局长", "主任", "cục trưởng", "viện trưởng", "院长"),
+    "manager": ("general manager", "manager", "tổng giám đốc", "总经理", "经理"),
+    "head": ("head", "chief", "trưởng ban", "trưởng phòng", "trưởng đoàn", "团长", "所长"),
+    "commander": ("commander", "chỉ huy trưởng", "司令员"),
+    "premier": ("premier", "prime minister", "thủ tướng", "总理"),
+    "minister": ("minister", "bộ trưởng", "部长"),
+    "mayor": ("mayor", "governor", "市长", "省长", "县长", "chủ nhiệm"),
+}
+_KIND_OF = {w: kind for kind, words in _POST_KINDS.items() for w in words}
+_POSTS = re.compile(
+    "|".join(  # longest first; Latin posts as whole words (Han has no word boundaries)
+        re.escape(w) if has_cjk(w) else rf"(?<!\w){re.escape(w)}(?!\w)"
+        for w in sorted(_KIND_OF, key=len, reverse=True)
+    ),
+    re.I,
+)
+_DEPUTY_BEFORE = re.compile(r"(?:\b(?:deputy|vice|assistant|acting)[\s-]+|\bphó\s+|副)$", re.I)
+
+
+def _posts(text: str) -> list[tuple[str, bool]]:
+    """For each post a text names ("Chairman", "Phó Chủ tịch", "副局长"): its kind
+    (:data:`_POST_KINDS`, the same in the three languages) and whether a deputy's mark
+    stands right before it (English deputy/vice, Vietnamese phó, Chinese 副)."""
+    low = unicodedata.normalize("NFC", text)
+    return [
+        (
+            _KIND_OF[m.group().lower()],
+            bool(_DEPUTY_BEFORE.search(low[max(0, m.start() - 12) : m.start()])),
+        )
+        for m in _POSTS.finditer(low)
+    ]
+
+
+def rank_rival(question: str, sentence: str) -> bool:
+    """Whether a who-question asks for a post at one rank and the sentence names that
+    kind of post only at the other: "Who is the Chairman …?" and "Ông …, Phó Chủ tịch
+    UBND huyện, …" (every post named is a deputy's), or "Ai là Phó Giám đốc …?" and a
+    sentence whose posts carry no deputy's mark. Posts of the asked kind are compared
+    when the sentence names one ("Who is the Party Secretary?" and "Deputy Secretary …
+    and Chairman …"), else all its posts. Read by the posts and deputy marks of the
+    three languages, so in any pair; the English rule behind ``rank_mismatch`` reads English
+    titles only. False when either names no post."""
+    if question_type(with_question_word(question)) != "person":
+        return False
+    asked, found = _posts(question), _posts(sentence)
+    if not asked or not found:
+        return False
+    kind, deputy = asked[-1]  # the post asked: "Phó Chủ tịch UBND huyện" -> chair, deputy
+    same = [d for k, d in found if k == kind] or [d for _, d in found]
+    return not any(same) if deputy else all(same)
+
+
+def _with_rank_rival(
+    names: Sequence[str], x: list[float], question: str, sentence: str
+) -> list[float]:
+    """``x`` with ``rank_mismatch`` set when :func:`rank_rival` holds."""
+    if "rank_mismatch" not in names or not rank_rival(question, sentence):
+        return x
+    out = list(x)
+    out[list(names).index("rank_mismatch")] = 1.0
     return out
 
 
@@ -447,6 +533,73 @@ def measured_not_counted(question: str, sentence: str) -> bool:
         return False
     values = answer_values("number", sentence, question)
     return bool(values) and all(_is_measure(v) for v in values)
+
+
+# ---------------------------------------------------------------- what a count counts
+
+_COUNT_KINDS: dict[str, str] = {  # counted nouns and classifiers in en, vi and zh
+    "people": "people persons visitors tourists passengers travellers travelers residents "
+    "workers guests người khách 人 名 人次 位",
+    "vehicles": "trucks lorries vehicles cars buses xe 辆 辆次",
+    "firms": "companies firms enterprises businesses 家 doanh công",
+}
+_COUNT_KIND_OF = {w: k for k, words in _COUNT_KINDS.items() for w in words.split()}
+_WORDS_AFTER = re.compile(r"[^\W\d_]+")
+_DIGIT = re.compile(r"\d")
+
+
+def _count_kind(words: Sequence[str]) -> str:
+    """The kind of thing the first counted noun of ``words`` names ("" when none is
+    known): people, vehicles or firms (:data:`_COUNT_KINDS`)."""
+    for w in words:
+        kind = _COUNT_KIND_OF.get(unicodedata.normalize("NFC", w.lower()))
+        if kind:
+            return kind
+    return ""
+
+
+def asked_count_kind(question: str) -> str:
+    """What a counting question counts, as a kind: "how many (international travel)
+    companies" -> firms, "bao nhiêu xe" -> vehicles, "多少辆" -> vehicles; "" when the
+    counted noun is none of the known kinds."""
+    lang = detect_language(question) or "en"
+    if lang == "zh":
+        return _COUNT_KIND_OF.get(asked_unit(question), "")
+    m = (_VI_COUNTED if lang == "vi" else _HOW_MANY).search(question)
+    if m is None:
+        return ""
+    return _count_kind(_WORDS_AFTER.findall(question[m.start(1) :])[: 2 if lang == "vi" else 4])
+
+
+def count_kind_rival(question: str, sentence: str) -> bool:
+    """Whether a counting question meets a sentence in another language whose counts all
+    count another kind of thing: "多少辆" (vehicles) and "150,000 Vietnamese visitors",
+    "how many companies" and "215.000 lượt khách". The counted noun is the classifier of
+    a Chinese count, one of the two words after a Vietnamese one ("lượt" counts any
+    event: "320 lượt xe" counts vehicles), one of the three words after an English
+    one; a count whose noun is of no known kind leaves it open (False)."""
+    asked = asked_count_kind(question)
+    if not asked:
+        return False
+    values = [  # counts in digits ("first" is an ordinal, "10 months" a measure)
+        v
+        for v in answer_values("number", sentence, question)
+        if not _is_measure(v) and _DIGIT.search(v.text)
+    ]
+    if not values:
+        return False
+    kinds = []
+    for v in values:
+        if is_cjk_sentence(sentence):
+            kind = _COUNT_KIND_OF.get(_unit_of(v), "")
+        else:
+            after = _WORDS_AFTER.findall(sentence[v.start : v.end + 40])
+            vi = detect_language(sentence) == "vi"
+            kind = _count_kind(after[: 2 if vi else 3])
+        if not kind:
+            return False
+        kinds.append(kind)
+    return asked not in kinds
 
 
 # ---------------------------------------------------------------- the asked attribute

@@ -115,13 +115,48 @@ def content_span(text: str) -> tuple[int, int, str]:
     while start < end and text[start].isspace():
         start += 1
     m = _DATELINE.match(text, start, end)
-    if m and (m.group(1).isupper() or _cjk_place(m.group(1))) and m.end() < end - 20:
+    if m and _is_place(m.group(1), text[m.end() : end]) and m.end() < end - 20:
         labels.append(m.group().strip(" —–-"))
         start = m.end()
     return start, end, " ".join(labels)
 
 
 _CJK_PLACE = re.compile(f"[{HAN_RANGE}]{{1,12}}")
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+
+
+def _is_place(text: str, rest: str) -> bool:
+    """Does a dateline's head name a place? In capitals ("LẠNG SƠN — "), in Han
+    characters ("凭祥 — "), or in title case ("Quảng Ninh — ", "Hà Giang — ", "Port
+    Aldwick — "): one to four words each starting with a capital letter, and the
+    statement after the dash starting with one too, since a sentence that opens with
+    a capitalised phrase and a dash goes on in lower case ("Phase Two — the plan"), and
+    a second dash in the sentence closes an aside ("The Council — The body that ... —").
+    """
+    if text.isupper() or _cjk_place(text):
+        return True
+    words = text.split()
+    return (
+        0 < len(words) <= 4
+        and all(_WORD.fullmatch(w) and w[0].isupper() for w in words)
+        and rest[:1].isupper()
+        and not _ASIDE.search(rest)
+        and not any(w.strip(".").lower() in _RANKS for w in words)
+        and not _APPOSITION.match(rest)
+    )
+
+
+_ASIDE = re.compile(r"\s[—–]\s")
+_RANK_WORDS = (
+    "mr mrs ms dr prof sir dame colonel general major captain lieutenant sergeant senior "
+    "president minister governor mayor chairman director ông bà anh chị"
+)
+_RANKS = frozenset(_RANK_WORDS.split())
+"""Honorifics and ranks: a name with one before a dash is a person ("Senior Colonel Zhu
+Xingan — Deputy Commander of ..."), not a place."""
+_APPOSITION = re.compile(r"(?:[^\W\d_]+\s+){0,3}of\s", re.I)
+"""A title in apposition after the dash ("Head of the delegation, ...", "Deputy Commander
+of ..."): the dash follows a name, not a dateline's place."""
 
 
 def _cjk_place(text: str) -> bool:

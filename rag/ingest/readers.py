@@ -368,10 +368,38 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘(])|(?<=[。！？])") 
 
 
 def _dateline(text: str) -> str:
-    m = _DATELINE.match(text)
-    if m and m.group("place").upper() == m.group("place"):
-        return m.group("place").strip()
+    """The place of an article's dateline ("LẠNG SƠN — ", "Quảng Ninh — ", "凭祥 — "), on
+    its first line or on the line after a title line, or "".
+
+    The place is in capitals, or in title case (one to four words that each start with a
+    capital, the text after the dash a statement starting with one too); Han characters
+    have no case.
+    """
+    lines = [ln for ln in text.lstrip("\ufeff").split("\n") if ln.strip()][:2]
+    for k, line in enumerate(lines):
+        m = _DATELINE.match(line)
+        if m and _is_place(m.group("place").strip(), line[m.end() :]):
+            return m.group("place").strip()
+        if k == 0 and (line.rstrip().endswith(_ENDS) or len(line) > 120):
+            break  # the first line is a sentence, not a title: no dateline below it
     return ""
+
+
+def _is_place(place: str, rest: str) -> bool:
+    """A dateline's place: in capitals (Han characters pass, having no case), or one
+    to four title-case words followed by a capitalised statement (see :func:`_dateline`)."""
+    if place.upper() == place:
+        return True
+    words = place.split()
+    return (
+        0 < len(words) <= 4
+        and all(w[0].isupper() for w in words)
+        and rest[:1].isupper()
+        and _STATEMENT_END.search(rest) is not None  # a title "Lạng Sơn – Guangxi talks" is none
+    )
+
+
+_STATEMENT_END = re.compile(r"[.!?。！？]")
 
 
 _ENDS = (".", "。", "！", "？")  # a first line ending so is a sentence, not a title
@@ -391,7 +419,8 @@ def derive_metadata(text: str, fallback_title: str) -> tuple[str, str, str]:
             m = _BYLINE.search(text.rstrip())
             return named, _dateline(text), (m.group("byline").strip() if m else "")
     dateline = _dateline(text)
-    body = _DATELINE.sub("", text, count=1) if dateline else text
+    m = _DATELINE.match(text) if dateline else None
+    body = text[m.end() :] if m and m.group("place").strip() == dateline else text
     first_line = body.strip().split("\n", 1)[0].strip()
     # A Markdown heading or a short first line is a real title.
     heading = first_line.lstrip("#").strip()

@@ -65,6 +65,12 @@ def _holds_phrase(phrase: str, text: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
 
 
+TAIL_BELOW = 3
+"""Hits of the named lists below which nameless hits fill the results up to k: one or two
+named passages may be passing mentions, so the tail then still offers the best of the
+rest."""
+
+
 def nameless_last(
     merge: Callable[[Sequence[Sequence[Hit]], int, int], list[Hit]],
     lists: Sequence[Sequence[Hit]],
@@ -72,13 +78,19 @@ def nameless_last(
     k: int,
     rrf_k: int = 60,
 ) -> list[Hit]:
-    """The top ``k`` of ``lists`` merged by ``merge``, then, only while fewer than ``k``,
-    the ``tail`` in its order: hits in the question's language whose document names none
-    of the names it asks about (``RoutedRetriever._naming`` in :mod:`rag.retrieve.routing`).
-    The tail alone is merged when no list has a hit."""
+    """The top ``k`` of ``lists`` merged by ``merge``; the ``tail`` (hits in the
+    question's language whose document names none of the names it asks about:
+    ``RoutedRetriever._naming`` in :mod:`rag.retrieve.routing`) only when the lists hold
+    fewer than :data:`TAIL_BELOW` hits, in its order, up to ``k``. A passage about another
+    market is no answer to a question naming this one, and as a candidate its sentences,
+    scored against the question in its own language, outrank the right sentence in
+    another language (e5 stands same-language text out further). The tail alone is
+    merged when no list has a hit."""
     if not any(lists):
         return merge([tail], k, rrf_k) if tail else []
     merged = merge(lists, k, rrf_k)
+    if len(merged) >= TAIL_BELOW:
+        return merged
     return merged + [
         Hit(rank, h.chunk, h.dense_score, h.bm25_score, 1.0 / (rrf_k + rank))
         for rank, h in enumerate(tail[: max(0, k - len(merged))], start=len(merged) + 1)
