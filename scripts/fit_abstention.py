@@ -4,16 +4,15 @@
     .venv/bin/python scripts/fit_abstention.py --reuse    # refit on the last collection
     .venv/bin/python scripts/fit_abstention.py --extend   # add new features to the stored model
     .venv/bin/python scripts/fit_abstention.py --reuse --cv   # estimate on unseen domains only
+    .venv/bin/python scripts/fit_abstention.py --reuse --balance --stable   # the candidate recipe
 
-The dev domains come from every manifest in :data:`MANIFESTS`: the main suite's and the
-many-article one's (dated, disagreeing articles), so the gate is fitted on both shapes of
-corpus it meets.
-
-Every dev question is asked with the gate open (``min_answer_score=0``), the gate's
-features of the best sentence are recorded, and a logistic regression (numpy, L2) is
-fitted: label 1 when the answer is right, 0 when the question is unanswerable.
-Answerable questions answered wrongly are left out: abstaining on them does not make
-them right, it only adds a false abstention. Test domains are never read.
+Options of a whole refit (and of its ``--cv`` estimate): ``--l2 X`` (default 1.0),
+``--balance`` (every dev domain weighs the same: :func:`abstain.domain_weights`),
+``--stable`` (leave out the features whose weight is 0 in some leave-one-domain-out folds
+and not in others: :func:`unstable`). On the ten suite dev domains held out,
+``--balance --stable`` gave 0.653 / 0.019 (abstention / false abstention) against 0.635 /
+0.017 plain, higher along the whole threshold curve; the stored (incrementally extended)
+model is still the one kept, as no whole refit so far keeps every seeds_dev answer.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -82,6 +81,9 @@ MAX_POOLED_FALSE_ABSTENTION = 0.04  # all rows: a point under the target, as uns
 # domains run higher (leave-one-domain-out on the dev rows: about +1 to +2 points)
 MIN_DOMAIN_ANSWERS = 20  # below this a domain's rate moves in steps of 5+ points
 GUARDED = {"seeds_dev": 0.05}  # the bundled corpus (the CI gate's set): no looser bound
+HEAVIER = {"seeds_dev": 2.0}  # ... and, with --balance, twice a domain's weight: on the
+# ten suite dev domains held out this moved the operating point along the same curve
+# (0.653 / 0.019 -> 0.675 / 0.021), and it keeps the CI set's abstentions (8/11 -> 10/11)
 
 
 def calibrate(
@@ -155,21 +157,62 @@ def held_out_rates(
     )
 
 
+class Recipe(NamedTuple):
+    """How a whole refit is made: L2 strength, domain-balanced rows, features it may use
+    (a mask over :data:`abstain.FEATURES`; None: all)."""
+
+    l2: float = 1.0
+    balance: bool = False
+    use: np.ndarray | None = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> abstain.Model:
+        """:func:`abstain.fit` on these rows with this recipe."""
+        weight = None
+        if self.balance:  # each domain the same, the guarded ones :data:`HEAVIER`
+            weight = abstain.domain_weights(groups)
+            weight = weight * np.asarray([HEAVIER.get(str(d), 1.0) for d in groups])
+            weight = weight / weight.mean()
+        return abstain.fit(x, y, l2=self.l2, sample_weight=weight, use=self.use)
+
+
+CURVE = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)  # thresholds the held-out curve is read at
+
+
+def unstable(x: np.ndarray, y: np.ndarray, groups: np.ndarray, recipe: Recipe) -> list[str]:
+    """The features whose weight is 0 (pushed against its sign) in some leave-one-domain-
+    out fits and not in others: which way they point depends on which domains are seen."""
+    zero = np.asarray(
+        [
+            np.abs(recipe.fit(x[groups != d], y[groups != d], groups[groups != d]).weights) < 1e-9
+            for d in sorted(set(groups.tolist()))
+        ]
+    )
+    return [f for f, z in zip(abstain.FEATURES, zero.T, strict=True) if z.any() and not z.all()]
+
+
 def cross_validate(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, keys: np.ndarray, at: float
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    keys: np.ndarray,
+    at: float,
+    recipe: Recipe | None = None,
 ) -> tuple[float, float]:
     """Leave one dev domain out: fit and calibrate on the others, gate the held-out one.
 
     The in-sample rates flatter the gate (its operating point is chosen on the same
     questions); a domain it never saw is what a user's upload is, and this is its
-    estimate (abstention, false abstention; pooled over the held-out domains). A feature
+    estimate (abstention, false abstention; pooled over the held-out domains), also
+    printed along :data:`CURVE` (what another ``min_answer_score`` would give). A feature
     or setting is worth keeping when it raises this figure, not only the in-sample one."""
+    recipe = recipe or Recipe()
     total = np.zeros(4)
+    curve = np.zeros((len(CURVE), 4))
     for domain in sorted(set(groups.tolist())):
         train = groups != domain
         try:
             model = calibrate(
-                abstain.fit(x[train], y[train]),
+                recipe.fit(x[train], y[train], groups[train]),
                 x[train],
                 y[train],
                 groups[train],
@@ -182,12 +225,19 @@ def cross_validate(
             continue
         rates = held_out_rates(model, x[~train], y[~train], keys[~train], at)
         total += rates
+        for i, t in enumerate(CURVE):
+            curve[i] += held_out_rates(model, x[~train], y[~train], keys[~train], t)
         print(
             f"  {domain:22s} held out: abstained {rates[0]}/{rates[1]}, "
             f"refused answerable {rates[2]}/{rates[3]}"
         )
     abst, false = total[0] / max(total[1], 1), total[2] / max(total[3], 1)
     print(f"leave-one-domain-out: abstention {abst:.3f}, false abstention {false:.3f}")
+    for t, c in zip(CURVE, curve, strict=True):
+        print(
+            f"  at p >= {t:.2f}: abstention {c[0] / max(c[1], 1):.3f}, "
+            f"false abstention {c[2] / max(c[3], 1):.3f}"
+        )
     return float(abst), float(false)
 
 
@@ -272,13 +322,22 @@ def main(argv: list[str]) -> int:
         x, y, g, keys = saved["x"], saved["y"], saved["g"], saved["keys"]
     else:
         x, y, g, keys = gather()
+    recipe = Recipe(
+        float(argv[argv.index("--l2") + 1]) if "--l2" in argv else 1.0, "--balance" in argv
+    )
+    if "--stable" in argv:
+        drop = unstable(x, y, g, recipe)
+        print(f"left out as unstable across folds: {', '.join(drop) or 'none'}", file=sys.stderr)
+        recipe = Recipe(
+            recipe.l2, recipe.balance, np.asarray([f not in drop for f in abstain.FEATURES])
+        )
     if "--cv" in argv:  # an estimate only: the stored model is left as it is
-        cross_validate(x, y, g, keys, Config().min_answer_score)
+        cross_validate(x, y, g, keys, Config().min_answer_score, recipe)
         return 0
     if "--extend" in argv:
         model = extend(old, x, y)
     else:
-        model = calibrate(abstain.fit(x, y), x, y, g, keys, Config().min_answer_score)
+        model = calibrate(recipe.fit(x, y, g), x, y, g, keys, Config().min_answer_score)
     abstain.MODEL_PATH.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
     p = np.asarray([model.probability(f) for f in x])
     for t in (0.3, 0.4, 0.45, 0.5, 0.6):

@@ -155,14 +155,32 @@ def load_model(path: Path = MODEL_PATH) -> Model:
     )
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 3000) -> Model:
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 1.0,
+    steps: int = 3000,
+    sample_weight: np.ndarray | None = None,
+    use: np.ndarray | None = None,
+) -> Model:
     """Fit the logistic regression with numpy (gradient descent, L2 on the weights,
     classes balanced); a feature whose weight comes out against its :data:`SIGNS` is
-    dropped (weight 0) and the rest refitted."""
+    dropped (weight 0) and the rest refitted. ``sample_weight`` weighs each row (mean 1:
+    e.g. :func:`domain_weights`, so a big domain does not outvote the small ones);
+    ``use`` (a mask over :data:`FEATURES`) leaves the features outside it at weight 0."""
     mean = x.mean(axis=0)
     std = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
-    w, b = _signed_fit((x - mean) / std, y, np.asarray(SIGNS, float), l2, steps)
+    w, b = _signed_fit(
+        (x - mean) / std, y, np.asarray(SIGNS, float), l2, steps, weight=sample_weight, use=use
+    )
     return Model(mean, std, w, b)
+
+
+def domain_weights(groups: np.ndarray) -> np.ndarray:
+    """Row weights (mean 1) that give every domain (``groups``) the same total weight."""
+    names, which, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    w = (len(groups) / len(names)) / counts[which]
+    return w / w.mean()
 
 
 def fit_added(
@@ -191,12 +209,14 @@ def _signed_fit(
     *,
     offset: np.ndarray | float = 0.0,
     fit_bias: bool = True,
+    weight: np.ndarray | None = None,
+    use: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """:func:`_gradient_descent`, then again without every feature whose weight came
-    out against its sign, until none does (those weigh 0)."""
-    use = np.ones(z.shape[1], bool)
+    out against its sign, until none does (those weigh 0); only the features in ``use``."""
+    use = np.ones(z.shape[1], bool) if use is None else np.asarray(use, bool).copy()
     while True:
-        w, b = _gradient_descent(z * use, y, l2, steps, offset, fit_bias)
+        w, b = _gradient_descent(z * use, y, l2, steps, offset, fit_bias, weight)
         wrong = use & (w * signs < 0)
         if not wrong.any():
             return w * use, b
@@ -210,13 +230,17 @@ def _gradient_descent(
     steps: int,
     offset: np.ndarray | float = 0.0,
     fit_bias: bool = True,
+    weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Weights and bias minimising the class-balanced log loss plus L2: an unanswered
     unanswerable counts as much as an answered answerable one. ``offset`` is a fixed
-    part of each row's logit; without ``fit_bias`` the bias stays 0."""
+    part of each row's logit; without ``fit_bias`` the bias stays 0; ``weight`` weighs
+    each row (classes are balanced over the weighted rows)."""
     w, b = np.zeros(z.shape[1]), 0.0
     n = len(y)
-    cw = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    r = np.ones(n) if weight is None else np.asarray(weight, float)
+    pos = float(np.sum(r * y) / np.sum(r))
+    cw = r * np.where(y == 1, 0.5 / max(pos, 1e-9), 0.5 / max(1 - pos, 1e-9))
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-(z @ w + b + offset)))
         g = cw * (p - y)
