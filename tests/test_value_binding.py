@@ -36,3 +36,12 @@ def test_the_value_in_the_asked_years_clause_is_picked() -> None:
     q2 = "How many authorised centres does the firm have at the start of 2026?"
     value2 = pick_value("number", q2, CENTRES, count_focus(q2))
     assert value2 is not None and value2.text.startswith("7"), value2
+
+
+def test_a_sentence_with_the_asked_year_alone_binds_nothing() -> None:
+    """The year binding compares years: "In the first nine months of 2025, 4,820 trucks
+    were cleared" names only the asked year, so the duration in its clause is no answer."""
+    q = "How many trucks were cleared in the first nine months of 2025?"
+    s = "In the first nine months of 2025, the gate cleared 4,820 trucks of durian."
+    value = pick_value("number", q, s, count_focus(q))
+    assert value is not None and value.text.startswith("4,820"), value

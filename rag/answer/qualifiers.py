@@ -140,6 +140,8 @@ def _value_scores(
     counted = qtype in {"number", "measure"} and not _PART_OF.search(question)
     head = _count_head(question, focus) if counted else ""
     years = {t for t in question_qualifiers(question) if shape(t) == "year"}
+    if not {t for w in ws for t in w.terms if shape(t) == "year"} - years:
+        years = set()  # no other year in the sentence: nothing to bind against
     scores = []
     for v in values:
         lo = max(0, bisect_right(starts, v.start) - 1)
