@@ -275,6 +275,8 @@ class ExtractiveBackend:
         for cand in self._candidates(hits, doc_texts):
             text = cand.chunk.text
             out.append(text)
+            if cand.lead_in:  # read with the sentence before it (_lead_in_sims)
+                out.append(f"{cand.lead_in} {text}")
             if len(text) > LONG_SENTENCE:
                 out.extend(text[a:b] for a, b in _clauses(text) if b - a >= 40)
         return out
