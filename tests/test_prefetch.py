@@ -44,3 +44,30 @@ def test_prefetch_stops_when_asked_and_leaves_room_for_questions(assistant) -> N
     assert small.prefetch(texts, stop=third_batch) == 8  # two batches of 4
     assert small.prefetch(texts) == 8  # half of the 32-text cache, no more
     assert len(small._texts) == 16 and not small.has_room()
+
+
+def test_exit_stops_the_prefetch_threads_and_waits_for_them() -> None:
+    """A daemon prefetch thread still inside the encoder's native code while the
+    interpreter shut down aborted the process after every test had passed ("terminate
+    called without an active exception", exit 134). At exit the engine now tells its
+    prefetch threads to stop and waits for their current batch."""
+    import threading
+
+    from rag.app import engine
+
+    started = threading.Event()
+
+    def busy() -> None:  # a prefetch loop: a batch at a time until told to stop
+        started.set()
+        while not engine._CLOSING.is_set():
+            engine._CLOSING.wait(0.01)
+
+    thread = threading.Thread(target=busy, daemon=True)
+    engine._PREFETCHERS.add(thread)
+    thread.start()
+    started.wait(5)
+    try:
+        engine._stop_prefetchers()
+        assert not thread.is_alive()
+    finally:
+        engine._CLOSING.clear()  # later tests' engines prefetch again

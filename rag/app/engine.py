@@ -7,12 +7,14 @@ event handlers (:mod:`rag.app.handlers`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +30,20 @@ from rag.errors import RagError
 from rag.server import audit
 
 LOAD_TIMEOUT_S = 600.0
+_CLOSING = threading.Event()
+_PREFETCHERS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_prefetchers() -> None:
+    """At exit, stop the sentence-prefetch threads and wait for their current batch: a
+    daemon thread still inside the encoder's native code while the interpreter shuts down
+    aborts the process ("terminate called without an active exception", exit 134)."""
+    _CLOSING.set()
+    for thread in list(_PREFETCHERS):
+        thread.join(timeout=30)
+
+
 UPDATING = prompts.UPDATING_INDEX
 UPLOAD_WAIT_S = 60  # an upload request waits this long for its indexing, then returns
 
@@ -185,19 +201,23 @@ class Engine:
             if self._prefetching:
                 return
             self._prefetching = True
-        threading.Thread(target=self._prefetch_loop, name="rag-prefetch", daemon=True).start()
+        thread = threading.Thread(target=self._prefetch_loop, name="rag-prefetch", daemon=True)
+        _PREFETCHERS.add(thread)
+        thread.start()
 
     def _prefetch_loop(self) -> None:
         background_priority()  # its own thread: questions come first
         while True:
             with self._prefetch_lock:
-                if not self._prefetch_again:
+                if not self._prefetch_again or _CLOSING.is_set():
                     self._prefetching = False
                     return
                 self._prefetch_again = False
             t0 = time.perf_counter()
             try:
-                n = self._assistant.prefetch_sentences(stop=lambda: self._prefetch_again)
+                n = self._assistant.prefetch_sentences(
+                    stop=lambda: self._prefetch_again or _CLOSING.is_set()
+                )
             except Exception as exc:  # questions embed their sentences themselves then
                 warn(f"embedding sentences ahead of questions failed: {exc}")
                 continue
