@@ -40,11 +40,14 @@ $(LLAMA_WHEEL_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) for AVX2 (portable; ~5 min on 2 cores, once)"
-	rm -rf $(LLAMA_WHEELS).part && mkdir -p $(LLAMA_WHEELS).part
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-cache-dir --no-deps \
-	  --no-binary llama-cpp-python -w $(LLAMA_WHEELS).part llama-cpp-python==$(LLAMA_CPP_VERSION)
-	rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).part $(LLAMA_WHEELS)
-	touch $@
+	# A folder of this build's own (two checkouts installing at once must not delete each
+	# other's half-built wheel); the finished wheel is moved into place in one rename.
+	part=$$(mktemp -d $(LLAMA_WHEELS).part.XXXXXX) && \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-cache-dir --no-deps \
+	    --no-binary llama-cpp-python -w $$part llama-cpp-python==$(LLAMA_CPP_VERSION) && \
+	  touch $$part/.built && \
+	  { test -f $@ || { rm -rf $(LLAMA_WHEELS) && mv $$part $(LLAMA_WHEELS); }; } && \
+	  rm -rf $$part
 
 $(STAMP): pyproject.toml constraints.txt Makefile $(LLAMA_WHEEL_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
