@@ -45,6 +45,7 @@ from rag.answer.qualifiers import question_qualifiers, shape
 from rag.answer.reasons import asks_why
 from rag.answer.spans import (
     asked_names,
+    number_bindings,
     stated_numbers,
 )
 from rag.answer.two_part import joint_pick, with_question_word, with_referents
@@ -434,17 +435,34 @@ def _lacks_pinned(question: str, scored: list[Scored]):
     when one that holds them all scores within :data:`PIN_MARGIN` of it ("What time does
     the last 14A leave?": the 14A's timetable row before a sentence about the first and
     last tram, worded more like the question)."""
-    pins = _pins(question)
+    pins, bound = _pins(question), number_bindings(question)
+    rival = _rival_binding(bound, scored)
     if not pins:
-        return lambda s: False
+        return rival
 
     def lacks(s: Scored) -> bool:
         return not pins <= (sentence_terms(s.chunk.text) | s.context)
 
     best_holder = max((s.score for s in scored if not lacks(s)), default=None)
     if best_holder is None:
+        return rival
+    return lambda s: rival(s) or (lacks(s) and s.score - PIN_MARGIN <= best_holder)
+
+
+def _rival_binding(bound: frozenset[tuple[str, str]], scored: list[Scored]):
+    """A sort key: True for a candidate that binds another number to a noun the question
+    binds one to ("one zone" for "across two zones"), when another candidate binds the
+    question's own ("| 2 zones | £3.40 |"): a contradicted qualifier, whatever the margin."""
+    nouns = {noun for _, noun in bound}
+    holds = [bound & number_bindings(s.chunk.text) for s in scored]
+    if not nouns or not any(holds):
         return lambda s: False
-    return lambda s: lacks(s) and s.score - PIN_MARGIN <= best_holder
+
+    def rival(s: Scored) -> bool:
+        own = number_bindings(s.chunk.text)
+        return not (bound & own) and any(noun in nouns for _, noun in own)
+
+    return rival
 
 
 def _uncovered(terms: set[str], covered: set[str]) -> set[str]:

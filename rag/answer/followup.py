@@ -97,7 +97,11 @@ def condense_heuristic(question: str, turns: Sequence[Turn]) -> str:
         named = [p for p in people(turns[-1].answer) if p not in prev]
         context += named[:1]
     q = _LEADING.sub("", question).strip()
-    q = resolve_references(q[:1].upper() + q[1:], context[0], turns[-1].answer)
+    q = q[:1].upper() + q[1:]
+    swapped = parallel_slot(q, context[0])
+    if swapped:  # a whole question: the previous one's other slot would only mislead
+        return swapped
+    q = resolve_references(q, context[0], turns[-1].answer)
     given = previous_amount(turns[-1].answer)
     if given and _AMOUNT_ASKED.match(q) and given not in context:
         # "And how many were upheld?" after "534 complaints": that amount is not the answer
@@ -161,6 +165,44 @@ def resolve_references(question: str, previous: str, previous_answer: str = "") 
     if role and body:  # "And who is her vice-chair?" after "Who chairs the X Committee?"
         return f"{role.group(1)} of {body.group(1)}?"  # the X Committee's, not another's
     return question
+
+
+_PREPS = r"on|in|for|at|under|during|from|with|by|before|after|since|until"
+_PREP_FRAGMENT = re.compile(rf"^(?:(?:what|how) about\s+)?({_PREPS})\s+([^?]+?)\s*\?*\s*$", re.I)
+"""A follow-up that is one prepositional phrase ("And on New Year's Eve?", "In 2013?")."""
+_ONE_FRAGMENT = re.compile(r"^(?:(?:what|how) about\s+)?the\s+(\w+)\s+one\s*\?*\s*$", re.I)
+"""A follow-up that swaps the rank of the thing asked about ("And the last one?")."""
+_RANK_WORD = re.compile(
+    r"\bthe\s+(first|last|next|previous|second|third|fourth|fifth|latest|earliest|"
+    r"[a-z]+est)\b",
+    re.I,
+)
+
+
+def parallel_slot(question: str, previous: str) -> str:
+    """The previous question with the slot the follow-up fills swapped for it, or "":
+    "On New Year's Eve?" after "When does the last tram leave on weekdays?" asks "When
+    does the last tram leave on New Year's Eve?" (the last phrase with the same
+    preposition); "The last one?" after "When does the first bus leave?" asks "When does
+    the last bus leave?". Grammar only: the same preposition, or a rank word after
+    "the"; the previous question keeps everything else it asked."""
+    body = previous.rstrip()
+    one = _ONE_FRAGMENT.match(question)
+    if one:
+        ranks = list(_RANK_WORD.finditer(body))
+        if not ranks or ranks[-1].group(1).lower() == one.group(1).lower():
+            return ""
+        r = ranks[-1]
+        return f"{body[: r.start(1)]}{one.group(1)}{body[r.end(1) :]}"
+    frag = _PREP_FRAGMENT.match(question)
+    if not frag:
+        return ""
+    prep = frag.group(1).lower()
+    slots = list(re.finditer(rf"\b{prep}\s+(.+?)(?=\s+(?:{_PREPS})\b|\s*[?,;.]|\s*$)", body, re.I))
+    if not slots:
+        return ""
+    m = slots[-1]
+    return f"{body[: m.start(1)]}{frag.group(2)}{body[m.end(1) :]}"
 
 
 _NAMED = re.compile(

@@ -393,6 +393,34 @@ def _stated_numbers(text: str, words: bool) -> frozenset[str]:
     return frozenset(n.rstrip("0").rstrip(".") if "." in n else n for n in out)
 
 
+def number_bindings(text: str) -> frozenset[tuple[str, str]]:
+    """The numbers ``text`` states right before a word, with that word's stem ("two zones",
+    "2 zones" -> ("2", "zone")): a question's "across two zones" is held by a sentence that
+    binds the same number to the same noun, and contradicted by one that binds another
+    ("one zone"). Numbers in digits or words; years are left out (they date a thing)."""
+    return _number_bindings(text)
+
+
+@lru_cache(maxsize=16384)
+def _number_bindings(text: str) -> frozenset[tuple[str, str]]:
+    """:func:`number_bindings`, cached: the ranking reads each sentence for many questions."""
+    out = set()
+    for m in _BOUND_NUMBER.finditer(text):
+        raw, word = m.group(1).lower(), m.group(2).lower()
+        n = WORD_NUMBERS.get(raw, ORDINALS.get(raw)) if raw.isalpha() else raw.replace(",", "")
+        if n is None or str(n) == "0" or re.fullmatch(r"1[89]\d\d|20\d\d", raw):
+            continue
+        if word in STOPWORDS or word.isdigit():
+            continue
+        out.add((str(n), stem(word)))
+    return frozenset(out)
+
+
+_BOUND_NUMBER = re.compile(
+    r"(?<![\w.,£$€])(\d[\d,]*|" + "|".join([*WORD_NUMBERS, *ORDINALS]) + r")\s+([A-Za-z]+)\b", re.I
+)
+
+
 def capital_qualifiers(text: str) -> dict[str, set[str]]:
     """For each capitalised word, the capitalised words right before it, with only a space
     between ("Deputy Mayor" -> {"mayor": {"deputy"}}; "" when none): a title asked at
