@@ -26,13 +26,11 @@ from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.layout import content_span, is_heading_line
 from rag.answer.neighbours import ANAPHOR
+from rag.answer.noun_phrases import asked_role, dropped_modifiers, modifier_rivals
 from rag.answer.qtypes import asks_money
 from rag.answer.qualifiers import (
-    asked_role,
     calendar_words,
-    dropped_modifiers,
     focus_conflict,
-    modifier_rivals,
     number_of,
     pick_value,
     question_qualifiers,
