@@ -256,7 +256,8 @@ def test_chinese_person_names_after_a_post_or_before_saying(sentence: str, name:
 
 def test_a_who_question_over_chinese_text_leads_with_the_name() -> None:
     from rag.answer.cjk import cjk_pick_value
-    from rag.answer.extractive import _typed, value_first
+    from rag.answer.extractive import _typed
+    from rag.answer.factoid import value_first
     from rag.lang import with_question_word
 
     question = with_question_word("东兴市商务局局长是谁？")
