@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.answer.abstain import spelled_out
+from rag.answer.abstain_checks import spelled_out
 from rag.text import tokenize
 from tests.conftest import assistant_over, gate_features
 

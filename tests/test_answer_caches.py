@@ -164,14 +164,14 @@ def test_titles_name_reads_the_cached_title_pairs() -> None:
 def test_phrase_lookups_of_a_sentence_match_its_words() -> None:
     """The cached joined pairs, first-term positions and term set of a sentence are what
     its words give, and the modifier rivals read through them are unchanged."""
-    from rag.answer.qualifiers import (
+    from rag.answer.noun_phrases import (
         _first_positions,
         _joined,
         _joined_firsts,
         _word_terms,
         modifier_rivals,
-        words,
     )
+    from rag.answer.qualifiers import words
 
     for text in SENTENCES:
         ws = words(text)

@@ -19,7 +19,9 @@ import pytest
 
 from rag.answer.candidates import Scored
 from rag.answer.citations import _with_markers, ends_with_abbreviation, split_claims
-from rag.answer.extractive import ExtractiveBackend, _cite, _holds_value, value_first
+from rag.answer.draft import _cite
+from rag.answer.extractive import ExtractiveBackend, _holds_value
+from rag.answer.factoid import value_first
 from rag.answer.spans import asked_names
 from rag.config import Config
 from rag.types import Chunk

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.citations import strip_markers
-from rag.answer.extractive import value_first
+from rag.answer.factoid import value_first
 from rag.answer.layout import content_span, is_label
 from rag.answer.qualifiers import focus_conflict, pick_value, rival_bound
 from rag.answer.spans import (

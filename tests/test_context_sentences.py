@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.answer.neighbours import with_antecedent, with_continuation
-from rag.answer.qualifiers import asked_role
+from rag.answer.noun_phrases import asked_role
 from rag.answer.spans import answer_values
 from tests.conftest import assistant_over, sentence_of
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer.cjk import asked_unit, cjk_pick_value
+from rag.answer.cjk import cjk_pick_value
+from rag.answer.counted import asked_unit
 from rag.answer.layout import content_span, is_heading_line, is_label
 from rag.answer.spans import (
     stated_numbers,

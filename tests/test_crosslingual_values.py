@@ -171,7 +171,7 @@ def test_vietnamese_questions_find_english_passages_in_a_mixed_corpus(tmp_path: 
     ],
 )
 def test_chinese_asked_attribute(question: str, attribute: str) -> None:
-    from rag.answer.cjk import cjk_asked_attribute
+    from rag.answer.counted import cjk_asked_attribute
 
     assert cjk_asked_attribute(question) == attribute
 
@@ -179,7 +179,8 @@ def test_chinese_asked_attribute(question: str, attribute: str) -> None:
 def test_a_chinese_sentence_without_the_asked_attribute_is_a_near_miss() -> None:
     """The storage centre's capacity does not answer what it cost; its capacity does."""
     from rag.answer.abstain import FEATURES
-    from rag.answer.cjk import across_languages, cjk_attribute_missing
+    from rag.answer.cjk import across_languages
+    from rag.answer.counted import cjk_attribute_missing
 
     doc = (XL_DOCS / "zh" / "zh_01_pingxiang_fruit.txt").read_text("utf-8")
     sentence = next(s for s in doc.split("。") if "冷链仓储中心" in s) + "。"
@@ -199,7 +200,7 @@ def test_a_chinese_sentence_without_the_asked_attribute_is_a_near_miss() -> None
 def test_a_vietnamese_sentence_without_the_counted_word_is_a_near_miss() -> None:
     """ "bao nhiêu tấn" (how many tonnes) is not answered by a count of trucks; tone marks
     count ("tấn" is not "Tân" of Tân Thanh); a count in the asked word answers."""
-    from rag.answer.cjk import vi_counted_missing
+    from rag.answer.counted import vi_counted_missing
 
     sentence = "Cửa khẩu Tân Thanh đã thông quan 4.820 xe container sầu riêng."
     assert vi_counted_missing("Tân Thanh đã thông quan bao nhiêu tấn sầu riêng?", sentence)
@@ -255,7 +256,8 @@ def test_chinese_person_names_after_a_post_or_before_saying(sentence: str, name:
 
 def test_a_who_question_over_chinese_text_leads_with_the_name() -> None:
     from rag.answer.cjk import cjk_pick_value
-    from rag.answer.extractive import _typed, value_first
+    from rag.answer.extractive import _typed
+    from rag.answer.factoid import value_first
     from rag.lang import with_question_word
 
     question = with_question_word("东兴市商务局局长是谁？")
@@ -335,7 +337,8 @@ def test_a_count_of_things_is_not_answered_by_a_measure(
     "4,6 km"; the gate reads it as the counted thing under another name (an English
     pair keeps the English rules: its features are left alone)."""
     from rag.answer.abstain import FEATURES
-    from rag.answer.cjk import across_languages, measured_not_counted
+    from rag.answer.cjk import across_languages
+    from rag.answer.counted import measured_not_counted
     from rag.lang import detect_language
 
     assert measured_not_counted(question, sentence) is conflict

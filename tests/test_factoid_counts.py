@@ -6,7 +6,8 @@ and quoted the whole 60-word sentence with every count in it.
 
 from __future__ import annotations
 
-from rag.answer.extractive import shorten, value_first
+from rag.answer.draft import shorten
+from rag.answer.factoid import value_first
 from rag.answer.qtypes import several_counts
 
 CASES = (

@@ -88,7 +88,7 @@ def test_a_sentence_ending_in_a_colon_is_quoted_with_its_items() -> None:
     quoted nothing of the list, and the sentence did not count as holding one (a table
     row of amounts outranked it). The introducing sentence is typed as one holding a
     list, is quoted with the bullet items after it, and the answer gives them as one claim."""
-    from rag.answer.extractive import _cite
+    from rag.answer.draft import _cite
     from rag.answer.lists import cite_each, with_items
     from rag.answer.typed import _typed
     from rag.types import Chunk

@@ -13,7 +13,8 @@ backend's (meaning, wording). No word of any corpus is in the rules they test.
 from __future__ import annotations
 
 from rag.answer import compare, disagree, recency, supporting
-from rag.answer.extractive import Scored, compose
+from rag.answer.draft import compose
+from rag.answer.extractive import Scored
 from rag.types import Chunk
 
 DATES = {"old.txt": "2025-02-11", "mid.txt": "2025-03-04", "new.txt": "2025-06-12"}

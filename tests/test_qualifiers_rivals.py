@@ -13,13 +13,8 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import abstain
-from rag.answer.qualifiers import (
-    asked_role,
-    dropped_modifiers,
-    modifier_rivals,
-    question_qualifiers,
-    rival_bound,
-)
+from rag.answer.noun_phrases import asked_role, dropped_modifiers, modifier_rivals
+from rag.answer.qualifiers import question_qualifiers, rival_bound
 from rag.text import tokenize
 from tests.conftest import assistant_over, gate_features
 

@@ -9,7 +9,8 @@ question asks for a clock time: a weekday or a season never leads its answer.
 
 from __future__ import annotations
 
-from rag.answer.extractive import _typed, value_first
+from rag.answer.extractive import _typed
+from rag.answer.factoid import value_first
 from rag.answer.spans import answer_values, value_spans
 
 BIRTH = (

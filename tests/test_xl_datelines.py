@@ -119,7 +119,7 @@ def test_nameless_hits_fill_only_a_short_list() -> None:
 
 
 def test_a_count_of_another_kind_of_thing_across_languages() -> None:
-    from rag.answer.cjk import asked_count_kind, count_kind_rival
+    from rag.answer.counted import asked_count_kind, count_kind_rival
 
     assert asked_count_kind("2025年经口岸通过的货车有多少辆？") == "vehicles"
     assert asked_count_kind("How many international travel companies are licensed?") == "firms"

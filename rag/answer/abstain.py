@@ -7,7 +7,8 @@ is in the corpus; does it hold the names, codes and numbers the question pins it
 to; does it hold the asked-for kind of value; how close is it in meaning. The weights
 live in ``abstain_model.json`` next to this module and are refitted from the dev split
 of the evaluation suite by ``scripts/fit_abstention.py``; no threshold is set by hand
-per rule. ``Config.min_answer_score`` is the probability needed to answer.
+per rule. ``Config.min_answer_score`` is the probability needed to answer. The checks
+that compare the question with the sentence alone are in :mod:`rag.answer.abstain_checks`.
 """
 
 from __future__ import annotations
@@ -22,17 +23,26 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.abstain_checks import (
+    _calendar_rival,
+    _holds_money,
+    _letter_words,
+    _modifier_missing,
+    _name_rival,
+    _names_missing_idf,
+    _partitive_missing,
+    _plain_numbers,
+    _role_missing,
+    spelled_out,
+)
 from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.layout import content_span, is_heading_line
 from rag.answer.neighbours import ANAPHOR
+from rag.answer.noun_phrases import dropped_modifiers, modifier_rivals
 from rag.answer.qtypes import asks_money
 from rag.answer.qualifiers import (
-    asked_role,
-    calendar_words,
-    dropped_modifiers,
     focus_conflict,
-    modifier_rivals,
     number_of,
     pick_value,
     question_qualifiers,
@@ -48,15 +58,12 @@ from rag.answer.slots import (
 from rag.answer.spans import (
     ANSWER_KINDS,
     asked_names,
-    modifier_pairs,
     qualifier_mismatch,
     stated_numbers,
-    value_spans,
 )
 from rag.answer.yesno import is_yes_no
 from rag.ingest.chunking import answer_spans
-from rag.text import STOPWORDS, fold, is_table_row, table_header, tokenize
-from rag.text import names as text_names
+from rag.text import STOPWORDS, is_table_row, table_header, tokenize
 from rag.types import Document, Hit
 
 MODEL_PATH = Path(__file__).with_name("abstain_model.json")
@@ -415,32 +422,6 @@ def _modifier_rival(question: str, sentence: str, doc_text: str, stats: CorpusSt
     return max((stats.idf(t) for t in modifier_rivals(question, sentence, neighbours)), default=0.0)
 
 
-def _role_missing(question: str, near: set[str], stats: CorpusStats) -> float:
-    """IDF-weighted share of the asked post's terms (:func:`asked_role`) that the sentence
-    and its context lack (0 for other questions)."""
-    terms = set(asked_role(question))
-    if not terms:
-        return 0.0
-    w = {t: stats.idf(t) for t in sorted(terms)}
-    held = {t for t in terms if t in near or _SAME_RANK.get(t, "") in near}
-    return sum(v for t, v in w.items() if t not in held) / (sum(w.values()) or 1.0)
-
-
-_SAME_RANK = {"deputy": "vice", "vice": "deputy"}
-"""English words for the same second rank: "her deputy" is the "Vice-Chair"."""
-
-
-def _calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
-    """The question names a weekday or month that the sentence and its context lack, and
-    the sentence names another one: a closed class, so the other one is a rival."""
-    asked = calendar_words(question)
-    if not asked:
-        return False
-    said = calendar_words(sentence)
-    missing = {a for a in asked if not set(tokenize(a)) <= near}
-    return bool(missing) and bool(said - asked)
-
-
 _PLACE_ASKED = re.compile(r"\bwhere\b", re.I)
 _PLACE_PHRASE = re.compile(
     r"\b(?:in|at|on|near|beside|behind|under|above|below|inside|outside|opposite|along|"
@@ -451,26 +432,6 @@ _PLACE_PHRASE = re.compile(
 """A place is stated with a preposition of place or direction ("on the label", "in
 Harrowgate", "at 12 Fenwick Road", "next to the entrance"): a where-question's sentence
 without any ("The controller has a colour display and five buttons") says where nothing is."""
-
-
-def _holds_money(sentence: str) -> bool:
-    """Does the sentence name an amount of money (or a share of one, a percentage)?"""
-    return any(v.kind in {"money", "percent"} for v in value_spans(sentence))
-
-
-_PARTITIVE = re.compile(r"\bhow (?:many|much) of\b", re.I)
-
-
-def _partitive_missing(
-    question: str, focus: list[str], near: set[str], stats: CorpusStats
-) -> float:
-    """A question for part of a total ("How many of the doctors are consultants?"): the
-    IDF of the rarest term that names the part (outside the counted thing) that the
-    sentence and its context lack. A total that is not broken down does not answer it."""
-    if not focus or not _PARTITIVE.search(question):
-        return 0.0
-    rest = [t for t in tokenize(question) if t not in focus and not number_of(t).isdigit()]
-    return max((stats.idf(t) for t in rest if t not in near), default=0.0)
 
 
 def _qualifier_missing(
@@ -513,27 +474,12 @@ def _code_digits(doc_text: str, sentence: str) -> set[str]:
     return stated_numbers(labels) - _plain_numbers(labels)
 
 
-def _letter_words(question: str, letter: str) -> list[str]:
-    """The words a series letter follows in the question ("Class" for "Class A")."""
-    return [m.group(1) for m in re.finditer(rf"\b([A-Za-z]+)\s+{letter}\b", question, re.I)]
-
-
 def _context_of(doc_text: str, sentence: str) -> tuple[str, str]:
     """The context texts of ``sentence`` (its first occurrence) in ``doc_text``."""
     start = doc_text.find(sentence)
     if start < 0:
         return "", ""
     return context_texts(doc_text, start, start + len(sentence))
-
-
-@lru_cache(maxsize=4096)
-def _plain_numbers(text: str) -> frozenset[str]:
-    """Numbers of ``text`` outside codes ("HX-40", "R32" hold none), ordinals as digits
-    (cached: a sentence and its context are checked for many questions)."""
-    return frozenset(stated_numbers(_CODE_TOKEN.sub(" ", text)))
-
-
-_CODE_TOKEN = re.compile(r"\b[A-Za-z]+[-–]?\d[\w-]*|\b\d+[A-Za-z]+\d[\w-]*")
 
 
 def _place_absent(question: str, sentence: str, doc_text: str) -> bool:
@@ -545,68 +491,3 @@ def _place_absent(question: str, sentence: str, doc_text: str) -> bool:
     return not (
         ANAPHOR.search(sentence) and _PLACE_PHRASE.search(_context_of(doc_text, sentence)[0])
     )
-
-
-_PRONOUN_SUBJECT = re.compile(r"^\W*(?:he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
-
-
-def _name_rival(
-    question: str, qtype: str, asked: set[str], sentence: str, own: set[str], qterms: set[str]
-) -> float:
-    """Share of the question's names (terms of two letters or more) that the sentence and
-    its heading lack, when the sentence names someone or something the question does not:
-    the same statement made about another harbour, firm or person ("Fishing crews from
-    Port Aldwick will be allowed to land 1,850 tonnes" for "How many tonnes may Kessock
-    Harbour land?"). 0 for a who-question, whose answer is a name the question lacks, and
-    for a sentence whose subject is a pronoun ("He emphasised ..."): who it is, and so
-    what is said of whom, is named before it."""
-    if qtype == "person" or _PRONOUN_SUBJECT.match(sentence):
-        return 0.0
-    terms = {t for t in asked if t not in STOPWORDS and len(t) > 1}
-    missing = terms - own
-    if not missing or not any(not set(tokenize(n)) & qterms for n in text_names(sentence)):
-        return 0.0
-    return len(missing) / len(terms)
-
-
-_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
-
-
-def spelled_out(question: str, sentence: str) -> set[str]:
-    """The folded acronyms of the question ("QA", "CEO") whose words the sentence spells
-    out, one word per letter in a row ("quality assurance", "chief executive officer"):
-    the name is there, written in full."""
-    acronyms = {m.group() for m in _ACRONYM.finditer(question)}
-    if not acronyms:
-        return set()
-    words = re.findall(r"[A-Za-z][\w'-]*", sentence)
-    runs = {  # the initials of each run of content words, as long as an acronym
-        "".join(w[0] for w in run).lower()
-        for n in {len(a) for a in acronyms}
-        for run in (words[i : i + n] for i in range(len(words) - n + 1))
-        if not any(fold(w) in STOPWORDS for w in run)
-    }
-    return {
-        t
-        for a in acronyms
-        if a.lower() in runs and not re.search(rf"\b{a}\b", sentence)
-        for t in tokenize(a)
-    }
-
-
-def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> float:
-    """IDF-weighted share of the question's name terms that the sentence (and its heading
-    or title) lacks: a missing rare name says more than a missing common one."""
-    if not names:
-        return 0.0
-    w = {t: stats.idf(t) for t in sorted(names)}
-    return sum(v for t, v in w.items() if t not in own) / (sum(w.values()) or 1.0)
-
-
-def _modifier_missing(
-    question: str, sentence: str, sent: set[str], own: set[str], stats: CorpusStats
-) -> float:
-    """The IDF of the rarest modifier the question puts on a noun that the sentence has
-    without it (0 when none)."""
-    pairs = modifier_pairs(question)
-    return min(1.0, max((stats.idf(m) for m, h in pairs if h in sent and m not in own), default=0))

@@ -22,7 +22,8 @@ from rag.answer import abstain, disagree, recency
 from rag.answer.candidates import Scored
 from rag.answer.citations import Source, SupportChecker, verify
 from rag.answer.corpus import IndexedCorpus, manifest_key
-from rag.answer.extractive import ExtractiveBackend, ExtractiveDraft, compose, unstated_numbers
+from rag.answer.draft import ExtractiveDraft, compose
+from rag.answer.extractive import ExtractiveBackend, unstated_numbers
 from rag.answer.followup import (
     Turn,
     condense_heuristic,

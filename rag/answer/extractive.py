@@ -4,40 +4,33 @@ No generative model. Candidate sentences come from the retrieved passages; each 
 scored on meaning (embedding similarity to the question), wording (share of the
 question's terms it contains) and whether it holds the kind of thing asked for (a
 number for "how many", a name for "who", a date for "when"). The answer is built
-from the best sentences, each cited, so it is grounded by construction.
+from the best sentences, each cited, so it is grounded by construction; the wording of
+that answer (value-first leads, shortened sentences, citation markers) is
+:mod:`rag.answer.draft`'s.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.answer.aggregate import promoted, with_extreme_row, with_row_lead
 from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
-from rag.answer.citations import Source, ends_with_abbreviation
 from rag.answer.date_binding import bind_dates
+from rag.answer.draft import ExtractiveDraft, _compose_joint, compose
 from rag.answer.factoid import FACTOID_WORDS as FACTOID_WORDS  # re-exported
 from rag.answer.factoid import VALUE_MARGIN as VALUE_MARGIN
-from rag.answer.factoid import (
-    _clauses,
-    _factoid_value,
-    _holds_value,
-    _lead,
-    row_value_first,
-    value_first,
-)
+from rag.answer.factoid import _clauses, _holds_value
 from rag.answer.followup import split_context
-from rag.answer.lists import asks_for_list, cite_each
+from rag.answer.lists import asks_for_list
 from rag.answer.neighbours import with_neighbours
 from rag.answer.qtypes import (  # re-exported: the answer chain imports them from here
     STRICT_TYPES,
     asks_money,
     count_focus,
     question_type,
-    several_counts,
 )
 from rag.answer.qtypes import VALUE_TYPES as VALUE_TYPES
 from rag.answer.qtypes import unstated_numbers as unstated_numbers
@@ -49,7 +42,7 @@ from rag.answer.spans import (
     stated_numbers,
 )
 from rag.answer.two_part import joint_pick, with_question_word, with_referents
-from rag.answer.typed import TYPED, _number_near, _type_match, _typed
+from rag.answer.typed import TYPED, _type_match, _typed
 from rag.config import Config
 from rag.embed.encoder import Embedder
 from rag.lang import detect_language
@@ -68,70 +61,6 @@ UNTYPED_LEAD = (0.15, 0.4)
 score and in wording, to rank above it: "A host may hold at most one Class C licence" for
 "How many Class C licences may one host hold?" (the question states "one"), against a
 sentence counting Class C licences in force."""
-
-
-@dataclass
-class ExtractiveDraft:
-    """The drafted answer (with [n] markers), what the markers refer to, and confidence.
-
-    ``parts`` holds, for a two-part question, each part and the sentence picked for it
-    (gated one by one); for other questions it is empty.
-    """
-
-    question: str
-    text: str
-    sources: list[Source]
-    best: Scored | None
-    candidates: list[Scored]
-    parts: list[tuple[str, Scored]] = field(default_factory=list)
-    plain: str = ""  # the same picks without value-first leads: the fallback if those fail
-
-
-def compose(
-    question: str, picks: list[tuple[str, Scored]], scored: list[Scored], parts: object
-) -> ExtractiveDraft:
-    """A draft citing each picked sentence, shortened for the (part) question it answers."""
-    sources = [Source(n, s.chunk, s.score) for n, (_, s) in enumerate(picks, start=1)]
-    plain = " ".join(
-        cite_each(shorten(s.chunk.text, p), n, _cite) for n, (p, s) in enumerate(picks, start=1)
-    )
-    text = " ".join(
-        _cite(v, n)
-        if (v := s.typed >= 1.0 and _value_first(s, p if parts else question))
-        else cite_each(shorten(s.chunk.text, p), n, _cite)
-        for n, (p, s) in enumerate(picks, start=1)
-    )
-    best = picks[0][1] if parts and picks else (scored[0] if scored else None)
-    return ExtractiveDraft(question, text, sources, best, scored, picks if parts else [], plain)
-
-
-def _value_first(s: Scored, question: str) -> str | None:
-    """The factoid answer of a pick: a table row's value read with its column's name
-    (:func:`row_value_first`), any other sentence's by :func:`value_first`."""
-    if s.typing and (lead := row_value_first(s.chunk.text, s.typing, question)):
-        return lead
-    return value_first(s.chunk.text, question)
-
-
-def _compose_joint(
-    question: str, parts: list[tuple[str, Scored]], scored: list[Scored]
-) -> ExtractiveDraft:
-    """A draft citing one sentence that answers every part: the parts' values first
-    ("310 solar panels — The terminal's roof carries 310 solar panels, which ... [1]"),
-    then the whole sentence; each part is still gated. When a part that holds its kind of
-    value picks none, or two parts pick the same one, no value leads (one would be
-    wrong): the sentence alone answers."""
-    best = parts[0][1]
-    sentence = best.chunk.text
-    found = [_factoid_value(sentence, p) for p, s in parts if s.typed >= 1.0]
-    plain = _cite(sentence, 1)
-    text = plain
-    values = [f for f in found if f is not None]
-    if values and len(values) == len(found) == len({(v.start, v.end) for v, _ in values}):
-        lead = "; ".join(_lead(sentence, v, focus) for v, focus in values)
-        text = _cite(f"{lead[:1].upper()}{lead[1:]} — {sentence}", 1)
-    sources = [Source(1, best.chunk, best.score)]
-    return ExtractiveDraft(question, text, sources, best, scored, parts, plain)
 
 
 class ExtractiveBackend:
@@ -555,66 +484,3 @@ def _term_weights(qterms: set[str], sets: list[frozenset[str]]) -> dict[str, flo
     order follows the string hash seed, and float addition is not associative)."""
     n = len(sets) or 1
     return {t: float(np.log(1 + n / (1 + sum(t in s for s in sets)))) for t in sorted(qterms)}
-
-
-def shorten(sentence: str, question: str, limit: int = 180) -> str:
-    """Keep the clauses of a long sentence that answer a factoid question.
-
-    "In 2025, forces ... mechanisms, holding 20 talks, ..., making 113 hotline calls."
-    -> "In 2025, forces ... mechanisms … making 113 hotline calls." The opening clauses
-    keep who/when; the other kept clauses hold the asked-for value. Open questions
-    ("what", "why") keep the whole sentence; so does any sentence where no clause
-    stands out.
-    """
-    qtype = question_type(question)
-    if len(sentence) <= limit or qtype not in {"number", "measure", "date"}:
-        return sentence
-    spans = _clauses(sentence)
-    head = 0
-    while head < len(spans) - 1 and spans[head][1] < 60:
-        head += 1
-    focus = count_focus(question)
-    qterms = set(tokenize(question))
-
-    def answers(a: int, b: int) -> bool:
-        text = sentence[a:b]
-        return (
-            _type_match(qtype, question, text, focus) >= 1.0
-            and (not focus or _number_near(text, focus))
-            and bool(qterms & set(tokenize(text)))
-        )
-
-    overlap = {
-        i: (
-            len(set(focus) & set(tokenize(sentence[a:b]))),
-            len(qterms & set(tokenize(sentence[a:b]))),
-        )
-        for i, (a, b) in enumerate(spans)
-        if answers(a, b)
-    }
-    if not overlap:
-        return sentence
-    best = max(overlap.values())
-    multi = several_counts(question)  # "how many talks and meetings": keep each count
-    keep = [i for i, n in overlap.items() if n == best or (multi and n[0] > 0)]
-    chosen = sorted({*range(head + 1), *keep})
-    pieces: list[list[int]] = []
-    for i in chosen:
-        a, b = spans[i]
-        if pieces and i == pieces[-1][2] + 1:
-            pieces[-1][1], pieces[-1][2] = b, i
-        else:
-            pieces.append([a, b, i])
-    out = " … ".join(sentence[a:b].rstrip(" ,;.") for a, b, _ in pieces)
-    return out + "."
-
-
-def _cite(sentence: str, n: int) -> str:
-    """``sentence`` with the marker ``[n]`` before its end mark ("… calls [1]."), after
-    a closing abbreviation ("… at 6.40 a.m. [1]")."""
-    s = sentence.rstrip().rstrip("。！？")  # a Chinese quote: the marker and "." end it instead
-    if ends_with_abbreviation(s):
-        return f"{s} [{n}]"
-    if s and s[-1] in ".!?":
-        return f"{s[:-1]} [{n}]{s[-1]}"
-    return f"{s} [{n}]."

@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rag.answer import abstain, aggregate, two_part, yesno
-from rag.answer.extractive import VALUE_TYPES, ExtractiveDraft, Scored, compose, question_type
+from rag.answer.draft import ExtractiveDraft, compose
+from rag.answer.extractive import VALUE_TYPES, Scored, question_type
 from rag.answer.followup import split_context
 from rag.types import Hit
 

@@ -27,15 +27,8 @@ from rag import prompts
 from rag.answer.citations import Source
 from rag.answer.compare import Value, conflict, same_value
 from rag.answer.disagree import DateOf, cite_sentence, show_date
-from rag.answer.extractive import (
-    STRICT_TYPES,
-    VALUE_TYPES,
-    ExtractiveDraft,
-    Scored,
-    compose,
-    question_type,
-    shorten,
-)
+from rag.answer.draft import ExtractiveDraft, compose, shorten
+from rag.answer.extractive import STRICT_TYPES, VALUE_TYPES, Scored, question_type
 from rag.answer.followup import split_context
 from rag.answer.supporting import (
     answer_value,

@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.qualifiers import calendar_words, modifier_rivals
+from rag.answer.noun_phrases import modifier_rivals
+from rag.answer.qualifiers import calendar_words
 from rag.answer.spans import stated_numbers
 from rag.text import fold
 
