@@ -136,3 +136,21 @@ def test_a_candidate_holding_the_questions_code_ranks_before_a_close_one_without
     assert not _lacks_pinned(q, [far, row])(far)  # far better worded: it keeps its place
     beta = "How long did the 4.0 beta last?"
     assert not _lacks_pinned(beta, [tram, row])(tram)  # "4" and "0" pin nothing
+
+
+def test_a_candidate_binding_another_number_to_the_asked_noun_ranks_after_one_binding_it() -> None:
+    """ "across two zones": "one zone" is a contradicted qualifier whatever its score; a
+    candidate binding no number to "zone" keeps its place."""
+    from rag.answer.extractive import _lacks_pinned
+    from rag.answer.spans import number_bindings
+
+    assert number_bindings("across two zones?") == {("2", "zone")}
+    assert number_bindings("| 2 zones | £3.40 |") == {("2", "zone")}
+    assert number_bindings("In 2024 there were 3,412 complaints") == {("3412", "complaint")}
+    q = "How much is an adult single across two zones?"
+    prose = _cand("f", "", "The adult single fare for one zone will rise to £2.20.", 0.66)
+    row = _cand("f", "", "| 2 zones | £3.40 | £1.70 |", 0.53, 300)
+    other = _cand("f", "", "Adult fares rise by 5 percent in January.", 0.60, 500)
+    key = _lacks_pinned(q, [prose, row, other])
+    assert key(prose) and not key(row) and not key(other)
+    assert not _lacks_pinned(q, [prose, other])(prose)  # nothing binds "two zones": no rival

@@ -131,3 +131,22 @@ def test_a_post_next_to_the_person_named_keeps_the_previous_question_s_body() ->
     assert resolve_references("Who is his deputy?", "Who is Tembury's clerk?") == (
         "Who is his deputy?"
     )
+
+
+def test_a_one_phrase_follow_up_swaps_the_previous_question_s_matching_slot() -> None:
+    """The same preposition, or a rank word after "the": the slot is swapped and the rest
+    of the previous question kept; the result is a whole question, with no context."""
+    last = "When does the last tram leave the depot on weekdays?"
+    assert condense_heuristic("And on Christmas Eve?", [Turn(last, "23:50")]) == (
+        "When does the last tram leave the depot on Christmas Eve?"
+    )
+    first = "When does the first bus leave the harbour?"
+    assert condense_heuristic("And the last one?", [Turn(first, "05:40")]) == (
+        "When does the last bus leave the harbour?"
+    )
+    counted = "How many crates did the shed hold in 2019?"
+    assert condense_heuristic("And in 2013?", [Turn(counted, "40")]) == (
+        "How many crates did the shed hold in 2013?"
+    )
+    # no slot with that preposition: carried as context, as before
+    assert split_context(condense_heuristic("And in eco mode?", [Turn("How loud is it?", "")]))[1]

@@ -89,3 +89,26 @@ def test_a_rows_value_is_chosen_by_its_column_and_led_by_its_cell() -> None:
     typing = row_with_header(contact, "Town | Centre | Address | Contact")
     lead = row_value_first(contact, typing, "Who should I ask for at the centre in Pirrick?")
     assert lead is not None and lead.startswith("Maeve Drummore — "), lead
+
+
+FARES = (
+    "# Ferry fares\n\n"
+    "The single fare for one crossing will rise from £4.10 to £4.30 in the spring.\n\n"
+    "| Crossings | Adult | Child |\n"
+    "|---|---|---|\n"
+    "| 1 crossing | £4.10 | £2.05 |\n"
+    "| 2 crossings | £7.60 | £3.80 |\n"
+    "| 3 crossings | £10.20 | £5.10 |\n"
+)
+
+
+def test_a_number_the_question_binds_to_a_noun_picks_the_row_that_binds_it(
+    tmp_path: Path,
+) -> None:
+    """ "across two crossings": the prose sentence about "one crossing" is worded more like
+    the question, but it binds another number to the same noun; the "2 crossings" row binds
+    the asked one and answers (real MiniLM, FAISS, BM25 and the fitted gate)."""
+    bot = assistant_over(tmp_path, {"fares.md": FARES})
+    got = bot.ask("How much is an adult single for two crossings?")
+    assert not got.abstained
+    assert "£7.60" in got.answer and "£4.10" not in got.answer.split("[1]")[0]
