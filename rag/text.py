@@ -54,9 +54,11 @@ _ABBREV = {
     "p",
 }
 _BOUNDARY = re.compile(
-    r"[.!?…]+[\"”’)\]]*(?=\s)|[。！？]+[”’」』）)\]]*|\n\s*\n|\n(?=\s*[-*#•|])"
+    r"[.!?…]+[\"”’)\]]*(?=\s)|[。！？]+[”’」』）)\]]*|\n\s*\n|\n(?=\s*[-*#•|])|"
+    r"\n(?=[ \t]*\d{1,2}[.)][ \t])"
 )  # full-width 。！？ end a sentence with no space after them (Chinese, Japanese); a line
-# opening with "|" is a table row: one row, one sentence
+# opening with "|" is a table row: one row, one sentence; a line opening with "5. " or
+# "5) " is a numbered list item (its marker's dot ends nothing: _is_abbreviation)
 _WORD_BEFORE = re.compile(r"(\S+)$")
 
 
@@ -179,6 +181,9 @@ def _is_abbreviation(text: str, dot: int, floor: int) -> bool:
     word = m.group(1).lstrip('("“‘').lower()
     if word in _ABBREV or (len(word) == 1 and word.isalpha()):
         return True
+    line_start = text.rfind("\n", 0, m.start(1)) + 1
+    if word.isdigit() and len(word) <= 2 and not text[line_start : m.start(1)].strip():
+        return True  # "5. Dunmore ...": a numbered list item's marker, not a sentence
     # "the 2025." ends a sentence, but a following lowercase word means it did not.
     nxt = text[dot + 1 : dot + 3].strip()[:1]
     return bool(nxt) and nxt.islower()

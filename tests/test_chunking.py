@@ -75,3 +75,25 @@ def test_combining_marks_and_rtl(raw: str) -> None:
     text = unicodedata.normalize("NFC", raw)
     for a, b in chunk_spans(text, 50, 1):
         assert text[a:b] and text[a:b] == text[a:b].strip()
+
+
+def test_a_numbered_list_item_is_a_sentence_of_its_own_and_its_marker_ends_nothing() -> None:
+    """ "4. Corvan (...)\\n5. Dunmore ...": an item without a full stop was joined to the
+    next item's marker ("... 2022)\\n5."), and an answer quoted "5" from it."""
+    from rag.answer.layout import content_span
+    from rag.answer.spans import stated_numbers
+    from rag.text import sentence_spans
+
+    text = "Varieties:\n\n4. Corvan (released 2022)\n5. Dunmore: the highest yield. It won.\n"
+    got = [text[a:b] for a, b in sentence_spans(text)]
+    assert got == [
+        "Varieties:",
+        "4. Corvan (released 2022)",
+        "5. Dunmore: the highest yield.",
+        "It won.",
+    ]
+    x, _, _ = content_span("4. Corvan (released 2022)")
+    assert "4. Corvan (released 2022)"[x:] == "Corvan (released 2022)"  # quoted without "4."
+    assert stated_numbers("4. Corvan (released 2022)") == {"2022"}
+    plain = "We sowed 5.\nThen it rained."
+    assert [plain[a:b] for a, b in sentence_spans(plain)] == ["We sowed 5.", "Then it rained."]

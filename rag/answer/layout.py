@@ -118,7 +118,14 @@ def content_span(text: str) -> tuple[int, int, str]:
     if m and _is_place(m.group(1), text[m.end() : end]) and m.end() < end - 20:
         labels.append(m.group().strip(" —–-"))
         start = m.end()
+    marker = _ITEM_NUMBER.match(text, start, end)  # "4. Corvan ...": the item, not its place
+    if marker and marker.end() < end:
+        start = marker.end()
     return start, end, " ".join(labels)
+
+
+_ITEM_NUMBER = re.compile(r"\d{1,2}[.)][ \t]+(?=\S)")
+"""A numbered list item's marker at a statement's start."""
 
 
 _CJK_PLACE = re.compile(f"[{HAN_RANGE}]{{1,12}}")

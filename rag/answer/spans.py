@@ -384,6 +384,7 @@ def stated_numbers(text: str, *, words: bool = True) -> set[str]:
 def _stated_numbers(text: str, words: bool) -> frozenset[str]:
     """:func:`stated_numbers`, cached: the abstention features and the many-article checks
     read the same sentences (and documents) for every question they answer."""
+    text = _LIST_MARKER.sub("", text)  # "4. Corvan ...": an item's place, not a number it states
     pattern = _STATED_CJK if _HAS_HAN.search(text) else _STATED
     out = {n.replace(",", "").replace("−", "-") for n in pattern.findall(text)}
     out |= {re.sub(r"s$", "", n) for n in re.findall(r"\b\d{3,4}s\b", text)}
@@ -391,6 +392,10 @@ def _stated_numbers(text: str, words: bool) -> frozenset[str]:
         w = m.group().lower()
         out.add(str(WORD_NUMBERS.get(w, ORDINALS.get(w))))
     return frozenset(n.rstrip("0").rstrip(".") if "." in n else n for n in out)
+
+
+_LIST_MARKER = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]+(?=\S)", re.M)
+"""The marker of a numbered list item at a line's start ("4. ", "2) ")."""
 
 
 def number_bindings(text: str) -> frozenset[tuple[str, str]]:
