@@ -109,3 +109,32 @@ def test_an_organisations_name_word_is_no_rank_of_a_title() -> None:
     )
     assert not qualifier_mismatch("Who made the first geological map of Tarrach?", sentence)
     assert qualifier_mismatch("Who is the mayor?", "Deputy Mayor Colin Brask spoke first.")
+
+
+def test_the_asker_is_no_name_nor_a_series_letter() -> None:
+    """ "Once I've done 8,000 miles ...": "I've" gave the names feature a "ve" that no
+    sentence holds, and the gate refused the question."""
+    from rag.answer.qualifiers import question_qualifiers
+    from rag.answer.spans import asked_names
+
+    q = "Once I've done 8,000 business miles in my car, what's the rate per mile?"
+    assert asked_names(q) == set() and question_qualifiers(q) == {"8000"}
+    assert asked_names("Can I park in zone B?") == {"b"}
+
+
+def test_a_users_own_amount_is_held_by_a_bound_it_meets_and_not_by_one_it_misses() -> None:
+    from rag.answer.spans import bounded_numbers
+
+    claim = "My expense claim comes to £2,100. Who has to approve it?"
+    assert bounded_numbers({"2100"}, "Claims over £2,000 need the Finance Director.", claim)
+    assert bounded_numbers(
+        {"6"}, "Staff with 5 to 9 years get 27 days.", "I've been here six years."
+    )
+    pension = "If I pay 3 percent into the pension, how much does the company add?"
+    assert not bounded_numbers({"3"}, "It adds 7 percent if you pay at least 5 percent.", pension)
+    # the question's own threshold asks about that threshold, not another one
+    below = "What happens when free space falls below 20 percent?"
+    assert not bounded_numbers({"20"}, "An alert is sent below 10 percent.", below)
+    assert not bounded_numbers(
+        {"2"}, "A first response within 1 hour for severity 1.", "For severity 2?"
+    )

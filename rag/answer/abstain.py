@@ -58,6 +58,7 @@ from rag.answer.slots import (
 from rag.answer.spans import (
     ANSWER_KINDS,
     asked_names,
+    bounded_numbers,
     qualifier_mismatch,
     stated_numbers,
 )
@@ -362,6 +363,7 @@ def features(
     )
     if any("." in n for n in nums):  # "release 7.1": in the heading's tokens as 7 and 1
         own_nums |= stated_numbers(_context_of(doc_text, sentence)[1])
+    own_nums |= bounded_numbers(nums - own_nums, sentence, question)  # "over £2,000" for "£2,100"
     qtype = question_type(question)
     focus = count_focus(question) if qtype == "number" else []
     value = pick_value(qtype, question, sentence, focus) if qtype in ANSWER_KINDS else None
@@ -458,7 +460,9 @@ def _qualifier_missing(
         elif kind in {"number", "year", "ordinal"}:
             if plain is None:
                 plain = _plain_numbers(" ".join((sentence, *_context_of(doc_text, sentence))))
-            found = number_of(q) in plain
+            found = number_of(q) in plain or bool(
+                bounded_numbers({number_of(q)}, sentence, question)
+            )
         else:
             found = q in near
         if not found:

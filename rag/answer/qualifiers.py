@@ -92,7 +92,7 @@ def question_qualifiers(question: str) -> frozenset[str]:
     return frozenset(out | letters | {t for t in asked_names(question) if t not in STOPWORDS})
 
 
-_SERIES = re.compile(r"\b[A-Za-z]+\s+([A-Z])\b")
+_SERIES = re.compile(r"\b[A-Za-z]+\s+((?!I\b)[A-Z])\b(?!['’])")  # not the asker's "I"
 
 
 def pick_value(

@@ -350,10 +350,11 @@ def asked_names(question: str) -> set[str]:
     "HC-3", "W05", "Class D"): its answer must be about them."""
     out: set[str] = set()
     for span in _name_spans(question, []):
-        if _FIRST_PERSON.fullmatch(span.text):
+        text = _FIRST_PERSON_WORD.sub(" ", span.text).strip()  # "Once I've": the asker
+        if not text:
             continue  # "I", "I've": the asker, no name
-        if not (span.text.isupper() and fold(span.text) in _PLAIN_CAPS):
-            out.update(tokenize(span.text))  # "OK", "NEVER": a plain word in capitals
+        if not (text.isupper() and fold(text) in _PLAIN_CAPS):
+            out.update(tokenize(text))  # "OK", "NEVER": a plain word in capitals
     for m in _CODE.finditer(question):
         out.update(tokenize(m.group()))
     # "class D", "zone B": a capital letter naming one of a series (numbers: stated_numbers)
@@ -363,7 +364,7 @@ def asked_names(question: str) -> set[str]:
     return out
 
 
-_FIRST_PERSON = re.compile(r"I(?:['’](?:ve|m|d|ll))?")
+_FIRST_PERSON_WORD = re.compile(r"\bI(?:['’](?:ve|m|d|ll))?(?![\w'’])")
 _SERIES_LETTER = re.compile(r"\b([A-Za-z]+)\s+([A-Z])\b(?!['’])")
 
 
@@ -396,6 +397,68 @@ def _stated_numbers(text: str, words: bool) -> frozenset[str]:
 
 _LIST_MARKER = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]+(?=\S)", re.M)
 """The marker of a numbered list item at a line's start ("4. ", "2) ")."""
+
+
+def bounded_numbers(numbers: set[str], text: str, question: str) -> set[str]:
+    """Those of ``numbers`` (strings of digits, from ``question``) that a bound ``text``
+    states holds: "over £2,000" holds a claim of £2,100, "more than 5 years" six years,
+    "first 8,000 miles" 6,000, "5 to 9 years" six. A user's own case ("My claim comes to
+    £2,100", "I've been here six years") is answered by the rule's threshold, which never
+    states the user's number. Only amounts (a number with its noun, unit or currency):
+    "grade 5", "severity 2" name a category; and not a number the question itself puts
+    in a bound ("falls below 20 percent" asks about that threshold, not another)."""
+    asked = {n for n, _ in number_bindings(question)}
+    asked |= {m.group(1).replace(",", "") for m in _CURRENCY_NUMBER.finditer(question)}
+    asked -= set(_bounds(question))
+    out = set()
+    for n in numbers & asked:
+        v = float(n)
+        if any(_holds(v, kind, bound) for kind, bound in _bounds_of(text)):
+            out.add(n)
+    return out
+
+
+def _holds(v: float, kind: str, bound: tuple[float, float]) -> bool:
+    lo, hi = bound
+    if kind == "lower":
+        return v >= lo
+    if kind == "upper":
+        return v <= hi
+    return lo <= v <= hi
+
+
+@lru_cache(maxsize=8192)
+def _bounds(text: str) -> tuple[str, ...]:
+    """The numbers of ``text`` that a bound word or a range states."""
+    return tuple(
+        str(int(x)) if x == int(x) else str(x) for _, b in _bounds_of(text) for x in set(b)
+    )
+
+
+@lru_cache(maxsize=8192)
+def _bounds_of(text: str) -> tuple[tuple[str, tuple[float, float]], ...]:
+    """The bounds ``text`` states: ("lower", (x, x)) for "over x", ("upper", (x, x)) for
+    "up to x", ("range", (a, b)) for "a to b" (cached per sentence)."""
+    out = []
+    for m in _BOUND.finditer(text):
+        word, x = m.group(1).lower().split()[0], float(m.group(2).replace(",", ""))
+        out.append(("upper" if word in _UPPER_WORDS else "lower", (x, x)))
+    for m in _RANGE.finditer(text):
+        a, b = (float(g.replace(",", "")) for g in m.groups())
+        if a < b:
+            out.append(("range", (a, b)))
+    return tuple(out)
+
+
+_UPPER_WORDS = frozenset({"up", "under", "less", "fewer", "below", "within", "no", "first"})
+_BOUND = re.compile(
+    r"\b(over|more\s+than|above|exceeding|greater\s+than|after|beyond|from|up\s+to|"
+    r"under|less\s+than|fewer\s+than|below|within|at\s+most|at\s+least|no\s+more\s+than|"
+    r"first)\s+(?:the\s+|your\s+)?[£$€]?(\d[\d,]*(?:\.\d+)?)(?:st|nd|rd|th)?\b",
+    re.I,
+)
+_RANGE = re.compile(r"(?<![\w.])[£$€]?(\d[\d,]*)\s*(?:to|-|–|and)\s*[£$€]?(\d[\d,]*)(?![\w.])")
+_CURRENCY_NUMBER = re.compile(r"[£$€](\d[\d,]*(?:\.\d+)?)")
 
 
 def number_bindings(text: str) -> frozenset[tuple[str, str]]:
