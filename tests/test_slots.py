@@ -179,3 +179,16 @@ def test_a_journey_asked_from_its_other_end_is_reversed() -> None:
     assert not reversed_direction(
         "When does the first 40 bus leave Wrenfold for the hospital?", row
     )
+
+
+def test_a_numbered_label_given_another_number_is_a_rival_its_ranges_and_lists_read() -> None:
+    from rag.answer.slots import rival_label, rival_version
+
+    q = "How many days of annual leave does a grade 7 employee get?"
+    assert rival_label(q, "| Grade 5 | £2,500 | 7 days |")  # the 7 is a count of days
+    assert rival_version(q, "| Grade 5 | £2,500 | 7 days |")  # the gate's feature
+    three = "How long is probation for grade 3?"
+    assert not rival_label(three, "Staff in grades 1 to 4 serve six months of probation.")
+    assert not rival_label("Who leads phase 2?", "Phases 1 and 2 are led by Ana Ruiz.")
+    assert rival_label("Who leads phase 3?", "Phases 1 and 2 are led by Ana Ruiz.")
+    assert not rival_label(q, "Annual leave is 25 days a year.")  # no label: no rival

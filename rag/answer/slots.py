@@ -15,8 +15,8 @@ compressor is seven years": the same preposition after the same word, another no
 it, and the asked one nowhere near.
 
 A rival version: "Until when does version 4.2 receive security fixes?" over "Version 4.0
-therefore receives security fixes until 3 February 2027". Nothing here names a word of one
-corpus.
+therefore receives security fixes until 3 February 2027"; likewise a numbered label ("grade
+7" over the row "Grade 5 | £2,500 | 7 days"). Nothing here names a word of one corpus.
 """
 
 from __future__ import annotations
@@ -234,6 +234,8 @@ def rival_version(question: str, sentence: str) -> bool:
     ("Version 4.0 therefore receives security fixes until ..."): the sentence names its
     own version, whatever its document's title or heading lists, so it answers for that
     one."""
+    if rival_label(question, sentence):
+        return True
     asked = {m.group() for m in _DOTTED.finditer(question)}
     if not asked:
         return False
@@ -242,3 +244,41 @@ def rival_version(question: str, sentence: str) -> bool:
         a not in held and any(h.split(".")[0] == a.split(".")[0] and h != a for h in held)
         for a in asked
     )
+
+
+def rival_label(question: str, sentence: str) -> bool:
+    """A numbered label the question asks about ("grade 7", "phase 3", "severity 2") that
+    the sentence gives another number and never the asked one, its lists and ranges read
+    ("grades 1 to 4", "grades 5 and 6"): the row "Grade 5 | £2,500 | 7 days" answers for
+    grade 5, not grade 7, though it holds a 7."""
+    asked = _labels(question)
+    if not asked:
+        return False
+    held = _labels(sentence)
+    return any(
+        nums.isdisjoint(held.get(noun, ())) and held.get(noun) for noun, nums in asked.items()
+    )
+
+
+@lru_cache(maxsize=8192)
+def _labels(text: str) -> dict[str, frozenset[int]]:
+    """The numbered labels of ``text``: a word and the numbers after it, a range read
+    whole ("grades 1 to 4" -> {"grade": {1, 2, 3, 4}}); years and amounts left out."""
+    out: dict[str, set[int]] = {}
+    for m in _LABEL.finditer(text):
+        noun = fold(m.group(1)).removesuffix("s")
+        if noun in STOPWORDS or len(noun) < 3:
+            continue
+        nums = [int(n) for n in re.findall(r"\d+", m.group(2))]
+        if re.search(r"\d\s*(?:to|-|–)\s*\d", m.group(2)) and len(nums) == 2:
+            nums = list(range(nums[0], nums[1] + 1)) if nums[1] - nums[0] <= 50 else nums
+        out.setdefault(noun, set()).update(nums)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+_LABEL = re.compile(
+    r"\b([A-Za-z]{3,})\s+(\d{1,2}(?:\s*(?:to|-|–|,|and|or)\s*\d{1,2})*)\b(?![.,]?\d|\s*(?:%|percent|"
+    r"per\s*cent|days?|weeks?|months?|years?|hours?|minutes?|times)\b)",
+    re.I,
+)
+"""A word and the number (list, range) it labels; not a count of something ("in 7 days")."""
