@@ -141,7 +141,7 @@ def test_a_candidate_holding_the_questions_code_ranks_before_a_close_one_without
 def test_a_candidate_binding_another_number_to_the_asked_noun_ranks_after_one_binding_it() -> None:
     """ "across two zones": "one zone" is a contradicted qualifier whatever its score; a
     candidate binding no number to "zone" keeps its place."""
-    from rag.answer.extractive import _lacks_pinned
+    from rag.answer.extractive import PIN_MARGIN, _lacks_pinned
     from rag.answer.spans import number_bindings
 
     assert number_bindings("across two zones?") == {("2", "zone")}
@@ -152,5 +152,13 @@ def test_a_candidate_binding_another_number_to_the_asked_noun_ranks_after_one_bi
     row = _cand("f", "", "| 2 zones | £3.40 | £1.70 |", 0.53, 300)
     other = _cand("f", "", "Adult fares rise by 5 percent in January.", 0.60, 500)
     key = _lacks_pinned(q, [prose, row, other])
-    assert key(prose) and not key(row) and not key(other)
+    assert key(prose) and not key(row)
+    assert key(other)  # binds no zone, and within PIN_MARGIN of the row that binds two
+    far = _cand("f", "", "Adult fares rise by 5 percent in January.", 0.53 + PIN_MARGIN + 0.05)
+    assert not _lacks_pinned(q, [prose, row, far])(far)  # far better worded: keeps its place
     assert not _lacks_pinned(q, [prose, other])(prose)  # nothing binds "two zones": no rival
+    years = "I'm grade 2 and have been here six years. How many days' holiday do I get?"
+    in_range = _cand("f", "", "| 5 to 9 years | 27 days | 28 days |", 0.45)
+    below = _cand("f", "", "| 2 to 4 years | 25 days | 27 days |", 0.52)
+    key = _lacks_pinned(years, [below, in_range])
+    assert key(below) and not key(in_range)  # six years: inside "5 to 9", outside "2 to 4"

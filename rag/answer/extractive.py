@@ -38,6 +38,7 @@ from rag.answer.qualifiers import question_qualifiers, shape
 from rag.answer.reasons import asks_why
 from rag.answer.spans import (
     asked_names,
+    holds_binding,
     number_bindings,
     stated_numbers,
 )
@@ -379,17 +380,27 @@ def _lacks_pinned(question: str, scored: list[Scored]):
 
 
 def _rival_binding(bound: frozenset[tuple[str, str]], scored: list[Scored]):
-    """A sort key: True for a candidate that binds another number to a noun the question
-    binds one to ("one zone" for "across two zones"), when another candidate binds the
-    question's own ("| 2 zones | £3.40 |"): a contradicted qualifier, whatever the margin."""
-    nouns = {noun for _, noun in bound}
-    holds = [bound & number_bindings(s.chunk.text) for s in scored]
-    if not nouns or not any(holds):
+    """A sort key: when some candidate binds the question's numbers to their nouns, as they
+    are or in a range ("| 2 zones | £3.40 |" for "across two zones", "| 5 to 9 years |"
+    for "six years"), True for one that binds another number to such a noun ("one zone"),
+    whatever its score, and for one that binds none within :data:`PIN_MARGIN` of the
+    best holder: a contradicted or missing qualifier of the user's case."""
+    if not bound:
         return lambda s: False
 
+    def held(s: Scored) -> bool:
+        return all(holds_binding(n, noun, s.chunk.text) for n, noun in bound)
+
+    best = max((s.score for s in scored if held(s)), default=None)
+    if best is None:
+        return lambda s: False
+    nouns = {noun for _, noun in bound}
+
     def rival(s: Scored) -> bool:
-        own = number_bindings(s.chunk.text)
-        return not (bound & own) and any(noun in nouns for _, noun in own)
+        if held(s):
+            return False
+        binds = any(noun in nouns for _, noun in number_bindings(s.chunk.text))
+        return binds or s.score - PIN_MARGIN <= best
 
     return rival
 

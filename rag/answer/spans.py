@@ -418,6 +418,18 @@ def bounded_numbers(numbers: set[str], text: str, question: str) -> set[str]:
     return out
 
 
+def holds_binding(number: str, noun: str, text: str) -> bool:
+    """Does ``text`` bind ``number`` to ``noun``, as it is or inside a range or bound it
+    states on that noun ("5 to 9 years" holds six years, "less than 2 years" does not)?"""
+    own = number_bindings(text)
+    if (number, noun) in own:
+        return True
+    if not any(n == noun for _, n in own):
+        return False
+    v = float(number)
+    return any(_holds(v, kind, bound) for kind, bound in _bounds_of(text))
+
+
 def _holds(v: float, kind: str, bound: tuple[float, float]) -> bool:
     lo, hi = bound
     if kind == "lower":
