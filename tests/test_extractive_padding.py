@@ -162,3 +162,19 @@ def test_a_candidate_binding_another_number_to_the_asked_noun_ranks_after_one_bi
     below = _cand("f", "", "| 2 to 4 years | 25 days | 27 days |", 0.52)
     key = _lacks_pinned(years, [below, in_range])
     assert key(below) and not key(in_range)  # six years: inside "5 to 9", outside "2 to 4"
+
+
+def test_a_question_for_the_former_value_ranks_a_sentence_giving_one_first() -> None:
+    """ "What was the allowance before this edition?": the sentence on today's £26,
+    worded alike, ranked above "rose from £20 to £26"; a question for today's value
+    leaves the order as it is."""
+    from rag.answer.compare import asks_former
+    from rag.answer.extractive import _lacks_pinned
+
+    now = _cand("h", "", "Staff who work at home receive an allowance of £26 a month.", 0.57)
+    change = _cand("h", "", "- The home-working allowance rose from £20 to £26 a month.", 0.55)
+    q = "What was the home-working allowance before this edition?"
+    assert asks_former(q) and not asks_former("When should I bring it in before winter?")
+    key = _lacks_pinned(q, [now, change])
+    assert key(now) and not key(change)
+    assert not _lacks_pinned("What is the home-working allowance?", [now, change])(now)

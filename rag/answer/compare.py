@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from rag.answer.qtypes import count_focus, question_type
-from rag.answer.spans import MONTHS, WORD_NUMBERS, Span
+from rag.answer.spans import MONTHS, WORD_NUMBERS, Span, value_spans
 from rag.text import STOPWORDS, fold, stem
 
 MIN_NAME_SIMILARITY = 0.75  # two spellings of one name: similar, not equal
@@ -366,6 +366,28 @@ def former(sentence: str, span: Span) -> bool:
     if m.group().lower().startswith("from"):
         return bool(re.match(r"\s+to\b", sentence[span.end :]))
     return True
+
+
+_ASKS_FORMER = re.compile(
+    r"\b(?:previously|formerly|originally|used\s+to|at\s+first|prior\s+to\s+(?:this|the)|"
+    r"before\s+(?:this|the|that)\s+(?:edition|change|changes|increase|rise|cut|update|"
+    r"version|revision|policy|rule|review)|(?:the|its)\s+(?:old|previous|former|original)\s+"
+    r"(?!one\b)\w+|before\s*\?\s*$)",
+    re.I,
+)
+"""A question for a value as it was before a change ("What was the allowance before this
+edition?", "What did it used to cost?", "the previous limit")."""
+
+
+def asks_former(question: str) -> bool:
+    """Does the question ask for a former value (:data:`_ASKS_FORMER`)?"""
+    return bool(_ASKS_FORMER.search(question))
+
+
+def states_former(sentence: str) -> bool:
+    """Does ``sentence`` give some value as a former state ("rose from £20 to £26",
+    "originally due on 30 May")?"""
+    return any(former(sentence, v) for v in value_spans(sentence))
 
 
 def same_value(a: Value, b: Value) -> bool:

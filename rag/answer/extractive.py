@@ -18,6 +18,7 @@ import numpy as np
 
 from rag.answer.aggregate import promoted, with_extreme_row, with_row_lead
 from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
+from rag.answer.compare import asks_former, states_former
 from rag.answer.date_binding import bind_dates
 from rag.answer.draft import ExtractiveDraft, _compose_joint, compose
 from rag.answer.factoid import FACTOID_WORDS as FACTOID_WORDS  # re-exported
@@ -367,6 +368,8 @@ def _lacks_pinned(question: str, scored: list[Scored]):
     last tram, worded more like the question)."""
     pins, bound = _pins(question), number_bindings(question)
     rival = _rival_binding(bound, scored)
+    if asks_former(question):  # "before this edition": a sentence giving a former value
+        rival = _either(rival, _without_former(scored))
     if not pins:
         return rival
 
@@ -377,6 +380,21 @@ def _lacks_pinned(question: str, scored: list[Scored]):
     if best_holder is None:
         return rival
     return lambda s: rival(s) or (lacks(s) and s.score - PIN_MARGIN <= best_holder)
+
+
+def _without_former(scored: list[Scored]):
+    """A sort key for a question asking for a value before a change: True for a candidate
+    that gives no former value ("rose from £20 to £26") within :data:`PIN_MARGIN` of the
+    best one that does (the current "£26 a month" sentence is worded alike)."""
+    best = max((s.score for s in scored if states_former(s.chunk.text)), default=None)
+    if best is None:
+        return lambda s: False
+    return lambda s: not states_former(s.chunk.text) and s.score - PIN_MARGIN <= best
+
+
+def _either(a, b):
+    """The sort key true where either key is."""
+    return lambda s: a(s) or b(s)
 
 
 def _rival_binding(bound: frozenset[tuple[str, str]], scored: list[Scored]):
