@@ -8,7 +8,7 @@ does not confirm it, and quoting it reads as "yes". :func:`unconfirmed` lists wh
 question states that the quoted sentences and their context do not hold: the numbers
 and dates it states (digits or number words, months by name) and the modifiers that the
 sentence replaces with another on the same noun
-(:func:`rag.answer.qualifiers.modifier_rivals`). Any of these, and the assistant says
+(:func:`rag.answer.noun_phrases.modifier_rivals`). Any of these, and the assistant says
 the sources do not answer instead of quoting. The question's own words and the
 sentence's decide, never a word of one corpus; the question is recognised by its
 English auxiliary lead ("Is", "Did", "Can", ...).
