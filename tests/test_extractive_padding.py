@@ -141,8 +141,8 @@ def test_a_candidate_holding_the_questions_code_ranks_before_a_close_one_without
 def test_a_candidate_binding_another_number_to_the_asked_noun_ranks_after_one_binding_it() -> None:
     """ "across two zones": "one zone" is a contradicted qualifier whatever its score; a
     candidate binding no number to "zone" keeps its place."""
+    from rag.answer.bounds import number_bindings
     from rag.answer.extractive import PIN_MARGIN, _lacks_pinned
-    from rag.answer.spans import number_bindings
 
     assert number_bindings("across two zones?") == {("2", "zone")}
     assert number_bindings("| 2 zones | £3.40 |") == {("2", "zone")}

@@ -123,7 +123,7 @@ def test_the_asker_is_no_name_nor_a_series_letter() -> None:
 
 
 def test_a_users_own_amount_is_held_by_a_bound_it_meets_and_not_by_one_it_misses() -> None:
-    from rag.answer.spans import bounded_numbers
+    from rag.answer.bounds import bounded_numbers
 
     claim = "My expense claim comes to £2,100. Who has to approve it?"
     assert bounded_numbers({"2100"}, "Claims over £2,000 need the Finance Director.", claim)

@@ -35,6 +35,7 @@ from rag.answer.abstain_checks import (
     _role_missing,
     spelled_out,
 )
+from rag.answer.bounds import bounded_numbers
 from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.layout import content_span, is_heading_line
@@ -58,7 +59,6 @@ from rag.answer.slots import (
 from rag.answer.spans import (
     ANSWER_KINDS,
     asked_names,
-    bounded_numbers,
     qualifier_mismatch,
     stated_numbers,
 )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.answer.aggregate import promoted, with_extreme_row, with_row_lead
+from rag.answer.bounds import holds_binding, number_bindings
 from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
 from rag.answer.compare import asks_former, states_former
 from rag.answer.date_binding import bind_dates
@@ -39,8 +40,6 @@ from rag.answer.qualifiers import question_qualifiers, shape
 from rag.answer.reasons import asks_why
 from rag.answer.spans import (
     asked_names,
-    holds_binding,
-    number_bindings,
     stated_numbers,
 )
 from rag.answer.two_part import joint_pick, with_question_word, with_referents

@@ -1,0 +1,121 @@
+"""Numbers bound to what they count, and the bounds a sentence sets: the user's case read
+against a rule's thresholds.
+
+A question often states a number with its noun ("across two zones", "I've been here six
+years", "My claim comes to £2,100"). A sentence *binds* a number to a noun the same way
+("| 2 zones | £3.40 |", "one zone"), and a rule states *bounds* ("over £2,000", "5 to 9
+years", "first 8,000 miles"). :func:`number_bindings` reads the first, :func:`holds_binding`
+and :func:`bounded_numbers` the second; the ranking (rag.answer.extractive) and the gate's
+number features (rag.answer.abstain) use them. Split from rag.answer.spans (typed spans),
+whose number words they share. General English: nothing names a word of one corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rag.answer.spans import ORDINALS, WORD_NUMBERS
+from rag.text import STOPWORDS, stem
+
+
+def bounded_numbers(numbers: set[str], text: str, question: str) -> set[str]:
+    """Those of ``numbers`` (strings of digits, from ``question``) that a bound ``text``
+    states holds: "over £2,000" holds a claim of £2,100, "more than 5 years" six years,
+    "first 8,000 miles" 6,000, "5 to 9 years" six. A user's own case ("My claim comes to
+    £2,100", "I've been here six years") is answered by the rule's threshold, which never
+    states the user's number. Only amounts (a number with its noun, unit or currency):
+    "grade 5", "severity 2" name a category; and not a number the question itself puts
+    in a bound ("falls below 20 percent" asks about that threshold, not another)."""
+    asked = {n for n, _ in number_bindings(question)}
+    asked |= {m.group(1).replace(",", "") for m in _CURRENCY_NUMBER.finditer(question)}
+    asked -= set(_bounds(question))
+    out = set()
+    for n in numbers & asked:
+        v = float(n)
+        if any(_holds(v, kind, bound) for kind, bound in _bounds_of(text)):
+            out.add(n)
+    return out
+
+
+def holds_binding(number: str, noun: str, text: str) -> bool:
+    """Does ``text`` bind ``number`` to ``noun``, as it is or inside a range or bound it
+    states on that noun ("5 to 9 years" holds six years, "less than 2 years" does not)?"""
+    own = number_bindings(text)
+    if (number, noun) in own:
+        return True
+    if not any(n == noun for _, n in own):
+        return False
+    v = float(number)
+    return any(_holds(v, kind, bound) for kind, bound in _bounds_of(text))
+
+
+def _holds(v: float, kind: str, bound: tuple[float, float]) -> bool:
+    lo, hi = bound
+    if kind == "lower":
+        return v >= lo
+    if kind == "upper":
+        return v <= hi
+    return lo <= v <= hi
+
+
+@lru_cache(maxsize=8192)
+def _bounds(text: str) -> tuple[str, ...]:
+    """The numbers of ``text`` that a bound word or a range states."""
+    return tuple(
+        str(int(x)) if x == int(x) else str(x) for _, b in _bounds_of(text) for x in set(b)
+    )
+
+
+@lru_cache(maxsize=8192)
+def _bounds_of(text: str) -> tuple[tuple[str, tuple[float, float]], ...]:
+    """The bounds ``text`` states: ("lower", (x, x)) for "over x", ("upper", (x, x)) for
+    "up to x", ("range", (a, b)) for "a to b" (cached per sentence)."""
+    out = []
+    for m in _BOUND.finditer(text):
+        word, x = m.group(1).lower().split()[0], float(m.group(2).replace(",", ""))
+        out.append(("upper" if word in _UPPER_WORDS else "lower", (x, x)))
+    for m in _RANGE.finditer(text):
+        a, b = (float(g.replace(",", "")) for g in m.groups())
+        if a < b:
+            out.append(("range", (a, b)))
+    return tuple(out)
+
+
+_UPPER_WORDS = frozenset({"up", "under", "less", "fewer", "below", "within", "no", "first"})
+_BOUND = re.compile(
+    r"\b(over|more\s+than|above|exceeding|greater\s+than|after|beyond|from|up\s+to|"
+    r"under|less\s+than|fewer\s+than|below|within|at\s+most|at\s+least|no\s+more\s+than|"
+    r"first)\s+(?:the\s+|your\s+)?[£$€]?(\d[\d,]*(?:\.\d+)?)(?:st|nd|rd|th)?\b",
+    re.I,
+)
+_RANGE = re.compile(r"(?<![\w.])[£$€]?(\d[\d,]*)\s*(?:to|-|–|and)\s*[£$€]?(\d[\d,]*)(?![\w.])")
+_CURRENCY_NUMBER = re.compile(r"[£$€](\d[\d,]*(?:\.\d+)?)")
+
+
+def number_bindings(text: str) -> frozenset[tuple[str, str]]:
+    """The numbers ``text`` states right before a word, with that word's stem ("two zones",
+    "2 zones" -> ("2", "zone")): a question's "across two zones" is held by a sentence that
+    binds the same number to the same noun, and contradicted by one that binds another
+    ("one zone"). Numbers in digits or words; years are left out (they date a thing)."""
+    return _number_bindings(text)
+
+
+@lru_cache(maxsize=16384)
+def _number_bindings(text: str) -> frozenset[tuple[str, str]]:
+    """:func:`number_bindings`, cached: the ranking reads each sentence for many questions."""
+    out = set()
+    for m in _BOUND_NUMBER.finditer(text):
+        raw, word = m.group(1).lower(), m.group(2).lower()
+        n = WORD_NUMBERS.get(raw, ORDINALS.get(raw)) if raw.isalpha() else raw.replace(",", "")
+        if n is None or str(n) == "0" or re.fullmatch(r"1[89]\d\d|20\d\d", raw):
+            continue
+        if word in STOPWORDS or word.isdigit():
+            continue
+        out.add((str(n), stem(word)))
+    return frozenset(out)
+
+
+_BOUND_NUMBER = re.compile(
+    r"(?<![\w.,£$€])(\d[\d,]*|" + "|".join([*WORD_NUMBERS, *ORDINALS]) + r")\s+([A-Za-z]+)\b", re.I
+)
