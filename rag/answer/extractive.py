@@ -12,7 +12,7 @@ that answer (value-first leads, shortened sentences, citation markers) is
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -364,7 +364,9 @@ def _lacks_pinned(question: str, scored: list[Scored]):
     """A sort key: True for a candidate that lacks one of the question's codes or numbers
     when one that holds them all scores within :data:`PIN_MARGIN` of it ("What time does
     the last 14A leave?": the 14A's timetable row before a sentence about the first and
-    last tram, worded more like the question)."""
+    last tram, worded more like the question); also True where :func:`_rival_binding`
+    (the user's numbers bound to their nouns) or, for a question asking for a value before
+    a change, :func:`_without_former` is."""
     pins, bound = _pins(question), number_bindings(question)
     rival = _rival_binding(bound, scored)
     if asks_former(question):  # "before this edition": a sentence giving a former value
@@ -381,7 +383,7 @@ def _lacks_pinned(question: str, scored: list[Scored]):
     return lambda s: rival(s) or (lacks(s) and s.score - PIN_MARGIN <= best_holder)
 
 
-def _without_former(scored: list[Scored]):
+def _without_former(scored: list[Scored]) -> Callable[[Scored], bool]:
     """A sort key for a question asking for a value before a change: True for a candidate
     that gives no former value ("rose from £20 to £26") within :data:`PIN_MARGIN` of the
     best one that does (the current "£26 a month" sentence is worded alike)."""
@@ -391,12 +393,14 @@ def _without_former(scored: list[Scored]):
     return lambda s: not states_former(s.chunk.text) and s.score - PIN_MARGIN <= best
 
 
-def _either(a, b):
+def _either(a: Callable[[Scored], bool], b: Callable[[Scored], bool]) -> Callable[[Scored], bool]:
     """The sort key true where either key is."""
     return lambda s: a(s) or b(s)
 
 
-def _rival_binding(bound: frozenset[tuple[str, str]], scored: list[Scored]):
+def _rival_binding(
+    bound: frozenset[tuple[str, str]], scored: list[Scored]
+) -> Callable[[Scored], bool]:
     """A sort key: when some candidate binds the question's numbers to their nouns, as they
     are or in a range ("| 2 zones | £3.40 |" for "across two zones", "| 5 to 9 years |"
     for "six years"), True for one that binds another number to such a noun ("one zone"),
