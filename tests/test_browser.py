@@ -250,10 +250,15 @@ def test_ask_cite_highlight_follow_up_upload(browser, app_url, tmp_path: Path) -
     page.wait_for_timeout(500)
     ask(page, Q_HOTLINE)
     page.locator(BOT).nth(2).locator("a.rag-cite").first.wait_for(timeout=60_000)
-    page.wait_for_function(
-        "() => document.querySelectorAll('#rag-details table.rag-passages tbody tr').length === 2",
-        timeout=20_000,
-    )
+    rows = "#rag-details table.rag-passages tbody tr"
+    try:  # the details panel comes with the answer's last event, after the streamed text
+        page.wait_for_function(
+            f"() => document.querySelectorAll('{rows}').length === 2", timeout=60_000
+        )
+    except PlaywrightTimeoutError:
+        got = page.locator(rows).count()
+        shown = page.locator('#rag-topk input[type="number"]').input_value()
+        raise AssertionError(f"top-k {shown} on the page, {got} passages in the details") from None
 
     # -- 4. an example question the articles are silent on
     page.get_by_text(Q_SILENT, exact=True).click()
