@@ -178,3 +178,13 @@ def test_a_question_for_the_former_value_ranks_a_sentence_giving_one_first() -> 
     key = _lacks_pinned(q, [now, change])
     assert key(now) and not key(change)
     assert not _lacks_pinned("What is the home-working allowance?", [now, change])(now)
+
+
+def test_a_factoid_quote_is_never_cut_inside_a_time() -> None:
+    """ "... and the last at 00:05": the colon inside the time was read as a clause end,
+    and the answer quoted "the last at 00"."""
+    from rag.answer.factoid import value_first
+
+    s = "The first tram now leaves the central stop at 05:15 and the last at 00:05."
+    got = value_first(s, "When does the first tram leave the central stop?")
+    assert got is not None and got.startswith("05:15 — ") and got.endswith("at 00:05")

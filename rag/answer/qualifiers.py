@@ -388,7 +388,7 @@ def value_window(sentence: str, value: Span, max_words: int = 20) -> str:
     cuts = [
         i
         for i in range(len(ws) - 1)
-        if not lo <= i < hi and _CLAUSE_END.search(sentence[ws[i].end : ws[i + 1].start])
+        if not lo <= i < hi and _clause_gap(sentence[ws[i].end : ws[i + 1].start], ws[i], ws[i + 1])
     ]
     bounds = [-1, *cuts, len(ws) - 1]  # clause k: words bounds[k]+1 .. bounds[k+1]
     k = next(j for j in range(len(bounds) - 1) if bounds[j] < lo <= bounds[j + 1])
@@ -422,6 +422,14 @@ def value_window(sentence: str, value: Span, max_words: int = 20) -> str:
 
 
 _CLAUSE_END = re.compile(r"[,;:]|\s[—–]\s")
+
+
+def _clause_gap(gap: str, left: Word, right: Word) -> bool:
+    """Does the text between two words end a clause? Not a colon or comma inside a number
+    ("00:05", "3:1"): a quote cut there gave "the last at 00" for "the last at 00:05"."""
+    if gap in {":", ",", "."} and left.text[-1:].isdigit() and right.text[:1].isdigit():
+        return False
+    return bool(_CLAUSE_END.search(gap))
 
 
 _CALENDAR = re.compile(rf"\b(?:{MONTHS}|{WEEKDAYS}|weekend|weekday)s?\b", re.I)
