@@ -144,6 +144,30 @@ def row_with_header(row: str, header: str) -> str:
     )
 
 
+def table_rows(text: str, pos: int) -> list[tuple[int, int]]:
+    """The body rows of the pipe table holding the line at ``pos``, as (start, end)
+    offsets of each line: the rows run up to the rule line above (it is no row) and down
+    to the first line that is not a row. Empty when that line is no table row."""
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", start)
+    if not is_table_row(text[start : len(text) if end < 0 else end]):
+        return []
+    while start > 0:  # the rows above it
+        prev = text.rfind("\n", 0, start - 1) + 1
+        if not is_table_row(text[prev : start - 1]):
+            break
+        start = prev
+    rows = []
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        if not is_table_row(text[start:end]):
+            break
+        rows.append((start, end))
+        start = end + 1
+    return rows
+
+
 @lru_cache(maxsize=16384)
 def table_header(text: str, pos: int) -> str:
     """The header row of the table whose body row starts at ``pos`` ("" when the line is

@@ -23,7 +23,7 @@ from rag.answer.candidates import Candidate, Scored, chunk_sentences
 from rag.answer.qtypes import asks_money
 from rag.answer.reasons import asks_why
 from rag.answer.spans import value_spans
-from rag.text import STOPWORDS, is_table_row, row_with_header, table_header, tokenize
+from rag.text import STOPWORDS, is_table_row, row_with_header, table_header, table_rows, tokenize
 from rag.types import Chunk
 
 _MOST = (
@@ -125,20 +125,7 @@ def table_at(text: str, doc_id: str, pos: int) -> Table | None:
     head = table_header(text, pos)
     if not head:
         return None
-    line_start = text.rfind("\n", 0, pos) + 1
-    while line_start > 0:  # back to the first body row (just under the rule line)
-        prev = text.rfind("\n", 0, line_start - 1) + 1
-        if not is_table_row(text[prev : line_start - 1]) or table_header(text, prev) != head:
-            break
-        line_start = prev
-    rows, a = [], line_start
-    while a < len(text):
-        b = text.find("\n", a)
-        b = len(text) if b < 0 else b
-        if not is_table_row(text[a:b]):
-            break
-        rows.append((a, b))
-        a = b + 1
+    rows = table_rows(text, pos)
     if not rows:
         return None
     return Table(doc_id, tuple(_cells(head)), tuple(rows), rows[0][0], rows[-1][1])

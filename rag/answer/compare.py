@@ -274,9 +274,11 @@ def unit_key(word: str) -> str:
     return stem(_UNIT_ALIASES.get(w, _UNIT_ALIASES.get(fold(word), w)))
 
 
-MEASURE_UNITS = _measure_units()
-"""Units that measure (a length, a power, a time): a figure in one is no count of a thing
-under another name."""
+MEASURE_KEYS = _measure_units()
+"""Unit keys (:func:`unit_key`) of units that measure (a length, a power, a time): a figure
+in one is no count of a thing under another name. The raw measure words of all three
+languages, for the words after "how many" / "bao nhiêu" / "多少", are
+:data:`rag.answer.counted.MEASURE_UNITS`."""
 
 
 def _name_tail(value: Value) -> str:
@@ -337,7 +339,7 @@ def _counted_alike(a: Value, b: Value, question: str) -> bool:
         return False
     focus = {unit_key(t) for t in count_focus(question)}
     units = {k[1] for k in (a.key, b.key) if len(k) > 1}
-    if units & MEASURE_UNITS:
+    if units & MEASURE_KEYS:
         return False  # "450 megawatts" and "410,000 households" measure different things
     return bool(focus & units)
 

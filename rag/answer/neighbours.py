@@ -21,7 +21,7 @@ from rag.answer.lists import announced_count, asks_for_list, with_following, wit
 from rag.answer.qtypes import STRICT_TYPES, VALUE_TYPES, question_type
 from rag.answer.reasons import asks_why, gives_reason
 from rag.ingest.chunking import answer_spans
-from rag.text import is_table_row
+from rag.text import is_table_row, table_rows
 from rag.types import Chunk
 
 
@@ -153,22 +153,7 @@ def with_table_rows(doc_text: str, row: Chunk) -> Chunk:
     ("Which areas were hit by the outage?": one row per area): the list is the table's
     rows, up to :data:`MAX_TABLE_ROWS`, as one quotable span; the row itself for a longer
     table (a list of many rows is no short answer)."""
-    lines: list[tuple[int, int]] = []
-    start = doc_text.rfind("\n", 0, row.start) + 1
-    while start > 0:  # the rows above it
-        prev = doc_text.rfind("\n", 0, start - 1) + 1
-        line = doc_text[prev : start - 1]
-        if not is_table_row(line):
-            break
-        start = prev
-    pos = start
-    while pos < len(doc_text):
-        end = doc_text.find("\n", pos)
-        end = len(doc_text) if end < 0 else end
-        if not is_table_row(doc_text[pos:end]):
-            break
-        lines.append((pos, end))
-        pos = end + 1
+    lines = table_rows(doc_text, row.start)
     if not lines or len(lines) > MAX_TABLE_ROWS or not any(a <= row.start < b for a, b in lines):
         return row
     a, b = lines[0][0], lines[-1][1]

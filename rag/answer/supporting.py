@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from rag import prompts
 from rag.answer.compare import (
-    MEASURE_UNITS,
+    MEASURE_KEYS,
     MONEY_CUE,
     NAME_KINDS,
     Value,
@@ -381,7 +381,7 @@ def _counted_otherwise(
     is about as close in meaning (:data:`ALIKE_MARGIN`) as that sentence and its count stands
     among the same words ("enough electricity for 410,000 households" beside "enough to
     power 380,000 homes")."""
-    if asked_units(question) & MEASURE_UNITS:
+    if asked_units(question) & MEASURE_KEYS:
         return []  # a figure in megawatts is measured, not counted under another name
     focus = {stem(t) for t in count_focus(question)}
     asked = {stem(t) for t in tokenize(question) if t not in STOPWORDS} - focus
