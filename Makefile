@@ -42,6 +42,7 @@ $(LLAMA_WHEEL_STAMP):
 	@echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) for AVX2 (portable; ~5 min on 2 cores, once)"
 	# A folder of this build's own (two checkouts installing at once must not delete each
 	# other's half-built wheel); the finished wheel is moved into place in one rename.
+	mkdir -p $(dir $(LLAMA_WHEELS))
 	part=$$(mktemp -d $(LLAMA_WHEELS).part.XXXXXX) && \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-cache-dir --no-deps \
 	    --no-binary llama-cpp-python -w $$part llama-cpp-python==$(LLAMA_CPP_VERSION) && \
