@@ -61,6 +61,12 @@ _BOUNDARY = re.compile(
 # "5) " is a numbered list item (its marker's dot ends nothing: _is_abbreviation)
 _WORD_BEFORE = re.compile(r"(\S+)$")
 
+ITEM_NUMBER = re.compile(r"\d{1,2}[.)][ \t]+(?=\S)")
+"""A numbered list item's marker ("4. ", "2) ") where the match starts, text after it:
+the item's place in its list, not a number it states (:mod:`rag.answer.layout` skips it
+at a statement's start, :mod:`rag.answer.spans` drops it at each line's start). The
+sentence boundary above splits before a looser form (one space or tab, nothing after)."""
+
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentences of ``text[start:end]`` as (start, end) offsets, whitespace trimmed.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from rag.lang import CJK_END_MARKS, has_cjk, word_count
-from rag.text import fold, is_table_header, is_table_row
+from rag.text import ITEM_NUMBER, fold, is_table_header, is_table_row
 
 HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
@@ -118,14 +118,10 @@ def content_span(text: str) -> tuple[int, int, str]:
     if m and _is_place(m.group(1), text[m.end() : end]) and m.end() < end - 20:
         labels.append(m.group().strip(" —–-"))
         start = m.end()
-    marker = _ITEM_NUMBER.match(text, start, end)  # "4. Corvan ...": the item, not its place
+    marker = ITEM_NUMBER.match(text, start, end)  # "4. Corvan ...": the item, not its place
     if marker and marker.end() < end:
         start = marker.end()
     return start, end, " ".join(labels)
-
-
-_ITEM_NUMBER = re.compile(r"\d{1,2}[.)][ \t]+(?=\S)")
-"""A numbered list item's marker at a statement's start."""
 
 
 _CJK_PLACE = re.compile(f"[{HAN_RANGE}]{{1,12}}")

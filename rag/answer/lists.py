@@ -136,6 +136,7 @@ def with_following(doc_text: str, sentence: Chunk, count: int) -> Chunk:
     return replace(sentence, end=end, text=doc_text[sentence.start : end])
 
 
+# a whole item line, bulleted or numbered (rag.text.ITEM_NUMBER: a numbered marker alone)
 _ITEM_LINE = re.compile(r"[ \t]*(?:[-*•]|\d{1,2}[.)])[ \t]+\S")
 MAX_ITEMS = 8  # list items quoted after an introducing sentence at most
 MAX_LIST_CHARS = 900  # the longest introducing sentence with its items, quoted as one span
@@ -182,6 +183,7 @@ def cite_each(passage: str, n: int, cite: Callable[[str, int], str]) -> str:
     return " ".join(cite(p, n) for p in pieces)
 
 
+# a bulleted or numbered marker, newlines too around it (rag.text.ITEM_NUMBER: numbered)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 
 

@@ -40,7 +40,7 @@ from rag.lang import (
     cjk_share,
     detect_language,
 )
-from rag.text import STOPWORDS, fold, stem, tokenize
+from rag.text import ITEM_NUMBER, STOPWORDS, fold, stem, tokenize
 
 MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -395,8 +395,8 @@ def _stated_numbers(text: str, words: bool) -> frozenset[str]:
     return frozenset(n.rstrip("0").rstrip(".") if "." in n else n for n in out)
 
 
-_LIST_MARKER = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]+(?=\S)", re.M)
-"""The marker of a numbered list item at a line's start ("4. ", "2) ")."""
+_LIST_MARKER = re.compile(rf"^[ \t]*{ITEM_NUMBER.pattern}", re.M)
+""":data:`rag.text.ITEM_NUMBER` at any line's start, indented or not ("4. ", "2) ")."""
 
 
 def capital_qualifiers(text: str) -> dict[str, set[str]]:
