@@ -24,15 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.abstain_checks import (
-    _calendar_rival,
-    _holds_money,
-    _letter_words,
-    _modifier_missing,
-    _name_rival,
-    _names_missing_idf,
-    _partitive_missing,
-    _plain_numbers,
-    _role_missing,
+    calendar_rival,
+    holds_money,
+    letter_words,
+    modifier_missing,
+    name_rival,
+    names_missing_idf,
+    partitive_missing,
+    plain_numbers,
+    role_missing,
     spelled_out,
 )
 from rag.answer.bounds import bounded_numbers
@@ -382,23 +382,23 @@ def features(
         len(names - doc_terms) / len(names) if names else 0.0,
         float(bool(nums - own_nums)),
         float(bool(nums - _doc_numbers(doc_text))) if nums else 0.0,
-        _modifier_missing(question, sentence, sent, own, stats),
+        modifier_missing(question, sentence, sent, own, stats),
         max((h.dense_score for h in hits), default=0.0),
         _qualifier_missing(question, sentence, near, doc_text, stats),
-        _names_missing_idf({t for t in names if t not in STOPWORDS}, own, stats),
+        names_missing_idf({t for t in names if t not in STOPWORDS}, own, stats),
         float(rival_bound(question, sentence, value, near)),
         float(focus_conflict(question, sentence, value, focus)),
         float(qualifier_mismatch(question, sentence)),
         _modifier_rival(question, sentence, doc_text, stats),
         max((stats.idf(t) for t in dropped_modifiers(question, sentence, near)), default=0.0),
-        _role_missing(question, near, stats),
-        float(_calendar_rival(question, sentence, near)),
-        float(asks_money(question) and not _holds_money(sentence)),
-        _partitive_missing(question, focus, near, stats),
+        role_missing(question, near, stats),
+        float(calendar_rival(question, sentence, near)),
+        float(asks_money(question) and not holds_money(sentence)),
+        partitive_missing(question, focus, near, stats),
         float(reversed_direction(question, sentence)),
         float(rival_filler(question, sentence, near)),
         float(_place_absent(question, sentence, doc_text)),
-        _name_rival(question, qtype, names, sentence, own, qterms),
+        name_rival(question, qtype, names, sentence, own, qterms),
         float(not is_yes_no(question) and reversed_comparison(question, sentence)),
         float(rival_version(question, sentence)),
     ]
@@ -446,7 +446,7 @@ def _qualifier_missing(
     under the title "HX-40"); a series letter only after its word ("Class A")."""
     out = 0.0
     plain: frozenset[str] | None = None
-    asked_plain = _plain_numbers(question)
+    asked_plain = plain_numbers(question)
     for q in question_qualifiers(question):
         kind = shape(q)
         if kind in {"number", "year", "ordinal"} and number_of(q) not in asked_plain:
@@ -454,12 +454,12 @@ def _qualifier_missing(
         if kind == "letter":
             found = any(
                 re.search(rf"\b{re.escape(w)}\s+{q}\b", t, re.I)
-                for w in _letter_words(question, q)
+                for w in letter_words(question, q)
                 for t in (sentence, *_context_of(doc_text, sentence))
             )
         elif kind in {"number", "year", "ordinal"}:
             if plain is None:
-                plain = _plain_numbers(" ".join((sentence, *_context_of(doc_text, sentence))))
+                plain = plain_numbers(" ".join((sentence, *_context_of(doc_text, sentence))))
             found = number_of(q) in plain or bool(
                 bounded_numbers({number_of(q)}, sentence, question)
             )
@@ -475,7 +475,7 @@ def _code_digits(doc_text: str, sentence: str) -> set[str]:
     """Numbers that the sentence's heading or the document's title (its first line) holds
     only inside codes: "40" under the title "HX-40" does not state a 40 metre run."""
     labels = "\n".join((_context_of(doc_text, sentence)[1], doc_text.split("\n", 1)[0]))
-    return stated_numbers(labels) - _plain_numbers(labels)
+    return stated_numbers(labels) - plain_numbers(labels)
 
 
 def _context_of(doc_text: str, sentence: str) -> tuple[str, str]:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rag.answer.abstain import CorpusStats
 
 
-def _role_missing(question: str, near: set[str], stats: CorpusStats) -> float:
+def role_missing(question: str, near: set[str], stats: CorpusStats) -> float:
     """IDF-weighted share of the asked post's terms (:func:`asked_role`) that the sentence
     and its context lack (0 for other questions)."""
     terms = set(asked_role(question))
@@ -41,7 +41,7 @@ _SAME_RANK = {"deputy": "vice", "vice": "deputy"}
 """English words for the same second rank: "her deputy" is the "Vice-Chair"."""
 
 
-def _calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
+def calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
     """The question names a weekday or month that the sentence and its context lack, and
     the sentence names another one: a closed class, so the other one is a rival."""
     asked = calendar_words(question)
@@ -52,7 +52,7 @@ def _calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
     return bool(missing) and bool(said - asked)
 
 
-def _holds_money(sentence: str) -> bool:
+def holds_money(sentence: str) -> bool:
     """Does the sentence name an amount of money (or a share of one, a percentage)?"""
     return any(v.kind in {"money", "percent"} for v in value_spans(sentence))
 
@@ -60,9 +60,7 @@ def _holds_money(sentence: str) -> bool:
 _PARTITIVE = re.compile(r"\bhow (?:many|much) of\b", re.I)
 
 
-def _partitive_missing(
-    question: str, focus: list[str], near: set[str], stats: CorpusStats
-) -> float:
+def partitive_missing(question: str, focus: list[str], near: set[str], stats: CorpusStats) -> float:
     """A question for part of a total ("How many of the doctors are consultants?"): the
     IDF of the rarest term that names the part (outside the counted thing) that the
     sentence and its context lack. A total that is not broken down does not answer it."""
@@ -72,13 +70,13 @@ def _partitive_missing(
     return max((stats.idf(t) for t in rest if t not in near), default=0.0)
 
 
-def _letter_words(question: str, letter: str) -> list[str]:
+def letter_words(question: str, letter: str) -> list[str]:
     """The words a series letter follows in the question ("Class" for "Class A")."""
     return [m.group(1) for m in re.finditer(rf"\b([A-Za-z]+)\s+{letter}\b", question, re.I)]
 
 
 @lru_cache(maxsize=4096)
-def _plain_numbers(text: str) -> frozenset[str]:
+def plain_numbers(text: str) -> frozenset[str]:
     """Numbers of ``text`` outside codes ("HX-40", "R32" hold none), ordinals as digits
     (cached: a sentence and its context are checked for many questions)."""
     return frozenset(stated_numbers(_CODE_TOKEN.sub(" ", text)))
@@ -90,7 +88,7 @@ _CODE_TOKEN = re.compile(r"\b[A-Za-z]+[-–]?\d[\w-]*|\b\d+[A-Za-z]+\d[\w-]*")
 _PRONOUN_SUBJECT = re.compile(r"^\W*(?:he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
 
 
-def _name_rival(
+def name_rival(
     question: str, qtype: str, asked: set[str], sentence: str, own: set[str], qterms: set[str]
 ) -> float:
     """Share of the question's names (terms of two letters or more) that the sentence and
@@ -134,7 +132,7 @@ def spelled_out(question: str, sentence: str) -> set[str]:
     }
 
 
-def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> float:
+def names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> float:
     """IDF-weighted share of the question's name terms that the sentence (and its heading
     or title) lacks: a missing rare name says more than a missing common one."""
     if not names:
@@ -143,7 +141,7 @@ def _names_missing_idf(names: set[str], own: set[str], stats: CorpusStats) -> fl
     return sum(v for t, v in w.items() if t not in own) / (sum(w.values()) or 1.0)
 
 
-def _modifier_missing(
+def modifier_missing(
     question: str, sentence: str, sent: set[str], own: set[str], stats: CorpusStats
 ) -> float:
     """The IDF of the rarest modifier the question puts on a noun that the sentence has
