@@ -52,13 +52,13 @@ def test_a_generator_is_given_the_prose_not_the_front_matter(bot) -> None:
     """The passages a generative backend reads start after the front matter (SmolLM2
     copied its "date:" line, or answered "I have read the sources. What is your
     question?"); their offsets still point into the file, for exact highlighting."""
-    from rag.answer.assistant import _prose
+    from rag.answer import generative
 
     doc = bot.parts.index.document("seeds/toll.md")
     (first, *_) = [c for c in bot.parts.index.chunks if c.doc_id == doc.doc_id]
     assert first.start == 0 and first.text.startswith("---")
-    prose = _prose(first, doc.text)
+    prose = generative.prose(first, doc.text)
     assert prose.text.startswith("# Harbour toll rises") and prose.end == first.end
     assert doc.text[prose.start : prose.end] == prose.text
-    later = _prose(prose, doc.text)
+    later = generative.prose(prose, doc.text)
     assert later == prose  # a chunk after the front matter is left as it is

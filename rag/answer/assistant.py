@@ -14,16 +14,15 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 from rag import prompts
-from rag.answer import abstain, disagree, recency
+from rag.answer import abstain, disagree, generative, recency
 from rag.answer.candidates import Scored
 from rag.answer.citations import Source, SupportChecker, verify
 from rag.answer.corpus import IndexedCorpus, manifest_key
 from rag.answer.draft import ExtractiveDraft, compose
-from rag.answer.extractive import ExtractiveBackend, unstated_numbers
+from rag.answer.extractive import ExtractiveBackend
 from rag.answer.followup import (
     Turn,
     condense_heuristic,
@@ -34,15 +33,14 @@ from rag.answer.followup import (
 from rag.answer.gate import DraftGate
 from rag.answer.llm.backends import ChatLLM, llm_key, make_llm
 from rag.config import Config
-from rag.errors import BackendError, ConfigError, ModelLoadError, RagError, StoreError
-from rag.ingest.dates import front_matter
+from rag.errors import ConfigError, ModelLoadError, RagError, StoreError
 from rag.lang import detect_language, localized, with_question_word
 from rag.retrieve.components import Components, load_components
 from rag.retrieve.filters import SourceFilter, allowed_sources
 from rag.retrieve.retriever import SearchResult, clean_query
 from rag.retrieve.routing import source_language_note
 from rag.text import strip_markup, tokenize
-from rag.types import Answer, Chunk, Hit
+from rag.types import Answer, Hit
 
 
 class Assistant(IndexedCorpus):
@@ -207,32 +205,7 @@ class Assistant(IndexedCorpus):
         if not turns or not is_followup(question):
             return question
         if llm is not None:
-            from rag.answer.citations import strip_markers
-            from rag.answer.llm.backends import defuse, usable_rewrite
-
-            recent = turns[-3:]
-            history = "\n".join(
-                f"User: {defuse(t.question)}\nAssistant: {defuse(strip_markers(t.answer)[:300])}"
-                for t in recent
-            )
-            prompt = prompts.CONDENSE_PROMPT.format(history=history, question=defuse(question))
-            limit = min(self.config.max_question_chars, 300)
-            raw, stream = "", None
-            try:
-                stream = llm.stream_chat([("user", prompt)])
-                for delta in stream:
-                    raw += delta
-                    if len(raw) > limit or (raw.strip() and "\n" in raw.lstrip()):
-                        break  # one line is all we use
-            except BackendError:
-                raw = ""
-            finally:
-                if hasattr(stream, "close"):
-                    stream.close()  # stop generating the rest
-            context = [
-                part for t in recent for part in (t.question, t.standalone, strip_markers(t.answer))
-            ]
-            rewritten = usable_rewrite(raw, question, context, self.config.max_question_chars)
+            rewritten = generative.condense(question, turns, llm, self.config.max_question_chars)
             if rewritten:
                 return rewritten
         return condense_heuristic(question, turns)
@@ -304,7 +277,8 @@ class Assistant(IndexedCorpus):
         cfg: Config,
         allowed: list[str] | None = None,
     ) -> Iterator[str]:
-        """Draft with the LLM over numbered sources, then keep only what they support.
+        """Draft with the LLM over numbered sources (:mod:`rag.answer.generative`), then
+        keep only what they support.
 
         Yields the draft as it grows (reasoning, markers to sources that were not given,
         and half-written markers hidden): it is unverified, and the final
@@ -313,58 +287,18 @@ class Assistant(IndexedCorpus):
         with an abstention. If the backend fails, the extractive backend answers,
         marked as a fallback.
         """
-        from rag.answer.llm.backends import clean_draft, says_not_in_sources, visible_draft
-
         hits = found.hits
-        question = split_context(answer.standalone_question)[0]
-        if (
-            not hits
-            or max(h.dense_score for h in hits) < cfg.min_relevance
-            or unstated_numbers(question, " ".join(self._texts(hits).values()))
-        ):  # off-topic, or it asks about a year/number no retrieved document mentions
+        texts = self._texts(hits)
+        if generative.off_topic(answer.standalone_question, hits, texts, cfg.min_relevance):
             answer.timings_ms.update(generate=0.0, verify=0.0)
             self._abstain(answer)
             return
-        texts = self._texts(hits)
-        sources = [Source(h.rank, _prose(h.chunk, texts[h.chunk.doc_id]), h.score) for h in hits]
-        messages = _draft_messages(answer.standalone_question, sources)
-        given = frozenset(s.n for s in sources)
-        limit = max(cfg.llm_max_tokens, 16) * 8  # characters; a backend may ignore max_tokens
-        t0 = time.perf_counter()
-        text = shown = ""
-        stream = None
-        cut = False
-        try:
-            stream = llm.stream_chat(messages)
-            for delta in stream:
-                if not text:
-                    answer.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000
-                text += delta
-                if len(text) > limit:
-                    text, cut = text[:limit], True
-                visible = visible_draft(text, given)
-                if visible and visible != shown:
-                    shown = visible
-                    yield visible
-                if cut:
-                    break
-        except BackendError as exc:
-            answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
-            answer.notes.append(prompts.FALLBACK_NOTE.format(backend=llm.name, reason=exc))
-            answer.backend = f"extractive (fallback from {llm.name})"
+        sources = generative.sources_for(hits, texts)
+        draft = yield from generative.stream_draft(answer, llm, sources, cfg.llm_max_tokens)
+        if draft is None:  # the backend failed
             yield from self._extractive(answer, found, avoid, cfg, allowed)
             return
-        finally:
-            if hasattr(stream, "close"):
-                stream.close()  # stop the backend generating what nobody reads
-        answer.timings_ms["generate"] = (time.perf_counter() - t0) * 1000
-        draft = clean_draft(
-            text,
-            answer.standalone_question,
-            [s.chunk.text for s in sources],
-            truncated=True if cut else _truncated(stream),
-        )
-        if not draft or says_not_in_sources(text):
+        if not draft:
             answer.timings_ms["verify"] = 0.0
             self._abstain(answer)
             return
@@ -549,44 +483,3 @@ def _previous_answers(turns: Sequence[Turn], standalone: str) -> list[str]:
 
     prev = strip_markers(turns[-1].answer)
     return [prev[a:b] for a, b in sentence_spans(prev)]
-
-
-def _prose(chunk: Chunk, doc_text: str) -> Chunk:
-    """``chunk`` without the document's Markdown front matter (``title:``/``date:``
-    lines between ``---`` fences): it files the document, it is no source text, and a
-    small model copies it ("date: 2025-12-31") or answers the scaffold instead."""
-    end = front_matter(doc_text)[1]
-    if chunk.start >= end:
-        return chunk
-    rest = doc_text[end : chunk.end]
-    start = end + len(rest) - len(rest.lstrip())  # the prose after it, blank lines skipped
-    return replace(chunk, start=start, text=doc_text[start : chunk.end])
-
-
-def _draft_messages(question: str, sources: Sequence[Source]) -> list[tuple[str, str]]:
-    """Chat messages asking for a cited answer from numbered sources.
-
-    Document text and the question are data: chat-template control tokens in them
-    are made inert, sentences in sources that give orders to an assistant are left
-    out (:func:`rag.answer.llm.backends.quarantine`), and the system prompt says sources are data.
-    """
-    from rag.answer.llm.backends import defuse, quarantine
-
-    block = "\n\n".join(
-        prompts.SOURCE_ITEM.format(
-            n=s.n, title=quarantine(s.chunk.doc_title), text=quarantine(s.chunk.text)
-        )
-        for s in sources
-    )
-    return [
-        ("system", prompts.SYSTEM_PROMPT),
-        ("user", prompts.SOURCES_BLOCK.format(sources=block)),
-        ("assistant", prompts.SOURCES_READ),
-        ("user", prompts.QUESTION_PROMPT.format(question=defuse(question))),
-    ]
-
-
-def _truncated(stream: object) -> bool | None:
-    """Did the reply stop at the token limit? None when the backend does not say."""
-    reason = getattr(stream, "finish_reason", None)
-    return None if reason is None else reason == "length"
