@@ -4,7 +4,7 @@ needs, its number kept, within ``llm_prompt_chars`` characters of sources.
 A small CPU model spends almost all of its time to first token reading the prompt
 (SmolLM2-135M: a few hundred tokens per second on 2 cores), and whole chunks are
 mostly sentences the question does not touch. The answer chain builds the prompt
-(:func:`rag.answer.assistant._draft_messages`: system, sources, acknowledgement,
+(:func:`rag.answer.generative.draft_messages`: system, sources, acknowledgement,
 question); this module rewrites only the sources turn, keeping each source's ``[n]``
 and title, so the model's markers still point at the same sources and the verification
 (which checks the draft against the full retrieved chunks) is unchanged.
