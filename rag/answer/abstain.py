@@ -35,7 +35,7 @@ from rag.answer.abstain_checks import (
     role_missing,
     spelled_out,
 )
-from rag.answer.bounds import bounded_numbers
+from rag.answer.bounds import bounded_numbers, labelled_numbers
 from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
 from rag.answer.layout import content_span, is_heading_line
@@ -364,6 +364,7 @@ def features(
     if any("." in n for n in nums):  # "release 7.1": in the heading's tokens as 7 and 1
         own_nums |= stated_numbers(_context_of(doc_text, sentence)[1])
     own_nums |= bounded_numbers(nums - own_nums, sentence, question)  # "over £2,000" for "£2,100"
+    own_nums |= labelled_numbers(nums - own_nums, sentence, question)  # "grades 1 to 4": 3
     qtype = question_type(question)
     focus = count_focus(question) if qtype == "number" else []
     value = pick_value(qtype, question, sentence, focus) if qtype in ANSWER_KINDS else None
@@ -462,6 +463,7 @@ def _qualifier_missing(
                 plain = plain_numbers(" ".join((sentence, *_context_of(doc_text, sentence))))
             found = number_of(q) in plain or bool(
                 bounded_numbers({number_of(q)}, sentence, question)
+                | labelled_numbers({number_of(q)}, sentence, question)
             )
         else:
             found = q in near

@@ -38,6 +38,42 @@ def bounded_numbers(numbers: set[str], text: str, question: str) -> set[str]:
     return out
 
 
+def labelled_numbers(numbers: set[str], text: str, question: str) -> set[str]:
+    """Those of ``numbers`` that the question puts after a label word ("grade 3", "zone
+    2") and that ``text`` holds in a range or a list on the same word ("grades 1 to 4",
+    "zones 1-3", "grades 5 and 6"): the rule for a span of categories covers each."""
+    asked = {(stem(noun), n) for noun, n in _LABELLED.findall(question)}
+    out = set()
+    for n in numbers:
+        nouns = {noun for noun, m in asked if m == n}
+        if nouns and any(
+            noun in nouns and _in_span(float(n), span) for noun, span in _spans_of(text)
+        ):
+            out.add(n)
+    return out
+
+
+def _in_span(v: float, span: str) -> bool:
+    """Is ``v`` in a span as written: "1 to 4" (a range) or "5 and 6", "1, 2 or 3" (a list)?"""
+    nums = [float(x) for x in re.findall(r"\d+", span)]
+    if _RANGE_WORD.search(span) and len(nums) == 2:
+        return nums[0] <= v <= nums[1]
+    return v in nums
+
+
+@lru_cache(maxsize=8192)
+def _spans_of(text: str) -> tuple[tuple[str, str], ...]:
+    """The label words of ``text`` followed by a range or a list of numbers, with it."""
+    return tuple((stem(m.group(1)), m.group(2)) for m in _LABEL_SPAN.finditer(text))
+
+
+_LABELLED = re.compile(r"\b([A-Za-z]{3,})\s+(\d{1,3})\b(?![.,]?\d)")
+_LABEL_SPAN = re.compile(
+    r"\b([A-Za-z]{3,})\s+(\d{1,3}(?:\s*(?:to|-|–)\s*\d{1,3}|(?:,\s*\d{1,3})*\s+(?:and|or)\s+\d{1,3}))\b"
+)
+_RANGE_WORD = re.compile(r"\bto\b|[-–]")
+
+
 def holds_binding(number: str, noun: str, text: str) -> bool:
     """Does ``text`` bind ``number`` to ``noun``, as it is or inside a range or bound it
     states on that noun ("5 to 9 years" holds six years, "less than 2 years" does not)?"""

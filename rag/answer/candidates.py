@@ -109,6 +109,8 @@ def chunk_sentences(
         labels = f"{labels} {table_header(text, a)}" if is_table_row(sentence.text) else labels
         if asked:  # the answer's first sentence under an FAQ's question
             labels, asked = f"{labels} {asked}", ""
+        if header_field(text, a0):
+            labels = f"{labels} {title}"  # "Approved on: 14/01/2026" files the document
         context = _context(text, a, sentence.text) | frozenset(tokenize(labels))
         out.append((a0, sentence, context))
     return tuple(out)
@@ -135,6 +137,26 @@ def _field_lines(text: str, a: int, b: int) -> list[tuple[int, int]]:
     if rest and "\n\n" not in gap:
         return [(a, b)]  # the block runs on into a sentence: no block of its own
     return lines[:block] + rest
+
+
+def header_field(text: str, start: int) -> bool:
+    """Is the line at ``start`` a "Key: value" field of the document's header block
+    ("Issued by: ...", "Version: 7.2")? It is about the document: read with its title."""
+    return start < _header_end(text, front_matter(text)[1]) and bool(_FIELD_LINE.match(text, start))
+
+
+@lru_cache(maxsize=1024)
+def _header_end(text: str, start: int) -> int:
+    """Where a document's header block ends: the title, headings and "Key: value" lines
+    ("Version: 7.2", "Approved on: 14/01/2026") before its first other line. Such a
+    field is about the document itself, so the title is its context."""
+    pos = start
+    for line in text[start : start + 3000].split("\n"):
+        s = line.strip()
+        if s and not (s.startswith("#") or is_label(s) or _FIELD_LINE.match(line)):
+            return pos
+        pos += len(line) + 1
+    return pos
 
 
 _ASKS = re.compile(r"\?[*_\s]*$")

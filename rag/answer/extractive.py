@@ -18,7 +18,13 @@ import numpy as np
 
 from rag.answer.aggregate import promoted, with_extreme_row, with_row_lead
 from rag.answer.bounds import holds_binding, number_bindings
-from rag.answer.candidates import Candidate, Scored, chunk_sentences, sentence_terms
+from rag.answer.candidates import (
+    Candidate,
+    Scored,
+    chunk_sentences,
+    header_field,
+    sentence_terms,
+)
 from rag.answer.compare import asks_former, states_former
 from rag.answer.date_binding import bind_dates
 from rag.answer.draft import ExtractiveDraft, _compose_joint, compose
@@ -56,6 +62,9 @@ LEAD_IN_WEIGHT = 0.85
 """A sentence read with the one before it in its paragraph counts at this share of that
 pair's similarity (its own similarity when higher): the pair shares the topic's words,
 so at full weight a sentence after a topical one outranks the one holding the answer."""
+TITLE_LEAD_WEIGHT = 0.75
+"""A field of a document's header block ("Issued by: ...") read with the title: lower,
+as the title is shared by every field of the block and would make them alike."""
 LONG_SENTENCE = 250  # characters: longer sentences are also scored clause by clause
 UNTYPED_LEAD = (0.15, 0.4)
 """How far a candidate without the asked kind of value must lead the best one with it, in
@@ -186,7 +195,9 @@ class ExtractiveBackend:
                     typing = row_with_header(sentence.text, head) if head else ""
                     prev = out[-1].chunk if out and out[-1].chunk.doc_id == c.doc_id else None
                     lead = (
-                        prev.text
+                        c.doc_title  # a field of the header block is about the document
+                        if header_field(text, sentence.start) and c.doc_title
+                        else prev.text
                         if prev is not None
                         and not row
                         and 0 < sentence.start - prev.end <= 2
@@ -264,7 +275,8 @@ class ExtractiveBackend:
                 question
             )
             for (i, _), sim in zip(pieces, sims.tolist(), strict=True):
-                out[i] = LEAD_IN_WEIGHT * sim
+                titled = cands[i].lead_in == cands[i].chunk.doc_title  # a header field
+                out[i] = (TITLE_LEAD_WEIGHT if titled else LEAD_IN_WEIGHT) * sim
         return out
 
     def _clause_sims(self, cands: list[Candidate], question: str) -> np.ndarray:

@@ -20,6 +20,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.answer.bounds import labelled_numbers
 from rag.answer.qtypes import asks_money
 from rag.answer.spans import (
     MONTHS,
@@ -258,8 +259,8 @@ def rival_bound(question: str, sentence: str, value: Span | None, near: set[str]
     numeric = {q for q in quals if shape(q) in {"ordinal", "year", "number", "letter"}}
     for q in numeric:
         rivals = _rivals(q, question, ws)
-        if not rivals:
-            continue
+        if not rivals or labelled_numbers({number_of(q)}, sentence, question):
+            continue  # none, or "grades 1 to 4" holds the asked "grade 3"
         if q not in sent_terms and number_of(q) not in near and q not in near:
             return True
         if value is not None and q in sent_terms and _nearer(value, rivals, q, ws):

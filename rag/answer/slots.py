@@ -160,14 +160,18 @@ def rival_filler(question: str, sentence: str, near: set[str]) -> bool:
         return False
     found = _slots(sentence)
     for prep, anchor, filler, _ in asked:
-        if filler & near:
-            continue
+        if filler & near or filler & _OPEN:
+            continue  # held, or an open filler ("to another job"): any noun fills it
         if any(
             p == prep and noun and anchor & a and not _same_filler(filler, f)
             for p, a, f, noun in found
         ):
             return True
     return False
+
+
+_OPEN = frozenset({"another", "any", "other", "different"})
+"""Words that leave a filler open: "move to another job" names no job a rival could be."""
 
 
 def _same_filler(asked: frozenset[str], found: frozenset[str]) -> bool:

@@ -51,6 +51,8 @@ _DATE = re.compile(
     rf"\b(?:(?:{WEEKDAYS}),?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\.?"
     rf"(?:,?\s+\d{{4}})?|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?!\d)(?:,?\s+\d{{4}})?|"
     rf"(?:{MONTHS})\.?\s+\d{{4}}|(?:{MONTHS})\b|\d{{4}}-\d{{2}}-\d{{2}})"
+    r"|\b\d{1,2}([/.])\d{1,2}\1\d{4}\b|\b\d{4}/\d{1,2}/\d{1,2}\b"  # 14/01/2026, 2026/01/14
+    r"|\bthe \d{1,2}(?:st|nd|rd|th)(?= (?:day )?of (?:each|every|the|a) month\b)"
     rf"|\b(?:{WEEKDAYS}),?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?![:.,]?\d|\s*(?:%|[ap]\.?m\b|to\b))"
     rf"|\b(?:{WEEKDAYS})s?\b|\b(?:spring|summer|autumn|fall|winter)\b"
     r"|\b(?:1[5-9]|20)\d{2}s?\b|\b(?:in|by|since|until|from|before|after) \d{4}\b",
@@ -506,9 +508,10 @@ def qualifier_mismatch(question: str, sentence: str) -> bool:
     """
     q_quals = _capital_qualifiers(question[:1].lower() + question[1:])
     q_words, lower = _word_keys(question)
+    modifiers = {m for m, _ in modifier_pairs(question)}  # "safety" of "the safety notice"
     for word, quals in _capital_qualifiers(sentence).items():
-        if word in _FUNCTION:
-            continue
+        if word in _FUNCTION or (word in lower and stem(word) in modifiers):
+            continue  # a word that qualifies another noun of the question asks no title
         if word in lower:
             if not _titles_name(word, sentence, q_words):
                 continue  # "the Border Guard Command": part of a name, not a title

@@ -45,10 +45,12 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
         return 0.5
     values = answer_values(qtype, sentence, question)
     if qtype == "number":
-        if not values or (
-            asks_money(question) and not {v.kind for v in values} & _amounts(question)
-        ):
-            return 0.0  # an amount of money asked: a count or a duration is none
+        if not values:
+            return 0.0
+        if asks_money(question) and not {v.kind for v in values} & _amounts(question):
+            # an amount of money asked: a count or a duration is none; a share of an
+            # amount ("7 percent of basic pay") states one, relative to what it is of
+            return TYPED if _SHARE_OF.search(sentence) else 0.0
         missing = counted_missing(question, sentence)  # by the question language's rule
         if missing is None:  # English: the counted thing near the number
             return 0.4 if focus and not _number_near(sentence, focus) else 1.0
@@ -96,6 +98,10 @@ _SHARE_ASKED = re.compile(
     r"\b(?:share|percentage|percent|proportion)\b",
     re.I,
 )
+_SHARE_OF = re.compile(
+    r"(?:%|\bper\s?cent|\bpercent)\s+of\s+(?:(?:the|your|their|its|his|her|my|our)\s+)?\w", re.I
+)
+"""A percentage of something: a share of an amount, an amount in its own right."""
 _YEAR_ASKED = re.compile(r"\b(?:what|which|in what|the) year\b", re.I)
 _YEAR = re.compile(r"\b\d{4}\b")
 _DAY_ASKED = re.compile(r"\b(?:what|which|on what) (?:week)?days?\b|\bday of the week\b", re.I)
