@@ -8,7 +8,9 @@ Safety Manager" ranked differently; and a field of a document's header block ("I
 by: ...") was read without the title that says what it is about. The helpers are
 checked on plain strings, then the assistant over documents written here (a members'
 handbook of an allotment society, not the suite's) answers the questions those made it
-refuse.
+refuse. A short line that opens a paragraph ("Mandatory training:") was glued to the
+sentence before it, and a list quoted with its introducing line was unsupported: each
+item holds one of its numbers, no single sentence all of them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rag.answer.candidates import header_field
 from rag.answer.slots import rival_filler
 from rag.answer.spans import answer_values, qualifier_mismatch
 from rag.answer.typed import TYPED, _typed
+from rag.ingest.chunking import answer_spans
 from rag.text import tokenize
 from tests.conftest import assistant_over
 
@@ -35,6 +38,16 @@ Members in bands 1 to 3 may rent one half plot; members in bands 4 and 5 may ren
 Rent is due on the 1st of each month.
 The society pays 40 percent of the cost of a water butt for every member who asks.
 A member who moves to a new plot on the same site does not pay a second joining fee.
+
+## Tools
+
+Nothing is charged for a lost key.
+
+Free tools:
+
+- a rotavator for 2 days;
+- a strimmer for 1 day;
+- a wheelbarrow for 7 days.
 """
 
 NOTICE = """Ferncombe Allotment Society: notice on the spring bonfire ban
@@ -94,6 +107,15 @@ def test_header_fields_are_the_block_before_the_first_paragraph() -> None:
     assert not header_field(NOTICE, NOTICE.index("The bonfire ban"))
 
 
+def test_a_short_line_that_opens_a_paragraph_is_a_sentence_of_its_own() -> None:
+    spans = [HANDBOOK[a:b] for a, b in answer_spans(HANDBOOK, HANDBOOK.index("Nothing is"))]
+    assert spans[:3] == [
+        "Nothing is charged for a lost key.",
+        "Free tools:",
+        "- a rotavator for 2 days;",
+    ]
+
+
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
     """An assistant over the handbook and the notice (its own index, the fitted model)."""
@@ -112,6 +134,10 @@ def test_the_values_are_answered(bot) -> None:
         ("How much does the society pay towards a water butt?", "40 percent"),
         ("What can a member in band 2 rent?", "half plot"),
     ]
+    # a line that introduces a list is quoted with its items, and the joined claim is
+    # supported by the list as a whole (each item holds one of its numbers)
+    ans = bot.ask("Which tools are free to borrow?")
+    assert not ans.abstained and "rotavator" in ans.answer and "wheelbarrow" in ans.answer
     for question, value in cases:
         ans = bot.ask(question)
         assert not ans.abstained and value in ans.answer, (question, ans.answer)

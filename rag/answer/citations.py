@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer.lists import introduces_items
 from rag.answer.spans import is_cjk_sentence
 from rag.embed.encoder import Embedder
 from rag.ingest.chunking import answer_spans
@@ -360,6 +361,8 @@ def _best_spans(
         spans = candidate_spans(src.chunk, text)
         if not spans:
             continue
+        if introduces_items([text[a:b] for a, b in spans]):  # a list quoted whole: one claim
+            spans = [*spans, (spans[0][0], spans[-1][1])]
         scores = checker.scores(claim, [text[a:b] for a, b in spans], context=text)
         best = int(np.argmax(scores))
         if checker.supports(float(scores[best])):

@@ -14,7 +14,7 @@ Nothing here names a word of one corpus: numbers, plural nouns and the question'
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 
@@ -177,7 +177,7 @@ def cite_each(passage: str, n: int, cite: Callable[[str, int], str]) -> str:
     if len(spans) < 2:
         return cite(passage, n)
     pieces = [passage[a:b] for a, b in spans]
-    if pieces[0].rstrip().endswith(":") and all(_BULLET.match(p) for p in pieces[1:]):
+    if introduces_items(pieces):
         # an introducing sentence and its items: one claim, the items joined
         return cite(f"{pieces[0].rstrip()} {'; '.join(_item_text(p) for p in pieces[1:])}", n)
     return " ".join(cite(p, n) for p in pieces)
@@ -185,6 +185,15 @@ def cite_each(passage: str, n: int, cite: Callable[[str, int], str]) -> str:
 
 # a bulleted or numbered marker, newlines too around it (rag.text.ITEM_NUMBER: numbered)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+
+
+def introduces_items(pieces: Sequence[str]) -> bool:
+    """Are these sentences an introducing one ("Mandatory training:") and its list items?"""
+    return (
+        len(pieces) >= 2
+        and pieces[0].rstrip().endswith(":")
+        and all(_BULLET.match(p) for p in pieces[1:])
+    )
 
 
 def _item_text(piece: str) -> str:

@@ -49,8 +49,9 @@ def _widened(
 ) -> Scored:
     """A pick quoted with the neighbours it needs: the items after a sentence that only
     announces a list the question asks for ("The HX-40 has four operating modes.":
-    :mod:`rag.answer.lists`); for a why-question the next sentence when only it gives the
-    reason (:func:`with_reason`); with no value leading it, the next
+    :mod:`rag.answer.lists`), and the items after one that ends in a colon, whatever the
+    question; for a why-question the next sentence when only it gives the reason
+    (:func:`with_reason`); with no value leading it, the next
     sentence when it goes on about it ("It should be between 1.0 and 2.0 bar") and the
     one before when it names its subject by a pronoun, unless an earlier pick quotes it."""
     count = announced_count(s.chunk.text, question)
@@ -58,10 +59,11 @@ def _widened(
         s = replace(s, chunk=with_following(doc_text, s.chunk, count))
     elif asks_for_list(question) and is_table_row(s.chunk.text):
         s = replace(s, chunk=with_table_rows(doc_text, s.chunk))
-    elif asks_for_list(question):
-        s = replace(s, chunk=with_items(doc_text, s.chunk))  # "... caused by:" and its items
     elif asks_why(question):
         s = replace(s, chunk=with_reason(doc_text, s.chunk))
+    # a pick that ends in a colon introduces what follows: quoted alone, it says nothing
+    # ("Mandatory training:", "Three treatments, each with 4 replicates at each site:")
+    s = replace(s, chunk=with_items(doc_text, s.chunk))
     if s.typed >= 1.0:
         return s
     if question_type(part) not in STRICT_TYPES:

@@ -31,13 +31,18 @@ def split_long(text: str, span: tuple[int, int], limit: int) -> list[tuple[int, 
 
 
 def merge_fragments(
-    spans: list[tuple[int, int]], min_chars: int = 20, text: str = ""
+    spans: list[tuple[int, int]], min_chars: int = 20, text: str = "", paragraphs: bool = False
 ) -> list[tuple[int, int]]:
     """Attach very short pieces (a byline such as "— VNA/VNS", a table's rule row) to the
-    sentence before; a short table row of ``text`` stays a row of its own."""
+    sentence before; a short table row of ``text`` stays a row of its own, and with
+    ``paragraphs`` so does a piece that opens a paragraph ("Mandatory training:" before
+    its list), unless it is a byline."""
     out: list[tuple[int, int]] = []
     for a, b in spans:
-        if out and b - a < min_chars and not (text and is_table_row(text[a:b])):
+        opens = paragraphs and "\n\n" in text[out[-1][1] : a] if out else False
+        if opens and _BYLINE_TAIL.match(text, a, b):
+            opens = False
+        if out and b - a < min_chars and not (text and is_table_row(text[a:b])) and not opens:
             out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))
@@ -56,7 +61,7 @@ def answer_spans(text: str, start: int = 0, end: int | None = None) -> list[tupl
 def _answer_spans(text: str, start: int, end: int) -> tuple[tuple[int, int], ...]:
     """:func:`answer_spans`, cached (the same passages answer many questions)."""
     out = []
-    for a, b in merge_fragments(sentence_spans(text, start, end), text=text):
+    for a, b in merge_fragments(sentence_spans(text, start, end), text=text, paragraphs=True):
         m = _BYLINE_TAIL.search(text, a, b)
         if m and m.start() > a + 20:
             b = m.start()
