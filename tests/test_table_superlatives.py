@@ -78,6 +78,14 @@ def test_the_column_is_named_by_the_question_or_its_kind() -> None:
     assert value_column("Which depot has the most drivers?", table, DOC) is None  # unnamed
 
 
+def test_a_table_with_one_numeric_column_ranks_on_it() -> None:
+    """ "Which depot is the biggest?" names no column; the one column of numbers is it."""
+    doc = "| Depot | Manager | Vans |\n|---|---|---|\n| Stainby | R. Holt | 9 |\n| Orrin Fell | M. Odd | 17 |\n"
+    table = table_at(doc, "d", doc.index("| Stainby |"))
+    assert table is not None
+    assert value_column("Which depot is the biggest?", table, doc) == 2
+
+
 def test_the_extreme_row_in_each_direction() -> None:
     table = _table()
     assert extreme_row("Which depot has the most vans in service?", table, DOC) == _row(

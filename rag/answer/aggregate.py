@@ -148,8 +148,8 @@ def value_column(question: str, table: Table, text: str) -> int | None:
         changes = [col for _, col in numeric if _change_column(table, col, text)]
         return changes[0] if len(changes) == 1 else None
     numeric.sort(reverse=True)
-    if numeric[0][0] > 0 and (len(numeric) == 1 or numeric[0][0] > numeric[1][0]):
-        return numeric[0][1]  # the column named like the question
+    if len(numeric) == 1 or numeric[0][0] > numeric[1][0]:
+        return numeric[0][1]  # the only one, or the column named like the question
     money = [col for _, col in numeric if _money_column(table, col, text)]
     if (asks_money(question) or _MONEY_WORDS.search(question)) and len(money) == 1:
         return money[0]  # "the most money": the one column of amounts
