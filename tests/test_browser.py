@@ -132,6 +132,28 @@ def ask(page, question: str) -> None:
     box.press("Enter")
 
 
+def set_top_k(page, value: str) -> None:
+    """Set the top-k slider as a user would, until its number box shows ``value`` (the
+    slider may still be mounting: its range input, then its own number box, typed into)."""
+    slider = page.locator('#rag-topk input[type="range"]')
+    number = page.locator('#rag-topk input[type="number"]')
+    for attempt in range(10):
+        if attempt % 2 == 0:
+            slider.fill(value)
+        else:
+            number.fill(value)
+            number.press("Enter")
+        try:
+            page.wait_for_function(
+                f"() => document.querySelector('#rag-topk input[type=number]').value === '{value}'",
+                timeout=2_000,
+            )
+            break
+        except PlaywrightTimeoutError:
+            page.wait_for_timeout(500)
+    assert number.input_value() == value
+
+
 def test_ask_cite_highlight_follow_up_upload(browser, app_url, tmp_path: Path) -> None:
     url, timings, root = app_url
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -228,41 +250,33 @@ def test_ask_cite_highlight_follow_up_upload(browser, app_url, tmp_path: Path) -
 
     # -- 5. settings without restarting: top-k 2 -> two passages
     page.get_by_text("Settings", exact=True).click()
-    slider = page.locator('#rag-topk input[type="range"]')
-    slider.wait_for(state="visible", timeout=20_000)  # the accordion has opened
-    number = page.locator('#rag-topk input[type="number"]')
-    for attempt in range(10):  # the slider may still be mounting: set it until it shows 2
-        if attempt % 2 == 0:
-            slider.fill("2")
-        else:  # the slider's own number box, typed into as a user would
-            number.fill("2")
-            number.press("Enter")
-        try:
+    page.locator('#rag-topk input[type="range"]').wait_for(state="visible", timeout=20_000)
+    set_top_k(page, "2")
+    page.locator("#rag-hybrid input[type=checkbox]").uncheck()
+    page.wait_for_timeout(500)
+    rows = "#rag-details table.rag-passages tbody tr"
+    for attempt in range(2):
+        ask(page, Q_HOTLINE)
+        page.locator(BOT).nth(2 + attempt).locator("a.rag-cite").first.wait_for(timeout=60_000)
+        try:  # the details panel comes with the answer's last event, after the streamed text
             page.wait_for_function(
-                "() => document.querySelector('#rag-topk input[type=number]').value === '2'",
-                timeout=2_000,
+                f"() => document.querySelectorAll('{rows}').length === 2", timeout=60_000
             )
             break
         except PlaywrightTimeoutError:
-            page.wait_for_timeout(500)
-    assert page.locator('#rag-topk input[type="number"]').input_value() == "2"
-    page.locator("#rag-hybrid input[type=checkbox]").uncheck()
-    page.wait_for_timeout(500)
-    ask(page, Q_HOTLINE)
-    page.locator(BOT).nth(2).locator("a.rag-cite").first.wait_for(timeout=60_000)
-    rows = "#rag-details table.rag-passages tbody tr"
-    try:  # the details panel comes with the answer's last event, after the streamed text
-        page.wait_for_function(
-            f"() => document.querySelectorAll('{rows}').length === 2", timeout=60_000
-        )
-    except PlaywrightTimeoutError:
-        got = page.locator(rows).count()
-        shown = page.locator('#rag-topk input[type="number"]').input_value()
-        raise AssertionError(f"top-k {shown} on the page, {got} passages in the details") from None
+            got = page.locator(rows).count()
+            shown = page.locator('#rag-topk input[type="number"]').input_value()
+            if shown == "2" or attempt:  # the page said 2 and the server retrieved otherwise
+                raise AssertionError(
+                    f"top-k {shown} on the page, {got} passages in the details"
+                ) from None
+            # the slider lost its value on the page (seen once under load): set it again
+            set_top_k(page, "2")
+    silent_index = 3 + attempt
 
     # -- 4. an example question the articles are silent on
     page.get_by_text(Q_SILENT, exact=True).click()
-    silent = page.locator(BOT).nth(3)
+    silent = page.locator(BOT).nth(silent_index)
     silent.get_by_text("The sources do not answer").wait_for(timeout=60_000)
     assert "Closest passages" in silent.inner_text()
     silent.locator("a.rag-passage-link").first.click()
@@ -279,7 +293,7 @@ def test_ask_cite_highlight_follow_up_upload(browser, app_url, tmp_path: Path) -
     page.get_by_text("Ready · 3 documents indexed.").wait_for()
 
     ask(page, Q_ZANZIBAR)
-    answer = page.locator(BOT).nth(4)
+    answer = page.locator(BOT).nth(silent_index + 1)
     answer.locator("a.rag-cite").first.wait_for(timeout=60_000)
     assert "4,321" in answer.locator(".rag-answer-text").inner_text()
     page.locator("#rag-sources a.rag-card", has_text="uploads/zanzibar.html").first.click()
