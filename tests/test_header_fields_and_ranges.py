@@ -69,6 +69,8 @@ def test_numeric_and_monthly_dates_are_dates() -> None:
     held = answer_values("date", "Rent is due on the 1st of each month.", "When?")
     assert [v.text for v in held] == ["the 1st"]
     assert not answer_values("date", "She came 1st of the twelve runners.", "When?")
+    code = answer_values("date", "Report number: FAS-R-2026-01", "When is the report due?")
+    assert not code  # a code's digits are no year
 
 
 def test_a_share_of_an_amount_answers_how_much_is_paid() -> None:

@@ -183,7 +183,14 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
             if kind == "date" and m.group().islower() and _MONTH_ONLY.fullmatch(m.group()):
                 continue  # "may", "march": a verb, not a month
             if b > a and not any(a < y and x < b for x, y in taken):
-                named = kind == "date" and _NAMED_YEAR.search(sentence[:a]) and m.group().isdigit()
+                named = (
+                    kind == "date"
+                    and m.group().isdigit()
+                    and (
+                        _NAMED_YEAR.search(sentence[:a])
+                        or _CODE_PART.search(sentence[:a])  # "HARS-R-2026-01": a code's digits
+                    )
+                )
                 # "Regulation 2024": the year of a name, not a date (kept from bare numbers)
                 found.append(Span(a, b, "code" if named else kind, sentence[a:b]))
                 taken.append((a, b))
@@ -252,6 +259,8 @@ _INDEFINITE_END = re.compile(r"\ban?\s+$", re.I)
 _NAMED_YEAR = re.compile(
     r"(?<![.!?:]\s)(?<!^)\b(?!(?:In|On|By|Since|From|Until|Before|After)\s)[A-Z][a-z]+\s$"
 )
+_CODE_PART = re.compile(r"\b[A-Z0-9][A-Z0-9]*-$")
+"""A code's part before a year-like number ("FSA-", "R-"): the number is no date."""
 _MONTH_WORD = re.compile(rf"(?i:{MONTHS}|{WEEKDAYS})")
 _UNIT_AFTER = re.compile(r"\s+([a-z]+)\b")
 _MONTH_ONLY = re.compile(rf"(?:{MONTHS})\.?")
