@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answer.abstain_checks import asked_numbers
 from rag.answer.bounds import labelled_numbers
 from rag.answer.candidates import header_field
 from rag.answer.slots import rival_filler
@@ -85,6 +86,13 @@ def test_a_labelled_range_or_list_holds_the_asked_label() -> None:
     assert labelled_numbers({"5"}, rule, "What can a member in band 5 rent?") == {"5"}
     assert not labelled_numbers({"6"}, rule, "What can a member in band 6 rent?")
     assert not labelled_numbers({"2"}, rule, "What can a member in zone 2 rent?")
+
+
+def test_the_pronoun_one_states_no_number() -> None:
+    assert asked_numbers("Which band is the only one whose rent goes down?") == set()
+    assert asked_numbers("And what was done in the third one?") == {"3"}
+    assert asked_numbers("How much is a one-day strimmer loan?") == {"1"}
+    assert asked_numbers("Which one of the tools costs one pound?") == {"1"}
 
 
 def test_an_open_filler_has_no_rival() -> None:

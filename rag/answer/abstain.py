@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.abstain_checks import (
+    asked_numbers,
     calendar_rival,
     holds_money,
     letter_words,
@@ -357,7 +358,7 @@ def features(
     known = [weights[t] for t in qterms if t not in own and stats.df.get(t)]
     names = asked_names(question)
     doc_terms = _doc_terms(doc_text) if names else frozenset()
-    nums = stated_numbers(question)
+    nums = asked_numbers(question)
     own_nums = stated_numbers(sentence) | (
         {t for t in labels if t.isdigit()} - _code_digits(doc_text, sentence)
     )

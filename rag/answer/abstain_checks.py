@@ -148,3 +148,19 @@ def modifier_missing(
     without it (0 when none)."""
     pairs = modifier_pairs(question)
     return min(1.0, max((stats.idf(m) for m, h in pairs if h in sent and m not in own), default=0))
+
+
+def asked_numbers(question: str) -> set[str]:
+    """The numbers a question states that a sentence answering it should hold: those of
+    :func:`stated_numbers`, less a 1 written only as the pronoun "one" ("the third one",
+    "the only one whose budget falls"), which counts nothing."""
+    nums = stated_numbers(question)
+    if "1" in nums and not _ONE_AS_NUMBER.search(_PRONOUN_ONE.sub(" ", question)):
+        nums.discard("1")
+    return nums
+
+
+_PRONOUN_ONE = re.compile(
+    r"\bone\b(?=\s*(?:[?.,;!]|$|whose\b|that\b|which\b|who\b|of\b|in\b|on\b|at\b))", re.I
+)
+_ONE_AS_NUMBER = re.compile(r"(?<![\d.,])1(?![\d.,])|\b(?:one|first|1st)\b", re.I)
