@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 
 from rag.answer.spans import ORDINALS, WORD_NUMBERS
-from rag.text import STOPWORDS, stem
+from rag.text import STOPWORDS, fold, stem
 
 
 def bounded_numbers(numbers: set[str], text: str, question: str) -> set[str]:
@@ -42,36 +42,37 @@ def labelled_numbers(numbers: set[str], text: str, question: str) -> set[str]:
     """Those of ``numbers`` that the question puts after a label word ("grade 3", "zone
     2") and that ``text`` holds in a range or a list on the same word ("grades 1 to 4",
     "zones 1-3", "grades 5 and 6"): the rule for a span of categories covers each."""
-    asked = {(stem(noun), n) for noun, n in _LABELLED.findall(question)}
-    out = set()
-    for n in numbers:
-        nouns = {noun for noun, m in asked if m == n}
-        if nouns and any(
-            noun in nouns and _in_span(float(n), span) for noun, span in _spans_of(text)
-        ):
-            out.add(n)
-    return out
-
-
-def _in_span(v: float, span: str) -> bool:
-    """Is ``v`` in a span as written: "1 to 4" (a range) or "5 and 6", "1, 2 or 3" (a list)?"""
-    nums = [float(x) for x in re.findall(r"\d+", span)]
-    if _RANGE_WORD.search(span) and len(nums) == 2:
-        return nums[0] <= v <= nums[1]
-    return v in nums
+    asked, held = labels(question), labels(text)
+    return {
+        n
+        for n in numbers
+        if n.isdigit()
+        and any(int(n) in nums and int(n) in held.get(noun, ()) for noun, nums in asked.items())
+    }
 
 
 @lru_cache(maxsize=8192)
-def _spans_of(text: str) -> tuple[tuple[str, str], ...]:
-    """The label words of ``text`` followed by a range or a list of numbers, with it."""
-    return tuple((stem(m.group(1)), m.group(2)) for m in _LABEL_SPAN.finditer(text))
+def labels(text: str) -> dict[str, frozenset[int]]:
+    """The numbered labels of ``text`` (cached): a word and the numbers after it, a range read
+    whole ("grades 1 to 4" -> {"grade": {1, 2, 3, 4}}); years and amounts left out."""
+    out: dict[str, set[int]] = {}
+    for m in _LABEL.finditer(text):
+        noun = fold(m.group(1)).removesuffix("s")
+        if noun in STOPWORDS or len(noun) < 3:
+            continue
+        nums = [int(n) for n in re.findall(r"\d+", m.group(2))]
+        if re.search(r"\d\s*(?:to|-|–)\s*\d", m.group(2)) and len(nums) == 2:
+            nums = list(range(nums[0], nums[1] + 1)) if nums[1] - nums[0] <= 50 else nums
+        out.setdefault(noun, set()).update(nums)
+    return {k: frozenset(v) for k, v in out.items()}
 
 
-_LABELLED = re.compile(r"\b([A-Za-z]{3,})\s+(\d{1,3})\b(?![.,]?\d)")
-_LABEL_SPAN = re.compile(
-    r"\b([A-Za-z]{3,})\s+(\d{1,3}(?:\s*(?:to|-|–)\s*\d{1,3}|(?:,\s*\d{1,3})*\s+(?:and|or)\s+\d{1,3}))\b"
+_LABEL = re.compile(
+    r"\b([A-Za-z]{3,})\s+(\d{1,2}(?:\s*(?:to|-|–|,|and|or)\s*\d{1,2})*)\b(?![.,]?\d|\s*(?:%|percent|"
+    r"per\s*cent|days?|weeks?|months?|years?|hours?|minutes?|times)\b)",
+    re.I,
 )
-_RANGE_WORD = re.compile(r"\bto\b|[-–]")
+"""A word and the number (list, range) it labels; not a count of something ("in 7 days")."""
 
 
 def holds_binding(number: str, noun: str, text: str) -> bool:

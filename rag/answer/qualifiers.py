@@ -259,7 +259,9 @@ def rival_bound(question: str, sentence: str, value: Span | None, near: set[str]
     numeric = {q for q in quals if shape(q) in {"ordinal", "year", "number", "letter"}}
     for q in numeric:
         rivals = _rivals(q, question, ws)
-        if not rivals or labelled_numbers({number_of(q)}, sentence, question):
+        if not rivals or (
+            q not in sent_terms and labelled_numbers({number_of(q)}, sentence, question)
+        ):
             continue  # none, or "grades 1 to 4" holds the asked "grade 3"
         if q not in sent_terms and number_of(q) not in near and q not in near:
             return True

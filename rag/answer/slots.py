@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from rag.answer.bounds import labels
 from rag.answer.qualifiers import Word, words
 from rag.text import STOPWORDS, fold, is_table_row
 
@@ -255,34 +256,10 @@ def rival_label(question: str, sentence: str) -> bool:
     the sentence gives another number and never the asked one, its lists and ranges read
     ("grades 1 to 4", "grades 5 and 6"): the row "Grade 5 | £2,500 | 7 days" answers for
     grade 5, not grade 7, though it holds a 7."""
-    asked = _labels(question)
+    asked = labels(question)
     if not asked:
         return False
-    held = _labels(sentence)
+    held = labels(sentence)
     return any(
         nums.isdisjoint(held.get(noun, ())) and held.get(noun) for noun, nums in asked.items()
     )
-
-
-@lru_cache(maxsize=8192)
-def _labels(text: str) -> dict[str, frozenset[int]]:
-    """The numbered labels of ``text``: a word and the numbers after it, a range read
-    whole ("grades 1 to 4" -> {"grade": {1, 2, 3, 4}}); years and amounts left out."""
-    out: dict[str, set[int]] = {}
-    for m in _LABEL.finditer(text):
-        noun = fold(m.group(1)).removesuffix("s")
-        if noun in STOPWORDS or len(noun) < 3:
-            continue
-        nums = [int(n) for n in re.findall(r"\d+", m.group(2))]
-        if re.search(r"\d\s*(?:to|-|–)\s*\d", m.group(2)) and len(nums) == 2:
-            nums = list(range(nums[0], nums[1] + 1)) if nums[1] - nums[0] <= 50 else nums
-        out.setdefault(noun, set()).update(nums)
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-_LABEL = re.compile(
-    r"\b([A-Za-z]{3,})\s+(\d{1,2}(?:\s*(?:to|-|–|,|and|or)\s*\d{1,2})*)\b(?![.,]?\d|\s*(?:%|percent|"
-    r"per\s*cent|days?|weeks?|months?|years?|hours?|minutes?|times)\b)",
-    re.I,
-)
-"""A word and the number (list, range) it labels; not a count of something ("in 7 days")."""
