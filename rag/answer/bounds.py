@@ -6,7 +6,10 @@ years", "My claim comes to £2,100"). A sentence *binds* a number to a noun the 
 ("| 2 zones | £3.40 |", "one zone"), and a rule states *bounds* ("over £2,000", "5 to 9
 years", "first 8,000 miles"). :func:`number_bindings` reads the first, :func:`holds_binding`
 and :func:`bounded_numbers` the second; the ranking (rag.answer.extractive) and the gate's
-number features (rag.answer.abstain) use them. Split from rag.answer.spans (typed spans),
+number features (rag.answer.abstain) use them. A number can also *label* a category
+("grade 3", "grades 1 to 4"): :func:`labels` reads those, :func:`labelled_numbers` finds
+the asked label held by a range or a list (and rag.answer.slots.rival_label a rival one).
+Split from rag.answer.spans (typed spans),
 whose number words they share. General English: nothing names a word of one corpus.
 """
 
