@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.abstain_checks import asked_numbers
+from rag.answer.abstain_checks import asked_numbers, calendar_rival
 from rag.answer.bounds import labelled_numbers
 from rag.answer.candidates import header_field
 from rag.answer.slots import rival_filler
@@ -93,6 +93,16 @@ def test_the_pronoun_one_states_no_number() -> None:
     assert asked_numbers("And what was done in the third one?") == {"3"}
     assert asked_numbers("How much is a one-day strimmer loan?") == {"1"}
     assert asked_numbers("Which one of the tools costs one pound?") == {"1"}
+
+
+def test_another_season_or_release_stage_is_a_rival() -> None:
+    beta = "The beta ran for six weeks with feedback from 40 gardens."
+    assert calendar_rival("How long did the alpha run?", beta, set(tokenize(beta)))
+    assert not calendar_rival("How long did the beta run?", beta, set(tokenize(beta)))
+    winter = "The winter opening hours are 9:00 to 15:00."
+    assert calendar_rival("What are the summer opening hours?", winter, set(tokenize(winter)))
+    near = set(tokenize(winter + " In summer the gates stay open until dusk."))
+    assert not calendar_rival("What are the summer opening hours?", winter, near)
 
 
 def test_an_open_filler_has_no_rival() -> None:

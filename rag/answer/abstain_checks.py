@@ -42,14 +42,30 @@ _SAME_RANK = {"deputy": "vice", "vice": "deputy"}
 
 
 def calendar_rival(question: str, sentence: str, near: set[str]) -> bool:
-    """The question names a weekday or month that the sentence and its context lack, and
-    the sentence names another one: a closed class, so the other one is a rival."""
+    """The question names a weekday or month (or a season, or an alpha or beta stage)
+    that the sentence and its context lack, and the sentence names another one of the
+    same class: a closed class, so the other one is a rival."""
     asked = calendar_words(question)
-    if not asked:
-        return False
     said = calendar_words(sentence)
-    missing = {a for a in asked if not set(tokenize(a)) <= near}
-    return bool(missing) and bool(said - asked)
+    if {a for a in asked if not set(tokenize(a)) <= near} and said - asked:
+        return True
+    for pattern in _CLOSED:  # seasons, release stages: in lower case too
+        asked, said = _members(pattern, question), _members(pattern, sentence)
+        if {a for a in asked if not set(tokenize(a)) <= near} and said - asked:
+            return True
+    return False
+
+
+def _members(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The members of one closed class that ``text`` names ("summers" -> "summer")."""
+    return {fold(m.group()).removesuffix("s") for m in pattern.finditer(text)}
+
+
+_CLOSED = (
+    re.compile(r"\b(?:spring|summer|autumn|winter)s?\b", re.I),
+    re.compile(r"\b(?:alpha|beta)\b", re.I),
+)
+"""Closed classes besides months and weekdays: another member named is a rival."""
 
 
 def holds_money(sentence: str) -> bool:
