@@ -39,6 +39,7 @@ Members in bands 1 to 3 may rent one half plot; members in bands 4 and 5 may ren
 Rent is due on the 1st of each month.
 The society pays 40 percent of the cost of a water butt for every member who asks.
 A member who moves to a new plot on the same site does not pay a second joining fee.
+Plot inspections are arranged by the site warden, Amos Pike, on 01632 960 417.
 
 ## Tools
 
@@ -105,6 +106,16 @@ def test_another_season_or_release_stage_is_a_rival() -> None:
     assert not calendar_rival("What are the summer opening hours?", winter, near)
 
 
+def test_a_phone_number_asked_needs_one() -> None:
+    q = "What is the phone number of the site warden?"
+    assert _typed("other", q, "Ring the site warden, Amos Pike, on 01632 960 417.", ()) == 1.0
+    assert _typed("other", q, "The site warden, Amos Pike, inspects the plots.", ()) == 0.0
+    assert _typed("other", q, "Call extension 4420.", ()) == 1.0
+    assert _typed("other", q, "The ban runs from 1 March to 30 September 2026.", ()) == 0.0
+    email = "What email address do I write to?"
+    assert _typed("other", email, "Write to plots@ferncombe.example.", ()) == 1.0
+
+
 def test_an_open_filler_has_no_rival() -> None:
     sentence = (
         "A member who moves to a new plot on the same site does not pay a second joining fee."
@@ -153,11 +164,14 @@ def test_the_values_are_answered(bot) -> None:
         ("What day of the month is the rent due?", "1st"),
         ("How much does the society pay towards a water butt?", "40 percent"),
         ("What can a member in band 2 rent?", "half plot"),
+        ("What phone number arranges a plot inspection?", "01632 960 417"),
     ]
     # a line that introduces a list is quoted with its items, and the joined claim is
     # supported by the list as a whole (each item holds one of its numbers)
     ans = bot.ask("Which tools are free to borrow?")
     assert not ans.abstained and "rotavator" in ans.answer and "wheelbarrow" in ans.answer
+    ans = bot.ask("What is the phone number of the Membership Secretary?")
+    assert ans.abstained, ans.answer  # named in the handbook, with no number
     for question, value in cases:
         ans = bot.ask(question)
         assert not ans.abstained and value in ans.answer, (question, ans.answer)

@@ -27,6 +27,7 @@ from rag.answer import abstain, aggregate, two_part, yesno
 from rag.answer.draft import ExtractiveDraft, compose
 from rag.answer.extractive import VALUE_TYPES, Scored, question_type
 from rag.answer.followup import split_context
+from rag.answer.qtypes import asks_contact
 from rag.types import Hit
 
 
@@ -118,7 +119,7 @@ class DraftGate:
         doc = self.texts[best.chunk.doc_id]
         question = aggregate.without_superlative(question, best.chunk, doc)  # a computed row
         untyped = 0.0  # 1: no value of the asked kind; 0..1: one away from the counted thing
-        if question_type(question) in VALUE_TYPES:
+        if question_type(question) in VALUE_TYPES or asks_contact(question):
             untyped = 1.0 if best.typed <= 0.2 else 1.0 - best.typed
         near, labels = abstain.context_terms(
             doc, best.chunk.start, best.chunk.end, best.chunk.doc_title

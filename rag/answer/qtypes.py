@@ -155,6 +155,22 @@ def asks_money(question: str) -> bool:
     return _MONEY_ASKED.search(question) is not None
 
 
+def asks_contact(question: str) -> str:
+    """The kind of contact detail a question asks for: "phone" ("What's the phone number
+    for ...?", "Which number do I ring?"), "email" ("What email address ...?") or ""."""
+    if _PHONE_ASKED.search(question):
+        return "phone"
+    return "email" if _EMAIL_ASKED.search(question) else ""
+
+
+_PHONE_ASKED = re.compile(
+    r"\b(?:tele)?phone number\b|\b(?:what|which) number (?:do|should|can) (?:i|we|you) "
+    r"(?:ring|call|phone|dial)\b|\bnumber to (?:ring|call|phone|dial)\b",
+    re.I,
+)
+_EMAIL_ASKED = re.compile(r"\be-?mail address\b|\bwhat e-?mail\b", re.I)
+
+
 def count_focus(question: str) -> list[str]:
     """The counted thing's terms: "How many hotline calls were made?" -> ["hotline", "call"].
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 from rag.answer.cjk import counted_missing
 from rag.answer.factoid import _is_number
 from rag.answer.lists import asks_for_list, enumerated
-from rag.answer.qtypes import asks_money
+from rag.answer.qtypes import asks_contact, asks_money
 from rag.answer.reasons import asks_why, gives_reason
 from rag.answer.spans import ANSWER_KINDS, MONTHS, WEEKDAYS, answer_values
 from rag.text import tokenize
@@ -37,6 +37,9 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     """1.0 when the sentence holds the asked-for kind of value (see :mod:`rag.answer.spans`: a
     number near the counted thing, a person's name, a date, a place), 0.0 when it holds
     none, 0.5 for open questions; values the question itself states do not count."""
+    contact = asks_contact(question)  # a phone number or an email address asked
+    if contact:
+        return 1.0 if _CONTACT[contact].search(sentence) else 0.0
     if qtype not in ANSWER_KINDS:  # a list asked: a sentence that enumerates holds one
         if asks_why(question):  # a reason asked: a sentence that gives one
             return 1.0 if gives_reason(sentence) else 0.5
@@ -75,6 +78,16 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
     return 1.0 if values else 0.2
 
 
+_CONTACT = {
+    "phone": re.compile(
+        r"(?<![\d,.])(?:\+\d{1,3}[ -]?)?\(?0?\d{2,5}\)?(?:[ -]\d{2,4}){1,3}(?![\d,.])"
+        r"|\b(?:extension|ext\.?) \d{3,5}\b",
+        re.I,
+    ),
+    "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
+}
+"""A phone number (digit groups, "0345 280 6110", "+44 20 7946 0000", "extension 4420")
+and an email address, as a sentence writes them."""
 _INTRODUCES = re.compile(r":\s*$")
 """A sentence ending in a colon introduces what follows it: a list's items."""
 _SIZE_ASKED = re.compile(r"\bhow (?:big|large)\b", re.I)  # an area or a volume, no distance
