@@ -4,7 +4,8 @@ The type match is one of the answerer's three scores (with meaning and wording):
 "how many" question's sentence holds a number near the counted thing, a "who" question's
 a person's or an organisation's name, a "when" question's a date (a day when a day is
 asked, a year when a year is), a question asking for money an amount, "how big" an area or
-a volume, a why-question a reason, a list question an enumeration. English question words
+a volume, a why-question a reason, a list question an enumeration, a question for a phone
+number or an email address one of those. English question words
 and span shapes only (:mod:`rag.answer.spans`); nothing here names a word of one corpus.
 """
 
