@@ -142,15 +142,15 @@ def _field_lines(text: str, a: int, b: int) -> list[tuple[int, int]]:
 def header_field(text: str, start: int) -> bool:
     """Is the line at ``start`` a "Key: value" field of the document's header block
     ("Issued by: ...", "Version: 7.2")? It is about the document: read with its title."""
-    return start < _header_end(text, front_matter(text)[1]) and bool(_FIELD_LINE.match(text, start))
+    return bool(_FIELD_LINE.match(text, start)) and start < _header_end(text)
 
 
 @lru_cache(maxsize=1024)
-def _header_end(text: str, start: int) -> int:
-    """Where a document's header block ends: the title, headings and "Key: value" lines
-    ("Version: 7.2", "Approved on: 14/01/2026") before its first other line. Such a
-    field is about the document itself, so the title is its context."""
-    pos = start
+def _header_end(text: str) -> int:
+    """Where a document's header block ends (after any front matter): the title, headings
+    and "Key: value" lines ("Version: 7.2", "Approved on: 14/01/2026") before its first
+    other line. Such a field is about the document itself, so the title is its context."""
+    start = pos = front_matter(text)[1]
     for line in text[start : start + 3000].split("\n"):
         s = line.strip()
         if s and not (s.startswith("#") or is_label(s) or _FIELD_LINE.match(line)):

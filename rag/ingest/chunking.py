@@ -39,10 +39,10 @@ def merge_fragments(
     its list), unless it is a byline."""
     out: list[tuple[int, int]] = []
     for a, b in spans:
-        opens = paragraphs and "\n\n" in text[out[-1][1] : a] if out else False
-        if opens and _BYLINE_TAIL.match(text, a, b):
-            opens = False
-        if out and b - a < min_chars and not (text and is_table_row(text[a:b])) and not opens:
+        glue = out and b - a < min_chars and not (text and is_table_row(text[a:b]))
+        if glue and paragraphs and "\n\n" in text[out[-1][1] : a]:
+            glue = bool(_BYLINE_TAIL.match(text, a, b))  # it opens a paragraph: a byline only
+        if glue:
             out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))
