@@ -126,6 +126,23 @@ def test_a_first_part_without_its_verb_takes_the_parallel_second_part_s() -> Non
     ]
 
 
+def test_a_bare_part_with_another_question_word_takes_the_other_part_s_predicate() -> None:
+    # "how steep a slope?" alone matches any sentence about slopes
+    assert sub_queries("How big a lawn can the S35 do, and how steep a slope?") == [
+        "How big a lawn can the S35 do",
+        "how steep a slope can the S35 do?",
+    ]
+    assert sub_queries("At what charge level and what temperature should I store it?") == [
+        "At what charge level should I store it",
+        "what temperature should I store it?",
+    ]
+    # a qualifier alone, or a part with a verb of its own, is left as it is
+    assert sub_queries("How many terns nested in 2003 and how many in 2013?")[1] == (
+        "how many in 2013?"
+    )
+    assert sub_queries("What will the repairs cost, and who pays?")[1] == "who pays?"
+
+
 def test_it_in_a_later_part_is_the_first_part_s_topic() -> None:
     assert topic_of("When does the ferry season open") == "the ferry season"
     assert topic_of("How many appeals did the panel hear") == "the panel"

@@ -118,13 +118,15 @@ def _complete_first(first: str, second: str) -> str:
     """A first part without its verb takes the second's, the parts being parallel: "How
     many Class A [licences were refused]" from "how many Class D licences were refused"."""
     m = _SHORT_WH.match(first)
-    if m is None or _VERB_LIKE.search(first):
+    if _VERB_LIKE.search(first):
         return first
+    if m is None:
+        return _with_predicate(first, second)
     head, words = m.group(1).lower(), m.group(2).split()
     rest = second.strip().rstrip("?").split()
     lead = head.split()
     if [w.lower() for w in rest[: len(lead)]] != lead or len(rest) <= len(lead) + len(words):
-        return first
+        return _with_predicate(first, second)
     return f"{first.strip()} {' '.join(rest[len(lead) + len(words) :])}"
 
 
@@ -141,11 +143,33 @@ def _complete_second(first: str, second: str) -> str:
     reading room have]" after "How many study desks does the reading room have"."""
     m = _SHORT_WH.match(second.strip().rstrip("?"))
     head = _NOUN_THEN_VERB.match(first)
-    if m is None or head is None or _VERB_LIKE.search(second) or _PREPOSITION.search(m.group(2)):
+    if _VERB_LIKE.search(second) or (m is not None and _PREPOSITION.search(m.group(2))):
         return second
-    if m.group(1).lower().split() != head.group(1).lower().split():
-        return second
+    if m is None or head is None or m.group(1).lower().split() != head.group(1).lower().split():
+        return _with_predicate(second, first)  # another question word: "how steep a slope?"
     return f"{second.strip().rstrip('?')} {first[head.end() :].strip()}?"
+
+
+_BARE_PART = re.compile(
+    r"^\s*(?:(?:at|in|on|for|by|to|from)\s+)?(?:how\s+[a-z]+|which|what)\s+"
+    r"(?!(?:for|of|in|on|at|to|from|by|with|about)\b)(?:[\w'-]+\s*){1,4}?\s*\??\s*$",
+    re.I,
+)
+"""A part that is a question word and a short noun phrase, no verb ("how steep a slope?",
+"At what charge level"); not a qualifier alone ("how many in 2013?")."""
+
+
+def _with_predicate(bare: str, other: str) -> str:
+    """A bare part (:data:`_BARE_PART`) with the other part's predicate, from its first
+    auxiliary on: "How big a lawn can the S35 do, and how steep a slope?" -> "how steep a
+    slope can the S35 do?"; "At what charge level and what temperature should I store the
+    battery?" -> "At what charge level should I store the battery?". Ranked alone, a bare
+    part matches any sentence naming its noun. Any other part is returned as it is."""
+    aux = _VERB_LIKE.search(other)
+    if _BARE_PART.match(bare) is None or aux is None or not _WH_OPENING.match(other):
+        return bare
+    ending = "?" if bare.rstrip().endswith("?") else ""
+    return f"{bare.strip().rstrip('?').rstrip()} {other[aux.start() :].strip().rstrip('?')}{ending}"
 
 
 def rrf(rankings: list[np.ndarray], k: int = 60) -> dict[int, float]:
