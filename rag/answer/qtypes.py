@@ -21,7 +21,8 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
         "measure",
         re.compile(
-            r"\bhow (long|far|big|large|tall|wide|high|deep|heavy|old|fast|hot|cold|loud)\b|"
+            r"\bhow (long|far|big|large|tall|wide|high|deep|heavy|old|fast|hot|cold|loud|steep|thick|"
+            r"low|warm|narrow|strong)\b|"
             r"\b(?:what|which|to what) (?:\w+ )?(pressure|temperature|size|weight|length|"
             r"distance|height|depth|speed|voltage|capacity|power|output|level)\b",
             re.I,

@@ -62,6 +62,9 @@ def _typed(qtype: str, question: str, sentence: str, focus: tuple[str, ...]) -> 
         # language, where nothing can be checked (they would win by default)
         return TYPED if missing else 1.0
     if qtype == "measure":
+        dimension = _dimension(question)
+        if values and dimension is not None and not any(dimension.search(v.text) for v in values):
+            return 0.4  # "how steep": a gradient, not "up to 4 seconds"
         if (
             values
             and _SIZE_ASKED.search(question)
@@ -96,6 +99,39 @@ _AREA = re.compile(r"\bsquare\b|²|\bhectares?\b|\bacres?\b|\bha\b|\blitres?\b|\
 _LENGTH = re.compile(
     r"\b(?:kilo|centi|milli)?met(?:re|er)s?$|\b(?:km|m|cm|mm|miles?|feet|ft)$", re.I
 )
+
+
+_LENGTH_UNIT = (
+    r"\b(?:(?:kilo|centi|milli)?met(?:re|er)s?|km|m|cm|mm|miles?|feet|foot|ft|inch(?:es)?)\b"
+)
+_DIMENSIONS: dict[str, re.Pattern[str]] = {
+    "steep": re.compile(r"%|\bper\s?cent\b|\bpercent\b|\bdegrees?\b|°(?!\s?[CF])|\bin \d", re.I),
+    "temperature": re.compile(r"°|\bdegrees?\b|\bcelsius\b|\bfahrenheit\b", re.I),
+    "speed": re.compile(  # or how soon: "answer a call within 30 minutes"
+        r"/h\b|\bmph\b|\bknots?\b|\bper (?:hour|second|minute)\b|/s\b"
+        r"|\b(?:seconds?|minutes?|hours?|days?|weeks?)\b",
+        re.I,
+    ),
+    "weight": re.compile(
+        r"\b(?:k?g|kilo(?:gram)?s?|grams?|tonnes?|tons?|pounds?|lbs?|stone)\b", re.I
+    ),
+    "loudness": re.compile(r"\bdB|\bdecibels?\b", re.I),
+    "length": re.compile(_LENGTH_UNIT, re.I),
+}
+_DIMENSION_ASKED = re.compile(
+    r"\bhow (?P<steep>steep)|\bhow (?P<temperature>hot|cold|warm)|\bhow (?P<speed>fast)"
+    r"|\bhow (?P<weight>heavy)|\bhow (?P<loudness>loud)|\bhow (?P<length>deep|tall|wide|thick|far|narrow)\b",
+    re.I,
+)
+"""A measure asked by its adjective, whose unit tells the dimension: "how steep" a
+gradient, "how hot" a temperature, "how heavy" a weight, "how fast" a speed or a time. ("How long", "how high" and
+"how old" are left out: a time or a length, a level or a price, an age or a date.)"""
+
+
+def _dimension(question: str) -> re.Pattern[str] | None:
+    """The unit pattern of the dimension the question asks by its adjective, if any."""
+    m = _DIMENSION_ASKED.search(question)
+    return _DIMENSIONS[m.lastgroup] if m and m.lastgroup else None
 
 
 def _amounts(question: str) -> frozenset[str]:
