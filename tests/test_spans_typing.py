@@ -138,3 +138,32 @@ def test_a_users_own_amount_is_held_by_a_bound_it_meets_and_not_by_one_it_misses
     assert not bounded_numbers(
         {"2"}, "A first response within 1 hour for severity 1.", "For severity 2?"
     )
+
+
+def test_a_range_is_one_value_and_a_year_or_a_falling_pair_is_none() -> None:
+    """ "50 to 70%" is the value, not "70%" with "50 to" typed as a quantity of "to"."""
+    sentence = "Store it at 50 to 70% charge, between 5 and 15 °C, for 12 to 15 days."
+    assert [v.text for v in answer_values("measure", sentence, "At what level?")] == [
+        "50 to 70%",
+        "5 and 15 °C",
+        "12 to 15 days",
+    ]
+    texts = [
+        v.text for v in answer_values("number", "It fell in 2024 and 12 percent in 2025.", "x")
+    ]
+    assert "12 percent" in texts and not any(t.startswith("2024") for t in texts)
+    money = "spent in 2026/27 and 0.8 million euros in 2027/28"
+    assert "0.8 million euros" in [v.text for v in answer_values("number", money, "How much?")]
+
+
+def test_a_measure_asked_by_its_adjective_needs_a_value_of_that_dimension() -> None:
+    """ "how steep" is a gradient, "how heavy" a weight: another measure holds no answer."""
+    steep = "How steep a slope can the S35 climb?"
+    assert _typed("measure", steep, "The blades keep turning for up to 4 seconds.", ()) < 0.6
+    assert _typed("measure", steep, "It climbs slopes of up to 40%.", ()) == 1.0
+    heavy = "How heavy is the X80?"
+    assert _typed("measure", heavy, "The X80 runs for 90 minutes on one charge.", ()) < 0.6
+    assert _typed("measure", heavy, "The X80 weighs 14.5 kg.", ()) == 1.0
+    # "how fast" is answered by a speed or by a time ("within 30 minutes")
+    fast = "How fast must a host answer a call?"
+    assert _typed("measure", fast, "Answer a call within 30 minutes.", ()) == 1.0

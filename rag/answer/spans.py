@@ -71,8 +71,39 @@ _MONEY = re.compile(
 _PERCENT = re.compile(rf"\b{_NUM}\s*(?:%|per\s?cent\b|percent\b|percentage points?\b)", re.I)
 _QUANTITY = re.compile(  # "96 kg", "50 minutes", "2,900 square metres", "617 Class B"
     rf"(?<![\w.]){_NUM}\s*(?:°\s?[CF]|[%²³]|(?:square|cubic)\s+[a-zA-Z]+\b|"
-    rf"[A-Z][a-z]+\s[A-Z]\b(?![\w-])|[a-zA-Z]+\b(?:\([A-Za-z]\))?)"
+    rf"[A-Z][a-z]+\s[A-Z]\b(?![\w-])|(?!(?:to|and|or)\b)[a-zA-Z]+\b(?:\([A-Za-z]\))?)"
 )
+
+
+def _range_start(sentence: str, a: int, value: str, taken: list[tuple[int, int]]) -> int:
+    """Where the value at ``a`` starts when a range's first number stands right before it
+    (:data:`_RANGE_BEFORE`), rising to it, and the value ends in a unit; else ``a``."""
+    r = _RANGE_BEFORE.search(sentence, 0, a)
+    if r is None or not _unit_word(value) or any(r.start() < y and x < a for x, y in taken):
+        return a
+    high = _NUMBER_IN.search(value)
+    low = float(r.group("low").replace(",", ""))
+    rising = high is not None and low < float(high.group().replace(",", ""))
+    return r.start() if rising else a  # not "27 and 0.8 million" of "2026/27 and 0.8 ..."
+
+
+_NUMBER_IN = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _unit_word(value: str) -> bool:
+    """Does a value end in a unit, not in a stop word ("6 it" of "grades 5 and 6 it
+    lasts" is a number and the next word)?"""
+    last = value.split()[-1] if value.split() else ""
+    return not (last.isalpha() and fold(last) in STOPWORDS)
+
+
+_RANGED = frozenset({"money", "percent", "quantity", "time"})
+_RANGE_BEFORE = re.compile(
+    rf"(?<![\w.,/])(?!(?:1[5-9]|20)\d\d\b)[$€£¥]?(?P<low>{_NUM})\s*(?:to|and|-|–)\s*$"
+)
+"""The first number of a range right before a value ("50 to " of "50 to 70%", "5 and "
+of "between 5 and 15 °C", "£5–" of "£5–£8"): the range is one value, not a bare number
+and a cut-off one. A year is no range's start ("2024 and 12 percent")."""
 _NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")
 _PATH = re.compile(  # a file path or web address: where a file or page is, one span
     r"(?<![\w/\\])(?:[A-Za-z]:\\[^\s,;]*|~?/[\w.-]+(?:/[\w.*-]+)+|https?://[^\s,;]+)(?<![.:])"
@@ -182,6 +213,8 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
             a, b = m.span()
             if kind == "date" and m.group().islower() and _MONTH_ONLY.fullmatch(m.group()):
                 continue  # "may", "march": a verb, not a month
+            if kind in _RANGED:  # "50 to 70%", "between 5 and 15 °C": one value
+                a = _range_start(sentence, a, m.group(), taken)
             if b > a and not any(a < y and x < b for x, y in taken):
                 named = (
                     kind == "date"
