@@ -167,3 +167,16 @@ def test_a_measure_asked_by_its_adjective_needs_a_value_of_that_dimension() -> N
     # "how fast" is answered by a speed or by a time ("within 30 minutes")
     fast = "How fast must a host answer a call?"
     assert _typed("measure", fast, "Answer a call within 30 minutes.", ()) == 1.0
+
+
+def test_a_key_names_the_amount_after_its_colon_and_a_compound_names_its_first_word() -> None:
+    """ "How much rain fell?" is counted by "Rainfall, April to July: 138 mm": the key says
+    what the value is, and "rainfall" names rain. A code after the key is no amount."""
+    q = "How much rain fell at the farm between April and July?"
+    focus = ("rain", "fell")
+    assert (
+        _typed("number", q, "Rainfall, April to July, farm weather station: 138 mm", focus) == 1.0
+    )
+    assert _typed("number", q, "The farm's mean yield was 6.03 t/ha in 2025.", focus) < 0.6
+    code = "What is the report number of the season report?"
+    assert _typed("number", code, "Report number: HARS-R-2026-01", ("report",)) < 0.6

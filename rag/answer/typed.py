@@ -162,11 +162,31 @@ def _number_near(sentence: str, focus: Sequence[str], window: int = 4) -> bool:
     """Is a number within ``window`` words before (or 2 after) one of the counted thing's terms?"""
     numbers, stems = _numbers_and_stems(sentence)
     for i in numbers:
-        if any(t in stems[i + 1 : i + 1 + window] for t in focus) or any(
-            t in stems[max(0, i - 2) : i] for t in focus
-        ):
+        near = stems[i + 1 : i + 1 + window] + stems[max(0, i - 2) : i]
+        if any(_names(t, w) for t in focus for w in near):
             return True
+    key = _KEY_VALUE.match(sentence)  # "Rainfall, April to July 2025: 138 mm": the key
+    if key and _AMOUNT_START.match(sentence, key.end()):  # names the amount after it
+        key_stems = _numbers_and_stems(key.group(1))[1]
+        return any(_names(t, w) for t in focus for w in key_stems)
     return False
+
+
+_KEY_VALUE = re.compile(r"^\s*([^:\n]{3,80}):\s+(?=\S)")
+"""A "Key: value" line: the key says what the value after the colon is."""
+_AMOUNT_START = re.compile(
+    r"(?:(?:about|around|approximately|nearly|almost|over|under|up to|at least|at most|"
+    r"more than|less than|fewer than)\s+)?[$€£¥]?\d",
+    re.I,
+)
+"""A value that is an amount, not a code ("1,920", "at least 45 days", "£6,550"; not
+"HARS-R-2026-01")."""
+
+
+def _names(term: str, stem: str) -> bool:
+    """Does a sentence word (its stem) name the counted term: the same stem, or a compound
+    that begins with it ("rainfall" for "rain", "snowfall" for "snow")?"""
+    return stem == term or (len(term) >= 4 and len(stem) - len(term) >= 4 and stem.startswith(term))
 
 
 @lru_cache(maxsize=16384)
