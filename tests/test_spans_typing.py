@@ -180,3 +180,11 @@ def test_a_key_names_the_amount_after_its_colon_and_a_compound_names_its_first_w
     assert _typed("number", q, "The farm's mean yield was 6.03 t/ha in 2025.", focus) < 0.6
     code = "What is the report number of the season report?"
     assert _typed("number", code, "Report number: HARS-R-2026-01", ("report",)) < 0.6
+
+
+def test_people_are_counted_by_any_kind_of_person_and_one_kind_not_by_another() -> None:
+    """ "How many people came?" is answered by "drew 88 visitors"; "How many residents"
+    is not: visitors are people, not residents."""
+    s = "The open day was held on Thursday 3 July 2025 and drew 88 visitors."
+    assert _typed("number", "How many people came to the open day?", s, ("people", "came")) == 1.0
+    assert _typed("number", "How many residents came?", s, ("resident", "came")) < 0.6

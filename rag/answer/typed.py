@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from rag.answer.cjk import counted_missing
+from rag.answer.counted import kind_member
 from rag.answer.factoid import _is_number
 from rag.answer.lists import asks_for_list, enumerated
 from rag.answer.qtypes import asks_contact, asks_money
@@ -185,8 +186,12 @@ _AMOUNT_START = re.compile(
 
 def _names(term: str, stem: str) -> bool:
     """Does a sentence word (its stem) name the counted term: the same stem, or a compound
-    that begins with it ("rainfall" for "rain", "snowfall" for "snow")?"""
-    return stem == term or (len(term) >= 4 and len(stem) - len(term) >= 4 and stem.startswith(term))
+    that begins with it ("rainfall" for "rain", "snowfall" for "snow"), or a member of the kind it names ("visitors" for "people")?"""
+    return (
+        stem == term
+        or (len(term) >= 4 and len(stem) - len(term) >= 4 and stem.startswith(term))
+        or kind_member(term, stem)  # "88 visitors" for "How many people"
+    )
 
 
 @lru_cache(maxsize=16384)
