@@ -94,3 +94,18 @@ def test_a_post_after_its_owner_is_read_with_its_capitals() -> None:
     assert asked_role("Who is Kestrelnet's Director of Customer Operations?") == ["director"]
     assert asked_role("Who is Aldwick's harbour master?") == ["harbour", "master"]
     assert asked_role("Who is Helen Ostrander?") == []
+
+
+def test_there_reads_the_names_of_the_sentence_before() -> None:
+    """ "... on 9 of the 24 plots there" is about the place the sentence before names, so
+    that place is the sentence's context; "there is" points back to nothing."""
+    from rag.answer.candidates import chunk_sentences
+
+    text = (
+        "Trial notes\n\nOn 14 June a hailstorm crossed Crannock Down. Keir Tallentire scored "
+        "ear damage on 9 of the 24 plots there. There is no other damage on record."
+    )
+    slots = [s for s in chunk_sentences(text, "d", "d.txt", "Trial notes", 0, len(text)) if s[1]]
+    context = {s[1].text.split()[0]: s[2] for s in slots}
+    assert "crannock" in context["Keir"]
+    assert "crannock" not in context["There"]

@@ -62,6 +62,13 @@ class Candidate:
 
 _PRONOUN_START = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|both)\b", re.I)
 
+_THERE = re.compile(
+    r"\b(?:there|then)\b(?! (?:is|are|was|were|will|has|have|had|would|may|might|must|can|could|should)\b)",
+    re.I,
+)
+""""there" or "then" pointing back to a place or time ("9 of the 24 plots there"), not the
+"there is" of existence."""
+
 SentenceSlot = tuple[int, Chunk | None, frozenset[str]]
 """One quotable span of a chunk: its start as :func:`answer_spans` gives it (what two
 overlapping chunks of one document are de-duplicated on), the sentence as a chunk (None
@@ -69,8 +76,9 @@ for a heading, label or title: skipped, but still counted as seen) and its conte
 
 
 def _context(text: str, start: int, sentence: str) -> frozenset[str]:
-    """Names from the sentence before, when this one starts with "He", "They", ..."""
-    if not _PRONOUN_START.match(sentence):
+    """Names from the sentence before, when this one starts with "He", "They", ... or
+    points back to its place or time ("there", "then")."""
+    if not (_PRONOUN_START.match(sentence) or _THERE.search(sentence)):
         return frozenset()
     before = answer_spans(text, max(0, start - 800), start)
     if not before:
