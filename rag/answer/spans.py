@@ -91,10 +91,13 @@ _NUMBER_IN = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
 def _unit_word(value: str) -> bool:
-    """Does a value end in a unit, not in a stop word ("6 it" of "grades 5 and 6 it
-    lasts" is a number and the next word)?"""
+    """Does a value end in a unit: a symbol ("°C", "%", "m²"), an abbreviation ("km",
+    "kg") or a plural ("days", "tonnes")? Not a stop word or a verb taken for one ("6 it"
+    of "grades 5 and 6 it lasts", "4 serve" of "grades 1 to 4 serve")."""
     last = value.split()[-1] if value.split() else ""
-    return not (last.isalpha() and fold(last) in STOPWORDS)
+    if not last.isalpha():
+        return True  # "15 °C", "70%", "2,900 m²", "£8"
+    return fold(last) not in STOPWORDS and (len(last) <= 3 or last.endswith("s"))
 
 
 _RANGED = frozenset({"money", "percent", "quantity", "time"})
