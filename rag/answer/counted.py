@@ -112,17 +112,16 @@ _COUNT_KINDS: dict[str, str] = {  # counted nouns and classifiers in en, vi and 
     "firms": "companies firms enterprises businesses 家 doanh công",
 }
 _COUNT_KIND_OF = {w: k for k, words in _COUNT_KINDS.items() for w in words.split()}
-_KIND_STEMS = {k: frozenset(tokenize(words)) for k, words in _COUNT_KINDS.items()}
 _GENERIC = {"people": "people", "person": "people", "vehicle": "vehicles", "firm": "firms"}
 """The words that name a kind as a whole (stems): "people" counts visitors and guests."""
 
 
-def kind_member(term: str, stem: str) -> bool:
-    """Is ``stem`` a thing of the kind the generic ``term`` names ("visitor" for "people",
-    "truck" for "vehicle")? A kind's member names no other member: "residents" asked is
-    not counted by "visitors"."""
+def kind_member(term: str, word: str) -> bool:
+    """Are ``word`` (as written: "visitors", "trucks") things of the kind the generic
+    ``term`` (a stem: "people", "vehicle") names? A kind's member names no other member
+    ("residents" asked is not counted by "visitors"), and a singular none ("one person")."""
     kind = _GENERIC.get(term)
-    return kind is not None and stem in _KIND_STEMS[kind]
+    return kind is not None and _COUNT_KIND_OF.get(word.lower()) == kind
 
 
 _WORDS_AFTER = re.compile(r"[^\W\d_]+")

@@ -161,15 +161,17 @@ _DAY = re.compile(rf"\b(?:{WEEKDAYS})|\b\d{{1,2}}(?:st|nd|rd|th)?\b(?!\d)", re.I
 
 def _number_near(sentence: str, focus: Sequence[str], window: int = 4) -> bool:
     """Is a number within ``window`` words before (or 2 after) one of the counted thing's terms?"""
-    numbers, stems = _numbers_and_stems(sentence)
+    numbers, stems, words = _numbers_and_stems(sentence)
     for i in numbers:
-        near = stems[i + 1 : i + 1 + window] + stems[max(0, i - 2) : i]
-        if any(_names(t, w) for t in focus for w in near):
+        near = [*range(i + 1, min(len(words), i + 1 + window)), *range(max(0, i - 2), i)]
+        if any(_names(t, stems[j], words[j]) for t in focus for j in near):
             return True
     key = _KEY_VALUE.match(sentence)  # "Rainfall, April to July 2025: 138 mm": the key
     if key and _AMOUNT_START.match(sentence, key.end()):  # names the amount after it
-        key_stems = _numbers_and_stems(key.group(1))[1]
-        return any(_names(t, w) for t in focus for w in key_stems)
+        _, key_stems, key_words = _numbers_and_stems(key.group(1))
+        return any(
+            _names(t, s, w) for t in focus for s, w in zip(key_stems, key_words, strict=True)
+        )
     return False
 
 
@@ -184,26 +186,31 @@ _AMOUNT_START = re.compile(
 "HARS-R-2026-01")."""
 
 
-def _names(term: str, stem: str) -> bool:
-    """Does a sentence word (its stem) name the counted term: the same stem, or a compound
-    that begins with it ("rainfall" for "rain", "snowfall" for "snow"), or a member of the kind it names ("visitors" for "people")?"""
+def _names(term: str, stem: str, word: str) -> bool:
+    """Does a sentence word (its stem, and as written) name the counted term: the same
+    stem, a compound that begins with it ("rainfall" for "rain"), or things of the kind
+    it names ("visitors" for "people"; "one person" counts no people)?"""
     return (
         stem == term
         or (len(term) >= 4 and len(stem) - len(term) >= 4 and stem.startswith(term))
-        or kind_member(term, stem)  # "88 visitors" for "How many people"
+        or kind_member(term, word)  # "88 visitors" for "How many people"
     )
 
 
 @lru_cache(maxsize=16384)
-def _numbers_and_stems(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """The positions of a sentence's number words and the stem of each of its words
-    (stop words kept), cached: the same sentences are checked for many questions."""
+def _numbers_and_stems(
+    sentence: str,
+) -> tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...]]:
+    """The positions of a sentence's number words, the stem of each of its words (stop
+    words kept) and the words, cached: the same sentences are checked for many questions."""
     words = tokenize(sentence, keep_stopwords=True)
     stems = tuple(tokenize(w)[0] if tokenize(w) else w for w in words)
     years = frozenset(_YEAR_WRITTEN.findall(sentence))
-    return tuple(
-        i for i, w in enumerate(words) if _is_number(w) and not _in_date(words, i, years)
-    ), stems
+    return (
+        tuple(i for i, w in enumerate(words) if _is_number(w) and not _in_date(words, i, years)),
+        stems,
+        tuple(words),
+    )
 
 
 _CALENDAR = frozenset(f"{MONTHS}|{WEEKDAYS}".split("|"))
