@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from rag.answer.bounds import labels
 from rag.answer.qualifiers import Word, words
-from rag.text import STOPWORDS, fold, is_table_row
+from rag.text import STOPWORDS, fold, is_table_row, tokenize
 
 _SOURCE = frozenset({"from"})
 _GOAL = frozenset({"to", "into", "towards", "toward", "onto"})
@@ -143,8 +143,11 @@ def _slots(text: str) -> Slots:
         ]
         anchor = frozenset(t for v in left[-_ANCHOR_WORDS:] for t in v.terms)
         filler = _phrase(ws, i + 1, text)
+        if filler & _PART_OF_TIME:  # "at the end of September": a time, no place or party
+            continue
         nxt = ws[i + 1].text if i + 1 < len(ws) else ""
         noun = word != "to" or fold(nxt) in _SKIP or nxt[:1].isupper()
+        noun = noun and not all(t.isdigit() for t in filler)  # "at £63,400": an amount
         if anchor and filler:
             out.append((word, anchor, filler, noun))
     return tuple(out)
@@ -171,6 +174,9 @@ def rival_filler(question: str, sentence: str, near: set[str]) -> bool:
     return False
 
 
+_PART_OF_TIME = frozenset(tokenize("end start beginning middle close"))
+"""A filler that is a part of a time ("at the end of September", "at the start of the
+season"): it says when, it names nothing a rival could replace."""
 _OPEN = frozenset({"another", "any", "other", "different"})
 """Words that leave a filler open: "move to another job" names no job a rival could be."""
 
