@@ -143,6 +143,18 @@ def test_a_bare_part_with_another_question_word_takes_the_other_part_s_predicate
     assert sub_queries("What will the repairs cost, and who pays?")[1] == "who pays?"
 
 
+def test_two_named_things_asked_the_same_are_two_parts() -> None:
+    assert sub_queries("What times did the women's and men's eights do at the Head?") == [
+        "What times did the women's eights do at the Head",
+        "What times did the men's eights do at the Head?",
+    ]
+    assert sub_queries("What do a Full member and a Veteran pay for 2026-27?") == [
+        "What do a Full member pay for 2026-27",
+        "What do a Veteran pay for 2026-27?",
+    ]
+    assert sub_queries("How much is the bread and the butter?") == []  # no names
+
+
 def test_it_in_a_later_part_is_the_first_part_s_topic() -> None:
     assert topic_of("When does the ferry season open") == "the ferry season"
     assert topic_of("How many appeals did the panel hear") == "the panel"

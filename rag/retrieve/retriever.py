@@ -93,6 +93,11 @@ def sub_queries(question: str) -> list[str]:
         parts[0] = _complete_first(parts[0], parts[1])
         parts[1] = _complete_second(parts[0], parts[1])
         return [p for p in parts if tokenize(p)]
+    pair = _COORDINATED.search(question)
+    if pair and _WH_START.match(question) and not _shared_noun(question, pair):
+        head, tail = question[: pair.start()], question[pair.end() :]
+        x, y = pair.group("x") or pair.group("x2"), pair.group("y") or pair.group("y2")
+        return [f"{head}{x}{tail}".rstrip(" ?"), f"{head}{y}{tail}"]
     joins = list(_JOIN.finditer(question))
     if not joins:
         return []
@@ -105,6 +110,26 @@ def sub_queries(question: str) -> list[str]:
         return []
     return [p for p in parts if len(tokenize(p)) >= 2]
 
+
+_COORDINATED = re.compile(
+    r"\b(?P<x>[\w-]+['’]s)\s+and\s+(?P<y>[\w-]+['’]s)(?=\s)"
+    r"|\b(?P<x2>(?:a|an|the)\s+[A-Z][\w-]*(?:\s+[a-z][\w-]*)?)\s+and\s+"
+    r"(?P<y2>(?:a|an|the)\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)(?=[\s?])"
+)
+"""Two named things asked the same of: "the women's and men's first eights", "a Full
+member and a Veteran" (with their own article and a capital: not "the bread and butter")."""
+
+
+def _shared_noun(question: str, pair: re.Match[str]) -> bool:
+    """Do two capitalised words modify one noun after them ("the Vietnamese and the
+    Chinese delegation": one thing asked of, not two), the first with no noun of its own
+    ("a Full member and a Veteran pay" names two)?"""
+    x = pair.group("x2")
+    after = question[pair.end() :].split()
+    return bool(x) and x.split()[-1][:1].isupper() and bool(after) and after[0][:1].islower()
+
+
+_WH_START = re.compile(rf"^\W*{_WH}", re.I)
 
 _SHORT_WH = re.compile(
     r"^\s*((?:how\s+(?:many|much)|which|what))\s+((?:[\w'-]+\s*){1,3}?)\s*$", re.I
