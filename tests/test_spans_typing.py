@@ -188,3 +188,12 @@ def test_people_are_counted_by_any_kind_of_person_and_one_kind_not_by_another() 
     s = "The open day was held on Thursday 3 July 2025 and drew 88 visitors."
     assert _typed("number", "How many people came to the open day?", s, ("people", "came")) == 1.0
     assert _typed("number", "How many residents came?", s, ("resident", "came")) < 0.6
+
+
+def test_a_where_answer_needs_a_locative_phrase_whose_object_is_no_time() -> None:
+    from rag.answer.typed import locates
+
+    assert locates("Find the serial number on the label under the carry handle.")
+    assert locates("Electricity comes from 18 solar panels and a wind turbine.")
+    assert not locates("The next annual general meeting will be held on Thursday 21 January 2027.")
+    assert not locates("The desk opens at 9:00 every day.")

@@ -27,7 +27,9 @@ from rag.answer import abstain, aggregate, two_part, yesno
 from rag.answer.draft import ExtractiveDraft, compose
 from rag.answer.extractive import VALUE_TYPES, Scored, question_type
 from rag.answer.followup import split_context
+from rag.answer.neighbours import ANAPHOR
 from rag.answer.qtypes import asks_contact
+from rag.answer.typed import locates
 from rag.types import Hit
 
 
@@ -119,8 +121,11 @@ class DraftGate:
         doc = self.texts[best.chunk.doc_id]
         question = aggregate.without_superlative(question, best.chunk, doc)  # a computed row
         untyped = 0.0  # 1: no value of the asked kind; 0..1: one away from the counted thing
-        if question_type(question) in VALUE_TYPES or asks_contact(question):
+        qtype = question_type(question)
+        if qtype in VALUE_TYPES or asks_contact(question):
             untyped = 1.0 if best.typed <= 0.2 else 1.0 - best.typed
+        elif qtype == "place" and best.typed <= 0.2 and not _may_locate(best):
+            untyped = 1.0  # "Where ...?": no place's name, no "on the label", "in a room"
         near, labels = abstain.context_terms(
             doc, best.chunk.start, best.chunk.end, best.chunk.doc_title
         )
@@ -138,3 +143,11 @@ class DraftGate:
         if self.trace is not None:
             self.trace.append({"question": question, "features": x, "p": p})
         return p
+
+
+def _may_locate(best: Scored) -> bool:
+    """Can ``best`` say where: a locative phrase (:func:`rag.answer.typed.locates`), or
+    "it"/"there" pointing back to a sentence that may name the place ("Grey seals use it
+    as a pupping site" after the cave's name)?"""
+    text = best.typing or best.chunk.text
+    return locates(text) or ANAPHOR.search(text) is not None

@@ -135,6 +135,30 @@ def _dimension(question: str) -> re.Pattern[str] | None:
     return _DIMENSIONS[m.lastgroup] if m and m.lastgroup else None
 
 
+def locates(sentence: str) -> bool:
+    """Does the sentence say where something is: a locative phrase ("on the label under
+    the carry handle", "in a frost-free room", "at Ferry Lane") whose object is no time
+    ("on Thursday 21 January", "in May 2026", "at 14:00")? A where-question's answer
+    needs one, or a place's name."""
+    return any(not _TIME_OBJECT.match(sentence, m.end()) for m in _LOCATIVE.finditer(sentence))
+
+
+_LOCATIVE = re.compile(
+    r"\b(?:in|on|at|under|inside|behind|near|above|below|beside|outside|into|onto|from|"
+    r"next to|opposite|along|across|between|through|beneath|upstream of|downstream of)\s+",
+    re.I,
+)
+_TIME_OBJECT = re.compile(
+    rf"(?:(?:the|a|an|this|that|each|every|its|their)\s+)?(?:\d{{1,2}}[:.]\d\d|\d{{4}}\b|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{MONTHS})|\d{{1,2}}\s*[ap]\.?m\b|(?:{MONTHS}|{WEEKDAYS})\b|"
+    r"(?:spring|summer|autumn|winter|morning|afternoon|evening|night|weekend|week|month|"
+    r"year|day|time|end|start|beginning|past|future|meantime|moment|same time|least|most|"
+    r"first|last|once|total|all|future)\b)",
+    re.I,
+)
+"""What makes a preposition's object a time or an amount, not a place."""
+
+
 def _amounts(question: str) -> frozenset[str]:
     """The value kinds that tell an amount of money asked: money, and a percentage where a
     share of an amount or a change is asked ("How much of that did the fund pay?", "By how
