@@ -30,6 +30,9 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from rag.answer.layout import HAN_RANGE
+from rag.answer.ranges import NUM as _NUM
+from rag.answer.ranges import RANGED as _RANGED
+from rag.answer.ranges import range_start
 from rag.lang import (
     CJK_UNITS,
     HAN_NUMBER,
@@ -61,7 +64,6 @@ _DATE = re.compile(
 _TIME = re.compile(
     r"\b\d{1,2}(?:[:.]\d{2})?\s*[ap]\.?m\b\.?|\b\d{1,2}:\d{2}\b|\b(?:noon|midnight)\b", re.I
 )
-_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _SCALE = r"(?:\s*(?:million|billion|thousand|bn|m|k)\b)?"
 _MONEY = re.compile(
     rf"[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}{_SCALE}\s*(?:euros?|dollars?|pounds?|yen|yuan|"
@@ -74,39 +76,6 @@ _QUANTITY = re.compile(  # "96 kg", "50 minutes", "2,900 square metres", "617 Cl
     rf"[A-Z][a-z]+\s[A-Z]\b(?![\w-])|(?!(?:to|and|or)\b)[a-zA-Z]+\b(?:\([A-Za-z]\))?)"
 )
 
-
-def _range_start(sentence: str, a: int, value: str, taken: list[tuple[int, int]]) -> int:
-    """Where the value at ``a`` starts when a range's first number stands right before it
-    (:data:`_RANGE_BEFORE`), rising to it, and the value ends in a unit; else ``a``."""
-    r = _RANGE_BEFORE.search(sentence, 0, a)
-    if r is None or not _unit_word(value) or any(r.start() < y and x < a for x, y in taken):
-        return a
-    high = _NUMBER_IN.search(value)
-    low = float(r.group("low").replace(",", ""))
-    rising = high is not None and low < float(high.group().replace(",", ""))
-    return r.start() if rising else a  # not "27 and 0.8 million" of "2026/27 and 0.8 ..."
-
-
-_NUMBER_IN = re.compile(r"\d[\d,]*(?:\.\d+)?")
-
-
-def _unit_word(value: str) -> bool:
-    """Does a value end in a unit: a symbol ("°C", "%", "m²"), an abbreviation ("km",
-    "kg") or a plural ("days", "tonnes")? Not a stop word or a verb taken for one ("6 it"
-    of "grades 5 and 6 it lasts", "4 serve" of "grades 1 to 4 serve")."""
-    last = value.split()[-1] if value.split() else ""
-    if not last.isalpha():
-        return True  # "15 °C", "70%", "2,900 m²", "£8"
-    return fold(last) not in STOPWORDS and (len(last) <= 3 or last.endswith("s"))
-
-
-_RANGED = frozenset({"money", "percent", "quantity", "time"})
-_RANGE_BEFORE = re.compile(
-    rf"(?<![\w.,/])(?!(?:1[5-9]|20)\d\d\b)[$€£¥]?(?P<low>{_NUM})\s*(?:to|and|-|–)\s*$"
-)
-"""The first number of a range right before a value ("50 to " of "50 to 70%", "5 and "
-of "between 5 and 15 °C", "£5–" of "£5–£8"): the range is one value, not a bare number
-and a cut-off one. A year is no range's start ("2024 and 12 percent")."""
 _NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")
 _PATH = re.compile(  # a file path or web address: where a file or page is, one span
     r"(?<![\w/\\])(?:[A-Za-z]:\\[^\s,;]*|~?/[\w.-]+(?:/[\w.*-]+)+|https?://[^\s,;]+)(?<![.:])"
@@ -217,7 +186,7 @@ def _value_spans(sentence: str) -> tuple[Span, ...]:
             if kind == "date" and m.group().islower() and _MONTH_ONLY.fullmatch(m.group()):
                 continue  # "may", "march": a verb, not a month
             if kind in _RANGED:  # "50 to 70%", "between 5 and 15 °C": one value
-                a = _range_start(sentence, a, m.group(), taken)
+                a = range_start(sentence, a, m.group(), taken)
             if b > a and not any(a < y and x < b for x, y in taken):
                 named = (
                     kind == "date"

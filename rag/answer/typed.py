@@ -125,8 +125,9 @@ _DIMENSION_ASKED = re.compile(
     re.I,
 )
 """A measure asked by its adjective, whose unit tells the dimension: "how steep" a
-gradient, "how hot" a temperature, "how heavy" a weight, "how fast" a speed or a time. ("How long", "how high" and
-"how old" are left out: a time or a length, a level or a price, an age or a date.)"""
+gradient, "how hot" a temperature, "how heavy" a weight, "how fast" a speed or a time.
+("How long", "how high" and "how old" are left out: a time or a length, a level or a
+price, an age or a date.)"""
 
 
 def _dimension(question: str) -> re.Pattern[str] | None:
@@ -153,7 +154,7 @@ _TIME_OBJECT = re.compile(
     rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{MONTHS})|\d{{1,2}}\s*[ap]\.?m\b|(?:{MONTHS}|{WEEKDAYS})\b|"
     r"(?:spring|summer|autumn|winter|morning|afternoon|evening|night|weekend|week|month|"
     r"year|day|time|end|start|beginning|past|future|meantime|moment|same time|least|most|"
-    r"first|last|once|total|all|future)\b)",
+    r"first|last|once|total|all)\b)",
     re.I,
 )
 """What makes a preposition's object a time or an amount, not a place."""
