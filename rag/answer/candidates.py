@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.answer.layout import FIELD_LINE as _FIELD_LINE
 from rag.answer.layout import content_span, is_label
 from rag.ingest.chunking import answer_spans
 from rag.ingest.dates import front_matter
@@ -170,9 +171,6 @@ def _header_end(text: str) -> int:
 _ASKS = re.compile(r"\?[*_\s]*$")
 """A span that ends in a question mark (markup aside) asks, it does not answer: an FAQ's
 question ("**Why does my mower keep returning to the station at midday?**")."""
-_FIELD_LINE = re.compile(r"[ \t]*[A-Z0-9](?:(?!\. )[^\n:!?]){0,80}: +\S")
-"""A "Key: value" line: a key of up to 80 characters with no sentence end in it ("Of
-these, repaired by 1 March 2026: 2,410"), a colon, then its value."""
 
 
 @lru_cache(maxsize=32768)

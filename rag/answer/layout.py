@@ -29,6 +29,11 @@ _END = re.compile(r"[.!?:;\"”’)]\s*$")
 _CJK_END = re.compile(rf"[{CJK_END_MARKS}：；][”’」』）)]*\s*$")  # 。！？ and full-width : ;
 
 
+FIELD_LINE = re.compile(r"[ \t]*[A-Z0-9](?:(?!\. )[^\n:!?]){0,80}: +\S")
+"""A "Key: value" line: a key of up to 80 characters with no sentence end in it ("Of
+these, repaired by 1 March 2026: 2,410"), a colon, then its value."""
+
+
 def is_label(text: str, title: str = "") -> bool:
     """Is ``text`` a heading, a section label or the document's title, not a statement?
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 from rag.answer.cjk import counted_missing
 from rag.answer.counted import kind_member
 from rag.answer.factoid import _is_number
+from rag.answer.layout import FIELD_LINE
 from rag.answer.lists import asks_for_list, enumerated
 from rag.answer.qtypes import asks_contact, asks_money
 from rag.answer.reasons import asks_why, gives_reason
@@ -97,14 +98,10 @@ _INTRODUCES = re.compile(r":\s*$")
 """A sentence ending in a colon introduces what follows it: a list's items."""
 _SIZE_ASKED = re.compile(r"\bhow (?:big|large)\b", re.I)  # an area or a volume, no distance
 _AREA = re.compile(r"\bsquare\b|²|\bhectares?\b|\bacres?\b|\bha\b|\blitres?\b|\bm3\b", re.I)
-_LENGTH = re.compile(
-    r"\b(?:kilo|centi|milli)?met(?:re|er)s?$|\b(?:km|m|cm|mm|miles?|feet|ft)$", re.I
-)
+_LENGTH_WORDS = r"(?:kilo|centi|milli)?met(?:re|er)s?|km|m|cm|mm|miles?|feet|ft"
+_LENGTH = re.compile(rf"\b(?:{_LENGTH_WORDS})$", re.I)
 
 
-_LENGTH_UNIT = (
-    r"\b(?:(?:kilo|centi|milli)?met(?:re|er)s?|km|m|cm|mm|miles?|feet|foot|ft|inch(?:es)?)\b"
-)
 _DIMENSIONS: dict[str, re.Pattern[str]] = {
     "steep": re.compile(r"%|\bper\s?cent\b|\bpercent\b|\bdegrees?\b|°(?!\s?[CF])|\bin \d", re.I),
     "temperature": re.compile(r"°|\bdegrees?\b|\bcelsius\b|\bfahrenheit\b", re.I),
@@ -117,7 +114,7 @@ _DIMENSIONS: dict[str, re.Pattern[str]] = {
         r"\b(?:k?g|kilo(?:gram)?s?|grams?|tonnes?|tons?|pounds?|lbs?|stone)\b", re.I
     ),
     "loudness": re.compile(r"\bdB|\bdecibels?\b", re.I),
-    "length": re.compile(_LENGTH_UNIT, re.I),
+    "length": re.compile(rf"\b(?:{_LENGTH_WORDS}|foot|inch(?:es)?)\b", re.I),
 }
 _DIMENSION_ASKED = re.compile(
     r"\bhow (?P<steep>steep)|\bhow (?P<temperature>hot|cold|warm)|\bhow (?P<speed>fast)"
@@ -191,17 +188,16 @@ def _number_near(sentence: str, focus: Sequence[str], window: int = 4) -> bool:
         near = [*range(i + 1, min(len(words), i + 1 + window)), *range(max(0, i - 2), i)]
         if any(_names(t, stems[j], words[j]) for t in focus for j in near):
             return True
-    key = _KEY_VALUE.match(sentence)  # "Rainfall, April to July 2025: 138 mm": the key
-    if key and _AMOUNT_START.match(sentence, key.end()):  # names the amount after it
-        _, key_stems, key_words = _numbers_and_stems(key.group(1))
+    colon = sentence.find(":")  # "Rainfall, April to July 2025: 138 mm": the key
+    field = FIELD_LINE.match(sentence.lstrip("*_#- "))  # markup aside: "**Plan**: €3.00"
+    if field and _AMOUNT_START.match(sentence[colon + 1 :].lstrip()):
+        _, key_stems, key_words = _numbers_and_stems(sentence[:colon])  # names the amount
         return any(
             _names(t, s, w) for t in focus for s, w in zip(key_stems, key_words, strict=True)
         )
     return False
 
 
-_KEY_VALUE = re.compile(r"^\s*([^:\n]{3,80}):\s+(?=\S)")
-"""A "Key: value" line: the key says what the value after the colon is."""
 _AMOUNT_START = re.compile(
     r"(?:(?:about|around|approximately|nearly|almost|over|under|up to|at least|at most|"
     r"more than|less than|fewer than)\s+)?[$€£¥]?\d",

@@ -160,7 +160,8 @@ _NOUN_THEN_VERB = re.compile(
     rf"^\s*(how\s+(?:many|much)|which|what)\s+(?:(?!{_AUX})[\w'-]+\s+){{1,3}}?(?={_AUX})",
     re.I,
 )
-_PREPOSITION = re.compile(r"\b(?:for|of|in|on|at|to|from|by|with|about)\b", re.I)
+_PREPOSITION_WORDS = r"(?:for|of|in|on|at|to|from|by|with|about)"
+_PREPOSITION = re.compile(rf"\b{_PREPOSITION_WORDS}\b", re.I)
 
 
 def _complete_second(first: str, second: str) -> str:
@@ -177,7 +178,7 @@ def _complete_second(first: str, second: str) -> str:
 
 _BARE_PART = re.compile(
     r"^\s*(?:(?:at|in|on|for|by|to|from)\s+)?(?:how\s+[a-z]+|which|what)\s+"
-    r"(?!(?:for|of|in|on|at|to|from|by|with|about)\b)(?:[\w'-]+\s*){1,4}?\s*\??\s*$",
+    rf"(?!{_PREPOSITION_WORDS}\b)(?:[\w'-]+\s*){{1,4}}?\s*\??\s*$",
     re.I,
 )
 """A part that is a question word and a short noun phrase, no verb ("how steep a slope?",
