@@ -11,6 +11,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from rag.porter import porter_stem
+
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREV = {
     "no",
@@ -425,10 +427,26 @@ def han_bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+def index_terms(text: str) -> list[str]:
+    """The terms the word indexes (BM25) hold and are searched with: :func:`tokenize`'s
+    words, stop words dropped, each reduced to its Porter stem, which also joins a word's
+    derived forms ("mediators" and "mediation", "approve" and "approval": a user's
+    wording and the document's seldom share the suffix). Han runs as bigrams, numbers
+    and words of three letters or fewer as they are."""
+    return [_root(t) for t in tokenize(text, keep_stopwords=True) if t not in _STOPWORDS]
+
+
+def _root(word: str) -> str:
+    """The Porter stem of a longer Latin-letter word (:mod:`rag.porter`)."""
+    if len(word) <= 3 or not word.isascii() or not word.isalpha():
+        return word
+    return porter_stem(word)
+
+
 def terms(text: str) -> str:
-    """:func:`tokenize`'s terms joined by spaces: what an external word index (Milvus
-    BM25, whose analyzer splits on spaces) is given, so it sees the same terms as bm25s."""
-    return " ".join(tokenize(text))
+    """:func:`index_terms` joined by spaces: what an external word index (Milvus BM25,
+    whose analyzer splits on spaces) is given, so it sees the same terms as bm25s."""
+    return " ".join(index_terms(text))
 
 
 @lru_cache(maxsize=65536)

@@ -200,3 +200,38 @@ def test_an_faq_question_is_the_context_of_its_answer_not_an_answer() -> None:
     first = next((s, c) for _, s, c in slots if s)
     assert first[0].text.startswith("In hot weather")
     assert {"station", "midday"} <= first[1]
+
+
+EXPENSES = """Expenses policy
+
+Claims are made in the expenses app with a photo of each receipt. Claims older than 90
+days are not paid unless the Finance Director agrees.
+
+Who approves a claim:
+- up to £250: your line manager
+- £250.01 to £1,500: your head of department
+- over £1,500: the Finance Director
+
+Nobody may approve their own claim.
+"""
+
+
+def test_a_short_list_item_is_a_statement_framed_by_its_lead_in() -> None:
+    assert not is_label("- over £1,500: the Finance Director")
+    assert is_label("Who approves a claim")  # a short line with no bullet stays a label
+    slots = chunk_sentences(EXPENSES, "e", "e.txt", "", 0, len(EXPENSES))
+    items = {s.text: context for _, s, context in slots if s and s.text.startswith("- ")}
+    assert set(items) == {
+        "- up to £250: your line manager",
+        "- £250.01 to £1,500: your head of department",
+        "- over £1,500: the Finance Director",
+    }
+    assert all({"approve", "claim"} <= context for context in items.values())
+
+
+def test_the_users_amount_finds_the_list_item_whose_bound_it_meets(tmp_path: Path) -> None:
+    bot = assistant_over(tmp_path, {"expenses.txt": EXPENSES})
+    ans = bot.ask("My expense claim comes to £2,100. Who has to approve it?")
+    assert not ans.abstained
+    assert ans.citations[0].quote == "- over £1,500: the Finance Director"
+    assert ans.answer.startswith("Finance Director")

@@ -293,8 +293,8 @@ def test_a_bm25s_replica_reload_tokenizes_only_the_documents_it_adds(
     (cfg.corpus_path / "harbour.txt").write_text(NEW_DOC, encoding="utf-8")
     build_index(cfg, embedder, progress=False)
     seen: list[str] = []
-    real = shared.tokenize
-    monkeypatch.setattr(shared, "tokenize", lambda text: seen.append(text) or real(text))
+    real = shared.index_terms
+    monkeypatch.setattr(shared, "index_terms", lambda text: seen.append(text) or real(text))
     for step in ("upload", "removal"):
         seen.clear()
         assert reader.follow_index()

@@ -138,6 +138,10 @@ def test_a_users_own_amount_is_held_by_a_bound_it_meets_and_not_by_one_it_misses
     assert not bounded_numbers(
         {"2"}, "A first response within 1 hour for severity 1.", "For severity 2?"
     )
+    # a bound on another thing holds nothing: days are no years
+    ten = "What does the installer replace every ten years?"
+    assert not bounded_numbers({"10"}, "Register it within 30 days of commissioning.", ten)
+    assert bounded_numbers({"10"}, "Parts are replaced within 12 years.", ten)
 
 
 def test_a_range_is_one_value_and_a_year_or_a_falling_pair_is_none() -> None:

@@ -39,7 +39,7 @@ from rag.answer.abstain_checks import (
 from rag.answer.bounds import bounded_numbers, labelled_numbers
 from rag.answer.cjk import across_languages
 from rag.answer.extractive import count_focus, question_type
-from rag.answer.layout import content_span, is_heading_line
+from rag.answer.layout import content_span, is_heading_line, is_list_item, list_lead
 from rag.answer.neighbours import ANAPHOR
 from rag.answer.noun_phrases import dropped_modifiers, modifier_rivals
 from rag.answer.qtypes import asks_money
@@ -306,7 +306,11 @@ def context_texts(text: str, start: int, end: int, title: str = "") -> tuple[str
     para_b = text.find("\n\n", end)
     para_b = len(text) if para_b < 0 else para_b
     near: list[str] = []
-    spans = answer_spans(text, max(para_a, start - 600), min(para_b, end + 600))
+    if is_list_item(text, start):  # its siblings are other facts; its lead-in frames it
+        near.append(list_lead(text, start))
+        spans = []
+    else:
+        spans = answer_spans(text, max(para_a, start - 600), min(para_b, end + 600))
     for i, (a, b) in enumerate(spans):
         if a <= start < b or (a >= start and b <= end):
             for j in (i - 1, i + 1):
@@ -383,7 +387,7 @@ def features(
         len(names - sent - labels) / len(names) if names else 0.0,
         len(names - doc_terms) / len(names) if names else 0.0,
         float(bool(nums - own_nums)),
-        float(bool(nums - _doc_numbers(doc_text))) if nums else 0.0,
+        float(bool(nums - own_nums - _doc_numbers(doc_text))) if nums else 0.0,
         modifier_missing(question, sentence, sent, own, stats),
         max((h.dense_score for h in hits), default=0.0),
         _qualifier_missing(question, sentence, near, doc_text, stats),

@@ -29,14 +29,17 @@ def bounded_numbers(numbers: set[str], text: str, question: str) -> set[str]:
     £2,100", "I've been here six years") is answered by the rule's threshold, which never
     states the user's number. Only amounts (a number with its noun, unit or currency):
     "grade 5", "severity 2" name a category; and not a number the question itself puts
-    in a bound ("falls below 20 percent" asks about that threshold, not another)."""
-    asked = {n for n, _ in number_bindings(question)}
-    asked |= {m.group(1).replace(",", "") for m in _CURRENCY_NUMBER.finditer(question)}
-    asked -= set(_bounds(question))
+    in a bound ("falls below 20 percent" asks about that threshold, not another). The
+    bound must be on the same thing: "within 30 days" holds no "ten years"."""
+    units = {n: noun for n, noun in number_bindings(question)}
+    units |= {m.group(2).replace(",", ""): m.group(1) for m in _CURRENCY_NUMBER.finditer(question)}
     out = set()
-    for n in numbers & asked:
+    for n in numbers & (set(units) - set(_bounds(question))):
         v = float(n)
-        if any(_holds(v, kind, bound) for kind, bound in _bounds_of(text)):
+        if any(
+            _holds(v, kind, bound) and unit in ("", units[n])
+            for kind, bound, unit in _bounds_of(text)
+        ):
             out.add(n)
     return out
 
@@ -87,7 +90,7 @@ def holds_binding(number: str, noun: str, text: str) -> bool:
     if not any(n == noun for _, n in own):
         return False
     v = float(number)
-    return any(_holds(v, kind, bound) for kind, bound in _bounds_of(text))
+    return any(_holds(v, kind, bound) for kind, bound, _ in _bounds_of(text))
 
 
 def _holds(v: float, kind: str, bound: tuple[float, float]) -> bool:
@@ -103,23 +106,37 @@ def _holds(v: float, kind: str, bound: tuple[float, float]) -> bool:
 def _bounds(text: str) -> tuple[str, ...]:
     """The numbers of ``text`` that a bound word or a range states."""
     return tuple(
-        str(int(x)) if x == int(x) else str(x) for _, b in _bounds_of(text) for x in set(b)
+        str(int(x)) if x == int(x) else str(x) for _, b, _ in _bounds_of(text) for x in set(b)
     )
 
 
 @lru_cache(maxsize=8192)
-def _bounds_of(text: str) -> tuple[tuple[str, tuple[float, float]], ...]:
-    """The bounds ``text`` states: ("lower", (x, x)) for "over x", ("upper", (x, x)) for
-    "up to x", ("range", (a, b)) for "a to b" (cached per sentence)."""
+def _bounds_of(text: str) -> tuple[tuple[str, tuple[float, float], str], ...]:
+    """The bounds ``text`` states, each with what it bounds: ("lower", (x, x), unit) for
+    "over x", ("upper", (x, x), unit) for "up to x", ("range", (a, b), unit) for "a to b"
+    (cached per sentence). The unit is the currency sign before the number, else the stem
+    of the word after it ("within 30 days": "day"), else ""."""
     out = []
     for m in _BOUND.finditer(text):
         word, x = m.group(1).lower().split()[0], float(m.group(2).replace(",", ""))
-        out.append(("upper" if word in _UPPER_WORDS else "lower", (x, x)))
+        out.append(("upper" if word in _UPPER_WORDS else "lower", (x, x), _unit(text, m)))
     for m in _RANGE.finditer(text):
         a, b = (float(g.replace(",", "")) for g in m.groups())
         if a < b:
-            out.append(("range", (a, b)))
+            out.append(("range", (a, b), _unit(text, m)))
     return tuple(out)
+
+
+def _unit(text: str, m: re.Match[str]) -> str:
+    """What the bound ``m`` of ``text`` is on: its currency sign, or the stem of the word
+    right after its number, or "" (a bound that ends the phrase: "over £1,500:")."""
+    sign = re.search(r"[£$€]", m.group())
+    if sign:
+        return sign.group()
+    after = re.match(r"\s*([A-Za-z]+)", text[m.end() :])
+    if after is None or fold(after.group(1)) in STOPWORDS:
+        return ""
+    return stem(fold(after.group(1)))
 
 
 _UPPER_WORDS = frozenset({"up", "under", "less", "fewer", "below", "within", "no", "first"})
@@ -130,7 +147,7 @@ _BOUND = re.compile(
     re.I,
 )
 _RANGE = re.compile(r"(?<![\w.])[£$€]?(\d[\d,]*)\s*(?:to|-|–|and)\s*[£$€]?(\d[\d,]*)(?![\w.])")
-_CURRENCY_NUMBER = re.compile(r"[£$€](\d[\d,]*(?:\.\d+)?)")
+_CURRENCY_NUMBER = re.compile(r"([£$€])(\d[\d,]*(?:\.\d+)?)")
 
 
 def number_bindings(text: str) -> frozenset[tuple[str, str]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.answer.layout import FIELD_LINE as _FIELD_LINE
-from rag.answer.layout import content_span, is_label
+from rag.answer.layout import content_span, is_label, list_lead
 from rag.ingest.chunking import answer_spans
 from rag.ingest.dates import front_matter
 from rag.text import (
@@ -116,6 +116,7 @@ def chunk_sentences(
         sentence = Chunk(f"{doc_id}@{a}", doc_id, source, title, a, b, text[a:b])
         # a table row's header names its cells ("Department | 2026/27 budget")
         labels = f"{labels} {table_header(text, a)}" if is_table_row(sentence.text) else labels
+        labels = f"{labels} {list_lead(text, a0)}"  # "Who approves a claim:" over its items
         if asked:  # the answer's first sentence under an FAQ's question
             labels, asked = f"{labels} {asked}", ""
         if header_field(text, a0):

@@ -53,6 +53,8 @@ def is_label(text: str, title: str = "") -> bool:
         return False  # a row states its cells' values, like a sentence
     if _HEADING.match(t) or _SECTION.match(t):
         return True
+    if "\n" not in t and _LIST_ITEM.match(t):
+        return False  # "- over £1,500: the Finance Director": an item of a list states it
     cjk = has_cjk(t)
     if cjk and _CJK_END.search(t) and "\n" not in t:
         return False  # a whole CJK sentence: "……达到86万吨，同比增长21%。"
@@ -71,6 +73,33 @@ ID: ..."); with a figure in its value it is a field, not a label. A title in tit
 or capitals ("County Housing Office: First Annual Report", "PART A: ...") or an item's
 heading ("Planning appeal: wind turbine at Crane Hill") is still a label."""
 _DIGIT = re.compile(r"\d")
+_LIST_ITEM = re.compile(r"[ \t]*[-*•–][ \t]+\S")
+"""A bulleted list item: one of the things a list holds, never a heading, however short."""
+
+
+def is_list_item(text: str, start: int) -> bool:
+    """Does a bulleted list item start at ``start`` of ``text``?"""
+    return _LIST_ITEM.match(text, start) is not None
+
+
+def list_lead(text: str, start: int) -> str:
+    """The line that introduces the bulleted list whose item starts at ``start`` ("Who
+    approves a claim:" over "- over £1,500: the Finance Director"): what every item of
+    it is about; "" when ``start`` opens no list item or nothing introduces the list."""
+    if not is_list_item(text, start):
+        return ""
+    line_start = text.rfind("\n", 0, start) + 1
+    while line_start > 0:
+        prev = text.rfind("\n", 0, line_start - 1) + 1
+        line = text[prev : line_start - 1]
+        if not line.strip():
+            return ""  # a blank line: the list has no lead-in
+        if not _LIST_ITEM.match(line):
+            return line.strip() if line.rstrip().endswith(":") else ""
+        line_start = prev
+    return ""
+
+
 _KEY = re.compile(r"([A-Z][^\n:.!?]{0,79}): +(?=\S)")
 
 

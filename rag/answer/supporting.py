@@ -133,11 +133,17 @@ the chief executive."""
 def _role_stems(terms: Iterable[str]) -> set[str]:
     """Stems of role words, an abbreviated title with the words it stands for ("ceo" ->
     "ceo", "chief", "execut", "offic")."""
-    out = set()
+    out: set[str] = set()
     for t in terms:
-        out.add(stem(t))
-        out |= {stem(w) for w in ROLE_ABBREVIATIONS.get(t, "").split()}
+        out |= _term_role_stems(t)
     return out
+
+
+@lru_cache(maxsize=16384)
+def _term_role_stems(term: str) -> frozenset[str]:
+    """:func:`_role_stems` of one word (cached: every word of every candidate sentence
+    is read for each "who" question)."""
+    return frozenset({stem(term)} | {stem(w) for w in ROLE_ABBREVIATIONS.get(term, "").split()})
 
 
 def _role_bound(span: Span, sentence: str, roles: frozenset[str]) -> bool:

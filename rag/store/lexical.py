@@ -1,8 +1,8 @@
 """BM25 over the same chunks as the dense index (bm25s, sparse and fast at scale).
 
-Terms come from :func:`rag.text.tokenize`: lowercased, diacritics folded, stop words
-dropped, lightly stemmed, so "Huu Nghi gate" matches "Hữu Nghị–Youyi Guan"; Chinese
-text is indexed as character bigrams. A corpus with no indexable term at all (a
+Terms come from :func:`rag.text.index_terms`: lowercased, diacritics folded, stop words
+dropped, Porter-stemmed, so "Huu Nghi gate" matches "Hữu Nghị–Youyi Guan" and
+"mediators" matches "mediation"; Chinese text is indexed as character bigrams. A corpus with no indexable term at all (a
 script the tokenizer does not split) gets an empty lexical side, and dense retrieval
 alone answers.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import IndexCorruptError
-from rag.text import tokenize
+from rag.text import index_terms
 
 
 class BM25Index:
@@ -37,7 +37,7 @@ class BM25Index:
         vocab: dict[str, int] = {}
         ids: list[list[int]] = []
         for text in texts:
-            ids.append([vocab.setdefault(t, len(vocab)) for t in tokenize(text)])
+            ids.append([vocab.setdefault(t, len(vocab)) for t in index_terms(text)])
         model = bm25s.BM25()
         if vocab:  # bm25s cannot index a corpus without a single term (raises ValueError)
             model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
@@ -48,7 +48,7 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every row for ``query``; None when no query term is indexed."""
-        q = [self.vocab[t] for t in dict.fromkeys(tokenize(query)) if t in self.vocab]
+        q = [self.vocab[t] for t in dict.fromkeys(index_terms(query)) if t in self.vocab]
         if not q or self.n_docs == 0:  # (an empty vocabulary: no q, and no model to ask)
             return None
         return self.model.get_scores(q)

@@ -22,6 +22,9 @@ from rag.errors import IndexCorruptError, IndexMissingError
 from rag.ingest.readers import corpus_files, relative_source, supported_suffixes
 
 FORMAT_VERSION = 1
+LEXICAL_TERMS = "porter-1980"
+"""How the word index's terms are made (rag.text.index_terms); a change makes an index
+stale, so it is rebuilt rather than searched with terms it does not hold."""
 SPLITTER_VERSION = "rag.text.sentence_spans/2"  # /2: 。！？ end sentences; Chinese BM25 bigrams
 MANIFEST = "manifest.json"
 
@@ -48,6 +51,7 @@ def settings_fingerprint(config: Config) -> dict[str, Any]:
         "index_type": config.index_type,
         "store": config.store,
         "lexical": config.lexical,
+        "lexical_terms": LEXICAL_TERMS,
     }
 
 

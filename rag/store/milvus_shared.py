@@ -36,7 +36,7 @@ from rag.store.milvus_store import (
     connect,
     resolve_uri,
 )
-from rag.text import tokenize
+from rag.text import index_terms
 from rag.types import Document
 
 LOAD_TRIES = 5
@@ -365,7 +365,7 @@ def _terms(
         got = old.get(doc.doc_id)
         if got is None:
             per = [
-                [vocab.setdefault(t, len(vocab)) for t in tokenize(lexical_text(table[i]))]
+                [vocab.setdefault(t, len(vocab)) for t in index_terms(lexical_text(table[i]))]
                 for i in range(at, at + n)
             ]
             flat = [t for p in per for t in p]
