@@ -235,3 +235,13 @@ def test_the_users_amount_finds_the_list_item_whose_bound_it_meets(tmp_path: Pat
     assert not ans.abstained
     assert ans.citations[0].quote == "- over £1,500: the Finance Director"
     assert ans.answer.startswith("Finance Director")
+
+
+def test_a_sentence_wrapped_at_a_line_break_keeps_its_first_line() -> None:
+    from rag.answer.layout import content_span
+
+    wrapped = "Host farmers receive £350 per site per season for\nthe loss of cropped area."
+    assert content_span(wrapped)[:2] == (0, len(wrapped))
+    headed = "Night caps\nA dwelling may be let for no more than 90 nights."
+    start, _, labels = content_span(headed)
+    assert headed[start:].startswith("A dwelling") and labels == "Night caps"

@@ -51,6 +51,7 @@ from rag.answer.qualifiers import (
     rival_bound,
     shape,
 )
+from rag.answer.roles import reversed_roles
 from rag.answer.slots import (
     reversed_comparison,
     reversed_direction,
@@ -116,6 +117,8 @@ FEATURES = (
     # questions, whose answer it is ("No") (:func:`rag.answer.slots.reversed_comparison`)
     "version_rival",  # "version 4.2" asked, only "Version 4.0" in the sentence
     # (:func:`rag.answer.slots.rival_version`)
+    "roles_reversed",  # the money goes the other way: "How much did the farmers pay the
+    # station?" over "Farmers receive £350" (:func:`rag.answer.roles.reversed_roles`)
 )
 
 
@@ -407,6 +410,7 @@ def features(
         name_rival(question, qtype, names, sentence, own, qterms),
         float(not is_yes_no(question) and reversed_comparison(question, sentence)),
         float(rival_version(question, sentence)),
+        float(reversed_roles(question, sentence)),
     ]
     # a document in another language: the wording features say nothing (rag.answer.spans)
     return across_languages(FEATURES, x, lambda: load_model().mean, question, sentence, doc_text)

@@ -148,6 +148,7 @@ WORDING_FEATURES = frozenset(
         "place_absent",
         "name_rival",
         "comparison_reversed",
+        "roles_reversed",
     ]
 )
 """Abstention features that compare the question's words (terms, names, titles,
@@ -230,6 +231,7 @@ ENGLISH_RULE_FEATURES = frozenset(
         "filler_rival",
         "place_absent",
         "comparison_reversed",
+        "roles_reversed",
     ]
 )
 """Abstention features read by English phrase rules (a count after "how many", a modifier

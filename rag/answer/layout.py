@@ -140,7 +140,11 @@ def content_span(text: str) -> tuple[int, int, str]:
     for line in text.split("\n"):
         lines.append((pos, pos + len(line), line))
         pos += len(line) + 1
-    body = [i for i, (_, _, line) in enumerate(lines) if line.strip() and not is_label(line)]
+    body = [
+        i
+        for i, (_, _, line) in enumerate(lines)
+        if line.strip() and (not is_label(line) or _wraps(lines, i))
+    ]
     if not body:
         return 0, len(text), ""
     i, j = body[0], body[-1]
@@ -156,6 +160,14 @@ def content_span(text: str) -> tuple[int, int, str]:
     if marker and marker.end() < end:
         start = marker.end()
     return start, end, " ".join(labels)
+
+
+def _wraps(lines: list[tuple[int, int, str]], i: int) -> bool:
+    """Does line ``i`` run on into the next one, a sentence wrapped at a line break ("...
+    £350 per site per season for\nthe loss of ...")? A heading is never continued in
+    lower case."""
+    nxt = lines[i + 1][2].lstrip() if i + 1 < len(lines) else ""
+    return nxt[:1].islower() and not lines[i][2].rstrip().endswith(":")
 
 
 _CJK_PLACE = re.compile(f"[{HAN_RANGE}]{{1,12}}")
