@@ -54,7 +54,6 @@ _AMOUNTS = frozenset(
 _ASKER = frozenset({"i", "me", "my", "we", "us", "our"})
 _READER = frozenset({"you", "your"})
 _MAX = 4  # content words of a party's noun phrase
-Roles = dict[str, frozenset[str]]
 
 
 def _party(ws: list[Word], i: int, step: int) -> frozenset[str]:

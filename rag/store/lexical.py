@@ -2,9 +2,9 @@
 
 Terms come from :func:`rag.text.index_terms`: lowercased, diacritics folded, stop words
 dropped, Porter-stemmed, so "Huu Nghi gate" matches "Hữu Nghị–Youyi Guan" and
-"mediators" matches "mediation"; Chinese text is indexed as character bigrams. A corpus with no indexable term at all (a
-script the tokenizer does not split) gets an empty lexical side, and dense retrieval
-alone answers.
+"mediators" matches "mediation"; Chinese text is indexed as character bigrams. A corpus
+with no indexable term at all (a script the tokenizer does not split) gets an empty
+lexical side, and dense retrieval alone answers.
 """
 
 from __future__ import annotations
