@@ -41,8 +41,10 @@ _AFTER = {  # a preposition after the verb: the role of the party it names (acti
 _BY = {"pay": "from", "buy": "from", "lend": "from", "sell": "to", "receive": "to"}
 _DIRECT = frozenset({"pay", "lend"})  # "pays the station £350": the object gets the money
 _BE = frozenset({"is", "are", "was", "were", "be", "been", "being"})
-_AUX = _BE | {"do", "does", "did", "will", "would", "can", "could", "should", "must", "has"}
-_AUX |= {"have", "had", "may", "might"}
+_AUX = _BE | frozenset(
+    "do does did will would can could should must has have had may might".split()  # noqa: SIM905
+)
+_BEFORE_VERB = _AUX | {"not", "also", "still", "now"}  # between a subject and its verb
 _PREPOSITIONS = frozenset({"for", "to", "from", "by", "in", "on", "at", "with", "into", "per"})
 _AMOUNTS = frozenset(
     tokenize(
@@ -113,7 +115,7 @@ def _subject(ws: list[Word], i: int) -> frozenset[str]:
     """The party before verb ``i``; in a question, the one between its auxiliary and the
     verb ("did | the host farmers | pay")."""
     j = i - 1
-    while j >= 0 and fold(ws[j].text) in _AUX | {"not", "also", "still", "now"}:
+    while j >= 0 and fold(ws[j].text) in _BEFORE_VERB:
         j -= 1
     return _party(ws, j + 1, -1)
 
